@@ -1,0 +1,212 @@
+"""ztctl's configuration file (contract §3): TOML, platformdirs paths, environment overrides.
+
+A missing file means defaults. A present but broken one is an :class:`InvalidInput` that
+names the file, the key and the fix, with every problem listed at once.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ztctl.core.errors import InvalidInput
+from ztctl.core.suggest import did_you_mean
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+APP_NAME = "ztctl"
+
+
+def default_warp_interface() -> str:
+    if sys.platform == "darwin":
+        return "utun"  # macOS names it utunN; a prefix match is used there
+    return "CloudflareWARP"
+
+
+@dataclass(frozen=True)
+class WarpConfig:
+    cli: str = "warp-cli"
+    interface: str = field(default_factory=default_warp_interface)
+    trace_url: str = "https://www.cloudflare.com/cdn-cgi/trace"
+
+
+@dataclass(frozen=True)
+class AccessConfig:
+    cloudflared: str = "cloudflared"
+
+
+@dataclass(frozen=True)
+class DoctorConfig:
+    timeout: float = 3.0
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path
+    exists: bool
+    team: str | None = None
+    catalog: str | None = None
+    warp: WarpConfig = field(default_factory=WarpConfig)
+    access: AccessConfig = field(default_factory=AccessConfig)
+    doctor: DoctorConfig = field(default_factory=DoctorConfig)
+
+
+# The schema: section -> key -> type. The top level is section "".
+_SCHEMA: dict[str, dict[str, type]] = {
+    "": {"team": str, "catalog": str},
+    "warp": {"cli": str, "interface": str, "trace_url": str},
+    "access": {"cloudflared": str},
+    "doctor": {"timeout": float},
+}
+_SECTIONS = [s for s in _SCHEMA if s]
+
+# Environment variables that override a key (contract §3).
+_ENV_OVERRIDES = {
+    ("warp", "cli"): "ZTCTL_WARP_CLI",
+    ("warp", "interface"): "ZTCTL_WARP_INTERFACE",
+    ("warp", "trace_url"): "ZTCTL_TRACE_URL",
+    ("access", "cloudflared"): "ZTCTL_CLOUDFLARED",
+}
+
+
+def default_config_path() -> Path:
+    import platformdirs
+
+    return platformdirs.user_config_path(APP_NAME) / "config.toml"
+
+
+def default_state_dir() -> Path:
+    import platformdirs
+
+    return platformdirs.user_state_path(APP_NAME)
+
+
+def config_path(explicit: str | None, env: Mapping[str, str] = os.environ) -> Path:
+    if explicit:
+        return Path(explicit).expanduser()
+    if env.get("ZTCTL_CONFIG"):
+        return Path(env["ZTCTL_CONFIG"]).expanduser()
+    return default_config_path()
+
+
+def state_dir(env: Mapping[str, str] = os.environ) -> Path:
+    if env.get("ZTCTL_STATE_DIR"):
+        return Path(env["ZTCTL_STATE_DIR"]).expanduser()
+    return default_state_dir()
+
+
+def load_config(path: Path, env: Mapping[str, str] = os.environ) -> Config:
+    """Load ``path`` (missing = defaults) and apply environment overrides."""
+    values: dict[str, dict[str, Any]] = {s: {} for s in _SCHEMA}
+    exists = True
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        exists = False
+        raw = b""
+    except IsADirectoryError:
+        raise InvalidInput(
+            f"config {path} is a directory, not a file",
+            "point --config (or ZTCTL_CONFIG) at a TOML file",
+        ) from None
+    except OSError as exc:
+        raise InvalidInput(
+            f"cannot read config {path}: {exc.strerror or exc}",
+            f"check the file's permissions (chmod 600 {path})",
+        ) from None
+    if exists:
+        values = _parse(path, raw)
+
+    for (section, key), var in _ENV_OVERRIDES.items():
+        if env.get(var):
+            values[section][key] = env[var]
+
+    top = values[""]
+    return Config(
+        path=path,
+        exists=exists,
+        team=top.get("team"),
+        catalog=top.get("catalog"),
+        warp=WarpConfig(**values["warp"]),
+        access=AccessConfig(**values["access"]),
+        doctor=DoctorConfig(**values["doctor"]),
+    )
+
+
+def _parse(path: Path, raw: bytes) -> dict[str, dict[str, Any]]:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidInput(
+            f"config {path} is not UTF-8 text", "rewrite it as a TOML file (see docs/configuration.md)"
+        ) from None
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidInput(
+            f"config {path} is not valid TOML: {exc}",
+            "fix the syntax at the position shown (see docs/configuration.md)",
+        ) from None
+
+    problems: list[str] = []
+    values: dict[str, dict[str, Any]] = {s: {} for s in _SCHEMA}
+    for key, value in document.items():
+        if isinstance(value, dict):
+            if key not in _SECTIONS:
+                problems.append(f"{path}: unknown section [{key}]{did_you_mean(key, _SECTIONS)}")
+                continue
+            for sub, sub_value in value.items():
+                _check(path, key, sub, sub_value, values, problems)
+        else:
+            _check(path, "", key, value, values, problems)
+    if problems:
+        raise InvalidInput(
+            problems[0] if len(problems) == 1 else f"config {path} has {len(problems)} problems",
+            "fix the keys named above (see docs/configuration.md)",
+            details=problems if len(problems) > 1 else None,
+        )
+    return values
+
+
+def _check(
+    path: Path,
+    section: str,
+    key: str,
+    value: Any,
+    values: dict[str, dict[str, Any]],
+    problems: list[str],
+) -> None:
+    schema = _SCHEMA[section]
+    where = f"{section}.{key}" if section else key
+    if key not in schema:
+        hint = did_you_mean(key, list(schema))
+        problems.append(f"{path}: unknown key {where}{hint}")
+        return
+    expected = schema[key]
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if not isinstance(value, expected) or isinstance(value, bool):
+        problems.append(
+            f"{path}: {where} must be a {_type_name(expected)}, got {_type_name(type(value))}"
+        )
+        return
+    if expected is float and value <= 0:
+        problems.append(f"{path}: {where} must be greater than 0, got {value}")
+        return
+    if expected is str and not value.strip():
+        problems.append(f"{path}: {where} must not be empty")
+        return
+    values[section][key] = value
+
+
+def _type_name(kind: type) -> str:
+    return {str: "string", float: "number", int: "integer", bool: "boolean"}.get(
+        kind, kind.__name__
+    )

@@ -1,0 +1,177 @@
+"""The lab's shared, mutable state: the simulated WARP client and the injected faults.
+
+One JSON file, ``DIR/state.json``, is the single source of truth. The stand-in ``warp-cli``
+changes it (``connect``, ``registration new``, ``mode``...), ``ztctl lab set`` changes it,
+and every lab server re-reads it for each new connection, so a change takes effect without
+a restart. Read-modify-write cycles hold an ``fcntl`` lock on ``DIR/state.lock`` and the
+file itself is replaced atomically, so readers never see half a document.
+
+The lab is consistent with itself: the direct ("Zero Trust") path to the API server works
+only while :func:`zero_trust_routes` says WARP would carry the packets.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import fcntl
+import ipaddress
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ztctl.adapters.fs import atomic_write
+
+STATE_FILE = "state.json"
+LOCK_FILE = "state.lock"
+
+# warp-cli version eras the stand-in can impersonate (reference §1, §7).
+#   2023: single-line status, old command names only (account, teams-enroll, set-mode), no --json
+#   2024: single-line status, new names plus deprecated old ones (warnings), `(source)` settings
+#         prefixes; teams-enroll removed from 2024.9.346.0 on, which the stand-in follows
+#   2025: multi-line status (from 2025.5.893.0), --json, set-mode still warns
+#   2026: multi-line status, --json, set-mode removed (2026.3.846.0)
+ERAS = ("2023", "2024", "2025", "2026")
+ERA_VERSIONS = {
+    "2023": "2023.3.398",
+    "2024": "2024.9.346.0",
+    "2025": "2025.9.558.0",
+    "2026": "2026.7.1377.0",
+}
+
+# Modes as `warp-cli mode` takes them, and whether they route private networks.
+MODES = ("warp", "warp+doh", "warp+dot", "doh", "dot", "proxy", "tunnel_only", "postureonly")
+ROUTING_MODES = frozenset({"warp", "warp+doh", "warp+dot", "tunnel_only"})
+
+# The default split-tunnel exclude list of a 2026.3.846.0 client (reference §1.9).
+DEFAULT_EXCLUDES = (
+    "10.0.0.0/8",
+    "100.64.0.0/10",
+    "169.254.0.0/16",
+    "172.16.0.0/12",
+    "192.0.0.0/24",
+    "192.168.0.0/16",
+    "224.0.0.0/24",
+    "240.0.0.0/4",
+    "239.255.255.250/32",
+    "255.255.255.255/32",
+    "fe80::/10",
+    "fd00::/8",
+    "ff01::/16",
+    "ff02::/16",
+    "ff03::/16",
+    "ff04::/16",
+    "ff05::/16",
+    "fc00::/7",
+)
+
+PATH_STATES = ("up", "blackhole", "reset")
+CLIENT_CERT_STATES = ("valid", "expired", "notyet")
+
+
+@dataclass
+class WarpState:
+    era: str = "2025"
+    daemon: bool = True  # warp-svc running
+    hang: bool = False  # warp-cli never answers (IPC hung)
+    tos_accepted: bool = True
+    registered: bool = True
+    team: str | None = "lab"  # organization the device is enrolled in
+    connected: bool = True
+    mode: str = "warp"
+    split_mode: str = "exclude"  # exclude | include
+    split: list[str] = field(default_factory=lambda: list(DEFAULT_EXCLUDES))
+    # Entries added with `tunnel ip add` (shown with " (CLI exclude)").
+    cli_split: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Faults:
+    zt_path: str = "up"  # up | blackhole (accept and hold) | reset
+    tls_inspection: bool = False
+    api_ready: bool = True
+    latency_ms: int = 0
+    client_cert: str = "valid"  # which certificate DIR/kubeconfig's user presents
+    clock_skew_s: int = 0  # added to the Date header of lab servers
+    gateway: bool = True  # trace: gateway=on|off while WARP is on
+    posture_fail: list[str] = field(default_factory=list)  # names of failing posture rules
+
+
+@dataclass
+class LabState:
+    team: str = "lab"  # the catalog's team
+    warp: WarpState = field(default_factory=WarpState)
+    faults: Faults = field(default_factory=Faults)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LabState:
+        warp = WarpState(**_known(WarpState, data.get("warp", {})))
+        faults = Faults(**_known(Faults, data.get("faults", {})))
+        return cls(team=str(data.get("team", "lab")), warp=warp, faults=faults)
+
+
+def _known(kind: type, data: dict[str, Any]) -> dict[str, Any]:
+    names = {f.name for f in dataclasses.fields(kind)}
+    return {k: v for k, v in data.items() if k in names}
+
+
+def load(lab_dir: Path) -> LabState:
+    """Read the current state; a missing file is the default (healthy) state."""
+    try:
+        raw = (lab_dir / STATE_FILE).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return LabState()
+    return LabState.from_dict(json.loads(raw))
+
+
+def save(lab_dir: Path, state: LabState) -> None:
+    data = json.dumps(state.to_dict(), indent=2, sort_keys=True).encode("utf-8")
+    atomic_write(lab_dir / STATE_FILE, data, mode=0o600)
+
+
+@contextlib.contextmanager
+def update(lab_dir: Path) -> Iterator[LabState]:
+    """Read-modify-write the state under the lab's lock."""
+    lab_dir.mkdir(parents=True, exist_ok=True)
+    with open(lab_dir / LOCK_FILE, "a+") as lock:
+        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+        try:
+            state = load(lab_dir)
+            yield state
+            save(lab_dir, state)
+        finally:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
+
+
+def split_tunnel_sends(warp: WarpState, address: str) -> bool:
+    """Whether WARP's split tunnel sends ``address`` into the tunnel."""
+    ip = ipaddress.ip_address(address)
+    entries = [*warp.split, *warp.cli_split]
+    covered = any(_covers(entry, ip) for entry in entries)
+    return covered if warp.split_mode == "include" else not covered
+
+
+def _covers(entry: str, ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    try:
+        network = ipaddress.ip_network(entry.split()[0], strict=False)
+    except ValueError:
+        return False  # a host name entry, not a range
+    return network.version == ip.version and ip in network
+
+
+def zero_trust_routes(state: LabState, address: str) -> bool:
+    """Whether the lab's WARP would carry a packet to ``address`` right now."""
+    w = state.warp
+    return (
+        w.daemon
+        and w.registered
+        and w.team == state.team
+        and w.connected
+        and w.mode in ROUTING_MODES
+        and split_tunnel_sends(w, address)
+    )
