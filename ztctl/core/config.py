@@ -145,7 +145,8 @@ def _parse(path: Path, raw: bytes) -> dict[str, dict[str, Any]]:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise InvalidInput(
-            f"config {path} is not UTF-8 text", "rewrite it as a TOML file (see docs/configuration.md)"
+            f"config {path} is not UTF-8 text",
+            "rewrite it as a TOML file (see docs/configuration.md)",
         ) from None
     try:
         document = tomllib.loads(text)
@@ -197,10 +198,10 @@ def _check(
             f"{path}: {where} must be a {_type_name(expected)}, got {_type_name(type(value))}"
         )
         return
-    if expected is float and value <= 0:
+    if isinstance(value, float) and value <= 0:
         problems.append(f"{path}: {where} must be greater than 0, got {value}")
         return
-    if expected is str and not value.strip():
+    if isinstance(value, str) and not value.strip():
         problems.append(f"{path}: {where} must not be empty")
         return
     values[section][key] = value

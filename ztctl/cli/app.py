@@ -1,0 +1,128 @@
+"""The one object every command receives: global options, config, catalog, consoles.
+
+Everything is computed on first use, so a command that needs neither the catalog nor a
+rich console (``ztctl credential``, ``ztctl --version``) pays for neither.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ztctl.core import config as config_mod
+from ztctl.core.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from ztctl.core.config import Config
+    from ztctl.core.model import Catalog, Cluster
+
+
+@dataclass
+class App:
+    config_option: str | None = None
+    catalog_option: str | None = None
+    kubeconfig: str | None = None
+    verbose: int = 0
+    quiet: bool = False
+    no_color: bool = False
+    no_input: bool = False
+    env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    json: bool = False  # set by a command's --json flag
+    _catalog: Catalog | None = field(default=None, init=False, repr=False)
+
+    @cached_property
+    def config(self) -> Config:
+        return config_mod.load_config(
+            config_mod.config_path(self.config_option, self.env), self.env
+        )
+
+    @cached_property
+    def state_dir(self) -> Path:
+        return config_mod.state_dir(self.env)
+
+    @property
+    def interactive(self) -> bool:
+        """Whether ztctl may prompt or open a browser."""
+        return not self.no_input and sys.stdin.isatty()
+
+    @property
+    def catalog_source(self) -> str | None:
+        return self.catalog_option or self.config.catalog
+
+    def catalog(self) -> Catalog:
+        """The validated catalog; warnings about it go to stderr once."""
+        if self._catalog is None:
+            from ztctl.core.catalog import load_catalog
+
+            source = self.catalog_source
+            if not source:
+                raise InvalidInput(
+                    "no cluster catalog is configured",
+                    f'set `catalog = "..."` in {self.config.path}, or pass --catalog PATH|URL '
+                    "(ZTCTL_CATALOG)",
+                )
+            catalog = load_catalog(source, self.state_dir, self.env)
+            for warning in catalog.warnings:
+                self.warn(warning)
+            self._catalog = catalog
+        return self._catalog
+
+    def cluster(self, name: str) -> Cluster:
+        """The catalog cluster ``name``, or an error that suggests the closest name."""
+        from ztctl.core.suggest import did_you_mean
+
+        catalog = self.catalog()
+        found = catalog.get(name)
+        if found is None:
+            names = catalog.names
+            raise InvalidInput(
+                f"no cluster named {name!r} in the catalog{did_you_mean(name, names)}",
+                "run `ztctl clusters` to list them" if names else "add it to the catalog",
+            )
+        return found
+
+    @cached_property
+    def out(self) -> Console:
+        """stdout: data only."""
+        return self._console(stderr=False)
+
+    @cached_property
+    def err(self) -> Console:
+        """stderr: progress, warnings, logs."""
+        return self._console(stderr=True)
+
+    def _console(self, *, stderr: bool) -> Console:
+        from rich.console import Console
+
+        return Console(
+            stderr=stderr,
+            markup=False,
+            highlight=False,
+            no_color=self.no_color,
+            emoji=False,
+            soft_wrap=not stderr,
+        )
+
+    def warn(self, message: str) -> None:
+        if not self.quiet:
+            self.err.print(f"warning: {message}", style="yellow", markup=False)
+
+    def info(self, message: str) -> None:
+        if not self.quiet:
+            self.err.print(message, markup=False)
+
+    def debug(self, message: str) -> None:
+        if self.verbose:
+            self.err.print(message, style="dim", markup=False)
+
+
+def no_color_from_env(env: Mapping[str, Any]) -> bool:
+    """NO_COLOR (no-color.org): any non-empty value turns colour off."""
+    return bool(env.get("NO_COLOR"))

@@ -1,0 +1,651 @@
+"""The cluster catalog (contract §4): read from a path or an https URL, validated whole.
+
+Validation collects every problem (file, cluster, field, and the right name for a misspelt
+key) before failing, so a platform engineer fixes the file in one pass. An https catalog is
+cached in the state directory with its ETag; when the URL cannot be reached, the last good
+copy is used and the warning says how old it is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import json
+import os
+import re
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from ztctl.core.duration import format_duration, parse_duration
+from ztctl.core.errors import InvalidInput
+from ztctl.core.model import (
+    AccessToken,
+    BreakGlass,
+    Catalog,
+    ClientCertificate,
+    Cluster,
+    Credentials,
+    ExecCredential,
+    ProxyRoute,
+    Route,
+    SshRoute,
+    VpnRoute,
+)
+from ztctl.core.suggest import did_you_mean
+
+API_VERSION = "ztctl/v1"
+KIND = "ClusterCatalog"
+NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$")
+DNS_LABEL_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+DEFAULT_MAX_TTL_S = 3600
+
+_TOP_KEYS = ["apiVersion", "kind", "team", "clusters"]
+_CLUSTER_KEYS = [
+    "name",
+    "server",
+    "addresses",
+    "certificateAuthority",
+    "certificateAuthorityData",
+    "namespace",
+    "credentials",
+    "breakGlass",
+]
+_CREDENTIAL_KINDS = ["clientCertificate", "exec", "accessToken"]
+_CREDENTIAL_KEYS = [*_CREDENTIAL_KINDS, "clientKey"]
+_EXEC_KEYS = ["command", "args", "env"]
+_ACCESS_KEYS = ["app"]
+_BREAK_GLASS_KEYS = ["maxTtl", "proxy", "ssh", "vpn"]
+_ROUTE_KINDS = ["proxy", "ssh", "vpn"]
+_SSH_KEYS = ["host", "user", "port", "identityFile"]
+_VPN_KEYS = ["up", "down", "interface"]
+_PROXY_SCHEMES = ("socks5", "socks5h", "http", "https")
+
+
+@dataclass(frozen=True)
+class CatalogText:
+    """The raw catalog and where it came from."""
+
+    text: str
+    source: str  # as given: a path or a URL
+    label: str  # how messages name it (the resolved path, or the URL)
+    base_dir: Path | None  # where relative paths resolve; None for a URL
+    warnings: tuple[str, ...] = ()
+
+
+# ---------------------------------------------------------------------------------------
+# Reading
+
+
+def is_url(source: str) -> bool:
+    return "://" in source
+
+
+def read_catalog_text(
+    source: str, state_dir: Path, env: Mapping[str, str] = os.environ
+) -> CatalogText:
+    if is_url(source):
+        return _read_url(source, state_dir, env)
+    return _read_path(Path(source).expanduser())
+
+
+def _read_path(path: Path) -> CatalogText:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise InvalidInput(
+            f"catalog {path} does not exist",
+            "set `catalog` in the config, or pass --catalog PATH|URL (ZTCTL_CATALOG)",
+        ) from None
+    except IsADirectoryError:
+        raise InvalidInput(
+            f"catalog {path} is a directory", "point --catalog at the catalog YAML file"
+        ) from None
+    except OSError as exc:
+        raise InvalidInput(
+            f"cannot read catalog {path}: {exc.strerror or exc}",
+            "check the file's permissions",
+        ) from None
+    resolved = path.resolve()
+    return CatalogText(
+        text=_decode(raw, str(path)), source=str(path), label=str(path), base_dir=resolved.parent
+    )
+
+
+def _decode(raw: bytes, label: str) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidInput(
+            f"catalog {label} is not UTF-8 text (is it a binary file?)",
+            "point --catalog at the YAML catalog (see docs/catalog.md)",
+        ) from None
+
+
+def _cache_paths(state_dir: Path, url: str) -> tuple[Path, Path]:
+    key = hashlib.sha256(url.encode("utf-8")).hexdigest()[:16]
+    base = state_dir / "catalog-cache"
+    return base / f"{key}.yaml", base / f"{key}.json"
+
+
+def _read_url(url: str, state_dir: Path, env: Mapping[str, str]) -> CatalogText:
+    parts = urlsplit(url)
+    if parts.scheme != "https":
+        raise InvalidInput(
+            f"catalog URL {url} is not https",
+            "serve the catalog over https (plain http lets anyone on the path rewrite your "
+            "cluster list); use https://" + url.split("://", 1)[-1],
+        )
+    body_path, meta_path = _cache_paths(state_dir, url)
+    meta: dict[str, Any] = {}
+    if body_path.exists() and meta_path.exists():
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            meta = {}
+
+    from ztctl.adapters import http
+
+    headers = {"Accept": "application/yaml, text/yaml, text/plain"}
+    if meta.get("etag"):
+        headers["If-None-Match"] = str(meta["etag"])
+    import httpx
+
+    error: str
+    try:
+        with http.client(timeout=10.0, verify=_verify_for(env)) as client:
+            response = client.get(url, headers=headers)
+    except httpx.HTTPError as exc:
+        error = _describe_http_error(exc)
+    else:
+        if response.status_code == 304 and meta:
+            meta["checked_at"] = time.time()
+            _store_meta(meta_path, meta)
+            return _cached(url, body_path, ())
+        if response.status_code == 200:
+            text = _decode(response.content, url)
+            # Validate before caching: only a good copy may become the fallback.
+            parse_catalog(text, source=url, label=url, base_dir=None)
+            _store(state_dir, body_path, meta_path, text, url, response.headers.get("etag"))
+            return CatalogText(text=text, source=url, label=url, base_dir=None)
+        error = f"HTTP {response.status_code}"
+
+    if meta:
+        age = format_duration(time.time() - float(meta.get("checked_at", 0)))
+        warning = f"catalog {url} is unreachable ({error}); using the copy cached {age} ago"
+        return _cached(url, body_path, (warning,))
+    raise InvalidInput(
+        f"cannot fetch catalog {url}: {error}",
+        "check the URL and your connection (is WARP connected? `ztctl doctor`), "
+        "or use a local copy with --catalog PATH",
+    )
+
+
+def _verify_for(env: Mapping[str, str]) -> object:
+    """Trust SSL_CERT_FILE when set (corporate CAs), else the default bundle."""
+    cafile = env.get("SSL_CERT_FILE")
+    if cafile:
+        import ssl
+
+        return ssl.create_default_context(cafile=cafile)
+    return True
+
+
+def _describe_http_error(exc: Exception) -> str:
+    text = str(exc) or type(exc).__name__
+    return text.splitlines()[0]
+
+
+def _cached(url: str, body_path: Path, warnings: tuple[str, ...]) -> CatalogText:
+    text = body_path.read_text(encoding="utf-8")
+    return CatalogText(text=text, source=url, label=url, base_dir=None, warnings=warnings)
+
+
+def _store(
+    state_dir: Path, body_path: Path, meta_path: Path, text: str, url: str, etag: str | None
+) -> None:
+    from ztctl.adapters.fs import atomic_write, ensure_private_dir
+
+    ensure_private_dir(state_dir)
+    ensure_private_dir(body_path.parent)
+    atomic_write(body_path, text.encode("utf-8"), mode=0o600)
+    _store_meta(meta_path, {"url": url, "etag": etag, "checked_at": time.time()})
+
+
+def _store_meta(meta_path: Path, meta: dict[str, Any]) -> None:
+    from ztctl.adapters.fs import atomic_write
+
+    atomic_write(meta_path, json.dumps(meta).encode("utf-8"), mode=0o600)
+
+
+def load_catalog(source: str, state_dir: Path, env: Mapping[str, str] = os.environ) -> Catalog:
+    raw = read_catalog_text(source, state_dir, env)
+    catalog = parse_catalog(raw.text, source=raw.source, label=raw.label, base_dir=raw.base_dir)
+    if raw.warnings:
+        catalog = Catalog(
+            team=catalog.team,
+            clusters=catalog.clusters,
+            source=catalog.source,
+            warnings=raw.warnings + catalog.warnings,
+        )
+    return catalog
+
+
+# ---------------------------------------------------------------------------------------
+# Parsing and validation
+
+
+def _load_yaml(text: str, label: str) -> Any:
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        return yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise InvalidInput(
+            f"catalog {label} is not valid YAML{where}: {problem}",
+            "fix the YAML syntax there (see docs/catalog.md for the format)",
+        ) from None
+
+
+class _Problems:
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.items: list[str] = []
+
+    def add(self, where: str, message: str) -> None:
+        self.items.append(
+            f"{self.label}: {where}: {message}" if where else f"{self.label}: {message}"
+        )
+
+    def unknown_keys(self, where: str, data: Mapping[str, Any], allowed: list[str]) -> None:
+        for key in data:
+            if key not in allowed:
+                field = f"{where}.{key}" if where else str(key)
+                self.add(field, f"unknown field{did_you_mean(str(key), allowed)}")
+
+
+def parse_catalog(text: str, *, source: str, label: str, base_dir: Path | None) -> Catalog:
+    """Validate the catalog document; raise :class:`InvalidInput` listing every problem."""
+    document = _load_yaml(text, label)
+    problems = _Problems(label)
+    if document is None:
+        raise InvalidInput(
+            f"catalog {label} is empty",
+            "fill it in: apiVersion: ztctl/v1, kind: ClusterCatalog, team, clusters (docs/catalog.md)",
+        )
+    if not isinstance(document, dict):
+        raise InvalidInput(
+            f"catalog {label} must be a mapping with apiVersion, kind, team and clusters, "
+            f"not a {_yaml_type(document)}",
+            "see docs/catalog.md for the format",
+        )
+    problems.unknown_keys("", document, _TOP_KEYS)
+    if document.get("apiVersion") != API_VERSION:
+        problems.add("apiVersion", f"must be {API_VERSION!r}, got {document.get('apiVersion')!r}")
+    if document.get("kind") != KIND:
+        problems.add("kind", f"must be {KIND!r}, got {document.get('kind')!r}")
+    team = document.get("team")
+    if not isinstance(team, str) or not team.strip():
+        problems.add("team", "must be the Zero Trust team name (a non-empty string)")
+        team = ""
+
+    clusters: list[Cluster] = []
+    raw_clusters = document.get("clusters")
+    if not isinstance(raw_clusters, list):
+        problems.add("clusters", f"must be a list of clusters, got {_yaml_type(raw_clusters)}")
+        raw_clusters = []
+    seen: dict[str, int] = {}
+    for index, raw in enumerate(raw_clusters):
+        cluster = _parse_cluster(raw, index, problems, base_dir)
+        if cluster is None:
+            continue
+        if cluster.name in seen:
+            problems.add(
+                f"clusters[{index}] ({cluster.name})",
+                f"duplicate name; clusters[{seen[cluster.name]}] has it already",
+            )
+            continue
+        seen[cluster.name] = index
+        clusters.append(cluster)
+
+    if problems.items:
+        count = len(problems.items)
+        head = problems.items[0] if count == 1 else f"catalog {label} has {count} problems"
+        raise InvalidInput(
+            head,
+            "fix the fields named above (see docs/catalog.md)",
+            details=problems.items if count > 1 else None,
+        )
+    return Catalog(team=str(team), clusters=tuple(clusters), source=source)
+
+
+def _yaml_type(value: Any) -> str:
+    if value is None:
+        return "nothing"
+    return {
+        dict: "mapping",
+        list: "list",
+        str: "string",
+        int: "number",
+        float: "number",
+        bool: "boolean",
+    }.get(type(value), type(value).__name__)
+
+
+def _parse_cluster(
+    raw: Any, index: int, problems: _Problems, base_dir: Path | None
+) -> Cluster | None:
+    if not isinstance(raw, dict):
+        problems.add(f"clusters[{index}]", f"must be a mapping, got {_yaml_type(raw)}")
+        return None
+    name = raw.get("name")
+    where = f"clusters[{index}]" + (f" ({name})" if isinstance(name, str) else "")
+    before = len(problems.items)
+    problems.unknown_keys(where, raw, _CLUSTER_KEYS)
+
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        problems.add(
+            f"{where}.name",
+            f"{name!r} is not a valid name (lowercase letters, digits, '.', '_', '-'; "
+            "starts and ends with a letter or digit; at most 63 characters)",
+        )
+    server = raw.get("server")
+    if not isinstance(server, str):
+        problems.add(f"{where}.server", "is required: the API server URL, https://HOST:PORT")
+    else:
+        _check_server(server, f"{where}.server", problems)
+
+    addresses: list[str] = []
+    raw_addresses = raw.get("addresses")
+    if not isinstance(raw_addresses, list) or not raw_addresses:
+        problems.add(f"{where}.addresses", "is required: a list of the API server's IP addresses")
+    else:
+        for i, address in enumerate(raw_addresses):
+            try:
+                addresses.append(str(ipaddress.ip_address(str(address))))
+            except ValueError:
+                problems.add(f"{where}.addresses[{i}]", f"{address!r} is not an IP address")
+
+    ca_path: Path | None = None
+    ca_data: str | None = None
+    has_path = "certificateAuthority" in raw
+    has_data = "certificateAuthorityData" in raw
+    if has_path and has_data:
+        problems.add(
+            where,
+            "has both certificateAuthority and certificateAuthorityData; keep exactly one",
+        )
+    elif not has_path and not has_data:
+        problems.add(where, "needs certificateAuthority (a PEM file) or certificateAuthorityData")
+    elif has_path:
+        ca_path = _resolve_path(
+            raw["certificateAuthority"], f"{where}.certificateAuthority", problems, base_dir
+        )
+    else:
+        ca_data = _check_ca_data(
+            raw["certificateAuthorityData"], f"{where}.certificateAuthorityData", problems
+        )
+
+    namespace = raw.get("namespace")
+    if namespace is not None and (
+        not isinstance(namespace, str) or not DNS_LABEL_RE.match(namespace)
+    ):
+        problems.add(
+            f"{where}.namespace", f"{namespace!r} is not a valid namespace (DNS-1123 label)"
+        )
+        namespace = None
+
+    credentials = _parse_credentials(
+        raw.get("credentials"), f"{where}.credentials", problems, base_dir
+    )
+    break_glass = None
+    if raw.get("breakGlass") is not None:
+        break_glass = _parse_break_glass(
+            raw["breakGlass"], f"{where}.breakGlass", problems, base_dir
+        )
+
+    if len(problems.items) != before or credentials is None:
+        return None
+    assert isinstance(name, str) and isinstance(server, str)
+    return Cluster(
+        name=name,
+        server=server,
+        addresses=tuple(addresses),
+        credentials=credentials,
+        certificate_authority=ca_path,
+        certificate_authority_data=ca_data,
+        namespace=namespace,
+        break_glass=break_glass,
+    )
+
+
+def _check_server(server: str, where: str, problems: _Problems) -> None:
+    parts = urlsplit(server)
+    if parts.scheme != "https":
+        problems.add(where, f"{server!r} must use https:// (the API server speaks TLS)")
+        return
+    try:
+        port = parts.port
+    except ValueError:
+        problems.add(where, f"{server!r} has an invalid port")
+        return
+    if not parts.hostname:
+        problems.add(where, f"{server!r} has no host name")
+    if port is None:
+        return
+    if not 0 < port < 65536:
+        problems.add(where, f"{server!r} has an invalid port")
+
+
+def _resolve_path(
+    value: Any, where: str, problems: _Problems, base_dir: Path | None
+) -> Path | None:
+    if not isinstance(value, str) or not value.strip():
+        problems.add(where, "must be a file path")
+        return None
+    path = Path(value).expanduser()
+    if path.is_absolute():
+        return path
+    if base_dir is None:
+        problems.add(
+            where,
+            f"relative path {value!r} in a catalog served over https cannot be resolved; "
+            "use an absolute or ~ path, or certificateAuthorityData",
+        )
+        return None
+    return base_dir / path
+
+
+def _check_ca_data(value: Any, where: str, problems: _Problems) -> str | None:
+    import base64
+    import binascii
+
+    if not isinstance(value, str):
+        problems.add(where, "must be the base64 of a PEM certificate")
+        return None
+    try:
+        decoded = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        problems.add(where, "is not valid base64 (it must be the base64 of a PEM certificate)")
+        return None
+    if b"-----BEGIN CERTIFICATE-----" not in decoded:
+        problems.add(where, "does not decode to a PEM certificate (-----BEGIN CERTIFICATE-----)")
+        return None
+    return value
+
+
+def _exactly_one(
+    data: Mapping[str, Any], kinds: list[str], where: str, problems: _Problems
+) -> str | None:
+    present = [k for k in kinds if data.get(k) is not None]
+    if len(present) == 1:
+        return present[0]
+    if not present:
+        problems.add(where, f"needs exactly one of {', '.join(kinds)}")
+    else:
+        problems.add(where, f"has {' and '.join(present)}; keep exactly one of {', '.join(kinds)}")
+    return None
+
+
+def _parse_credentials(
+    raw: Any, where: str, problems: _Problems, base_dir: Path | None
+) -> Credentials | None:
+    if not isinstance(raw, dict):
+        problems.add(where, "is required: clientCertificate + clientKey, exec, or accessToken")
+        return None
+    problems.unknown_keys(where, raw, _CREDENTIAL_KEYS)
+    kind = _exactly_one(raw, _CREDENTIAL_KINDS, where, problems)
+    if kind is None:
+        return None
+    if kind == "clientCertificate":
+        cert = _resolve_path(
+            raw["clientCertificate"], f"{where}.clientCertificate", problems, base_dir
+        )
+        if raw.get("clientKey") is None:
+            problems.add(f"{where}.clientKey", "is required with clientCertificate")
+            return None
+        key = _resolve_path(raw["clientKey"], f"{where}.clientKey", problems, base_dir)
+        if cert is None or key is None:
+            return None
+        return ClientCertificate(certificate=cert, key=key)
+    if raw.get("clientKey") is not None:
+        problems.add(f"{where}.clientKey", f"only goes with clientCertificate, not {kind}")
+    if kind == "exec":
+        return _parse_exec(raw["exec"], f"{where}.exec", problems)
+    access = raw["accessToken"]
+    if not isinstance(access, dict):
+        problems.add(f"{where}.accessToken", "must be a mapping with app: https://...")
+        return None
+    problems.unknown_keys(f"{where}.accessToken", access, _ACCESS_KEYS)
+    app = access.get("app")
+    if not isinstance(app, str) or urlsplit(app).scheme != "https" or not urlsplit(app).hostname:
+        problems.add(f"{where}.accessToken.app", "must be the Access application's https URL")
+        return None
+    return AccessToken(app=app)
+
+
+def _parse_exec(raw: Any, where: str, problems: _Problems) -> ExecCredential | None:
+    if not isinstance(raw, dict):
+        problems.add(where, "must be a mapping with command, args and env")
+        return None
+    problems.unknown_keys(where, raw, _EXEC_KEYS)
+    command = raw.get("command")
+    ok = True
+    if not isinstance(command, str) or not command.strip():
+        problems.add(f"{where}.command", "is required: the plugin executable")
+        ok = False
+    args = raw.get("args") or []
+    if not isinstance(args, list) or not all(isinstance(a, str | int | float) for a in args):
+        problems.add(f"{where}.args", "must be a list of strings")
+        ok = False
+    env = raw.get("env") or {}
+    if not isinstance(env, dict) or not all(isinstance(k, str) for k in env):
+        problems.add(f"{where}.env", "must be a mapping of variable names to values")
+        ok = False
+    if not ok:
+        return None
+    return ExecCredential(
+        command=str(command),
+        args=tuple(str(a) for a in args),
+        env=tuple((str(k), str(v)) for k, v in env.items()),
+    )
+
+
+def _parse_break_glass(
+    raw: Any, where: str, problems: _Problems, base_dir: Path | None
+) -> BreakGlass | None:
+    if not isinstance(raw, dict):
+        problems.add(where, "must be a mapping with maxTtl and one of proxy, ssh, vpn")
+        return None
+    problems.unknown_keys(where, raw, _BREAK_GLASS_KEYS)
+    max_ttl = DEFAULT_MAX_TTL_S
+    if raw.get("maxTtl") is not None:
+        try:
+            max_ttl = parse_duration(str(raw["maxTtl"]))
+        except ValueError as exc:
+            problems.add(f"{where}.maxTtl", str(exc))
+    kind = _exactly_one(raw, _ROUTE_KINDS, where, problems)
+    route: Route | None = None
+    if kind == "proxy":
+        route = _parse_proxy(raw["proxy"], f"{where}.proxy", problems)
+    elif kind == "ssh":
+        route = _parse_ssh(raw["ssh"], f"{where}.ssh", problems, base_dir)
+    elif kind == "vpn":
+        route = _parse_vpn(raw["vpn"], f"{where}.vpn", problems)
+    if route is None:
+        return None
+    return BreakGlass(route=route, max_ttl_s=max_ttl)
+
+
+def _parse_proxy(raw: Any, where: str, problems: _Problems) -> ProxyRoute | None:
+    if not isinstance(raw, str):
+        problems.add(where, "must be a proxy URL such as socks5://127.0.0.1:1080")
+        return None
+    parts = urlsplit(raw)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if parts.scheme not in _PROXY_SCHEMES or not parts.hostname or port is None:
+        problems.add(
+            where,
+            f"{raw!r} must be socks5://HOST:PORT, socks5h://HOST:PORT or http(s)://HOST:PORT",
+        )
+        return None
+    return ProxyRoute(url=raw)
+
+
+def _parse_ssh(raw: Any, where: str, problems: _Problems, base_dir: Path | None) -> SshRoute | None:
+    if not isinstance(raw, dict):
+        problems.add(where, "must be a mapping with host, user, port, identityFile")
+        return None
+    problems.unknown_keys(where, raw, _SSH_KEYS)
+    host = raw.get("host")
+    if not isinstance(host, str) or not host.strip() or host.startswith("-"):
+        problems.add(f"{where}.host", "is required: the bastion host name")
+        return None
+    user = raw.get("user")
+    if user is not None and (not isinstance(user, str) or user.startswith("-")):
+        problems.add(f"{where}.user", "must be a user name")
+        return None
+    port = raw.get("port", 22)
+    if not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536:
+        problems.add(f"{where}.port", f"{port!r} is not a TCP port")
+        return None
+    identity = None
+    if raw.get("identityFile") is not None:
+        identity = _resolve_path(raw["identityFile"], f"{where}.identityFile", problems, base_dir)
+        if identity is None:
+            return None
+    return SshRoute(host=host, user=user, port=port, identity_file=identity)
+
+
+def _parse_vpn(raw: Any, where: str, problems: _Problems) -> VpnRoute | None:
+    if not isinstance(raw, dict):
+        problems.add(where, "must be a mapping with up, down and interface")
+        return None
+    problems.unknown_keys(where, raw, _VPN_KEYS)
+    ok = True
+    commands: dict[str, tuple[str, ...]] = {}
+    for key in ("up", "down"):
+        value = raw.get(key)
+        if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+            problems.add(f"{where}.{key}", "must be a command as a list, e.g. [wg-quick, up, oob]")
+            ok = False
+        else:
+            commands[key] = tuple(value)
+    interface = raw.get("interface")
+    if not isinstance(interface, str) or not interface.strip():
+        problems.add(f"{where}.interface", "is required: the VPN's network interface")
+        ok = False
+    if not ok:
+        return None
+    assert isinstance(interface, str)
+    return VpnRoute(up=commands["up"], down=commands["down"], interface=interface)
