@@ -119,7 +119,7 @@ def cli(
     no_color: bool,
     no_input: bool,
 ) -> None:
-    """Reach Kubernetes clusters over Cloudflare Zero Trust, and diagnose why you cannot."""
+    """Reach Kubernetes clusters over Cloudflare Zero Trust, and diagnose why you cannot"""
     env = dict(os.environ)
     ctx.obj = App(
         config_option=config_path,

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 @json_option
 @pass_app
 def command(app: App) -> None:
-    """List the catalog's clusters and their break-glass routes."""
+    """List the catalog's clusters and their break-glass routes"""
     from ztctl.core.clusters import list_clusters
 
     result = list_clusters(app.catalog())

@@ -22,7 +22,7 @@ def completion_script(shell: str) -> str:
 @click.command("completion")
 @click.argument("shell", type=click.Choice(SHELLS))
 def command(shell: str) -> None:
-    """Print the completion script for bash, zsh or fish.
+    """Print the completion script for bash, zsh or fish
 
     \b
     bash:  eval "$(ztctl completion bash)"       (e.g. in ~/.bashrc)

@@ -1,0 +1,107 @@
+"""The root command: version, help, usage errors and the error → exit code map."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from ztctl import __version__
+
+ZTCTL = [sys.executable, "-m", "ztctl"]
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*ZTCTL, *args], capture_output=True, text=True, env=env, timeout=60, check=False
+    )
+
+
+def test_version_prints_name_and_version() -> None:
+    result = run("--version")
+    assert result.returncode == 0
+    assert result.stdout == f"ztctl {__version__}\n"
+    assert result.stderr == ""
+
+
+def test_help_lists_commands_and_global_options() -> None:
+    result = run("--help")
+    assert result.returncode == 0
+    for option in (
+        "--config",
+        "--catalog",
+        "--kubeconfig",
+        "--verbose",
+        "--quiet",
+        "--no-color",
+        "--no-input",
+    ):
+        assert option in result.stdout
+    assert "clusters" in result.stdout
+    assert "completion" in result.stdout
+
+
+def test_unknown_command_is_a_usage_error_with_a_suggestion() -> None:
+    result = run("clustrs")
+    assert result.returncode == 2
+    assert "did you mean 'clusters'" in result.stderr
+    assert result.stdout == ""
+
+
+def test_usage_error_under_json_is_a_json_document() -> None:
+    result = run("clusters", "--json", "--bogus")
+    assert result.returncode == 2
+    document = json.loads(result.stdout)
+    assert document["schemaVersion"] == 1
+    assert document["error"]["code"] == 2
+    assert document["error"]["kind"] == "usage"
+    assert "--bogus" in document["error"]["message"]
+
+
+def test_missing_catalog_is_invalid_input_with_a_fix(tmp_path, monkeypatch) -> None:
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "ZTCTL_CONFIG": str(tmp_path / "none.toml"),
+    }
+    result = run("clusters", env=env)
+    assert result.returncode == 3
+    assert "no cluster catalog is configured" in result.stderr
+    assert "fix:" in result.stderr
+    as_json = run("clusters", "--json", env=env)
+    assert as_json.returncode == 3
+    assert json.loads(as_json.stdout)["error"]["kind"] == "invalid-input"
+    assert as_json.stderr == ""
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
+def test_completion_scripts_name_the_program(shell: str) -> None:
+    result = run("completion", shell)
+    assert result.returncode == 0
+    assert "_ZTCTL_COMPLETE" in result.stdout
+
+
+def test_completion_rejects_unknown_shell() -> None:
+    result = run("completion", "tcsh")
+    assert result.returncode == 2
+    assert "tcsh" in result.stderr
+
+
+def test_shell_completion_completes_subcommands() -> None:
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "COMP_WORDS": "ztctl clu",
+        "COMP_CWORD": "1",
+        "_ZTCTL_COMPLETE": "bash_complete",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", "from ztctl.cli.main import main; main()"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert "clusters" in result.stdout
