@@ -67,6 +67,25 @@ DEFAULT_EXCLUDES = (
     "fc00::/7",
 )
 
+# Local Domain Fallback defaults (reference §1.7 and §3.2; sorted, as the 2026 sample starts
+# with `corp`).
+DEFAULT_FALLBACK_DOMAINS = (
+    "corp",
+    "domain",
+    "home",
+    "home.arpa",
+    "host",
+    "internal",
+    "intranet",
+    "invalid",
+    "lan",
+    "local",
+    "localdomain",
+    "localhost",
+    "private",
+    "test",
+)
+
 PATH_STATES = ("up", "blackhole", "reset")
 CLIENT_CERT_STATES = ("valid", "expired", "notyet")
 
@@ -85,6 +104,33 @@ class WarpState:
     split: list[str] = field(default_factory=lambda: list(DEFAULT_EXCLUDES))
     # Entries added with `tunnel ip add` (shown with " (CLI exclude)").
     cli_split: list[str] = field(default_factory=list)
+    # --- added for the stand-in warp-cli (ztctl/lab/warpcli.py); see docs/warp.md ---
+    # Print a `Success` line before `status` output, as in the cmj2002/warp-docker#14 paste.
+    success_prefix: bool = False
+    # A transient condition shown by `status` while registered: "" (derived from connected),
+    # establishing | happy-eyeballs | connectivity-checks | happy-eyeballs-failed | degraded |
+    # settings-changed (reference §1.4, §1.5).
+    status_detail: str = ""
+    proxy_port: int = 40000  # `Mode: WarpProxy on port N`
+    protocol: str = "MASQUE"  # `WARP tunnel protocol:` (MASQUE | WireGuard)
+    fallback_domains: list[str] = field(default_factory=lambda: list(DEFAULT_FALLBACK_DOMAINS))
+    mode_source: str = "network policy"  # `(source)` of `Mode:`; `mode M` makes it "user set"
+    # Overrides of the `(source)` tag per settings key, e.g. {"Switch Locked": "override"}.
+    settings_sources: dict[str, str] = field(default_factory=dict)
+    profile_id: str = "8f2a1c3e-5b6d-4e7f-9a0b-1c2d3e4f5a6b"
+    registration_id: str = "3b0c7e2a-9d41-4f5e-8a6b-2c7d1e0f9a84"
+    device_id: str = "15df1c48-b9f7-11ee-b203-a6021f7c3d5e"
+    public_key: str = "a4c072d47034c5c5a0e11f05725a3a97abf3e33c8cf5d2b1e0f9a8c7b6d5e4f3"
+    account_id: str = "fb0201edb7e2e6cf37c2dd805c1a9e4b"
+    license: str = "2x7Kd94b-1Rt5u3Q8-0vW6e2M9"  # shown for consumer (Free) registrations
+    # Enrolment (`registration new TEAM` / `teams-enroll TEAM`): "auto" = the lab plays the
+    # user finishing the browser login `enroll_delay_s` seconds later; "manual" = pending until
+    # `warp-cli registration token <url>` (the URL is in `pending_token_url`).
+    enroll: str = "auto"
+    enroll_delay_s: float = 0.0
+    pending_team: str | None = None
+    pending_at: float = 0.0
+    pending_token_url: str | None = None
 
 
 @dataclass
@@ -100,10 +146,28 @@ class Faults:
 
 
 @dataclass
+class AccessState:
+    """The Cloudflare Access side: who the lab user is, and how long tokens live."""
+
+    email: str = "ada@lab.example"
+    user_uuid: str = "5a3e0f6c-2b9d-4c71-8e4a-7d1f0b6c9e23"  # the JWT `sub`
+    name: str = "Ada Lovelace"
+    country: str = "GB"
+    idp_type: str = "onetimepin"
+    idp_id: str = "c0ffee00-1d9a-4e55-b2a1-9e8d7c6b5a40"
+    token_ttl_s: int = 3600  # lifetime of app tokens minted by the stand-in cloudflared
+    org_token_ttl_s: int = 86400  # lifetime of the org (global session) token
+    # "auto": the lab plays the user completing the browser login; "blocked": nobody ever
+    # does, so `cloudflared access login` waits until it is killed.
+    login: str = "auto"
+
+
+@dataclass
 class LabState:
     team: str = "lab"  # the catalog's team
     warp: WarpState = field(default_factory=WarpState)
     faults: Faults = field(default_factory=Faults)
+    access: AccessState = field(default_factory=AccessState)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -112,7 +176,8 @@ class LabState:
     def from_dict(cls, data: dict[str, Any]) -> LabState:
         warp = WarpState(**_known(WarpState, data.get("warp", {})))
         faults = Faults(**_known(Faults, data.get("faults", {})))
-        return cls(team=str(data.get("team", "lab")), warp=warp, faults=faults)
+        access = AccessState(**_known(AccessState, data.get("access", {})))
+        return cls(team=str(data.get("team", "lab")), warp=warp, faults=faults, access=access)
 
 
 def _known(kind: type, data: dict[str, Any]) -> dict[str, Any]:
