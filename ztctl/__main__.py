@@ -1,4 +1,4 @@
-from ztctl.cli.main import main
+from ztctl.cli.entry import main
 
 if __name__ == "__main__":
     main()

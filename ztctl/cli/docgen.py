@@ -1,7 +1,7 @@
 """Generate docs/commands.md and completions/ from the click tree.
 
-    python -m ztctl.cli.docgen           # rewrite both
-    python -m ztctl.cli.docgen --check   # exit 1 when either is stale (the tests do this)
+python -m ztctl.cli.docgen           # rewrite both
+python -m ztctl.cli.docgen --check   # exit 1 when either is stale (the tests do this)
 """
 
 from __future__ import annotations
@@ -65,7 +65,9 @@ def commands_markdown() -> str:
 def completion_scripts() -> dict[Path, str]:
     from ztctl.cli.commands.completion import completion_script
 
-    return {COMPLETIONS / name: completion_script(shell) for shell, name in COMPLETION_FILES.items()}
+    return {
+        COMPLETIONS / name: completion_script(shell) for shell, name in COMPLETION_FILES.items()
+    }
 
 
 def expected_files() -> dict[Path, str]:

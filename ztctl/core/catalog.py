@@ -8,7 +8,6 @@ copy is used and the warning says how old it is.
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
 import json
 import os
@@ -126,6 +125,8 @@ def _decode(raw: bytes, label: str) -> str:
 
 
 def _cache_paths(state_dir: Path, url: str) -> tuple[Path, Path]:
+    import hashlib
+
     key = hashlib.sha256(url.encode("utf-8")).hexdigest()[:16]
     base = state_dir / "catalog-cache"
     return base / f"{key}.yaml", base / f"{key}.json"
@@ -278,7 +279,8 @@ def parse_catalog(text: str, *, source: str, label: str, base_dir: Path | None) 
     if document is None:
         raise InvalidInput(
             f"catalog {label} is empty",
-            "fill it in: apiVersion: ztctl/v1, kind: ClusterCatalog, team, clusters (docs/catalog.md)",
+            "fill it in: apiVersion: ztctl/v1, kind: ClusterCatalog, team, clusters "
+            "(see docs/catalog.md)",
         )
     if not isinstance(document, dict):
         raise InvalidInput(

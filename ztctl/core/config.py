@@ -16,11 +16,6 @@ from typing import Any
 from ztctl.core.errors import InvalidInput
 from ztctl.core.suggest import did_you_mean
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib
-
 APP_NAME = "ztctl"
 
 
@@ -141,6 +136,11 @@ def load_config(path: Path, env: Mapping[str, str] = os.environ) -> Config:
 
 
 def _parse(path: Path, raw: bytes) -> dict[str, dict[str, Any]]:
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on 3.10 only
+        import tomli as tomllib
+
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:

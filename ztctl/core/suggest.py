@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 
 
 def closest(word: str, candidates: Iterable[str]) -> str | None:
+    import difflib  # only on the error path
+
     matches = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
     if matches:
         return matches[0]
