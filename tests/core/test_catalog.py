@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import json
 import ssl
 import threading
 from collections.abc import Iterator
@@ -244,7 +243,7 @@ class CatalogServer:
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 outer.requests.append(dict(self.headers))
                 if outer.fail:
                     self.send_response(503)
