@@ -54,7 +54,7 @@ from ztctl.core.errors import (
 
 if TYPE_CHECKING:
     from ztctl.adapters.tlsinfo import CertSummary
-    from ztctl.core.model import BreakGlass, Cluster
+    from ztctl.core.model import BreakGlass, Catalog, Cluster
 
 ROUTES = ("auto", "zero-trust", "break-glass")
 READYZ = "/readyz"
@@ -1815,3 +1815,39 @@ def probe_cluster(
         assert bg.problem is not None
         fix = f"{result.problem.fix}. The break-glass route fails too: {bg.problem.message}"
     return replace(result, break_glass=bg, problem=replace(result.problem, fix=fix))
+
+
+# --------------------------------------------------------------------------------------
+# Which cluster, from which source
+# --------------------------------------------------------------------------------------
+
+
+def resolve_target(
+    catalog: Catalog,
+    name: str | None,
+    *,
+    kubeconfig: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> tuple[Target, str | None]:
+    """The target for ``ztctl probe [NAME]`` and the proxy of an open break-glass session.
+
+    NAME is a catalog cluster; without it, the catalog's only cluster.
+    """
+    from ztctl.core.errors import InvalidInput, UsageError
+    from ztctl.core.suggest import did_you_mean
+
+    if name is None:
+        if len(catalog.clusters) == 1:
+            name = catalog.clusters[0].name
+        else:
+            raise UsageError(
+                "which cluster? the catalog lists " + (", ".join(catalog.names) or "none"),
+                "name one: `ztctl probe NAME` (`ztctl clusters` lists them)",
+            )
+    cluster = catalog.get(name)
+    if cluster is None:
+        raise InvalidInput(
+            f"no cluster named {name!r} in the catalog{did_you_mean(name, catalog.names)}",
+            "run `ztctl clusters` to list them",
+        )
+    return target_from_cluster(cluster), None

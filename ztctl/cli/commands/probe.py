@@ -1,0 +1,209 @@
+"""`ztctl probe`: reach the API server and show where the time goes."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING
+
+import click
+
+from ztctl.cli.output import emit, json_option, pass_app, use_color
+
+if TYPE_CHECKING:
+    from ztctl.cli.app import App
+    from ztctl.core.probe import ProbeResult, SampleEvent, SampleStats
+
+
+@click.command("probe")
+@click.argument("cluster", required=False)
+@click.option(
+    "--route",
+    type=click.Choice(["auto", "zero-trust", "break-glass"]),
+    default="auto",
+    show_default=True,
+    help="Zero Trust path, the break-glass route, or auto (Zero Trust, and say whether "
+    "break-glass would work when it fails).",
+)
+@click.option(
+    "--count",
+    type=click.IntRange(min=0, max=100000),
+    default=0,
+    metavar="N",
+    help="Repeat N times, on one kept-alive connection and on fresh ones: p50/p90/p99/max, loss.",
+)
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=0),
+    default=1.0,
+    show_default=True,
+    metavar="S",
+    help="Seconds between repetitions with --count.",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0.05),
+    default=None,
+    metavar="S",
+    help="Give up after S seconds per probe (default: doctor.timeout from the config, 3).",
+)
+@json_option
+@pass_app
+def command(
+    app: App,
+    cluster: str | None,
+    route: str,
+    count: int,
+    interval: float,
+    timeout: float | None,
+) -> None:
+    """Reach the API server: DNS, TCP, TLS, /readyz, /version and identity, timed per phase"""
+    from ztctl.core.probe import ProbeOptions, probe_cluster, resolve_target
+
+    target, session_proxy = resolve_target(app.catalog(), cluster, kubeconfig=app.kubeconfig)
+    options = ProbeOptions(
+        timeout=timeout if timeout is not None else app.config.doctor.timeout,
+        count=count,
+        interval=interval,
+        allow_interactive=app.interactive,
+        env=app.env,
+        on_sample=_LiveLine(app) if count and not app.quiet else None,
+    )
+    result = probe_cluster(target, route=route, options=options, session_proxy=session_proxy)
+    emit(app, result.to_dict(), lambda: _text(app, result))
+    if result.exit_code:
+        # Not ctx.exit(): click returns its code from main() in non-standalone mode.
+        sys.stdout.flush()
+        raise SystemExit(result.exit_code)
+
+
+class _LiveLine:
+    """One line rewritten in place on a TTY (stderr); a plain line per repetition otherwise."""
+
+    def __init__(self, app: App) -> None:
+        self.tty = sys.stderr.isatty()
+        self.keep: float | None = None
+        self.lost = 0
+
+    def __call__(self, event: SampleEvent) -> None:
+        if event.ms is None:
+            self.lost += 1
+        if event.kind == "keep-alive":
+            self.keep = event.ms
+            return
+        keep = _ms(self.keep) if self.keep is not None else "lost"
+        fresh = _ms(event.ms) if event.ms is not None else "lost"
+        width = len(str(event.count))
+        line = (
+            f"{event.index:>{width}}/{event.count}  kept-alive {keep:>9}  "
+            f"fresh {fresh:>9}  lost {self.lost}"
+        )
+        if self.tty:
+            end = "\n" if event.index == event.count else ""
+            sys.stderr.write(f"\r\x1b[2K{line}{end}")
+        else:
+            sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+
+
+def _ms(value: float | None) -> str:
+    if value is None:
+        return "-"
+    if value >= 100:
+        return f"{value:.0f} ms"
+    return f"{value:.1f} ms"
+
+
+def _text(app: App, result: ProbeResult) -> None:
+    color = use_color(app)
+
+    def paint(text: str, code: str) -> str:
+        return f"\x1b[{code}m{text}\x1b[0m" if color else text
+
+    out: list[str] = []
+    where = result.address or "-"
+    if result.via:
+        where = f"{where} via {result.via}"
+    elif result.address_in_catalog:
+        where += " (catalog address)"
+    elif result.address_in_catalog is False:
+        where += " (not a catalog address)"
+    out.append(f"{paint(result.cluster, '1')}  {result.server}  {result.route} → {where}")
+
+    t = result.timings
+    rows: list[tuple[str, str, str]] = []
+    if t.credential_ms is not None:
+        rows.append(("credential", _ms(t.credential_ms), f"exec plugin ({result.credential})"))
+    dns_note = ""
+    if result.dns is not None:
+        if result.dns.error:
+            dns_note = f"{result.dns.host}: {result.dns.error}"
+        else:
+            dns_note = f"{result.dns.host} → {', '.join(result.dns.addresses)}"
+    elif result.via:
+        dns_note = "proxy host"
+    phase = result.problem.phase if result.problem else ""
+    rows.append(("dns", _ms(t.dns_ms), dns_note))
+    rows.append(("connect", _ms(t.connect_ms), _failed_here(phase, "connect")))
+    if t.proxy_ms is not None or result.via:
+        rows.append(("proxy", _ms(t.proxy_ms), _failed_here(phase, "proxy")))
+    cert = result.certificate
+    tls_note = _failed_here(phase, "tls")
+    if cert is not None and cert.issuer:
+        expiry = f", expires {cert.not_after[:10]}" if cert.not_after else ""
+        state = "" if cert.verified else " (NOT trusted)"
+        tls_note = f"issuer {cert.issuer}{expiry}{state}"
+    rows.append(("tls", _ms(t.tls_ms), tls_note))
+    rows.append(("first byte", _ms(t.first_byte_ms), "GET /readyz"))
+    rows.append(("total", _ms(t.total_ms), ""))
+    if result.readyz is not None:
+        rows.append(("readyz", "", result.readyz))
+    if result.version is not None:
+        rows.append(("version", "", result.version))
+    if result.user is not None:
+        groups = f" ({', '.join(result.groups)})" if result.groups else ""
+        rows.append(("user", "", result.user + groups))
+    for name, value, note in rows:
+        out.append(f"  {name:<11}{value:>9}  {note}".rstrip())
+
+    if result.samples is not None:
+        s = result.samples
+        out.append(f"  samples    every {s.interval_s:g}s")
+        out.append(_stats_line("kept-alive", s.keep_alive))
+        out.append(_stats_line("fresh", s.fresh))
+        if s.reconnects:
+            out.append(f"             reconnected {s.reconnects} time(s)")
+    sys.stdout.write("\n".join(out) + "\n")
+
+    for warning in result.warnings:
+        app.warn(warning)
+    if result.problem is None:
+        sys.stdout.write(paint("ready", "32") + "\n")
+        return
+    problem = result.problem
+    lines = [f"{paint('error', '31')}: {problem.message}"]
+    if result.break_glass is not None:
+        bg = result.break_glass
+        if bg.ok:
+            lines.append(
+                f"break-glass: the API server answers through {bg.via} "
+                f"(ready in {_ms(bg.timings.total_ms)})"
+            )
+        elif bg.problem is not None:
+            lines.append(f"break-glass: fails too — {bg.problem.message}")
+    elif result.break_glass_note:
+        lines.append(f"break-glass: {result.break_glass_note}")
+    if problem.fix:
+        lines.append(f"fix: {problem.fix}")
+    sys.stdout.flush()
+    sys.stderr.write("\n".join(lines) + "\n")
+
+
+def _failed_here(phase: str, name: str) -> str:
+    return "no answer / failed here" if phase == name else ""
+
+
+def _stats_line(label: str, stats: SampleStats) -> str:
+    return (
+        f"  {label:<11}p50 {_ms(stats.p50_ms)}  p90 {_ms(stats.p90_ms)}  "
+        f"p99 {_ms(stats.p99_ms)}  max {_ms(stats.max_ms)}  lost {stats.lost}/{stats.count}"
+    )
