@@ -161,8 +161,7 @@ def up(lab_dir: Path, *, timeout: float = START_TIMEOUT_S) -> UpResult:
     pki = ensure_pki(paths.root)
     select_client_cert(pki, "valid")
     with lab_state.update(paths.root) as current:
-        fresh = lab_state.LabState()
-        current.team, current.warp, current.faults = fresh.team, fresh.warp, fresh.faults
+        _reset_state(current, lab_state.LabState())
     ensure_private_dir(paths.state_dir)
     paths.kube_cache.mkdir(exist_ok=True, mode=0o700)
     stand_ins = install_stand_ins(paths)
@@ -174,6 +173,12 @@ def up(lab_dir: Path, *, timeout: float = START_TIMEOUT_S) -> UpResult:
     write_catalog(info)
     write_kubeconfig(info)
     return UpResult(info=info, stale_pid=stale_pid, stand_ins=stand_ins)
+
+
+def _reset_state(current: lab_state.LabState, fresh: lab_state.LabState) -> None:
+    """Make ``current`` equal to ``fresh``, section by section (sections added later too)."""
+    for section in dataclasses.fields(lab_state.LabState):
+        setattr(current, section.name, getattr(fresh, section.name))
 
 
 def _clean_stale(paths: LabPaths) -> int | None:
@@ -521,13 +526,12 @@ def set_values(lab_dir: Path, assignments: list[str]) -> SetResult:
     with lab_state.update(paths.root) as current:
         for key, _raw, value in parsed:
             if key == RESET:
-                fresh = lab_state.LabState(team=current.team)
-                current.warp, current.faults = fresh.warp, fresh.faults
+                _reset_state(current, lab_state.LabState(team=current.team))
             else:
                 SET_KEYS[key].apply(current, value)
         pki = pki_for(paths.root)
         if pki.client_variant(current.faults.client_cert)[0].exists():
             select_client_cert(pki, current.faults.client_cert)
-        result = dataclasses.replace(current).to_dict()
+        result = current.to_dict()
     changes = tuple(Change(key, raw if key != RESET else "") for key, raw, _ in parsed)
     return SetResult(paths.root, changes, result)
