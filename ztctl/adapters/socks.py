@@ -273,9 +273,11 @@ def _no_proxy_matches(
             return False
         return ip is not None and ip.version == network.version and ip in network
     try:
-        return ip is not None and ipaddress.ip_address(entry.strip("[]")) == ip
+        entry_ip = ipaddress.ip_address(entry.strip("[]"))
     except ValueError:
-        pass
+        entry_ip = None
+    if entry_ip is not None:
+        return entry_ip == ip
     entry_port: int | None = None
     if entry.count(":") == 1:
         entry, _, port_text = entry.partition(":")
