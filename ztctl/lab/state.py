@@ -131,6 +131,10 @@ class WarpState:
     pending_team: str | None = None
     pending_at: float = 0.0
     pending_token_url: str | None = None
+    version: str = ""  # `--version` override; "" = the era's version (ERA_VERSIONS)
+    api_down: bool = False  # enrolment fails: `Error: Failed to communicate with the WARP API.`
+    switch_locked: bool = False  # the device profile forbids `mode` changes
+    daemon_error: str = ""  # the no-daemon message; "" = `... (os error 2)` (reference §1.8)
 
 
 @dataclass
