@@ -1,4 +1,4 @@
-"""A running lab for the probe tests, and what they need to know about it.
+"""What the probe tests need to know about the shared lab (``tests/conftest.py``).
 
 Facts come from the lab itself (its PKI files, its catalog, its constants), never from
 copies in the tests.
@@ -7,11 +7,8 @@ copies in the tests.
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-
-import pytest
 
 from ztctl.core.model import Cluster
 
@@ -91,15 +88,3 @@ class LabHandle:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             return int(s.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def probe_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabHandle]:
-    from ztctl.lab import control
-
-    lab_dir = tmp_path_factory.mktemp("probe-lab")
-    control.up(lab_dir)
-    try:
-        yield LabHandle(lab_dir)
-    finally:
-        control.down(lab_dir)

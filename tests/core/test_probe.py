@@ -6,7 +6,6 @@ import json
 import sys
 import textwrap
 import time
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -26,14 +25,15 @@ from ztctl.core.probe import (
     zero_trust_path,
 )
 
-from .probe_lab import LabHandle, probe_lab  # noqa: F401  (fixture)
+from .probe_lab import LabHandle
 
 TIMEOUT = 2.0
 
 
 @pytest.fixture
-def lab(probe_lab: LabHandle) -> LabHandle:  # noqa: F811
-    return probe_lab
+def lab(lab: Any) -> LabHandle:
+    """The shared lab (reset after each test), with the probe tests' helpers."""
+    return LabHandle(lab.dir)
 
 
 @pytest.fixture
@@ -469,9 +469,3 @@ def test_count_counts_loss_when_the_path_breaks(lab: LabHandle, target: Target) 
     fresh = result.samples.fresh
     assert fresh.count == 3 and fresh.lost == 2
     assert all(e.ms is None and e.error for e in events if e.index > 1 and e.kind == "fresh")
-
-
-@pytest.fixture(autouse=True)
-def _clean_faults(lab: LabHandle) -> Iterator[None]:
-    yield
-    lab.set("reset")
