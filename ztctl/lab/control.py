@@ -395,21 +395,28 @@ def _parse_team(value: str) -> str | None:
 
 
 def _posture_rules() -> tuple[str, ...] | None:
+    """The rule types of the edge's device profile (``disk_encryption``...), if it has one."""
     try:
         from ztctl.lab import edge
     except ImportError:
         return None
     rules = getattr(edge, "POSTURE_RULES", None)
-    return tuple(rules) if rules else None
+    if not rules:
+        return None
+    return tuple(str(rule[0]) if isinstance(rule, tuple) else str(rule) for rule in rules)
+
+
+def _norm(name: str) -> str:
+    return "".join(ch for ch in name.lower() if ch.isalnum())
 
 
 def _parse_posture(value: str) -> list[str]:
-    names = [n.strip() for n in value.split(",") if n.strip()]
-    if value.strip().lower() == "none":
+    if value.strip().lower() in ("", "none"):
         return []
+    names = [n.strip() for n in value.split(",") if n.strip()]
     known = _posture_rules()
     for name in names:
-        if known is not None and name not in known:
+        if known is not None and _norm(name) not in {_norm(k) for k in known}:
             raise ValueError(f"unknown posture rule {name!r}{did_you_mean(name, known)}")
         if not name.replace("_", "").replace("-", "").isalnum():
             raise ValueError(f"bad posture rule name {name!r}")

@@ -41,14 +41,17 @@ class TcpService:
 
     def stop(self, timeout: float = 2.0) -> None:
         self.stopping.set()
+        if self._thread is not None and self._thread.is_alive():
+            # Wake the accept loop at once with a connection of our own.
+            with contextlib.suppress(OSError):
+                socket.create_connection((self.host, self.port), timeout=0.2).close()
+            self._thread.join(timeout)
         with contextlib.suppress(OSError):
             self._listener.close()
         with self._lock:
             conns = list(self._conns)
         for conn in conns:
             shutdown(conn)
-        if self._thread is not None:
-            self._thread.join(timeout)
 
     def handle(self, sock: socket.socket, peer: tuple[str, int]) -> None:
         raise NotImplementedError
@@ -72,7 +75,7 @@ class TcpService:
     # -- internals ----------------------------------------------------------------------
 
     def _accept_loop(self) -> None:
-        self._listener.settimeout(0.5)  # wake up now and then to notice stop()
+        self._listener.settimeout(1.0)  # stop() wakes us; this is only a safety net
         while not self.stopping.is_set():
             try:
                 sock, peer = self._listener.accept()
@@ -84,6 +87,9 @@ class TcpService:
                 log.warning("%s: accept failed: %s", self.name, exc)
                 self.stopping.wait(0.05)
                 continue
+            if self.stopping.is_set():
+                sock.close()
+                break
             sock.settimeout(None)
             self.track(sock)
             worker = threading.Thread(
