@@ -1,0 +1,487 @@
+"""`ztctl use-cluster`: merge a catalog cluster into kubeconfig the way kubectl would.
+
+The cluster, user and context are all named after the catalog cluster and carry the
+``ztctl`` extension. An entry ztctl wrote earlier is updated in the file it lives in; a
+new one goes where ``kubectl config set-*`` would put it, and so does current-context.
+Entries ztctl did not write are never changed, except that ``prune_duplicates`` removes
+the ones that point at the same API server (and the contexts and users only they use).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ztctl.core.errors import OperationFailed
+from ztctl.core.kubeconfig import (
+    EXTENSION_NAME,
+    KINDS,
+    EditedFile,
+    Entry,
+    FileEditor,
+    Kubeconfig,
+    check_unchanged,
+    locked,
+    merge_files,
+    precedence,
+    read_file,
+    server_matches,
+    write_file,
+)
+from ztctl.core.model import AccessToken, ClientCertificate, Cluster, ExecCredential
+
+EXEC_API_VERSION = "client.authentication.k8s.io/v1"
+CREDENTIAL_COMMAND = "ztctl"
+INSTALL_HINT = (
+    "ztctl provides the credentials of this cluster: install it and put it on PATH "
+    "(see docs/use-cluster.md)"
+)
+
+
+@dataclass(frozen=True)
+class EntryChange:
+    kind: str  # "cluster" | "user" | "context" | "current-context"
+    name: str
+    action: str  # "add" | "update" | "remove" | "set"
+    file: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"kind": self.kind, "name": self.name, "action": self.action, "file": self.file}
+
+
+@dataclass(frozen=True)
+class Duplicate:
+    """An entry under another name for the same API server (or a same-named foreign one)."""
+
+    kind: str
+    name: str
+    file: str
+    reason: str
+    server: str | None = None
+    removed: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "name": self.name,
+            "file": self.file,
+            "reason": self.reason,
+            "server": self.server,
+            "removed": self.removed,
+        }
+
+
+@dataclass(frozen=True)
+class FileChange:
+    path: str  # as listed in KUBECONFIG / --kubeconfig
+    target: str  # where the bytes went (symlinks resolved)
+    method: str  # "splice" | "rewrite"
+    created: bool
+    backup: str | None
+    diff: str
+
+    def to_dict(self, with_diff: bool) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "path": self.path,
+            "target": self.target,
+            "method": self.method,
+            "created": self.created,
+            "backup": self.backup,
+        }
+        if with_diff:
+            out["diff"] = self.diff
+        return out
+
+
+@dataclass(frozen=True)
+class UseClusterResult:
+    cluster: str
+    context: str
+    server: str
+    namespace: str | None
+    kubeconfig: tuple[str, ...]  # the precedence list
+    previous_context: str
+    current_context: str
+    switched: bool
+    dry_run: bool
+    changes: tuple[EntryChange, ...]
+    files: tuple[FileChange, ...]
+    duplicates: tuple[Duplicate, ...]
+    warnings: tuple[str, ...] = ()
+    probe: Any = None  # a one-line probe summary the CLI adds (see cli/commands/use_cluster.py)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.files)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "cluster": self.cluster,
+            "context": self.context,
+            "server": self.server,
+            "namespace": self.namespace,
+            "kubeconfig": list(self.kubeconfig),
+            "previousContext": self.previous_context or None,
+            "currentContext": self.current_context or None,
+            "switched": self.switched,
+            "dryRun": self.dry_run,
+            "changed": self.changed,
+            "changes": [c.to_dict() for c in self.changes],
+            "files": [f.to_dict(self.dry_run) for f in self.files],
+            "duplicates": [d.to_dict() for d in self.duplicates],
+            "warnings": list(self.warnings),
+        }
+        if self.probe is not None:
+            out["probe"] = self.probe.to_dict() if hasattr(self.probe, "to_dict") else self.probe
+        return out
+
+
+# --- the entries ztctl writes -------------------------------------------------------
+
+
+def _extension(cluster: Cluster, team: str | None) -> list[dict[str, Any]]:
+    value: dict[str, Any] = {"cluster": cluster.name}
+    if team:
+        value["team"] = team
+    return [{"extension": value, "name": EXTENSION_NAME}]
+
+
+def _exec(
+    command: str, args: Iterable[str], env: Iterable[tuple[str, str]], hint: str | None = None
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "apiVersion": EXEC_API_VERSION,
+        "args": list(args) or None,
+        "command": command,
+        "env": [{"name": k, "value": v} for k, v in env] or None,
+    }
+    if hint:
+        body["installHint"] = hint
+    body["interactiveMode"] = "IfAvailable"
+    body["provideClusterInfo"] = False
+    return body
+
+
+def desired_entries(
+    cluster: Cluster,
+    team: str | None,
+    namespace: str | None,
+    *,
+    credential_command: str = CREDENTIAL_COMMAND,
+) -> dict[str, dict[str, Any]]:
+    """The cluster, user and context items, keys in the order kubectl writes them.
+
+    kubectl writes sorted keys, ``args: null``/``env: null`` for empty lists and
+    ``provideClusterInfo: false``: writing the same makes a later kubectl rewrite a no-op.
+    """
+    ext = _extension(cluster, team)
+    cluster_body: dict[str, Any] = {}
+    if cluster.certificate_authority_data is not None:
+        cluster_body["certificate-authority-data"] = cluster.certificate_authority_data
+    elif cluster.certificate_authority is not None:
+        cluster_body["certificate-authority"] = str(cluster.certificate_authority.expanduser())
+    cluster_body["extensions"] = ext
+    cluster_body["server"] = cluster.server
+
+    creds = cluster.credentials
+    user_body: dict[str, Any] = {}
+    if isinstance(creds, ClientCertificate):
+        user_body["client-certificate"] = str(creds.certificate.expanduser())
+        user_body["client-key"] = str(creds.key.expanduser())
+    elif isinstance(creds, ExecCredential):
+        user_body["exec"] = _exec(creds.command, creds.args, creds.env)
+    elif isinstance(creds, AccessToken):
+        user_body["exec"] = _exec(
+            credential_command, ("credential", cluster.name), (), INSTALL_HINT
+        )
+    user_body["extensions"] = ext
+
+    context_body: dict[str, Any] = {"cluster": cluster.name, "extensions": ext}
+    if namespace:
+        context_body["namespace"] = namespace
+    context_body["user"] = cluster.name
+    return {
+        "cluster": {"cluster": cluster_body, "name": cluster.name},
+        "user": {"name": cluster.name, "user": user_body},
+        "context": {"context": context_body, "name": cluster.name},
+    }
+
+
+def _keep_foreign_extensions(item: dict[str, Any], kind: str, existing: Entry) -> None:
+    """Extensions other tools added to ztctl's entry stay, in place."""
+    others = existing.body.get("extensions")
+    if not isinstance(others, list) or len(others) <= 1:
+        return
+    ours = item[kind]["extensions"][0]
+    merged = [
+        ours if isinstance(e, dict) and e.get("name") == EXTENSION_NAME else e for e in others
+    ]
+    item[kind]["extensions"] = merged
+
+
+# --- planning -------------------------------------------------------------------------
+
+
+@dataclass
+class _Plan:
+    kc: Kubeconfig
+    editors: dict[Path, FileEditor] = field(default_factory=dict)
+    changes: list[EntryChange] = field(default_factory=list)
+    duplicates: list[Duplicate] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    conflicts: list[Entry] = field(default_factory=list)
+    namespace: str | None = None
+
+    def editor(self, path: Path) -> FileEditor:
+        if path not in self.editors:
+            self.editors[path] = FileEditor(self.kc.file(path))
+        return self.editors[path]
+
+
+def _find_duplicates(
+    kc: Kubeconfig, cluster: Cluster, catalog_names: frozenset[str]
+) -> list[tuple[Entry, str]]:
+    found: list[tuple[Entry, str]] = []
+    clusters: set[str] = set()
+    for entry in kc.entries:
+        if entry.kind != "cluster" or entry.name == cluster.name:
+            continue
+        owner = entry.catalog_name
+        if owner is not None and owner != cluster.name and owner in catalog_names:
+            continue  # ztctl's entry for another catalog cluster
+        why = server_matches(entry.body, cluster)
+        if why:
+            found.append((entry, why))
+            clusters.add(entry.name)
+    if not clusters:
+        return found
+    contexts: set[str] = set()
+    for entry in kc.entries:
+        if entry.kind == "context" and entry.name != cluster.name:
+            used = entry.body.get("cluster")
+            if used in clusters:
+                found.append((entry, f"uses the duplicate cluster {used}"))
+                contexts.add(entry.name)
+    users_of_dups = {
+        e.body.get("user") for e in kc.entries if e.kind == "context" and e.name in contexts
+    }
+    users_kept = {
+        e.body.get("user") for e in kc.entries if e.kind == "context" and e.name not in contexts
+    }
+    for entry in kc.entries:
+        if (
+            entry.kind == "user"
+            and entry.name != cluster.name
+            and entry.name in users_of_dups
+            and entry.name not in users_kept
+        ):
+            found.append((entry, "used only by duplicate contexts"))
+    return found
+
+
+def plan_merge(
+    kc: Kubeconfig,
+    cluster: Cluster,
+    *,
+    team: str | None = None,
+    namespace: str | None = None,
+    switch: bool = True,
+    prune_duplicates: bool = False,
+    catalog_names: Iterable[str] = (),
+    credential_command: str = CREDENTIAL_COMMAND,
+) -> _Plan:
+    """Decide every change; raises OperationFailed on a same-named foreign entry."""
+    plan = _Plan(kc)
+    name = cluster.name
+    default_file = kc.default_filename
+
+    existing_context = kc.contexts.get(name)
+    if namespace is None:
+        kept = existing_context.body.get("namespace") if existing_context else None
+        if existing_context is not None and existing_context.owned and isinstance(kept, str):
+            namespace = kept or None
+        else:
+            namespace = cluster.namespace
+    plan.namespace = namespace
+    items = desired_entries(cluster, team, namespace, credential_command=credential_command)
+
+    for kind, key in KINDS.items():
+        item = items[kind]
+        existing = kc.entry(kind, name)
+        if existing is None:
+            plan.editor(default_file).add_item(key, item)
+            plan.changes.append(EntryChange(kind, name, "add", str(default_file)))
+            continue
+        if not existing.owned:
+            plan.conflicts.append(existing)
+            if not prune_duplicates:
+                continue
+        else:
+            _keep_foreign_extensions(item, kind, existing)
+        current = kc.file(existing.origin).items(key)[existing.index]
+        if current != item:
+            plan.editor(existing.origin).replace_item(key, existing.index, item)
+            plan.changes.append(EntryChange(kind, name, "update", str(existing.origin)))
+
+    if plan.conflicts and not prune_duplicates:
+        described = [f"{e.kind} {e.name!r} in {e.origin}" for e in plan.conflicts]
+        deletes = " and ".join(f"`kubectl config delete-{e.kind} {e.name}`" for e in plan.conflicts)
+        raise OperationFailed(
+            f"kubeconfig already has entries named {name!r} that ztctl did not write: "
+            + ", ".join(described),
+            f"rerun with --prune-duplicates to replace them, or remove them first with {deletes}",
+        )
+    for entry in plan.conflicts:
+        plan.duplicates.append(
+            Duplicate(
+                entry.kind,
+                entry.name,
+                str(entry.origin),
+                "has this name but was not written by ztctl",
+                entry.server or None,
+                removed=True,
+            )
+        )
+
+    for entry, why in _find_duplicates(kc, cluster, frozenset(catalog_names)):
+        plan.duplicates.append(
+            Duplicate(
+                entry.kind,
+                entry.name,
+                str(entry.origin),
+                why,
+                entry.server or None,
+                removed=prune_duplicates,
+            )
+        )
+        if prune_duplicates:
+            plan.editor(entry.origin).remove_item(KINDS[entry.kind], entry.index)
+            plan.changes.append(EntryChange(entry.kind, entry.name, "remove", str(entry.origin)))
+
+    removed_contexts = {
+        d.name for d in plan.duplicates if d.kind == "context" and d.removed and d.name != name
+    }
+    if switch and kc.current_context != name:
+        plan.editor(default_file).set_scalar("current-context", name)
+        plan.changes.append(EntryChange("current-context", name, "set", str(default_file)))
+    elif not switch and kc.current_context in removed_contexts:
+        plan.warnings.append(
+            f"the current context {kc.current_context!r} was removed as a duplicate; "
+            f"switch with `kubectl config use-context {name}`"
+        )
+
+    for path, editor in plan.editors.items():
+        if not kc.file(path).data:  # a new or empty file: make it a complete kubeconfig
+            editor.set_scalar("apiVersion", "v1")
+            editor.set_scalar("kind", "Config")
+    for f in kc.files:
+        if f.exists and not f.raw.strip():
+            plan.warnings.append(
+                f"kubeconfig {f.path} is empty; read as an empty config, as kubectl does"
+            )
+    return plan
+
+
+def merge_cluster(
+    cluster: Cluster,
+    *,
+    team: str | None = None,
+    kubeconfig: str | os.PathLike[str] | None = None,
+    env: Mapping[str, str] | None = None,
+    namespace: str | None = None,
+    switch: bool = True,
+    dry_run: bool = False,
+    prune_duplicates: bool = False,
+    catalog_names: Iterable[str] = (),
+    state_dir: Path | None = None,
+    credential_command: str = CREDENTIAL_COMMAND,
+) -> UseClusterResult:
+    """Merge ``cluster`` into the kubeconfig files and (by default) switch to it.
+
+    Under client-go's locks (not for ``dry_run``): read every file, plan, build the new
+    texts, check no lock-ignoring writer changed a file meanwhile, then write each changed
+    file atomically with a backup. Nothing changes = nothing written. Records the audit
+    event ``kubeconfig.write`` when ``state_dir`` is given and a file was written.
+    """
+    prec = precedence(kubeconfig, env)
+    guard = contextlib.nullcontext() if dry_run else locked(prec.paths)
+    written: list[FileChange] = []
+    with guard:
+        files = tuple(read_file(path) for path in prec.paths)
+        kc = merge_files(prec, files)
+        plan = plan_merge(
+            kc,
+            cluster,
+            team=team,
+            namespace=namespace,
+            switch=switch,
+            prune_duplicates=prune_duplicates,
+            catalog_names=catalog_names,
+            credential_command=credential_command,
+        )
+        edited: list[EditedFile] = []
+        for editor in plan.editors.values():
+            try:
+                result = editor.build()
+            except RuntimeError as exc:  # pragma: no cover - a bug, never a torn file
+                raise OperationFailed(str(exc), "report this bug; nothing was written") from exc
+            if result is not None:
+                edited.append(result)
+        if not dry_run:
+            for item in edited:
+                check_unchanged(item.file.path, item.file.signature)
+        for item in edited:
+            if dry_run:
+                target, backup = item.file.target, None
+            else:
+                target, backup = write_file(
+                    item.file.path, item.content, item.file.raw if item.file.exists else None
+                )
+            written.append(
+                FileChange(
+                    path=str(item.file.path),
+                    target=str(target),
+                    method=item.method,
+                    created=not item.file.exists,
+                    backup=str(backup) if backup else None,
+                    diff=item.diff() if dry_run else "",
+                )
+            )
+
+    changed_files = {f.path for f in written}
+    changes = tuple(c for c in plan.changes if c.file in changed_files)
+    warnings = list(plan.warnings)
+    if written and not dry_run and state_dir is not None:
+        try:
+            from ztctl.core import audit
+
+            audit.record(
+                state_dir,
+                "kubeconfig.write",
+                cluster=cluster.name,
+                files=[f.target for f in written],
+                entries=[f"{c.action} {c.kind} {c.name} ({c.file})" for c in changes],
+            )
+        except OSError as exc:
+            warnings.append(f"could not record the audit event in {state_dir}: {exc}")
+
+    switched = switch and (kc.current_context != cluster.name)
+    return UseClusterResult(
+        cluster=cluster.name,
+        context=cluster.name,
+        server=cluster.server,
+        namespace=plan.namespace,
+        kubeconfig=tuple(str(p) for p in prec.paths),
+        previous_context=kc.current_context,
+        current_context=cluster.name if switch else kc.current_context,
+        switched=switched,
+        dry_run=dry_run,
+        changes=changes,
+        files=tuple(written),
+        duplicates=tuple(plan.duplicates),
+        warnings=tuple(warnings),
+    )
