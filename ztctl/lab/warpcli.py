@@ -57,6 +57,7 @@ TOS_PROMPT = (
 )
 API_UNREACHABLE = "Error: Failed to communicate with the WARP API."
 NOT_CONNECTED = "WARP is not connected."
+NOT_AUTHORIZED = "Error: Operation not authorized in this context"  # unconfirmed (§1.8)
 CLI_MODES = ("warp", "doh", "warp+doh", "dot", "warp+dot", "proxy", "tunnel_only")
 
 # `Mode:` text per mode (reference §1.7; DoT and posture-only spellings are unconfirmed).
@@ -398,16 +399,18 @@ def settings_rows(inv: Invocation, w: WarpState) -> list[tuple[str, str, str | l
         if w.split_mode == "exclude"
         else "Include mode, with hosts/ips"
     )
+    default_fallback = tuple(w.fallback_domains) == labstate.DEFAULT_FALLBACK_DOMAINS
+    fallback_source = "default" if default_fallback else "network policy"
     rows: list[tuple[str, str, str | list[str]]] = []
     if inv.era in JSON_ERAS:
         rows.append(("not set", "Compliance Environment", "Normal"))
     rows += [
         ("derived", "Always On", "true" if w.connected else "false"),
-        ("network policy", "Switch Locked", "false"),
+        ("network policy", "Switch Locked", "true" if w.switch_locked else "false"),
         (w.mode_source, "Mode", _mode_text(w)),
         ("network policy", "WARP tunnel protocol", w.protocol),
         ("api defaults" if default_split else "network policy", split_key, _split_entries(w)),
-        ("default", "Fallback domains", list(w.fallback_domains)),
+        (fallback_source, "Fallback domains", list(w.fallback_domains)),
     ]
     if w.registered and w.team:
         rows += [
@@ -442,7 +445,7 @@ def render_settings(inv: Invocation, w: WarpState) -> str:
             target.append({"value": value, "description": desc})
         settings: dict[str, object] = {
             "always_on": w.connected,
-            "switch_locked": False,
+            "switch_locked": w.switch_locked,
             "operation_mode": MODE_JSON.get(w.mode, w.mode),
             "split_tunnel_mode": w.split_mode,
             "split_tunnel_ips": ips,
@@ -555,6 +558,8 @@ def _enrol(inv: Invocation, team: str | None) -> Result:
         w = st.warp
         if w.registered:
             return inv.old_registration()
+        if w.api_down:
+            return Result(1).err(API_UNREACHABLE + "\n")
         if team is None:  # consumer registration (no MDM organization in the lab)
             _complete(w, None)
             return inv.success()
@@ -590,6 +595,8 @@ def cmd_token(inv: Invocation, st: LabState) -> Result:
         return clap_missing("<URL>", usage)
     with labstate.update(inv.lab_dir) as s:
         w = s.warp
+        if w.api_down:
+            return Result(1).err(API_UNREACHABLE + "\n")
         if w.pending_team is None or url != w.pending_token_url:
             return Result(1).err("Error: Invalid registration token.\n")
         _complete(w, w.pending_team)
@@ -632,6 +639,8 @@ def cmd_mode(inv: Invocation, st: LabState) -> Result:
             f"  [possible values: {', '.join(CLI_MODES)}]\n\n"
             "For more information, try '--help'.\n"
         )
+    if st.warp.switch_locked:
+        return Result(1).err(NOT_AUTHORIZED + "\n")
     with labstate.update(inv.lab_dir) as s:
         s.warp.mode = mode
         s.warp.mode_source = "user set"
@@ -790,7 +799,7 @@ def run(lab_dir: Path, argv: list[str], *, prompt: Callable[[str], str] | None =
             positional.append(arg)
             continue
         if arg in ("-V", "--version"):
-            return Result(0, f"warp-cli {labstate.ERA_VERSIONS[era]}\n")
+            return Result(0, f"warp-cli {st.warp.version or labstate.ERA_VERSIONS[era]}\n")
         if arg in ("-h", "--help"):
             return Result(0, HELP[era])
         if arg == "--accept-tos":
@@ -826,7 +835,7 @@ def run(lab_dir: Path, argv: list[str], *, prompt: Callable[[str], str] | None =
         with labstate.update(lab_dir) as s:
             s.warp.tos_accepted = True
     if not st.warp.daemon:
-        return Result(1).err(NO_DAEMON + "\n")
+        return Result(1).err((st.warp.daemon_error or NO_DAEMON) + "\n")
     if st.warp.hang:
         _hang()
     if st.warp.pending_team is not None and settle_enrolment(st.warp, time.time()):
