@@ -1,0 +1,203 @@
+"""`ztctl lab up|down|set|status|demo`: the local simulated Zero Trust environment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from ztctl.cli.output import emit, json_option, pass_app
+
+if TYPE_CHECKING:
+    from ztctl.cli.app import App
+    from ztctl.lab.demo import StepResult
+
+_MARKS = {"ok": "✓", "fail": "✗", "skip": "-"}
+
+
+def _dir_option(func: Any) -> Any:
+    return click.option(
+        "--dir",
+        "lab_dir",
+        envvar="ZTCTL_LAB_DIR",
+        type=click.Path(file_okay=False, path_type=Path),
+        metavar="DIR",
+        help="Lab directory (env ZTCTL_LAB_DIR; default: lab/ in ztctl's user state directory).",
+    )(func)
+
+
+def _resolve_dir(lab_dir: Path | None) -> Path:
+    from ztctl.lab.control import default_lab_dir
+
+    return lab_dir if lab_dir is not None else default_lab_dir()
+
+
+@click.group("lab")
+def command() -> None:
+    """Run a local simulated Zero Trust environment for demos and tests
+
+    The lab runs on loopback only: a Kubernetes API server stand-in with real TLS, a SOCKS5
+    out-of-band bastion, a /cdn-cgi/trace and Access edge, and stand-ins for warp-cli and
+    cloudflared in DIR/bin.
+    """
+
+
+@command.command("up")
+@_dir_option
+@json_option
+@pass_app
+def up(app: App, lab_dir: Path | None) -> None:
+    """Start the lab in the background and print the export lines that point ztctl at it
+
+    Use it as `eval "$(ztctl lab up --dir DIR)"`. Writes DIR/config.toml, DIR/catalog.yaml
+    and DIR/kubeconfig; progress goes to stderr.
+    """
+    from ztctl.lab.control import up as lab_up
+
+    result = lab_up(_resolve_dir(lab_dir))
+    info = result.info
+    if result.stale_pid is not None:
+        app.info(f"cleaned up a stale lab (pid {result.stale_pid} was gone)")
+    app.info(f"lab running in {info.dir} (pid {info.pid}): API server {info.server}")
+    payload = {
+        "lab": info.to_dict(),
+        "standIns": list(result.stand_ins),
+        "env": info.env({"PATH": "$PATH"}),
+        "exports": info.export_lines(),
+    }
+    emit(app, payload, lambda: click.echo("\n".join(info.export_lines())))
+
+
+@command.command("down")
+@_dir_option
+@json_option
+@pass_app
+def down(app: App, lab_dir: Path | None) -> None:
+    """Stop the lab's background process (exactly the one it started)"""
+    from ztctl.lab.control import down as lab_down
+
+    result = lab_down(_resolve_dir(lab_dir))
+    if result.pid is not None:
+        message = f"stopped the lab in {result.dir} (pid {result.pid})"
+    elif result.stale:
+        message = f"no lab was running in {result.dir}; removed its stale lab.json"
+    else:
+        message = f"no lab is running in {result.dir}"
+    payload = {
+        "dir": str(result.dir),
+        "stopped": result.pid is not None,
+        "pid": result.pid,
+        "stale": result.stale,
+        "killed": result.killed,
+    }
+    emit(app, payload, lambda: app.info(message))
+
+
+@command.command("set")
+@click.argument("assignments", nargs=-1, metavar="KEY=VALUE...")
+@_dir_option
+@json_option
+@pass_app
+def set_(app: App, assignments: tuple[str, ...], lab_dir: Path | None) -> None:
+    """Inject faults or change the lab's WARP state (all or nothing)
+
+    \b
+    Keys:
+      zt-path=up|blackhole|reset     the Zero Trust path to the API server
+      inspection=on|off              Gateway TLS inspection (a forged certificate chain)
+      api=ready|notready             /readyz passes or fails
+      latency=250ms                  added to every API response
+      client-cert=valid|expired|notyet   the certificate DIR/kubeconfig presents
+      clock-skew=300                 seconds added to the lab servers' clocks
+      gateway=on|off                 trace gateway= while WARP is on
+      posture.fail=RULE,...|none     failing device posture rules
+      warp.daemon=on|off  warp.hang=on|off  warp.tos=on|off
+      warp.registered=true|false  warp.connected=true|false  warp.team=NAME|none
+      warp.mode=warp|proxy|doh|...   warp.era=2023|2024|2025|2026
+      warp.split=default|exclude-cluster|include-cluster|include-other
+      reset                          back to the healthy default
+    """
+    from ztctl.lab.control import set_values
+
+    result = set_values(_resolve_dir(lab_dir), list(assignments))
+    payload = {
+        "dir": str(result.dir),
+        "changes": [{"key": c.key, "value": c.value} for c in result.changes],
+        "state": result.state,
+    }
+    lines = [f"{c.key}={c.value}" if c.value else c.key for c in result.changes]
+    emit(app, payload, lambda: click.echo("\n".join(f"set {line}" for line in lines)))
+
+
+@command.command("status")
+@_dir_option
+@json_option
+@pass_app
+def status(app: App, lab_dir: Path | None) -> None:
+    """Show whether the lab runs, its ports, and the faults in force"""
+    import json
+
+    from ztctl.lab.control import status as lab_status
+    from ztctl.lab.state import LabState
+
+    result = lab_status(_resolve_dir(lab_dir))
+    default = LabState().to_dict()
+    changed = [
+        f"{section}.{key}={json.dumps(value)}"
+        for section, values in result.state.items()
+        if isinstance(values, dict)
+        for key, value in values.items()
+        if default.get(section, {}).get(key) != value
+    ]
+    payload = {
+        "dir": str(result.dir),
+        "running": result.running,
+        "lab": result.info.to_dict() if result.info else None,
+        "state": result.state,
+    }
+
+    def text() -> None:
+        if result.info is None:
+            click.echo(f"no lab is running in {result.dir}")
+        else:
+            info = result.info
+            click.echo(f"lab running in {info.dir} (pid {info.pid}, since {info.started_at})")
+            click.echo(f"  API server  {info.server}")
+            click.echo(f"  bastion     {info.proxy_url}")
+            click.echo(f"  edge        {info.edge_url or '-'}")
+        click.echo("  state       " + (", ".join(changed) if changed else "healthy (defaults)"))
+
+    emit(app, payload, text)
+
+
+@command.command("demo")
+@_dir_option
+@json_option
+@pass_app
+def demo(app: App, lab_dir: Path | None) -> None:
+    """Run the guided tour: lab up, kubectl over Zero Trust, an outage, break-glass, lab down
+
+    Without --dir the tour uses a temporary directory, removed when every step passed.
+    Exits 1 if any step did not behave as designed.
+    """
+    from ztctl.core.errors import OperationFailed
+    from ztctl.lab.demo import run_demo
+
+    def show(step: StepResult) -> None:
+        if not app.json:
+            mark = _MARKS.get(step.status, "?")
+            click.echo(f"{mark} {step.title}: {step.detail}")
+
+    result = run_demo(lab_dir, on_result=show)
+    emit(app, result.to_dict(), lambda: None)
+    failed = result.failed
+    if failed is not None:
+        if app.json:  # the document says ok: false; one JSON document only
+            raise click.exceptions.Exit(1)
+        raise OperationFailed(
+            f"the lab demo failed at step {failed.name!r}: {failed.detail}",
+            f"see the lab log {result.dir / 'lab.log'}",
+        )
+    if not app.json:
+        app.info(f"demo passed ({sum(s.status == 'ok' for s in result.steps)} steps)")

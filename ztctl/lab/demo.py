@@ -1,0 +1,284 @@
+"""``ztctl lab demo``: the guided tour of the lab (contract §8), step by step.
+
+Each step is a :class:`Step` in :data:`STEPS`; it gets the :class:`Tour` (the lab, its
+environment, kubectl) and returns a one-line detail, raises :class:`Skip` with a reason, or
+raises :class:`StepFailed` (any other exception fails the step too). After a failure, the
+remaining steps are skipped except those marked ``always`` (stopping the lab). Later
+capabilities add their steps to the list, e.g. ``insert_step(step, before="outage")``.
+
+Nothing here prints: :func:`run_demo` hands each :class:`StepResult` to a callback as soon as
+the step ends, and returns a :class:`DemoResult`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ztctl.lab import control
+from ztctl.lab.env import LabInfo, write_bastion_kubeconfig
+
+OK, FAIL, SKIP = "ok", "fail", "skip"
+KUBECTL_TIMEOUT = "--request-timeout=5s"
+OUTAGE_TIMEOUT = "--request-timeout=2s"
+
+
+class Skip(Exception):
+    """The step does not apply here (the message says why)."""
+
+
+class StepFailed(Exception):
+    """The step ran and the lab did not behave as designed."""
+
+
+@dataclass
+class Tour:
+    """What the steps share: the lab directory, the running lab, the environment."""
+
+    dir: Path
+    work: Path  # scratch space for the tour's own files (kubeconfig copies)
+    kubectl: str | None
+    base_env: dict[str, str] = field(default_factory=lambda: dict(os.environ))
+    info: LabInfo | None = None
+
+    @property
+    def lab(self) -> LabInfo:
+        if self.info is None:
+            raise StepFailed("the lab is not running")
+        return self.info
+
+    @property
+    def env(self) -> dict[str, str]:
+        """The environment after ``eval "$(ztctl lab up)"``."""
+        return {**self.base_env, **self.lab.env(self.base_env)}
+
+    def run(
+        self, args: Sequence[str | Path], timeout: float = 60
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(a) for a in args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+    def kubectl_run(
+        self, *args: str | Path, timeout: float = 60
+    ) -> subprocess.CompletedProcess[str]:
+        if self.kubectl is None:
+            raise Skip("kubectl is not installed")
+        return self.run([self.kubectl, *args], timeout=timeout)
+
+    def ztctl_run(self, *args: str | Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        """Run ztctl itself (this installation) with the lab's environment."""
+        return self.run([sys.executable, "-m", "ztctl", *args], timeout=timeout)
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    title: str
+    run: Callable[[Tour], str]
+    always: bool = False  # runs even after an earlier step failed (clean-up)
+
+
+@dataclass(frozen=True)
+class StepResult:
+    name: str
+    title: str
+    status: str  # ok | fail | skip
+    detail: str
+    duration_ms: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+            "durationMs": self.duration_ms,
+        }
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    dir: Path
+    kept: bool  # the lab directory was kept (given by the user, or kept to debug a failure)
+    steps: tuple[StepResult, ...]
+
+    @property
+    def ok(self) -> bool:
+        return all(step.status != FAIL for step in self.steps)
+
+    @property
+    def failed(self) -> StepResult | None:
+        return next((s for s in self.steps if s.status == FAIL), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "dir": str(self.dir),
+            "kept": self.kept,
+            "steps": [s.to_dict() for s in self.steps],
+        }
+
+
+# -- the steps -------------------------------------------------------------------------------
+
+
+def _first_line(text: str) -> str:
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else ""
+
+
+def _expect_success(result: subprocess.CompletedProcess[str], what: str) -> None:
+    if result.returncode != 0:
+        raise StepFailed(f"{what} exited {result.returncode}: {_first_line(result.stderr)}")
+
+
+def _whoami(tour: Tour, *extra: str | Path) -> tuple[str, str]:
+    result = tour.kubectl_run(*extra, KUBECTL_TIMEOUT, "auth", "whoami", "-o", "json")
+    _expect_success(result, "kubectl auth whoami")
+    user = json.loads(result.stdout)["status"]["userInfo"]
+    route = (user.get("extra") or {}).get("ztctl.lab/route", ["?"])[0]
+    return str(user.get("username")), str(route)
+
+
+def step_lab_up(tour: Tour) -> str:
+    tour.info = control.up(tour.dir).info
+    return f"API server {tour.info.server}, bastion {tour.info.proxy_url} (ztctl lab up)"
+
+
+def step_zero_trust_readyz(tour: Tour) -> str:
+    result = tour.kubectl_run(KUBECTL_TIMEOUT, "get", "--raw", "/readyz")
+    _expect_success(result, "kubectl get --raw /readyz")
+    if result.stdout.strip() != "ok":
+        raise StepFailed(f"/readyz answered {result.stdout.strip()!r}, expected 'ok'")
+    return "kubectl get --raw /readyz → ok"
+
+
+def step_zero_trust_whoami(tour: Tour) -> str:
+    user, route = _whoami(tour)
+    if route != "zero-trust":
+        raise StepFailed(f"the API server saw route {route!r}, expected 'zero-trust'")
+    return f"kubectl auth whoami → {user}, route {route}"
+
+
+def step_outage(tour: Tour) -> str:
+    control.set_values(tour.dir, ["zt-path=blackhole"])
+    return "ztctl lab set zt-path=blackhole: the Zero Trust path now swallows packets"
+
+
+def step_outage_kubectl(tour: Tour) -> str:
+    started = time.monotonic()
+    result = tour.kubectl_run(OUTAGE_TIMEOUT, "get", "--raw", "/readyz", timeout=30)
+    elapsed = time.monotonic() - started
+    if result.returncode == 0:
+        raise StepFailed("kubectl succeeded through a black hole")
+    if "Unable to connect to the server" not in result.stderr:
+        raise StepFailed(f"kubectl failed for another reason: {_first_line(result.stderr)}")
+    return f"kubectl {OUTAGE_TIMEOUT} failed as expected in {elapsed:.1f}s"
+
+
+def step_bastion(tour: Tour) -> str:
+    kubeconfig = write_bastion_kubeconfig(tour.lab, tour.work / "kubeconfig-bastion")
+    user, route = _whoami(tour, "--kubeconfig", kubeconfig)
+    if route != "break-glass":
+        raise StepFailed(f"the API server saw route {route!r}, expected 'break-glass'")
+    return f"kubectl with proxy-url {tour.lab.proxy_url} → {user}, route {route}"
+
+
+def step_lab_down(tour: Tour) -> str:
+    if tour.info is None:
+        raise Skip("the lab was not started")
+    result = control.down(tour.dir)
+    tour.info = None
+    if result.pid is None:
+        raise StepFailed("no lab process was running any more")
+    return f"stopped pid {result.pid} (ztctl lab down)"
+
+
+STEPS: list[Step] = [
+    Step("lab-up", "Start the lab", step_lab_up),
+    Step("zero-trust-readyz", "Reach the API server over Zero Trust", step_zero_trust_readyz),
+    Step("zero-trust-whoami", "Authenticate over Zero Trust", step_zero_trust_whoami),
+    Step("outage", "Inject an outage", step_outage),
+    Step("outage-kubectl", "kubectl fails fast during the outage", step_outage_kubectl),
+    Step("break-glass", "kubectl through the out-of-band bastion", step_bastion),
+    Step("lab-down", "Stop the lab", step_lab_down, always=True),
+]
+
+
+def insert_step(step: Step, *, before: str) -> None:
+    """Add ``step`` to the tour just before the step named ``before``."""
+    names = [s.name for s in STEPS]
+    STEPS.insert(names.index(before), step)
+
+
+# -- running the tour -------------------------------------------------------------------------
+
+
+def run_demo(
+    lab_dir: Path | None = None,
+    *,
+    steps: Sequence[Step] | None = None,
+    on_result: Callable[[StepResult], None] | None = None,
+    kubectl: str | None = None,
+    env: dict[str, str] | None = None,
+) -> DemoResult:
+    """Run the tour in ``lab_dir`` (default: a new temporary directory, removed on success)."""
+    temporary = lab_dir is None
+    root = Path(tempfile.mkdtemp(prefix="ztctl-lab-demo-")) if lab_dir is None else lab_dir
+    work = Path(tempfile.mkdtemp(prefix="ztctl-demo-work-"))
+    tour = Tour(
+        dir=root,
+        work=work,
+        kubectl=kubectl if kubectl is not None else shutil.which("kubectl"),
+        base_env=dict(os.environ if env is None else env),
+    )
+    results: list[StepResult] = []
+    failed = False
+    try:
+        for step in STEPS if steps is None else steps:
+            if failed and not step.always:
+                result = StepResult(step.name, step.title, SKIP, "an earlier step failed", 0)
+            else:
+                result = _run_step(step, tour)
+                failed = failed or result.status == FAIL
+            results.append(result)
+            if on_result is not None:
+                on_result(result)
+    finally:
+        if tour.info is not None:  # a step list without lab-down, or an interruption
+            control.down(tour.dir)
+        shutil.rmtree(work, ignore_errors=True)
+    keep = not temporary or failed
+    if not keep:
+        shutil.rmtree(root, ignore_errors=True)
+    return DemoResult(root, keep, tuple(results))
+
+
+def _run_step(step: Step, tour: Tour) -> StepResult:
+    started = time.monotonic()
+    try:
+        detail, status = step.run(tour), OK
+    except Skip as skip:
+        detail, status = str(skip), SKIP
+    except StepFailed as failure:
+        detail, status = str(failure), FAIL
+    except Exception as exc:  # any error is a misbehaving step, reported, not raised
+        message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+        detail, status = message, FAIL
+    duration = round((time.monotonic() - started) * 1000)
+    return StepResult(step.name, step.title, status, detail, duration)
