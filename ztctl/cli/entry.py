@@ -15,6 +15,12 @@ def main() -> None:
 
         sys.stdout.write(f"ztctl {__version__}\n")
         return
+    args = sys.argv[1:]
+    if len(args) == 2 and args[0] == "credential" and not args[1].startswith("-"):
+        # kubectl's exec plugin, run for every kubectl call: no click on this path.
+        from ztctl.cli.commands.credential import run_plugin
+
+        sys.exit(run_plugin(args[1]))
     from ztctl.cli.main import main as run
 
     run()

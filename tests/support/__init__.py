@@ -1,0 +1,1 @@
+"""Test helpers shared by the login and credential suites (never imported by ztctl)."""
