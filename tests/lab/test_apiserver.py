@@ -250,3 +250,59 @@ def test_kubernetes_python_client_reads_version_with_the_lab_kubeconfig(lab) -> 
     finally:
         api_client.close()
     assert info.major == "1" and info.minor == "32"
+
+
+def test_access_jwt_from_the_cloudflared_stand_in_authenticates(lab) -> None:
+    import importlib
+
+    if not hasattr(importlib.import_module("ztctl.lab.edge"), "verify_access_jwt"):
+        pytest.skip("this lab build has no Access JWT verification (ztctl.lab.edge)")
+    cloudflared = lab.paths.bin / "cloudflared"
+    login = lab.run([cloudflared, "access", "login", "--quiet", lab.server])
+    assert login.returncode == 0, login.stderr
+    token = lab.run([cloudflared, "access", "token", f"-app={lab.server}"])
+    assert token.returncode == 0, token.stderr
+    body = b'{"kind":"SelfSubjectReview","apiVersion":"authentication.k8s.io/v1"}'
+    path = "/apis/authentication.k8s.io/v1/selfsubjectreviews"
+    reply = request(
+        lab.paths, lab.api_port, path, method="POST", body=body, cert=None, token=token.stdout
+    )
+    assert reply.status == 201
+    assert reply.json()["status"]["userInfo"]["username"] == lab.state().access.email
+    tampered = token.stdout[:-4] + ("AAAA" if not token.stdout.endswith("AAAA") else "BBBB")
+    assert request(lab.paths, lab.api_port, "/api", cert=None, token=tampered).status == 401
+
+
+def test_bearer_jwt_claims_become_the_user(tmp_path, monkeypatch) -> None:
+    """The API server's side of Access JWTs, with the edge's verifier replaced."""
+    import importlib
+
+    from ztctl.lab.apiserver import ApiServer
+    from ztctl.lab.env import LabPaths
+    from ztctl.lab.pki import ensure_pki
+
+    edge = importlib.import_module("ztctl.lab.edge")
+    claims = {"email": "ada@lab.example", "sub": "5a3e", "groups": ["sre"]}
+    seen: list[str] = []
+
+    def verify(lab_dir, token):
+        seen.append(token)
+        return claims if token == "good.jwt.token" else None
+
+    monkeypatch.setattr(edge, "verify_access_jwt", verify, raising=False)
+    pki = ensure_pki(tmp_path)
+    server = ApiServer(tmp_path, pki)
+    server.start()
+    try:
+        paths = LabPaths.of(tmp_path)
+        path = "/apis/authentication.k8s.io/v1/selfsubjectreviews"
+        ok = request(paths, server.port, path, method="POST", cert=None, token="good.jwt.token")
+        bad = request(paths, server.port, "/api", cert=None, token="bad.jwt.token")
+    finally:
+        server.stop()
+    assert ok.status == 201
+    user = ok.json()["status"]["userInfo"]
+    assert (user["username"], user["uid"]) == ("ada@lab.example", "5a3e")
+    assert user["groups"] == ["sre", "system:authenticated"]
+    assert bad.status == 401
+    assert seen == ["good.jwt.token", "bad.jwt.token"]
