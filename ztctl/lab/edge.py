@@ -21,6 +21,9 @@ Every response carries a ``Date`` header from the server clock: real time shifte
 ``faults.clock_skew_s`` (what ``doctor``'s ``device.clock`` check compares with).
 
 The state is re-read on every request, so ``ztctl lab set`` applies at once.
+
+:func:`verify_access_jwt` (from :mod:`ztctl.lab.jwt`) is re-exported here for the lab's API
+server, which accepts Access tokens as bearer tokens.
 """
 
 from __future__ import annotations
@@ -38,6 +41,9 @@ from typing import Any
 
 from ztctl.lab import jwt as labjwt
 from ztctl.lab import state as labstate
+from ztctl.lab.jwt import verify_access_jwt
+
+__all__ = ["POSTURE_RULES", "Edge", "start_edge", "verify_access_jwt"]
 
 # Modes in which traffic from the host itself goes through the WARP tunnel.
 TUNNEL_MODES = frozenset({"warp", "warp+doh", "warp+dot", "tunnel_only"})
