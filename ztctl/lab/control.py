@@ -28,7 +28,7 @@ from typing import Any
 from ztctl.adapters.fs import atomic_write, ensure_private_dir
 from ztctl.core.errors import OperationFailed, UsageError
 from ztctl.core.suggest import did_you_mean
-from ztctl.lab import LAB_HOST
+from ztctl.lab import BASTION_SOURCE, LAB_HOST
 from ztctl.lab import state as lab_state
 from ztctl.lab.env import LabInfo, LabPaths, read_lab_file
 
@@ -155,6 +155,7 @@ def up(lab_dir: Path, *, timeout: float = START_TIMEOUT_S) -> UpResult:
         )
     ensure_private_dir(paths.root)
     stale_pid = _clean_stale(paths)
+    _check_bastion_source()
 
     from ztctl.lab.pki import ensure_pki, select_client_cert
 
@@ -173,6 +174,20 @@ def up(lab_dir: Path, *, timeout: float = START_TIMEOUT_S) -> UpResult:
     write_catalog(info)
     write_kubeconfig(info)
     return UpResult(info=info, stale_pid=stale_pid, stand_ins=stand_ins)
+
+
+def _check_bastion_source() -> None:
+    """The bastion connects out from a second loopback address; it must exist here."""
+    probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        probe.bind((BASTION_SOURCE, 0))
+    except OSError as exc:
+        raise OperationFailed(
+            f"cannot use the loopback address {BASTION_SOURCE} for the lab bastion: {exc.strerror}",
+            f"add it to loopback (macOS: sudo ifconfig lo0 alias {BASTION_SOURCE} up)",
+        ) from None
+    finally:
+        probe.close()
 
 
 def _reset_state(current: lab_state.LabState, fresh: lab_state.LabState) -> None:
