@@ -82,7 +82,7 @@ def _content_end(node: Node) -> int:
             return int(node.end_mark.index)
         if isinstance(node, MappingNode):
             key, value = node.value[-1]
-            if isinstance(value, ScalarNode) and value.value == "" and value.style is None:
+            if isinstance(value, ScalarNode) and value.value == "" and not value.style:
                 return max(int(key.end_mark.index), int(value.end_mark.index))
             node = value
         else:
@@ -242,7 +242,7 @@ class FileEditor:
             line = key_node.start_mark.line
             if (
                 isinstance(value_node, ScalarNode)
-                and value_node.style in (None, "'", '"')
+                and value_node.style in (None, "", "'", '"')
                 and value_node.start_mark.line == line
                 and value_node.end_mark.line == line
             ):
@@ -286,12 +286,28 @@ class FileEditor:
             start = _line_start(text, at)
             if text[start:at].strip(" "):
                 raise _Unsupported
-            end = _line_end(text, _content_end(item))
+            end = self._with_own_comments(_line_end(text, _content_end(item)), at - start)
             if start < previous_end or end <= at:
                 raise _Unsupported
             spans.append((start, end, at - start))
             previous_end = end
         return spans
+
+    def _with_own_comments(self, end: int, dash_column: int) -> int:
+        """Extend an item over the comment lines after it indented deeper than its dash.
+
+        After an item's last token only comments and blank lines can come before the next
+        token, so these lines are comments that belong to the item.
+        """
+        text = self.file.text
+        while end < len(text):
+            stop = text.find("\n", end)
+            line = text[end : len(text) if stop < 0 else stop + 1]
+            stripped = line.lstrip(" ")
+            if not stripped.startswith("#") or len(line) - len(stripped) <= dash_column:
+                break
+            end += len(line)
+        return end
 
     def _list_edits(self, key: str, seq: SequenceNode, adds: dict[int, list[Any]]) -> list[Edit]:
         spans = self._item_spans(seq)

@@ -186,7 +186,7 @@ def parse_file(
 
 def _duplicate_names(data: dict[str, Any]) -> list[tuple[tuple[Any, ...], str]]:
     problems = []
-    for key in (*schema.LISTS, "extensions"):
+    for key in schema.LISTS:  # kubectl does not check extensions
         items = data.get(key)
         if not isinstance(items, list):
             continue

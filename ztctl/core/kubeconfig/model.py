@@ -94,7 +94,7 @@ class Entry:
 def _resolve(base: str, value: Any) -> Any:
     if not isinstance(value, str) or not value or os.path.isabs(value):
         return value
-    return os.path.join(base, value)
+    return os.path.normpath(os.path.join(base, value))  # Go filepath.Join cleans
 
 
 @dataclass(frozen=True)

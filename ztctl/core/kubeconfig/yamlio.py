@@ -111,7 +111,6 @@ _NON_FINITE = frozenset(
 _NUMERIC_START = frozenset("+-.0123456789")
 _INT_RE = re.compile(r"[-+]?(?:0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+|0[0-7]*|[1-9][0-9]*)\Z")
 _FLOAT_RE = re.compile(r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?\Z")
-_GO_INF_NAN = re.compile(r"[-+](?:inf|infinity|nan)\Z", re.IGNORECASE)
 
 
 class _NonFinite(Exception):
@@ -124,9 +123,9 @@ def resolve_plain(value: str) -> Any:
         return _WORDS[value]
     if not value or value[0] not in _NUMERIC_START:
         return value
-    if value in _NON_FINITE or _GO_INF_NAN.match(value):
+    if value in _NON_FINITE:
         raise _NonFinite(value)
-    digits = value.replace("_", "")
+    digits = value if value[0] == "." else value.replace("_", "")
     if _INT_RE.match(digits):
         sign = -1 if digits[0] == "-" else 1
         body = digits.lstrip("+-")
@@ -134,7 +133,9 @@ def resolve_plain(value: str) -> Any:
             return sign * int(body, 8)
         return sign * int(body, 0)
     if _FLOAT_RE.match(digits):
-        return float(digits)
+        number = float(digits)
+        # Go's ParseFloat fails on overflow, and go-yaml then keeps the string
+        return value if number in (float("inf"), float("-inf")) else number
     return value
 
 
