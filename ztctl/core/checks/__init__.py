@@ -1,0 +1,230 @@
+"""``ztctl doctor``: every device, network and per-cluster check, run concurrently.
+
+Groups (one module each): :mod:`~ztctl.core.checks.warp` (warp-cli), :mod:`~.net`
+(``/cdn-cgi/trace``), :mod:`~.device` (clock, posture) and :mod:`~.cluster` (DNS, route,
+credentials, TCP, TLS, API, auth per cluster). :mod:`~.runner` runs them with dependencies, a
+per-check timeout and a global deadline; :mod:`~.diagnose` then names the root cause of
+each path failure. Check ids and the JSON shape are contract §6.
+
+Public API: :func:`select_clusters`, :func:`kubeconfig_targets`, :class:`DoctorContext`,
+:func:`build_checks`, :func:`run_doctor` → :class:`DoctorReport`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ztctl.core.checks.context import DoctorContext, inner_timeout
+from ztctl.core.checks.runner import Check, CheckResult, Outcome, run_checks
+
+if TYPE_CHECKING:
+    from ztctl.core.model import Catalog, Cluster
+    from ztctl.core.probe import Target
+
+__all__ = [
+    "Check",
+    "CheckResult",
+    "DoctorContext",
+    "DoctorReport",
+    "Outcome",
+    "build_checks",
+    "inner_timeout",
+    "kubeconfig_targets",
+    "run_doctor",
+    "select_clusters",
+]
+
+DEVICE_IDS = (
+    "warp.cli",
+    "warp.daemon",
+    "warp.registration",
+    "warp.connected",
+    "warp.mode",
+    "warp.split-tunnel",
+    "net.trace",
+    "device.clock",
+    "device.posture",
+)
+CLUSTER_IDS = (
+    "cluster.dns",
+    "cluster.route",
+    "cluster.credentials",
+    "cluster.tcp",
+    "cluster.tls",
+    "cluster.api",
+    "cluster.auth",
+)
+
+
+@dataclass(frozen=True)
+class DoctorReport:
+    results: tuple[CheckResult, ...]
+    clusters: tuple[str, ...]
+    duration_ms: float
+    deadline_hit: bool = False
+    note: str | None = None  # e.g. why no cluster was checked
+
+    @property
+    def ok(self) -> bool:
+        return all(r.status != "fail" for r in self.results)
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.ok else 1
+
+    def counts(self) -> dict[str, int]:
+        out = {"pass": 0, "warn": 0, "fail": 0, "skip": 0}
+        for r in self.results:
+            out[r.status] += 1
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """Contract §6 (``schemaVersion`` is added by the renderer), plus extra keys."""
+        out: dict[str, Any] = {
+            "ok": self.ok,
+            "checks": [r.to_dict() for r in self.results],
+            "clusters": list(self.clusters),
+            "durationMs": round(self.duration_ms, 1),
+        }
+        if self.deadline_hit:
+            out["deadlineHit"] = True
+        if self.note:
+            out["note"] = self.note
+        return out
+
+
+def select_clusters(
+    catalog: Catalog,
+    names: Sequence[str],
+    *,
+    all_clusters: bool = False,
+    current: Cluster | None = None,
+) -> tuple[tuple[Cluster, ...], str | None]:
+    """The clusters to check and, when there are none, why.
+
+    Names must be catalog clusters (an unknown one is an :class:`InvalidInput` with a
+    suggestion); ``--all`` is every cluster; neither is the current context's cluster.
+    """
+    from ztctl.core.errors import InvalidInput, UsageError
+    from ztctl.core.suggest import did_you_mean
+
+    if names and all_clusters:
+        raise UsageError("give cluster names or --all, not both", "drop one of them")
+    if all_clusters:
+        return tuple(catalog.clusters), None if catalog.clusters else "the catalog is empty"
+    if names:
+        chosen: list[Cluster] = []
+        for name in names:
+            found = catalog.get(name)
+            if found is None:
+                raise InvalidInput(
+                    f"no cluster named {name!r} in the catalog{did_you_mean(name, catalog.names)}",
+                    "run `ztctl clusters` to list them",
+                )
+            if found not in chosen:
+                chosen.append(found)
+        return tuple(chosen), None
+    if current is not None:
+        return (current,), None
+    return (), (
+        "the current kubectl context does not point at a catalog cluster, so only the device "
+        "was checked: name clusters (`ztctl doctor NAME`) or use --all"
+    )
+
+
+def kubeconfig_targets(
+    clusters: Sequence[Cluster],
+    kubeconfig: Any,
+) -> dict[str, Target]:
+    """What kubectl would use for each catalog cluster: the kubeconfig entry of the current
+    context when it reaches the cluster, else of a context named like it (or any context that
+    reaches it). Clusters without an entry are left out (the catalog's data is used)."""
+    from pathlib import Path
+
+    from ztctl.core.probe import target_from_kubeconfig
+
+    if kubeconfig is None:
+        return {}
+    out: dict[str, Target] = {}
+    contexts = list(kubeconfig.contexts)
+    for cluster in clusters:
+        candidates: list[str] = []
+        if kubeconfig.current_context:
+            candidates.append(kubeconfig.current_context)
+        if cluster.name in kubeconfig.contexts:
+            candidates.append(cluster.name)
+        candidates += [c for c in contexts if c not in candidates]
+        for context in candidates:
+            ctx_entry, cluster_entry, user_entry = kubeconfig.context_entries(context)
+            if ctx_entry is None or cluster_entry is None:
+                continue
+            reached = _reaches(kubeconfig, context, cluster)
+            if not reached:
+                continue
+            user_body = user_entry.resolved() if user_entry is not None else {}
+            out[cluster.name] = target_from_kubeconfig(
+                cluster.name,
+                cluster_entry.resolved(),
+                user_body,
+                catalog_cluster=cluster,
+                base_dir=Path(os.path.dirname(os.path.abspath(cluster_entry.origin))),
+            )
+            break
+    return out
+
+
+def _reaches(kubeconfig: Any, context: str, cluster: Cluster) -> bool:
+    from ztctl.core.kubeconfig import server_matches
+
+    ctx_entry, cluster_entry, _ = kubeconfig.context_entries(context)
+    for entry in (ctx_entry, cluster_entry):
+        if entry is not None and entry.catalog_name == cluster.name:
+            return True
+    return cluster_entry is not None and server_matches(cluster_entry.body, cluster) is not None
+
+
+def build_checks(ctx: DoctorContext) -> list[Check]:
+    from ztctl.core.checks import cluster, device, net, warp
+
+    out = [*warp.checks(ctx), *net.checks(ctx), *device.checks(ctx)]
+    for c in ctx.clusters:
+        out += cluster.checks(ctx, c.name)
+    return out
+
+
+def run_doctor(
+    ctx: DoctorContext,
+    *,
+    on_result: Callable[[CheckResult], None] | None = None,
+    deadline: float | None = None,
+    note: str | None = None,
+) -> DoctorReport:
+    """Run every check for ``ctx`` and diagnose the results.
+
+    ``deadline`` defaults to twice the per-check timeout plus one second: enough for the
+    longest chain (warp-cli version, then status, then settings) to time out step by step.
+    """
+    from ztctl.core.checks.diagnose import diagnose
+
+    checks = build_checks(ctx)
+    report = run_checks(
+        checks,
+        timeout=ctx.timeout,
+        deadline=deadline if deadline is not None else 2 * ctx.timeout + 1.0,
+        on_result=on_result,
+    )
+    results = diagnose(report.results, ctx)
+    return DoctorReport(
+        results=results,
+        clusters=tuple(c.name for c in ctx.clusters),
+        duration_ms=report.duration_ms,
+        deadline_hit=report.deadline_hit,
+        note=note,
+    )
+
+
+def default_env() -> Mapping[str, str]:
+    return dict(os.environ)
