@@ -346,6 +346,9 @@ def _status_from_json(obj: Any) -> WarpStatus:
 
 _STATUS_PREFIX = "Status update:"
 _INLINE_REASON = re.compile(r"[.:]?\s*Reason:\s*")
+_BARE_STATE = re.compile(
+    r"^(Connected|Disconnected|Connecting|Disconnecting|Unable|Paused)(?:[.:]|\s*$|\s+to\b)"
+)
 
 
 @_guarded
@@ -356,9 +359,14 @@ def parse_status(text: str) -> WarpStatus:
         return _status_from_json(_load_json(stripped))
     lines = [line.strip() for line in text.splitlines()]
     start = next((i for i, line in enumerate(lines) if line.startswith(_STATUS_PREFIX)), None)
-    if start is None:
-        raise WarpParseError("warp-cli status printed no `Status update:` line")
-    rest = lines[start][len(_STATUS_PREFIX) :].strip()
+    if start is not None:
+        rest = lines[start][len(_STATUS_PREFIX) :].strip()
+    else:
+        # A bare state line, e.g. `Disconnected: Reason: Manual Disconnection` (mid-2023).
+        start = next((i for i, line in enumerate(lines) if _BARE_STATE.match(line)), None)
+        if start is None:
+            raise WarpParseError("warp-cli status printed no `Status update:` line")
+        rest = lines[start]
     reason: str | None = None
     match = _INLINE_REASON.search(rest)
     if match:
