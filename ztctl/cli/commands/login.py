@@ -1,0 +1,102 @@
+"""`ztctl login`: enrol the device, connect WARP, check its mode, keep Access tokens."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from ztctl.cli.output import emit, json_option, pass_app
+
+if TYPE_CHECKING:
+    from ztctl.cli.app import App
+    from ztctl.core.login import LoginResult
+
+_MARK = {"ok": "ok", "changed": "changed", "fail": "FAIL"}
+
+
+@click.command("login")
+@click.option(
+    "--team", metavar="T", help="Zero Trust team (default: config `team`, else the catalog's)."
+)
+@click.option(
+    "--no-browser", is_flag=True, help="Print the login URLs instead of opening a browser."
+)
+@json_option
+@pass_app
+def command(app: App, team: str | None, no_browser: bool) -> None:
+    """Enrol this device, connect WARP and keep Access tokens for the catalog's clusters"""
+    from ztctl.core.errors import InvalidInput
+    from ztctl.core.login import LoginRequest, login
+
+    catalog = None
+    try:
+        catalog = app.catalog()
+    except InvalidInput:
+        if not app.catalog_source and (team or app.config.team):
+            catalog = None  # no catalog configured: WARP only, no tokens
+        else:
+            raise
+    request = LoginRequest(
+        config=app.config,
+        catalog=catalog,
+        state_dir=app.state_dir,
+        team=team,
+        interactive=app.interactive,
+        no_browser=no_browser,
+        env=app.env,
+    )
+    with _Progress(app) as progress:
+        result = login(request, on_event=progress)
+    emit(app, result.to_dict(), lambda: _text(result))
+    if not result.ok:
+        sys.stdout.flush()
+        raise SystemExit(1)
+
+
+class _Progress:
+    """A spinner on a TTY (stderr); elsewhere only what the user must read."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self.status: Any = None
+        self.tty = sys.stderr.isatty() and not app.quiet
+
+    def __enter__(self) -> _Progress:
+        if self.tty:
+            self.status = self.app.err.status("Logging in", spinner="dots")
+            self.status.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.status is not None:
+            self.status.__exit__(None, None, None)
+
+    def __call__(self, kind: str, text: str) -> None:
+        if kind == "progress":
+            if self.status is not None:
+                self.status.update(text)
+            else:
+                self.app.debug(text)
+        elif kind == "action":
+            self.app.err.print(text, markup=False, highlight=False)  # always: a person must act
+        else:
+            self.app.info(text)
+
+
+def _text(result: LoginResult) -> None:
+    lines = []
+    for step in result.steps:
+        name = step.name if step.cluster is None else f"{step.name} {step.cluster}"
+        lines.append(f"{_MARK.get(step.status, step.status):<8} {name:<22} {step.summary}")
+        if step.fix:
+            lines.append(f"{'':<8} {'':<22} fix: {step.fix}")
+    who = f" as {result.identity}" if result.identity else ""
+    if not result.ok:
+        lines.append(f"Logged in to team {result.team!r}{who}, but a problem remains (see FAIL).")
+    elif result.changed:
+        lines.append(f"Logged in to team {result.team!r}{who}.")
+    else:
+        lines.append(f"Already logged in to team {result.team!r}{who}: nothing changed.")
+    click.echo("\n".join(lines))

@@ -1,0 +1,47 @@
+"""`ztctl logout`: remove ztctl's tokens from the keyring (and disconnect WARP on request)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import click
+
+from ztctl.cli.output import emit, json_option, pass_app
+
+if TYPE_CHECKING:
+    from ztctl.cli.app import App
+    from ztctl.core.login import LogoutResult
+
+
+@click.command("logout")
+@click.option("--disconnect", is_flag=True, help="Also disconnect WARP.")
+@json_option
+@pass_app
+def command(app: App, disconnect: bool) -> None:
+    """Remove ztctl's Access tokens from the OS keyring"""
+    from ztctl.core.errors import InvalidInput
+    from ztctl.core.login import logout
+
+    try:
+        catalog = app.catalog()
+    except InvalidInput as exc:
+        app.warn(f"{exc.message}; removing the tokens ztctl remembers storing")
+        catalog = None
+    result = logout(app.state_dir, catalog, disconnect=disconnect, config=app.config, env=app.env)
+    emit(app, result.to_dict(), lambda: _text(result))
+
+
+def _text(result: LogoutResult) -> None:
+    if result.removed:
+        lines = [f"Removed the Access tokens of: {', '.join(result.removed)}."]
+    else:
+        lines = ["No ztctl tokens were in the keyring."]
+    if result.disconnected is True:
+        lines.append("WARP disconnected.")
+    elif result.disconnected is False:
+        lines.append("WARP was not connected.")
+    lines.append(
+        "cloudflared keeps its own copy in ~/.cloudflared: ztctl takes a token from there "
+        "until it expires (run `rm ~/.cloudflared/*-token` to drop it)."
+    )
+    click.echo("\n".join(lines))
