@@ -21,9 +21,32 @@ def test_format_name_is_rfc4514_order() -> None:
     assert format_name(rdns) == "CN=Gateway CA,O=Cloudflare\\, Inc.,C=US"
 
 
-def test_ssl_time() -> None:
-    assert ssl_time_to_rfc3339("Jun  1 12:00:00 2027 GMT") == "2027-06-01T12:00:00Z"
-    assert ssl_time_to_rfc3339("garbage") is None
+@pytest.mark.parametrize(
+    "text",
+    ["Jun  1 12:00:00 2027 GMT", "Dec 31 23:59:59 9999 GMT", "Feb 29 00:00:00 2028 GMT"],
+)
+def test_ssl_time_agrees_with_ssl(text: str) -> None:
+    import ssl
+    from datetime import datetime, timezone
+
+    expected = datetime.fromtimestamp(ssl.cert_time_to_seconds(text), timezone.utc)
+    assert ssl_time_to_rfc3339(text) == expected.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "garbage",
+        "",
+        "Jun  1 12:00:00 2027 UTC",
+        "Foo 1 12:00:00 2027 GMT",
+        "Jun 1 12:00 2027 GMT",
+        "Jun x1 12:00:00 2027 GMT",
+        "Jun 1 1:00:00 2027 GMT",
+    ],
+)
+def test_ssl_time_garbage(text: str) -> None:
+    assert ssl_time_to_rfc3339(text) is None
 
 
 def chain(*pairs: tuple[str, str]) -> list[CertSummary]:

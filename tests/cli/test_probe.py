@@ -113,8 +113,8 @@ def test_count_prints_percentiles_and_plain_progress_without_a_tty(lab: Any) -> 
         assert key in samples
     assert samples["count"] == 3 and samples["lost"] == 0
     assert samples["fresh"]["count"] == 3
-    lines = [line for line in proc.stderr.splitlines() if "kept-alive" in line]
-    assert [line.split()[0] for line in lines] == ["1/3", "2/3", "3/3"]
+    progress = [line.split()[:2] for line in proc.stderr.splitlines()]
+    assert progress == [[kind, f"{i}/3"] for kind in ("kept-alive", "fresh") for i in (1, 2, 3)]
     assert "\r" not in proc.stderr
 
 

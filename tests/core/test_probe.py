@@ -446,8 +446,9 @@ def test_count_gives_percentiles_on_kept_alive_and_fresh_connections(target: Tar
         values = [stats.min_ms, stats.p50_ms, stats.p90_ms, stats.p99_ms, stats.max_ms]
         assert all(v is not None for v in values)
         assert values == sorted(values)  # type: ignore[type-var]
-    assert [(e.index, e.kind) for e in events] == [
-        (i, kind) for i in range(1, 7) for kind in ("keep-alive", "fresh")
+    # Two series, one after the other: kept-alive first, then fresh connections.
+    assert [(e.kind, e.index) for e in events] == [
+        (kind, i) for kind in ("keep-alive", "fresh") for i in range(1, 7)
     ]
     doc = result.to_dict()["samples"]
     assert set(doc) >= {"count", "lost", "p50Ms", "p90Ms", "p99Ms", "maxMs"}

@@ -15,9 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import shutil
-import subprocess
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -105,6 +102,9 @@ def run_exec_plugin(
             stdin_is_tty = sys.stdin is not None and sys.stdin.isatty()
         except (ValueError, OSError):
             stdin_is_tty = False
+    import shutil
+    import subprocess
+
     tty = bool(stdin_is_tty) and allow_interactive
     if mode == "Always" and not tty:
         raise ExecPluginError(
@@ -232,6 +232,8 @@ def parse_exec_output(config: ExecConfig, stdout: bytes) -> PluginCredential:
 
 
 def parse_rfc3339(text: str) -> datetime | None:
+    import re
+
     value = text.strip()
     if value.endswith(("Z", "z")):
         value = value[:-1] + "+00:00"

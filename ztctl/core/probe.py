@@ -32,18 +32,16 @@ import math
 import os
 import socket
 import ssl
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 from ztctl import __version__
 from ztctl.adapters import socks
-from ztctl.adapters.execcred import ExecConfig, ExecPluginError, PluginCredential
 from ztctl.core.errors import (
     EXIT_AUTH_NEEDED,
     EXIT_FAILED,
@@ -53,8 +51,11 @@ from ztctl.core.errors import (
 )
 
 if TYPE_CHECKING:
+    from ztctl.adapters.execcred import ExecConfig, PluginCredential
     from ztctl.adapters.tlsinfo import CertSummary
     from ztctl.core.model import BreakGlass, Catalog, Cluster
+
+_T = TypeVar("_T")
 
 ROUTES = ("auto", "zero-trust", "break-glass")
 READYZ = "/readyz"
@@ -144,9 +145,13 @@ def target_from_cluster(cluster: Cluster, *, ztctl_command: Sequence[str] | None
     if isinstance(creds, model.ClientCertificate):
         cert, key = creds.certificate.expanduser(), creds.key.expanduser()
     elif isinstance(creds, model.ExecCredential):
+        from ztctl.adapters.execcred import ExecConfig
+
         exec_config = ExecConfig(command=creds.command, args=creds.args, env=creds.env)
     elif isinstance(creds, model.AccessToken):
         import sys
+
+        from ztctl.adapters.execcred import ExecConfig
 
         command = list(ztctl_command or [sys.executable, "-m", "ztctl"])
         exec_config = ExecConfig(
@@ -188,6 +193,8 @@ def target_from_kubeconfig(
     kubeconfig loader normally resolved them already). Catalog addresses and the break-glass
     route come from ``catalog_cluster`` when the entry is one of the catalog's clusters.
     """
+    from ztctl.adapters.execcred import ExecConfig
+
     base = base_dir or Path.cwd()
 
     def path(value: Any) -> Path | None:
@@ -423,7 +430,7 @@ def percentile(ordered: Sequence[float], pct: float) -> float | None:
 
 @dataclass(frozen=True)
 class Samples:
-    """``--count``: requests on the kept-alive connection, and full fresh-connection probes.
+    """``--count``: N requests on the kept-alive connection, then N full fresh-connection probes.
 
     The contract's top-level figures are the kept-alive ones (the per-request cost kubectl
     pays once connected); ``fresh`` adds DNS, TCP and TLS each time.
@@ -615,7 +622,7 @@ class _Credentials:
         return True
 
     def _run_plugin(self, deadline: _Deadline) -> None:
-        from ztctl.adapters.execcred import run_exec_plugin
+        from ztctl.adapters.execcred import ExecPluginError, run_exec_plugin
 
         t = self.target
         assert t.exec is not None
@@ -741,6 +748,8 @@ def _load_chain_from_memory(ctx: ssl.SSLContext, cert_pem: bytes, key_pem: bytes
         finally:
             for fd in fds:
                 os.close(fd)
+    import tempfile
+
     with tempfile.TemporaryDirectory(prefix="ztctl-") as tmp:  # 0700
         cert_path, key_path = Path(tmp, "cert.pem"), Path(tmp, "key.pem")
         for p, data in ((cert_path, cert_pem), (key_path, key_pem)):
@@ -775,13 +784,19 @@ def _ssl_reason(exc: BaseException) -> str:
 # --------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
 class _Response:
-    status: int
-    headers: dict[str, str]
-    body: bytes
-    first_byte: float  # perf_counter when the first byte arrived
-    done: float
+    """One HTTP response (a plain class: the module is on the start-up path)."""
+
+    __slots__ = ("body", "done", "first_byte", "headers", "status")
+
+    def __init__(
+        self, status: int, headers: dict[str, str], body: bytes, first_byte: float, done: float
+    ) -> None:
+        self.status = status
+        self.headers = headers
+        self.body = body
+        self.first_byte = first_byte  # perf_counter when the first byte arrived
+        self.done = done
 
 
 class _Connection:
@@ -799,16 +814,7 @@ class _Connection:
         with contextlib.suppress(OSError):
             self.sock.close()
 
-    def request(
-        self,
-        method: str,
-        path: str,
-        deadline: _Deadline,
-        *,
-        token: str | None,
-        body: bytes | None = None,
-    ) -> tuple[_Response, float]:
-        """Send one request; returns the response and the perf_counter when sending began."""
+    def _encode(self, method: str, path: str, token: str | None, body: bytes | None) -> bytes:
         lines = [
             f"{method} {path} HTTP/1.1",
             f"Host: {self.authority}",
@@ -820,10 +826,40 @@ class _Connection:
         if body is not None:
             lines.append("Content-Type: application/json")
             lines.append(f"Content-Length: {len(body)}")
-        payload = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + (body or b"")
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + (body or b"")
+
+    def send(
+        self,
+        requests: Sequence[tuple[str, str, bytes | None]],
+        deadline: _Deadline,
+        *,
+        token: str | None,
+    ) -> float:
+        """Write one or more (pipelined) requests; returns the perf_counter when sending began.
+
+        Pipelining follows RFC 9112 §9.3.2: only a last request may be non-idempotent.
+        """
+        payload = b"".join(self._encode(m, p, token, b) for m, p, b in requests)
         _settimeout(self.sock, deadline)
         started = time.perf_counter()
         self.sock.sendall(payload)
+        return started
+
+    def read(self, deadline: _Deadline) -> _Response:
+        """The next response on the connection."""
+        return self._read_response(deadline, head_only=False)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        deadline: _Deadline,
+        *,
+        token: str | None,
+        body: bytes | None = None,
+    ) -> tuple[_Response, float]:
+        """Send one request; returns the response and the perf_counter when sending began."""
+        started = self.send([(method, path, body)], deadline, token=token)
         return self._read_response(deadline, head_only=method == "HEAD"), started
 
     def _fill(self, deadline: _Deadline) -> float:
@@ -926,19 +962,19 @@ def _settimeout(sock: socket.socket, deadline: _Deadline) -> None:
     sock.settimeout(remaining)
 
 
-@dataclass
 class _Dial:
     """What one connection attempt learned (mutable while dialling)."""
 
-    dns: DnsInfo | None = None
-    address: str | None = None
-    address_in_catalog: bool | None = None
-    dns_ms: float | None = None
-    connect_ms: float | None = None
-    proxy_ms: float | None = None
-    tls_ms: float | None = None
-    certificate: CertificateInfo | None = None
-    warnings: list[str] = field(default_factory=list)
+    def __init__(self) -> None:
+        self.dns: DnsInfo | None = None
+        self.address: str | None = None
+        self.address_in_catalog: bool | None = None
+        self.dns_ms: float | None = None
+        self.connect_ms: float | None = None
+        self.proxy_ms: float | None = None
+        self.tls_ms: float | None = None
+        self.certificate: CertificateInfo | None = None
+        self.warnings: list[str] = []
 
 
 def _resolve(host: str, port: int, deadline: _Deadline) -> tuple[list[str], str | None]:
@@ -952,7 +988,9 @@ def _resolve(host: str, port: int, deadline: _Deadline) -> tuple[list[str], str 
 
     def work() -> None:
         try:
-            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+            # ASCII as bytes: a str makes getaddrinfo import the idna codec (~1 ms).
+            name: str | bytes = host.encode("ascii") if host.isascii() else host
+            infos = socket.getaddrinfo(name, port, type=socket.SOCK_STREAM)
             seen: list[str] = []
             for info in infos:
                 addr = str(info[4][0])
@@ -1168,7 +1206,7 @@ def _handshake(
         _settimeout(sock, deadline)
         # wrap_socket may already read (and see a reset) when the peer is gone.
         tls = creds.context.wrap_socket(
-            sock, server_hostname=target.sni, do_handshake_on_connect=False
+            sock, server_hostname=_sni(target), do_handshake_on_connect=False
         )
         _settimeout(tls, deadline)
         tls.do_handshake()
@@ -1317,7 +1355,7 @@ def _unverified_chain(
     except (OSError, _Timeout, socks.ProxyError, ValueError):
         return []
     try:
-        tls = ctx.wrap_socket(sock, server_hostname=target.sni, do_handshake_on_connect=False)
+        tls = ctx.wrap_socket(sock, server_hostname=_sni(target), do_handshake_on_connect=False)
         with tls:
             _settimeout(tls, deadline)
             tls.do_handshake()
@@ -1395,6 +1433,12 @@ def _credential_fix(target: Target) -> str:
     )
 
 
+def _sni(target: Target) -> str | bytes:
+    """The SNI / checked name; ASCII as bytes, which spares ssl the 6 ms ``idna`` codec import."""
+    name = target.sni
+    return name.encode("ascii") if name.isascii() else name
+
+
 def _is_ip(host: str) -> bool:
     try:
         socket.inet_pton(socket.AF_INET6 if ":" in host else socket.AF_INET, host)
@@ -1461,10 +1505,20 @@ class _Run:
     def _request(
         self, method: str, url: str, deadline: _Deadline, body: bytes | None = None
     ) -> tuple[_Response, float]:
+        conn = self.conn
+        assert conn is not None
+        return self._call(
+            f"{method} {url}",
+            deadline,
+            lambda: conn.request(method, url, deadline, token=self.creds.token, body=body),
+        )
+
+    def _call(self, what: str, deadline: _Deadline, step: Callable[[], _T]) -> _T:
+        """Run one wire step; map its failure to a Problem (``what``: e.g. ``GET /readyz``)."""
         assert self.conn is not None
         where = self.conn.where
         try:
-            return self.conn.request(method, url, deadline, token=self.creds.token, body=body)
+            return step()
         except (TimeoutError, _Timeout):
             raise _Fail(
                 _unreachable(
@@ -1474,7 +1528,7 @@ class _Run:
                     self.target.port,
                     "timeout",
                     "http",
-                    f"the API server at {where} did not answer {method} {url} within "
+                    f"the API server at {where} did not answer {what} within "
                     f"{deadline.seconds:g}s {self.path.label}",
                 )
             ) from None
@@ -1488,7 +1542,7 @@ class _Run:
                         self.target.port,
                         "reset",
                         "http",
-                        f"{where} closed the connection on {method} {url} {self.path.label}",
+                        f"{where} closed the connection on {what} {self.path.label}",
                     )
                 ) from None
             raise _Fail(_tls_alert(self.target, self.path, where, exc, "http")) from None
@@ -1501,7 +1555,7 @@ class _Run:
                     self.target.port,
                     "reset",
                     "http",
-                    f"{where} reset the connection on {method} {url} {self.path.label}: "
+                    f"{where} reset the connection on {what} {self.path.label}: "
                     f"{exc.strerror or exc}",
                 )
             ) from None
@@ -1530,20 +1584,19 @@ class _Run:
             deadline = _Deadline(self.options.timeout)  # the plugin's time is not the path's
             started = time.perf_counter()
             self.conn = _dial(self.target, self.path, self.creds, deadline, info)
-            response, sent = self._request("GET", READYZ, deadline)
+            response, sent = self._exchange(deadline)
             first_byte_ms = (response.first_byte - sent) * 1000.0
             total_ms = (response.done - started) * 1000.0
             if response.status == 401 and self.creds.refresh_after_401(deadline):
                 self.close()
                 self.conn = _dial(self.target, self.path, self.creds, deadline, info)
-                response, sent = self._request("GET", READYZ, deadline)
+                response, sent = self._exchange(deadline)
             outcome["readyz_status"] = response.status
             outcome["readyz"] = _readyz_text(response)
             problem = self._judge_readyz(response)
-            if problem is None or problem.kind == "not-ready":
-                self._version_and_user(deadline, outcome)
-                if problem is None:
-                    problem = outcome.pop("auth_problem", None)
+            self._version_and_user(deadline, outcome)
+            if problem is None:
+                problem = outcome.pop("auth_problem", None)
         except _Fail as fail:
             problem = fail.problem
             self.close()
@@ -1611,16 +1664,36 @@ class _Run:
             "http",
         )
 
+    def _exchange(self, deadline: _Deadline) -> tuple[_Response, float]:
+        """Pipeline /readyz, /version and the SelfSubjectReview; read the /readyz answer.
+
+        One round trip instead of three on a slow path; /readyz is first, so its timings
+        are what a single request would see.
+        """
+        conn = self.conn
+        assert conn is not None
+        requests: list[tuple[str, str, bytes | None]] = [
+            ("GET", READYZ, None),
+            ("GET", VERSION, None),
+            ("POST", SELF_SUBJECT_REVIEW, _SSR_BODY),  # the only non-idempotent one: last
+        ]
+        sent = self._call(
+            f"GET {READYZ}", deadline, lambda: conn.send(requests, deadline, token=self.creds.token)
+        )
+        return self._call(f"GET {READYZ}", deadline, lambda: conn.read(deadline)), sent
+
     def _version_and_user(self, deadline: _Deadline, outcome: dict[str, Any]) -> None:
-        if self.conn is None or self.conn.closed:
+        """Read the pipelined /version and SelfSubjectReview answers."""
+        conn = self.conn
+        if conn is None or conn.closed:
             return
-        response, _ = self._request("GET", VERSION, deadline)
+        response = self._call(f"GET {VERSION}", deadline, lambda: conn.read(deadline))
         if response.status == 200:
-            with contextlib.suppress(ValueError, AttributeError):
+            with contextlib.suppress(ValueError, AttributeError, KeyError, TypeError):
                 outcome["version"] = str(json.loads(response.body)["gitVersion"])
-        if self.conn.closed:
+        if conn.closed:
             return
-        response, _ = self._request("POST", SELF_SUBJECT_REVIEW, deadline, body=_SSR_BODY)
+        response = self._call(f"POST {SELF_SUBJECT_REVIEW}", deadline, lambda: conn.read(deadline))
         t = self.target
         if response.status == 401:
             outcome["auth_problem"] = Problem(
@@ -1726,32 +1799,36 @@ def probe(target: Target, path: RoutePath, options: ProbeOptions | None = None) 
 
 
 def _sample(run: _Run, options: ProbeOptions) -> Samples:
-    keep: list[float] = []
-    fresh: list[float] = []
-    keep_lost = fresh_lost = 0
+    """Two series, one after the other: N requests on the kept-alive connection, then N
+    probes on fresh connections, ``interval`` apart.
+
+    Not interleaved on purpose: a fresh handshake between two kept-alive requests disturbs
+    the server (new thread, TLS work) and inflates the per-request figure it is meant to show.
+    """
+    series: dict[str, tuple[list[float], int]] = {}
     count = options.count
-    for index in range(1, count + 1):
-        if index > 1 and options.interval > 0:
-            time.sleep(options.interval)
-        for kind in ("keep-alive", "fresh"):
+    for kind, sample in (("keep-alive", run.sample_keep_alive), ("fresh", run.sample_fresh)):
+        values: list[float] = []
+        lost = 0
+        for index in range(1, count + 1):
+            if (index > 1 or kind == "fresh") and options.interval > 0:
+                time.sleep(options.interval)
             ms: float | None = None
             error: str | None = None
             try:
-                ms = run.sample_keep_alive() if kind == "keep-alive" else run.sample_fresh()
+                ms = sample()
             except _Fail as fail:
                 error = fail.problem.message
-            values = keep if kind == "keep-alive" else fresh
-            if ms is not None:
-                values.append(ms)
-            elif kind == "keep-alive":
-                keep_lost += 1
+            if ms is None:
+                lost += 1
             else:
-                fresh_lost += 1
+                values.append(ms)
             if options.on_sample is not None:
                 options.on_sample(SampleEvent(index, count, kind, ms, error))
+        series[kind] = (values, lost)
     return Samples(
-        keep_alive=SampleStats.of(keep, keep_lost),
-        fresh=SampleStats.of(fresh, fresh_lost),
+        keep_alive=SampleStats.of(*series["keep-alive"]),
+        fresh=SampleStats.of(*series["fresh"]),
         interval_s=options.interval,
         reconnects=run.reconnects,
     )

@@ -77,30 +77,33 @@ def command(
 
 
 class _LiveLine:
-    """One line rewritten in place on a TTY (stderr); a plain line per repetition otherwise."""
+    """One line rewritten in place on a TTY (stderr); a plain line per sample otherwise."""
 
     def __init__(self, app: App) -> None:
         self.tty = sys.stderr.isatty()
-        self.keep: float | None = None
+        self.values: list[float] = []
         self.lost = 0
 
     def __call__(self, event: SampleEvent) -> None:
+        if event.index == 1:
+            self.values, self.lost = [], 0
         if event.ms is None:
             self.lost += 1
-        if event.kind == "keep-alive":
-            self.keep = event.ms
-            return
-        keep = _ms(self.keep) if self.keep is not None else "lost"
-        fresh = _ms(event.ms) if event.ms is not None else "lost"
+        else:
+            self.values.append(event.ms)
+        label = "kept-alive" if event.kind == "keep-alive" else "fresh"
         width = len(str(event.count))
-        line = (
-            f"{event.index:>{width}}/{event.count}  kept-alive {keep:>9}  "
-            f"fresh {fresh:>9}  lost {self.lost}"
-        )
+        now = _ms(event.ms) if event.ms is not None else "lost"
+        line = f"{label:<10} {event.index:>{width}}/{event.count}  {now:>9}"
         if self.tty:
+            ordered = sorted(self.values)
+            p50 = _ms(ordered[(len(ordered) - 1) // 2]) if ordered else "-"
+            line += f"  p50 {p50:>9}  lost {self.lost}"
             end = "\n" if event.index == event.count else ""
             sys.stderr.write(f"\r\x1b[2K{line}{end}")
         else:
+            if event.error:
+                line += f"  {event.error}"
             sys.stderr.write(line + "\n")
         sys.stderr.flush()
 
