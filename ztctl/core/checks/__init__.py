@@ -138,10 +138,17 @@ def select_clusters(
 def kubeconfig_targets(
     clusters: Sequence[Cluster],
     kubeconfig: Any,
+    *,
+    catalog_names: Sequence[str] = (),
 ) -> dict[str, Target]:
-    """What kubectl would use for each catalog cluster: the kubeconfig entry of the current
-    context when it reaches the cluster, else of a context named like it (or any context that
-    reaches it). Clusters without an entry are left out (the catalog's data is used)."""
+    """What kubectl would use for each catalog cluster: the kubeconfig entries of the best
+    context that reaches it. Clusters without one are left out (the catalog's data is used).
+
+    A context reaches a cluster when ztctl wrote it (or its cluster entry) for that catalog
+    cluster, or when its server matches (same host or a catalog address, same port) and it
+    is not named after another catalog cluster. Among those: the current context first, then
+    ztctl's own entry, then the one named like the cluster, then any other.
+    """
     from pathlib import Path
 
     from ztctl.core.probe import target_from_kubeconfig
@@ -149,41 +156,46 @@ def kubeconfig_targets(
     if kubeconfig is None:
         return {}
     out: dict[str, Target] = {}
-    contexts = list(kubeconfig.contexts)
+    names = set(catalog_names) | {c.name for c in clusters}
     for cluster in clusters:
-        candidates: list[str] = []
-        if kubeconfig.current_context:
-            candidates.append(kubeconfig.current_context)
-        if cluster.name in kubeconfig.contexts:
-            candidates.append(cluster.name)
-        candidates += [c for c in contexts if c not in candidates]
-        for context in candidates:
-            ctx_entry, cluster_entry, user_entry = kubeconfig.context_entries(context)
-            if ctx_entry is None or cluster_entry is None:
-                continue
-            reached = _reaches(kubeconfig, context, cluster)
-            if not reached:
-                continue
-            user_body = user_entry.resolved() if user_entry is not None else {}
-            out[cluster.name] = target_from_kubeconfig(
-                cluster.name,
-                cluster_entry.resolved(),
-                user_body,
-                catalog_cluster=cluster,
-                base_dir=Path(os.path.dirname(os.path.abspath(cluster_entry.origin))),
-            )
-            break
+        best: tuple[int, str] | None = None
+        for context in kubeconfig.contexts:
+            rank = _reach_rank(kubeconfig, context, cluster, names)
+            if rank is not None and (best is None or rank < best[0]):
+                best = (rank, context)
+        if best is None:
+            continue
+        _ctx, cluster_entry, user_entry = kubeconfig.context_entries(best[1])
+        assert cluster_entry is not None
+        user_body = user_entry.resolved() if user_entry is not None else {}
+        out[cluster.name] = target_from_kubeconfig(
+            cluster.name,
+            cluster_entry.resolved(),
+            user_body,
+            catalog_cluster=cluster,
+            base_dir=Path(os.path.dirname(os.path.abspath(cluster_entry.origin))),
+        )
     return out
 
 
-def _reaches(kubeconfig: Any, context: str, cluster: Cluster) -> bool:
+def _reach_rank(kubeconfig: Any, context: str, cluster: Cluster, names: set[str]) -> int | None:
+    """How well ``context`` stands for ``cluster`` (lower is better), or None."""
     from ztctl.core.kubeconfig import server_matches
 
     ctx_entry, cluster_entry, _ = kubeconfig.context_entries(context)
-    for entry in (ctx_entry, cluster_entry):
-        if entry is not None and entry.catalog_name == cluster.name:
-            return True
-    return cluster_entry is not None and server_matches(cluster_entry.body, cluster) is not None
+    if ctx_entry is None or cluster_entry is None:
+        return None
+    current = 0 if context == kubeconfig.current_context else 1
+    owners = {e.catalog_name for e in (ctx_entry, cluster_entry) if e.catalog_name}
+    if owners:
+        return current if cluster.name in owners else None
+    if server_matches(cluster_entry.body, cluster) is None:
+        return None
+    if context == cluster.name:
+        return 2 + current
+    if context in names or cluster_entry.name in names:
+        return None  # named after another catalog cluster
+    return 4 + current
 
 
 def build_checks(ctx: DoctorContext) -> list[Check]:

@@ -492,12 +492,15 @@ def check_credentials(ctx: DoctorContext, name: str) -> Outcome:
 def _check_access_token(ctx: DoctorContext, name: str, data: dict[str, Any]) -> Outcome:
     """An ``accessToken`` cluster: is there an Access token in the keyring, and is it fresh?"""
     from ztctl.core.checks.device import default_token_source
+    from ztctl.core.errors import ZtctlError
 
     source = ctx.token_source or default_token_source
     try:
         token, note = source(ctx, name)
-    except Exception as exc:  # a keyring problem must not hide the rest
-        return warned(f"the keyring could not be read: {exc}", "run `ztctl login`", data)
+    except ZtctlError as exc:
+        return failed(
+            f"the Cloudflare Access token of {name} cannot be read: {exc.message}", exc.fix, data
+        )
     data["token"] = note
     if token is None:
         return failed(

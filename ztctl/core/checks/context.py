@@ -56,6 +56,11 @@ class DoctorContext:
             self._warp_client = WarpClient(self.warp.cli, timeout=self.io_timeout, env=None)
         return self._warp_client
 
+    def warp_transcript(self) -> list[Any]:
+        """Every warp-cli call made so far (``WarpRun``), for ``--bundle``."""
+        client = self._warp_client
+        return list(client.transcript) if client is not None else []
+
     def cluster(self, name: str) -> Cluster:
         for cluster in self.clusters:
             if cluster.name == name:

@@ -350,7 +350,8 @@ def default_token_source(ctx: DoctorContext, cluster: str | None = None) -> tupl
     """An Access token of the team from the OS keyring, if ztctl holds one.
 
     Looks for the tokens ``ztctl login`` stores (per cluster with ``accessToken``
-    credentials). Never prompts, never runs cloudflared.
+    credentials). Never prompts, never runs cloudflared. A keyring that cannot be used
+    raises its :class:`~ztctl.core.errors.ZtctlError` (with the fix).
     """
     import importlib.util
 
@@ -362,10 +363,7 @@ def default_token_source(ctx: DoctorContext, cluster: str | None = None) -> tupl
     from ztctl.adapters import keyring as kr
 
     for name in names:
-        try:
-            token = kr.read_secret_fast(name, ctx.env)
-        except kr.KeyringError as exc:
-            return None, f"the keyring could not be read ({exc.message})"
+        token = kr.read_secret_fast(name, ctx.env)  # KeyringError: the caller explains it
         if token:
             return token, f"keyring item {name!r}"
     return None, "no Access token in the keyring (run `ztctl login`)"
@@ -416,9 +414,13 @@ def identity_url(ctx: DoctorContext) -> str | None:
 def server_verdict(ctx: DoctorContext, timeout: float | None = None) -> dict[str, Any]:
     """``{"available": bool, "note": str, "rules": [...]}`` from get-identity."""
     from ztctl.core.checks.net import FetchError, fetch
+    from ztctl.core.errors import ZtctlError
 
     source: TokenSource = ctx.token_source or default_token_source
-    token, note = source(ctx, None)
+    try:
+        token, note = source(ctx, None)
+    except ZtctlError as exc:
+        return {"available": False, "note": f"the keyring could not be read: {exc.message}"}
     if not token:
         return {"available": False, "note": note}
     url = identity_url(ctx)

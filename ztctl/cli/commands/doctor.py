@@ -1,0 +1,257 @@
+"""`ztctl doctor`: every device, network and per-cluster check, with a fix for each problem."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from ztctl.cli.output import emit, json_option, pass_app, use_color
+
+if TYPE_CHECKING:
+    from ztctl.cli.app import App
+    from ztctl.core.checks import CheckResult, DoctorContext, DoctorReport
+
+_LABELS = {"pass": "PASS", "warn": "WARN", "fail": "FAIL", "skip": "SKIP"}
+_COLORS = {"pass": "32", "warn": "33", "fail": "31", "skip": "2"}
+_STYLES = {"pass": "green", "warn": "yellow", "fail": "bold red", "skip": "dim"}
+
+
+@click.command("doctor")
+@click.argument("clusters", nargs=-1, metavar="[CLUSTER]...")
+@click.option("--all", "all_clusters", is_flag=True, help="Check every catalog cluster.")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0.1, max=600),
+    default=None,
+    metavar="S",
+    help="Seconds each check may take (default: doctor.timeout from the config, 3).",
+)
+@click.option(
+    "--bundle",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    metavar="FILE",
+    help="Also write a redacted archive for a helpdesk ticket (FILE.tar.gz or FILE.zip).",
+)
+@json_option
+@pass_app
+def command(
+    app: App,
+    clusters: tuple[str, ...],
+    all_clusters: bool,
+    timeout: float | None,
+    bundle: Path | None,
+) -> None:
+    """Find out why kubectl cannot reach a cluster, layer by layer, with a fix for each problem
+
+    Checks WARP (installed, daemon, team, connected, mode, split tunnel), what Cloudflare's
+    edge sees (warp=, gateway=), the clock and device posture, then for each cluster: DNS,
+    the OS route, credentials, TCP, TLS, /readyz and who the API server says you are. Checks
+    run concurrently; each has a timeout. Without CLUSTER: the current context's catalog
+    cluster. Exit status 1 when a check failed (warnings alone exit 0).
+    """
+    from ztctl.core.bundle import archive_format
+    from ztctl.core.checks import run_doctor
+
+    if bundle is not None:
+        archive_format(bundle)  # a bad name is a usage error before anything runs
+    ctx, note = _context(app, clusters, all_clusters, timeout)
+    live = _Live(app) if _live_wanted(app) else None
+    if live is not None:
+        live.start(ctx)
+    try:
+        report = run_doctor(ctx, on_result=live.add if live else None, note=note)
+    finally:
+        if live is not None:
+            live.stop()
+    if bundle is not None:
+        _write_bundle(app, ctx, report, bundle)
+    emit(app, report.to_dict(), lambda: _text(app, report, live is not None))
+    if not report.ok:
+        sys.stdout.flush()
+        raise SystemExit(1)
+
+
+def _context(
+    app: App, names: tuple[str, ...], all_clusters: bool, timeout: float | None
+) -> tuple[DoctorContext, str | None]:
+    from ztctl.core.checks import DoctorContext, kubeconfig_targets, select_clusters
+    from ztctl.core.errors import UsageError
+
+    config = app.config
+    team = config.team
+    chosen: tuple[Any, ...] = ()
+    note: str | None = None
+    targets: dict[str, Any] = {}
+    if app.catalog_source:
+        catalog = app.catalog()
+        team = catalog.team or team
+        from ztctl.core.kubeconfig import load_kubeconfig
+
+        # What kubectl would use: its current context, and each cluster's entry.
+        kube = load_kubeconfig(app.kubeconfig, app.env)
+        current = kube.catalog_cluster(catalog)
+        chosen, note = select_clusters(
+            catalog, list(names), all_clusters=all_clusters, current=current
+        )
+        targets = kubeconfig_targets(chosen, kube, catalog_names=catalog.names)
+    elif names or all_clusters:
+        raise UsageError(
+            "no cluster catalog is configured, so there are no clusters to check",
+            f'set `catalog = "..."` in {config.path}, or pass --catalog PATH|URL',
+        )
+    else:
+        note = "no cluster catalog is configured: only the device was checked"
+    ctx = DoctorContext(
+        team=team,
+        warp=config.warp,
+        clusters=tuple(chosen),
+        targets=targets,
+        timeout=timeout if timeout is not None else config.doctor.timeout,
+        env=app.env,
+    )
+    return ctx, note
+
+
+def _live_wanted(app: App) -> bool:
+    return not app.json and not app.quiet and sys.stdout.isatty() and app.env.get("TERM") != "dumb"
+
+
+class _Live:
+    """A rich table on the terminal that fills in as checks finish."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self.rows: dict[str, CheckResult] = {}
+        self.order: list[tuple[str, str, str | None]] = []
+        self.live: Any = None
+
+    def start(self, ctx: DoctorContext) -> None:
+        from rich.live import Live
+
+        from ztctl.core.checks import build_checks
+
+        self.order = [(c.key, c.id, c.cluster) for c in build_checks(ctx)]
+        self.live = Live(
+            self._table(), console=self.app.out, refresh_per_second=12, transient=False
+        )
+        self.live.start()
+
+    def add(self, result: CheckResult) -> None:
+        self.rows[result.key] = result
+        if self.live is not None:
+            self.live.update(self._table())
+
+    def stop(self) -> None:
+        if self.live is not None:
+            self.live.update(self._table())
+            self.live.stop()
+
+    def _table(self) -> Any:
+        from rich.table import Table
+        from rich.text import Text
+
+        table = Table(box=None, show_header=True, header_style="bold", pad_edge=False)
+        table.add_column("STATUS", no_wrap=True)
+        table.add_column("CHECK", no_wrap=True)
+        table.add_column("CLUSTER", no_wrap=True)
+        table.add_column("RESULT", overflow="fold")
+        for key, check_id, cluster in self.order:
+            result = self.rows.get(key)
+            if result is None:
+                table.add_row(Text("…", style="dim"), check_id, cluster or "", Text("running"))
+                continue
+            table.add_row(
+                Text(_LABELS[result.status], style=_STYLES[result.status]),
+                check_id,
+                cluster or "",
+                Text(result.summary),
+            )
+        return table
+
+
+def _text(app: App, report: DoctorReport, live_shown: bool) -> None:
+    color = use_color(app)
+
+    def paint(text: str, status: str) -> str:
+        return f"\x1b[{_COLORS[status]}m{text}\x1b[0m" if color else text
+
+    lines: list[str] = []
+    if not live_shown:
+        width = max((len(r.id) for r in report.results), default=10)
+        cwidth = max((len(r.cluster or "") for r in report.results), default=0)
+        for r in report.results:
+            cluster = f"{(r.cluster or ''):<{cwidth}}  " if cwidth else ""
+            lines.append(
+                f"{paint(_LABELS[r.status], r.status)}  {r.id:<{width}}  {cluster}{r.summary}"
+            )
+    problems = [r for r in report.results if r.status in ("fail", "warn") and r.fix]
+    if problems:
+        lines.append("")
+        lines.append("To fix:")
+        for r in problems:
+            where = f" ({r.cluster})" if r.cluster else ""
+            lines.append(f"  {paint(_LABELS[r.status], r.status)} {r.id}{where}: {r.fix}")
+    counts = report.counts()
+    lines.append("")
+    if report.note:
+        lines.append(f"note: {report.note}")
+    verdict = "no check failed" if report.ok else f"{counts['fail']} failed"
+    lines.append(
+        f"{verdict}: {counts['pass']} passed, {counts['warn']} warnings, {counts['fail']} "
+        f"failed, {counts['skip']} skipped in {report.duration_ms / 1000:.1f}s"
+        + (" (stopped at the deadline)" if report.deadline_hit else "")
+    )
+    sys.stdout.write("\n".join(lines) + "\n")
+
+
+def _write_bundle(app: App, ctx: DoctorContext, report: DoctorReport, path: Path) -> None:
+    from ztctl.core.bundle import BundleInput, collect, write_bundle
+    from ztctl.core.checks.device import default_token_source
+    from ztctl.core.kubeconfig import precedence
+    from ztctl.core.model import AccessToken
+
+    secrets: list[str] = []
+    for cluster in ctx.clusters:
+        if isinstance(cluster.credentials, AccessToken):
+            try:
+                token, _ = default_token_source(ctx, cluster.name)
+            except Exception:  # a keyring problem must not stop the bundle
+                token = None
+            if token:
+                secrets.append(token)
+    version = None
+    for result in report.results:
+        if result.id == "warp.cli" and result.data.get("version"):
+            version = str(result.data["version"])
+    config = app.config
+    written = write_bundle(
+        path,
+        collect(
+            BundleInput(
+                results=report.to_dict(),
+                warp_runs=ctx.warp_transcript(),
+                warp_version=version,
+                addresses=[(c.name, c.host, a) for c in ctx.clusters for a in c.addresses],
+                kubeconfig_paths=precedence(app.kubeconfig, app.env).paths,
+                config={
+                    "path": str(config.path),
+                    "team": config.team,
+                    "catalog": app.catalog_source,
+                    "warp": {
+                        "cli": config.warp.cli,
+                        "interface": config.warp.interface,
+                        "trace_url": config.warp.trace_url,
+                    },
+                    "doctor": {"timeout": ctx.timeout},
+                },
+                env=app.env,
+                secrets=secrets,
+            ),
+            timeout=ctx.io_timeout,
+        ),
+    )
+    app.info(f"wrote the redacted bundle {written}")
