@@ -32,6 +32,7 @@ from ztctl.core.kubeconfig import (
     server_matches,
     write_file,
 )
+from ztctl.core.kubeconfig.store import LOCK_TIMEOUT_S
 from ztctl.core.model import AccessToken, ClientCertificate, Cluster, ExecCredential
 
 EXEC_API_VERSION = "client.authentication.k8s.io/v1"
@@ -212,15 +213,35 @@ def desired_entries(
 
 
 def _keep_foreign_extensions(item: dict[str, Any], kind: str, existing: Entry) -> None:
-    """Extensions other tools added to ztctl's entry stay, in place."""
+    """Extensions other tools added to ztctl's entry stay, in place (ztctl's first if new)."""
     others = existing.body.get("extensions")
-    if not isinstance(others, list) or len(others) <= 1:
+    if not isinstance(others, list) or not others:
         return
     ours = item[kind]["extensions"][0]
     merged = [
         ours if isinstance(e, dict) and e.get("name") == EXTENSION_NAME else e for e in others
     ]
+    if ours not in merged:
+        merged.insert(0, ours)
     item[kind]["extensions"] = merged
+
+
+def _without(body: dict[str, Any], *keys: str) -> dict[str, Any]:
+    return {k: v for k, v in body.items() if k not in keys}
+
+
+def _same_but_unmarked(existing: Entry, body: dict[str, Any]) -> bool:
+    """A same-named entry another tool wrote with exactly ztctl's content: adopt it.
+
+    Only the ``ztctl`` extension is added (and, for a context, its namespace is kept), so
+    what kubectl does with the entry does not change.
+    """
+    ignore = ("extensions", "namespace") if existing.kind == "context" else ("extensions",)
+    return _without(existing.body, *ignore) == _without(body, *ignore)
+
+
+def _adoptable(context: Entry, name: str) -> bool:
+    return _without(context.body, "extensions", "namespace") == {"cluster": name, "user": name}
 
 
 # --- planning -------------------------------------------------------------------------
@@ -302,7 +323,11 @@ def plan_merge(
     existing_context = kc.contexts.get(name)
     if namespace is None:
         kept = existing_context.body.get("namespace") if existing_context else None
-        if existing_context is not None and existing_context.owned and isinstance(kept, str):
+        if (
+            existing_context is not None
+            and (existing_context.owned or _adoptable(existing_context, cluster.name))
+            and isinstance(kept, str)
+        ):
             namespace = kept or None
         else:
             namespace = cluster.namespace
@@ -316,12 +341,12 @@ def plan_merge(
             plan.editor(default_file).add_item(key, item)
             plan.changes.append(EntryChange(kind, name, "add", str(default_file)))
             continue
-        if not existing.owned:
+        if existing.owned or _same_but_unmarked(existing, item[kind]):
+            _keep_foreign_extensions(item, kind, existing)
+        else:
             plan.conflicts.append(existing)
             if not prune_duplicates:
                 continue
-        else:
-            _keep_foreign_extensions(item, kind, existing)
         current = kc.file(existing.origin).items(key)[existing.index]
         if current != item:
             plan.editor(existing.origin).replace_item(key, existing.index, item)
@@ -399,6 +424,7 @@ def merge_cluster(
     catalog_names: Iterable[str] = (),
     state_dir: Path | None = None,
     credential_command: str = CREDENTIAL_COMMAND,
+    lock_timeout: float = LOCK_TIMEOUT_S,
 ) -> UseClusterResult:
     """Merge ``cluster`` into the kubeconfig files and (by default) switch to it.
 
@@ -408,7 +434,7 @@ def merge_cluster(
     event ``kubeconfig.write`` when ``state_dir`` is given and a file was written.
     """
     prec = precedence(kubeconfig, env)
-    guard = contextlib.nullcontext() if dry_run else locked(prec.paths)
+    guard = contextlib.nullcontext() if dry_run else locked(prec.paths, lock_timeout)
     written: list[FileChange] = []
     with guard:
         files = tuple(read_file(path) for path in prec.paths)

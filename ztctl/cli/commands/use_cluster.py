@@ -1,0 +1,280 @@
+"""`ztctl use-cluster`: merge a catalog cluster into kubeconfig and switch to it."""
+
+from __future__ import annotations
+
+import re
+import sys
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from ztctl.cli.output import emit, json_option, pass_app, use_color
+
+if TYPE_CHECKING:
+    from ztctl.cli.app import App
+    from ztctl.core.model import Catalog, Cluster
+    from ztctl.core.use_cluster import UseClusterResult
+
+# client-go validates a context namespace as a DNS-1123 label.
+_NAMESPACE_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+
+
+def _check_namespace(_ctx: click.Context, _param: click.Parameter, value: str | None) -> Any:
+    if value is not None and not _NAMESPACE_RE.match(value):
+        raise click.BadParameter(
+            f"{value!r} is not a valid namespace (lower-case letters, digits and '-', "
+            "at most 63, starting and ending with a letter or digit)"
+        )
+    return value
+
+
+@click.command("use-cluster")
+@click.argument("name", required=False)
+@click.option(
+    "-n",
+    "--namespace",
+    metavar="NS",
+    callback=_check_namespace,
+    help="The context's namespace (default: the one you set before, else the catalog's).",
+)
+@click.option("--no-switch", is_flag=True, help="Merge the entries but keep the current context.")
+@click.option("--dry-run", is_flag=True, help="Print a unified diff per file; write nothing.")
+@click.option(
+    "--prune-duplicates",
+    is_flag=True,
+    help="Remove other entries for the same API server, and the contexts that use them.",
+)
+@click.option(
+    "--probe/--no-probe",
+    default=None,
+    help="Say in one line whether the API server answers (default: on).",
+)
+@json_option
+@pass_app
+def command(
+    app: App,
+    name: str | None,
+    namespace: str | None,
+    no_switch: bool,
+    dry_run: bool,
+    prune_duplicates: bool,
+    probe: bool | None,
+) -> None:
+    """Merge a catalog cluster into kubeconfig and make it the current context
+
+    Writes a cluster, a user and a context all named NAME, the way `kubectl config` would:
+    into the file an entry came from, new entries and current-context into the file kubectl
+    picks, under kubectl's lock, atomically, keeping one backup (<file>.ztctl.bak). Entries
+    ztctl did not write are never changed; other entries for the same API server are
+    reported, and removed with --prune-duplicates. Without NAME on a terminal, pick from a
+    list.
+    """
+    from ztctl.core.use_cluster import merge_cluster
+
+    catalog = app.catalog()
+    cluster = _pick(app, catalog) if name is None else app.cluster(name)
+    result = merge_cluster(
+        cluster,
+        team=catalog.team,
+        kubeconfig=app.kubeconfig,
+        env=app.env,
+        namespace=namespace,
+        switch=not no_switch,
+        dry_run=dry_run,
+        prune_duplicates=prune_duplicates,
+        catalog_names=catalog.names,
+        state_dir=app.state_dir,
+    )
+    if _credential_command_missing(cluster):
+        result = _with_warning(
+            result,
+            "`ztctl` is not on PATH, so kubectl cannot run `ztctl credential "
+            f"{cluster.name}`: add its directory to PATH",
+        )
+    if not dry_run and (probe or (probe is None and _probe_available())):
+        result = _probe(app, cluster, result)
+    emit(app, result.to_dict(), lambda: _text(app, result))
+
+
+def _pick(app: App, catalog: Catalog) -> Cluster:
+    from ztctl.core.errors import UsageError
+
+    names = catalog.names
+    if not names:
+        raise UsageError(
+            f"the catalog {catalog.source} lists no clusters", "ask the platform team to add one"
+        )
+    if not app.interactive or app.json:
+        raise UsageError(
+            "which cluster? the catalog lists " + ", ".join(names),
+            "name one: `ztctl use-cluster NAME` (without --no-input, on a terminal, ztctl "
+            "offers a list)",
+        )
+    width = len(str(len(names)))
+    for index, cluster in enumerate(catalog.clusters, 1):
+        click.echo(f"  {index:>{width}}) {cluster.name}   {cluster.server}", err=True)
+    while True:
+        answer = click.prompt("Cluster (number or name)", err=True).strip()
+        if answer.isdigit() and 1 <= int(answer) <= len(names):
+            return catalog.clusters[int(answer) - 1]
+        found = catalog.get(answer)
+        if found is not None:
+            return found
+        from ztctl.core.suggest import did_you_mean
+
+        click.echo(
+            f"no cluster {answer!r}{did_you_mean(answer, names)}; type 1-{len(names)} or a name",
+            err=True,
+        )
+
+
+def _credential_command_missing(cluster: Cluster) -> bool:
+    import shutil
+
+    from ztctl.core.model import AccessToken
+
+    return isinstance(cluster.credentials, AccessToken) and shutil.which("ztctl") is None
+
+
+def _with_warning(result: UseClusterResult, warning: str) -> UseClusterResult:
+    import dataclasses
+
+    return dataclasses.replace(result, warnings=(*result.warnings, warning))
+
+
+def _probe_available() -> bool:
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec("ztctl.core.probe") is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def _probe(app: App, cluster: Cluster, result: UseClusterResult) -> UseClusterResult:
+    """Reach the API server with the entries kubectl will now use (Zero Trust route)."""
+    import dataclasses
+
+    try:
+        from ztctl.core.kubeconfig import load_kubeconfig
+        from ztctl.core.probe import ProbeOptions, probe, target_from_kubeconfig, zero_trust_path
+    except ImportError:
+        return result
+    kc = load_kubeconfig(app.kubeconfig, app.env)
+    _ctx, cluster_entry, user_entry = kc.context_entries(cluster.name)
+    if cluster_entry is None or user_entry is None:
+        return result
+    target = target_from_kubeconfig(
+        cluster.name, cluster_entry.resolved(), user_entry.resolved(), catalog_cluster=cluster
+    )
+    options = ProbeOptions(
+        timeout=app.config.doctor.timeout, allow_interactive=app.interactive, env=app.env
+    )
+    outcome = probe(target, zero_trust_path(target, app.env), options)
+    return dataclasses.replace(result, probe=outcome)
+
+
+# --- text ---------------------------------------------------------------------------
+
+
+def _text(app: App, result: UseClusterResult) -> None:
+    color = use_color(app)
+    for warning in result.warnings:
+        _warn(app, warning)
+    if result.dry_run:
+        for change in result.files:
+            sys.stdout.write(_colored_diff(change.diff) if color else change.diff)
+        if not result.files:
+            click.echo(f"kubeconfig already has {result.cluster}; nothing would change.")
+        elif not app.quiet:
+            click.echo("dry run: nothing was written", err=True)
+        _duplicates(app, result)
+        return
+    if result.files:
+        for change in result.files:
+            verb = "created" if change.created else "updated"
+            what = _describe(result, change.path)
+            detail = f" ({', '.join(what)})" if what else ""
+            click.echo(f"kubeconfig {change.target} {verb}{detail}")
+    else:
+        click.echo(f"kubeconfig already has {result.cluster}; nothing written")
+    if result.switched:
+        ns = f" (namespace {result.namespace})" if result.namespace else ""
+        click.echo(f'Switched to context "{result.context}"{ns}.')
+    elif result.current_context == result.context:
+        click.echo(f'Context "{result.context}" is current.')
+    else:
+        click.echo(
+            f'Context "{result.context}" is ready; current context is still '
+            f'"{result.current_context}" (`kubectl config use-context {result.context}`).'
+        )
+    _duplicates(app, result)
+    if result.probe is not None:
+        click.echo(_probe_line(result.probe))
+
+
+def _describe(result: UseClusterResult, path: str) -> list[str]:
+    words = {"add": "added", "update": "updated", "remove": "removed", "set": "set"}
+    out = []
+    for c in result.changes:
+        if c.file != path:
+            continue
+        if c.kind == "current-context":
+            out.append(f"current-context {c.name}")
+        else:
+            out.append(f"{words[c.action]} {c.kind} {c.name}")
+    return out
+
+
+def _duplicates(app: App, result: UseClusterResult) -> None:
+    if not result.duplicates:
+        return
+    removed = [d for d in result.duplicates if d.removed]
+    kept = [d for d in result.duplicates if not d.removed]
+    for d in removed:
+        if not app.quiet:
+            click.echo(f"removed {d.kind} {d.name} ({d.reason}) from {d.file}", err=True)
+    if kept:
+        _warn(
+            app,
+            f"{len(kept)} other kubeconfig entries point at the API server of {result.cluster}:",
+        )
+        for d in kept:
+            _warn(app, f"  {d.kind} {d.name} ({d.reason}) in {d.file}")
+        _warn(app, f"remove them with `ztctl use-cluster {result.cluster} --prune-duplicates`")
+
+
+def _warn(app: App, message: str) -> None:
+    # Plain stderr: rich costs ~100 ms of start-up, too much for this command.
+    if not app.quiet:
+        click.echo(f"warning: {message}", err=True)
+
+
+def _probe_line(outcome: Any) -> str:
+    total = getattr(outcome.timings, "total_ms", None)
+    took = f" in {total:.0f} ms" if total is not None else ""
+    if outcome.ok:
+        parts = ["ready" if outcome.readyz == "ok" else f"readyz {outcome.readyz!r}"]
+        if outcome.version:
+            parts.append(outcome.version)
+        if outcome.user:
+            parts.append(f"as {outcome.user}")
+        return f"API server answers{took}: {', '.join(parts)}"
+    problem = outcome.problem
+    return f"API server check failed{took}: {problem.message} (fix: {problem.fix})"
+
+
+def _colored_diff(diff: str) -> str:
+    lines = []
+    for line in diff.splitlines(keepends=True):
+        if line.startswith(("+++", "---")):
+            lines.append(f"\x1b[1m{line.rstrip(chr(10))}\x1b[0m\n")
+        elif line.startswith("+"):
+            lines.append(f"\x1b[32m{line.rstrip(chr(10))}\x1b[0m\n")
+        elif line.startswith("-"):
+            lines.append(f"\x1b[31m{line.rstrip(chr(10))}\x1b[0m\n")
+        elif line.startswith("@@"):
+            lines.append(f"\x1b[36m{line.rstrip(chr(10))}\x1b[0m\n")
+        else:
+            lines.append(line)
+    return "".join(lines)
