@@ -470,3 +470,25 @@ def test_count_counts_loss_when_the_path_breaks(lab: LabHandle, target: Target) 
     fresh = result.samples.fresh
     assert fresh.count == 3 and fresh.lost == 2
     assert all(e.ms is None and e.error for e in events if e.index > 1 and e.kind == "fresh")
+
+
+# --- proxies as kubectl chooses them -----------------------------------------------------
+
+
+def test_kubeconfig_proxy_url_is_used_like_kubectl(lab: LabHandle, target: Target) -> None:
+    # kubectl sends even loopback through proxy-url; so does the probe.
+    lab.set("zt-path=blackhole")
+    proxied = replace(target, proxy_url=lab.bastion_url())
+    path = zero_trust_path(proxied, env={})
+    assert path.proxy == lab.bastion_url() and path.label == f"through {lab.bastion_url()}"
+    result = probe(proxied, path, opts())
+    assert result.ok, result.problem
+    assert result.via == lab.bastion_url()
+
+
+def test_environment_proxy_never_applies_to_loopback_names(target: Target) -> None:
+    env = {"HTTPS_PROXY": "http://proxy.corp:3128"}
+    assert zero_trust_path(target, env=env).proxy is None  # localhost
+    remote = replace(target, server="https://k8s.acme.net:6443")
+    assert zero_trust_path(remote, env=env).proxy == "http://proxy.corp:3128"
+    assert zero_trust_path(remote, env={**env, "NO_PROXY": ".acme.net"}).proxy is None

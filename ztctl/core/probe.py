@@ -24,7 +24,6 @@ Nothing here prints; progress of ``--count`` reaches the caller through ``on_sam
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import errno
 import json
@@ -41,7 +40,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 from ztctl import __version__
-from ztctl.adapters import socks
 from ztctl.core.errors import (
     EXIT_AUTH_NEEDED,
     EXIT_FAILED,
@@ -193,6 +191,8 @@ def target_from_kubeconfig(
     kubeconfig loader normally resolved them already). Catalog addresses and the break-glass
     route come from ``catalog_cluster`` when the entry is one of the catalog's clusters.
     """
+    import base64
+
     from ztctl.adapters.execcred import ExecConfig
 
     base = base_dir or Path.cwd()
@@ -273,19 +273,30 @@ class RoutePath:
 
     @property
     def proxy_display(self) -> str | None:
-        return socks.redact_url(self.proxy) if self.proxy else None
+        if not self.proxy:
+            return None
+        from ztctl.adapters import socks
+
+        return socks.redact_url(self.proxy)
 
 
 def zero_trust_path(target: Target, env: Mapping[str, str] | None = None) -> RoutePath:
     """The direct route, with kubectl's proxy choice (``proxy-url``, else the environment)."""
-    proxy = target.proxy_url or socks.proxy_from_environment(target.host, target.port, env)
-    if proxy:
-        return RoutePath("zero-trust", proxy=proxy, label=f"through {socks.redact_url(proxy)}")
-    return RoutePath("zero-trust")
+    environ = os.environ if env is None else env
+    if target.proxy_url is None and not (environ.get("HTTPS_PROXY") or environ.get("https_proxy")):
+        return RoutePath("zero-trust")  # the common case: no proxy adapter to import
+    from ztctl.adapters import socks
+
+    proxy = target.proxy_url or socks.proxy_from_environment(target.host, target.port, environ)
+    if not proxy:
+        return RoutePath("zero-trust")
+    return RoutePath("zero-trust", proxy=proxy, label=f"through {socks.redact_url(proxy)}")
 
 
 def break_glass_path(target: Target, session_proxy: str | None = None) -> RoutePath:
     """The out-of-band route: an active session's local proxy, or the catalog's proxy."""
+    from ztctl.adapters import socks
+
     if session_proxy:
         return RoutePath(
             "break-glass", proxy=session_proxy, label=f"through {socks.redact_url(session_proxy)}"
@@ -316,7 +327,7 @@ def break_glass_path(target: Target, session_proxy: str | None = None) -> RouteP
 # --------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # no __eq__/__hash__: halves class creation
 class Timings:
     dns_ms: float | None = None
     connect_ms: float | None = None
@@ -345,7 +356,7 @@ def _r(value: float | None) -> float | None:
     return None if value is None else round(value, 2)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class CertificateInfo:
     issuer: str | None
     not_after: str | None  # RFC 3339
@@ -365,7 +376,7 @@ class CertificateInfo:
         return out
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Problem:
     """Why the probe did not end ready: a kind, one sentence, and the fix."""
 
@@ -385,7 +396,7 @@ class Problem:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class SampleStats:
     count: int
     lost: int
@@ -428,7 +439,7 @@ def percentile(ordered: Sequence[float], pct: float) -> float | None:
     return ordered[min(rank, len(ordered)) - 1]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Samples:
     """``--count``: N requests on the kept-alive connection, then N full fresh-connection probes.
 
@@ -450,7 +461,7 @@ class Samples:
         return out
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class SampleEvent:
     """One sample, for a live line: ``kind`` is keep-alive or fresh; ``ms`` None when lost."""
 
@@ -461,7 +472,7 @@ class SampleEvent:
     error: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class DnsInfo:
     host: str
     addresses: tuple[str, ...] = ()
@@ -477,7 +488,7 @@ class DnsInfo:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ProbeResult:
     cluster: str
     route: str  # zero-trust | break-glass
@@ -559,7 +570,7 @@ class ProbeResult:
 # --------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ProbeOptions:
     timeout: float = 3.0  # bounds one probe (and each sample)
     count: int = 0  # 0: a single probe, no samples
@@ -764,6 +775,8 @@ def _exec_cluster_info(t: Target) -> dict[str, Any]:
     if t.tls_server_name:
         info["tls-server-name"] = t.tls_server_name
     if t.ca_pem:
+        import base64
+
         info["certificate-authority-data"] = base64.b64encode(t.ca_pem).decode()
     if t.proxy_url:
         info["proxy-url"] = t.proxy_url
@@ -1020,6 +1033,8 @@ def _dial(
     """DNS, TCP, proxy and TLS, each timed into ``info``; raises _Fail on any failure."""
     proxy = None
     if path.proxy:
+        from ztctl.adapters import socks
+
         try:
             proxy = socks.parse_proxy_url(path.proxy)
         except ValueError as exc:
@@ -1345,7 +1360,7 @@ def _unverified_chain(
 ) -> list[CertSummary]:
     """A second handshake, verification off, only to read the presented chain; no request
     is ever sent on it. Empty when it cannot be read within the deadline."""
-    from ztctl.adapters import tlsinfo
+    from ztctl.adapters import socks, tlsinfo
 
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
@@ -1370,6 +1385,8 @@ def _unverified_chain(
 def _raw_socket(target: Target, path: RoutePath, deadline: _Deadline, info: _Dial) -> socket.socket:
     """A new TCP connection to the address already used (through the proxy if any)."""
     if path.proxy:
+        from ztctl.adapters import socks
+
         proxy = socks.parse_proxy_url(path.proxy)
         sock = socket.create_connection((proxy.host, proxy.port), timeout=deadline.remaining())
         _settimeout(sock, deadline)
