@@ -42,6 +42,17 @@ LOGIN_COOLDOWN_S = 60.0
 LOCK_NAME = "access-login.lock"
 
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789._-")
+_NAME_ENDS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
+
+
+def _valid_name(name: str) -> bool:
+    """The catalog's name rule, ``[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?``, without ``re``."""
+    return (
+        0 < len(name) <= 63
+        and name[0] in _NAME_ENDS
+        and name[-1] in _NAME_ENDS
+        and set(name) <= _NAME_CHARS
+    )
 
 
 class Credential:
@@ -192,7 +203,7 @@ def get_credential(
 ) -> Credential:
     """The ExecCredential for cluster ``name``. Raises ZtctlError subclasses."""
     env = os.environ if env is None else env
-    if not name or not set(name) <= _NAME_CHARS:
+    if not _valid_name(name):
         from ztctl.core.errors import UsageError
 
         raise UsageError(

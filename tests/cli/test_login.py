@@ -1,0 +1,105 @@
+"""`ztctl login` / `logout` end to end: subprocesses on the lab, the isolated keyring."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.support.access import AccessEnv, access_fixture  # noqa: F401
+
+
+def test_no_tty_implies_no_input_and_prints_the_url(access: AccessEnv) -> None:
+    access.lab.set_many("warp.registered=false", "warp.connected=false")
+    result = access.run(["login"], input="")
+    assert result.returncode == 4
+    assert "https://lab.cloudflareaccess.com/warp" in result.stderr
+    assert "fix:" in result.stderr
+    assert not access.lab.state().warp.registered
+
+
+def test_no_input_error_as_json(access: AccessEnv) -> None:
+    access.lab.set_many("warp.registered=false")
+    result = access.run(["--no-input", "login", "--json"], input="")
+    assert result.returncode == 4
+    error = json.loads(result.stdout)["error"]
+    assert error["code"] == 4 and "cloudflareaccess.com/warp" in error["message"]
+
+
+def test_login_twice_says_nothing_changed(access: AccessEnv) -> None:
+    from ztctl.lab.cloudflared import app_token_path
+
+    path = app_token_path(access.lab.dir, access.lab.server)
+    path.parent.mkdir(mode=0o700, exist_ok=True)
+    path.write_text(access.mint())
+    access.lab.set_many("warp.connected=false")
+    first = access.run(["login"], input="")
+    assert first.returncode == 0, first.stderr
+    assert "Logged in to team 'lab' as ada@lab.example." in first.stdout
+    second = access.run(["login"], input="")
+    assert second.returncode == 0, second.stderr
+    assert "nothing changed" in second.stdout
+    as_json = json.loads(access.run(["login", "--json"], input="").stdout)
+    assert as_json["changed"] is False and as_json["ok"] is True
+    assert as_json["identity"] == "ada@lab.example"
+
+
+@pytest.mark.parametrize("era", ["2023", "2026"])
+def test_wrong_mode_exits_1_with_the_fix(access: AccessEnv, era: str) -> None:
+    access.put("lab-sso", access.mint())
+    access.lab.set_many(f"warp.era={era}", "warp.mode=proxy")
+    result = access.run(["login"], input="")
+    assert result.returncode == 1
+    assert "FAIL" in result.stdout and "mode warp" in result.stdout
+
+
+def test_daemon_down(access: AccessEnv) -> None:
+    access.lab.set_many("warp.daemon=off")
+    result = access.run(["login"], input="")
+    assert result.returncode == 1
+    assert "daemon is not running" in result.stderr
+
+
+def test_keyring_without_backend_is_exit_4_never_a_file(access: AccessEnv) -> None:
+    from ztctl.lab.cloudflared import app_token_path
+
+    path = app_token_path(access.lab.dir, access.lab.server)
+    path.parent.mkdir(mode=0o700, exist_ok=True)
+    token = access.mint()
+    path.write_text(token)
+    access.fault("no-backend")
+    result = access.run(["login"], input="")
+    assert result.returncode == 4
+    assert "no usable OS keyring" in result.stderr and "plain files" in result.stderr
+    for file in access.state_dir.rglob("*"):
+        if file.is_file():
+            assert token not in file.read_text(errors="replace")
+
+
+def test_too_large_item_is_explained(access: AccessEnv) -> None:
+    from ztctl.lab.cloudflared import app_token_path
+
+    path = app_token_path(access.lab.dir, access.lab.server)
+    path.parent.mkdir(mode=0o700, exist_ok=True)
+    path.write_text(access.mint())
+    access.fault("max-size 100")
+    result = access.run(["login"], input="")
+    assert result.returncode == 4
+    assert "larger than the keyring backend" in result.stderr
+
+
+def test_logout_removes_tokens_and_is_audited(access: AccessEnv) -> None:
+    access.put("lab-sso", access.mint())
+    result = access.run(["logout", "--disconnect", "--json"])
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["removed"] == ["lab-sso"] and doc["disconnected"] is True
+    assert "lab-sso" not in access.items()
+    assert not access.lab.state().warp.connected
+    again = access.run(["logout"])
+    assert "No ztctl tokens" in again.stdout
+    events = [
+        json.loads(line)["event"]
+        for line in (access.state_dir / "audit.jsonl").read_text().splitlines()
+    ]
+    assert events == ["logout", "logout"]

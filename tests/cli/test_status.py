@@ -1,0 +1,46 @@
+"""`ztctl status` on the lab."""
+
+from __future__ import annotations
+
+import json
+
+from tests.support.access import AccessEnv, access_fixture  # noqa: F401
+
+
+def test_status_json_when_logged_in(access: AccessEnv) -> None:
+    access.put("lab-sso", access.mint())
+    result = access.run(["status", "--json"])
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["schemaVersion"] == 1 and doc["team"] == "lab"
+    assert doc["warp"]["registered"] is True and doc["warp"]["organization"] == "lab"
+    assert doc["warp"]["state"] == "Connected" and doc["warp"]["routesPrivate"] is True
+    assert doc["identity"] == "ada@lab.example"
+    assert doc["tokens"][0]["cluster"] == "lab-sso" and doc["tokens"][0]["valid"] is True
+    assert doc["currentContext"] == "lab"
+    assert doc["breakGlass"] == []
+
+
+def test_status_text_when_not_enrolled_and_no_token(access: AccessEnv) -> None:
+    access.lab.set_many("warp.registered=false", "warp.connected=false")
+    result = access.run(["status"])
+    assert result.returncode == 0, result.stderr
+    assert "not enrolled: run `ztctl login`" in result.stdout
+    assert "Token lab-sso: none" in result.stdout
+
+
+def test_status_with_the_daemon_down_still_reports(access: AccessEnv) -> None:
+    access.lab.set_many("warp.daemon=off")
+    doc = json.loads(access.run(["status", "--json"]).stdout)
+    assert "daemon is not running" in doc["warp"]["error"]["message"]
+    assert doc["team"] == "lab" and doc["currentContext"] == "lab"
+
+
+def test_status_shows_an_expired_token(access: AccessEnv) -> None:
+    import time
+
+    access.put("lab-sso", access.mint(now=time.time() - 7200))
+    doc = json.loads(access.run(["status", "--json"]).stdout)
+    assert doc["tokens"][0]["valid"] is False
+    assert "expired" in doc["tokens"][0]["problem"]
+    assert doc["identity"] is None
