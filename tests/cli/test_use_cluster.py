@@ -1,0 +1,314 @@
+"""`ztctl use-cluster` as users run it: a real process, exit codes, text, JSON, picker."""
+
+from __future__ import annotations
+
+import base64
+import functools
+import json
+import os
+import pty
+import select
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+ZTCTL = [sys.executable, "-m", "ztctl"]
+CA_DATA = base64.b64encode(b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
+
+CATALOG = {
+    "apiVersion": "ztctl/v1",
+    "kind": "ClusterCatalog",
+    "team": "acme",
+    "clusters": [
+        {
+            "name": "prod-eu",
+            "server": "https://k8s.prod-eu.acme.net:6443",
+            "addresses": ["203.0.113.10"],
+            "certificateAuthorityData": CA_DATA.decode(),
+            "namespace": "default",
+            "credentials": {"clientCertificate": "/keys/prod.crt", "clientKey": "/keys/prod.key"},
+        },
+        {
+            "name": "staging",
+            "server": "https://k8s.staging.acme.net:6443",
+            "addresses": ["198.51.100.20"],
+            "certificateAuthorityData": CA_DATA.decode(),
+            "credentials": {"accessToken": {"app": "https://k8s.staging.acme.net"}},
+        },
+    ],
+}
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    (tmp_path / "catalog.yaml").write_text(yaml.safe_dump(CATALOG))
+    return tmp_path
+
+
+def env_for(home: Path, kubeconfig: Path | str) -> dict[str, str]:
+    return {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(home),
+        "ZTCTL_CATALOG": str(home / "catalog.yaml"),
+        "ZTCTL_CONFIG": str(home / "absent.toml"),
+        "ZTCTL_STATE_DIR": str(home / "state"),
+        "KUBECONFIG": str(kubeconfig),
+    }
+
+
+@functools.cache
+def _unshare_works() -> bool:
+    if shutil.which("unshare") is None:
+        return False
+    proc = subprocess.run(["unshare", "-U", "true"], capture_output=True, timeout=10, check=False)
+    return proc.returncode == 0
+
+
+def run(
+    home: Path,
+    *args: str,
+    kubeconfig: Path | str | None = None,
+    unprivileged: bool = False,
+    timeout: float = 60,
+) -> subprocess.CompletedProcess[str]:
+    """Run ztctl; ``unprivileged``: as root, drop file-permission overrides (unshare -U)."""
+    prefix: list[str] = []
+    if unprivileged and os.geteuid() == 0:
+        if not _unshare_works():
+            pytest.skip("running as root and `unshare -U` is unavailable to drop privileges")
+        prefix = ["unshare", "-U"]
+    return subprocess.run(
+        [*prefix, *ZTCTL, *args],
+        env=env_for(home, kubeconfig or home / ".kube" / "config"),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def snapshot(directory: Path) -> dict[str, bytes | str]:
+    out: dict[str, bytes | str] = {}
+    for path in sorted(directory.rglob("*")):
+        if path.is_symlink():
+            out[str(path)] = "-> " + os.readlink(path)
+        elif path.is_file():
+            try:
+                out[str(path)] = path.read_bytes()
+            except PermissionError:
+                out[str(path)] = f"mode {path.stat().st_mode:o}"
+    return out
+
+
+def test_text_output_and_second_run(home: Path) -> None:
+    proc = run(home, "use-cluster", "prod-eu", "--no-probe")
+    assert proc.returncode == 0, proc.stderr
+    cfg = home / ".kube" / "config"
+    assert proc.stdout.splitlines() == [
+        f"kubeconfig {cfg} created (added cluster prod-eu, added user prod-eu, "
+        "added context prod-eu, current-context prod-eu)",
+        'Switched to context "prod-eu" (namespace default).',
+    ]
+    again = run(home, "use-cluster", "prod-eu", "--no-probe")
+    assert again.returncode == 0
+    assert again.stdout.splitlines() == [
+        "kubeconfig already has prod-eu; nothing written",
+        'Context "prod-eu" is current.',
+    ]
+
+
+def test_json_document(home: Path) -> None:
+    proc = run(home, "use-cluster", "staging", "--json", "--no-probe", "-n", "web")
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["schemaVersion"] == 1
+    assert doc["cluster"] == "staging" and doc["namespace"] == "web" and doc["switched"]
+    assert {(c["kind"], c["action"]) for c in doc["changes"]} == {
+        ("cluster", "add"),
+        ("user", "add"),
+        ("context", "add"),
+        ("current-context", "set"),
+    }
+    assert doc["files"][0]["created"] is True and "diff" not in doc["files"][0]
+    user = yaml.safe_load((home / ".kube" / "config").read_text())["users"][0]["user"]
+    assert user["exec"]["command"] == "ztctl"
+    assert user["exec"]["args"] == ["credential", "staging"]
+
+
+def test_dry_run_prints_a_diff_and_writes_nothing(home: Path) -> None:
+    cfg = home / "config"
+    cfg.write_text("apiVersion: v1\nkind: Config\ncurrent-context: ''\n")
+    before = snapshot(home)
+    proc = run(home, "use-cluster", "prod-eu", "--dry-run", kubeconfig=cfg)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith(f"--- a{cfg}\n+++ b{cfg}\n@@ ")
+    assert "+current-context: prod-eu\n" in proc.stdout
+    assert "dry run: nothing was written" in proc.stderr
+    assert snapshot(home) == before
+    doc = json.loads(
+        run(home, "use-cluster", "prod-eu", "--dry-run", "--json", kubeconfig=cfg).stdout
+    )
+    assert doc["dryRun"] is True and doc["files"][0]["diff"] == proc.stdout
+
+
+def test_no_name_without_a_terminal_is_a_usage_error(home: Path) -> None:
+    proc = run(home, "use-cluster")
+    assert proc.returncode == 2
+    assert "prod-eu, staging" in proc.stderr
+    proc = run(home, "--no-input", "use-cluster", "--json")
+    assert proc.returncode == 2
+    assert json.loads(proc.stdout)["error"]["kind"] == "usage"
+
+
+def test_picker_on_a_terminal(home: Path) -> None:
+    pid, fd = pty.fork()
+    if pid == 0:  # pragma: no cover - the child
+        os.execve(  # noqa: S606
+            sys.executable, [*ZTCTL, "use-cluster", "--no-probe"], env_for(home, home / "k")
+        )
+    output = b""
+    deadline = time.monotonic() + 30
+    answered = corrected = False
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.5)
+        if not ready:
+            continue
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        output += chunk
+        if not answered and b"Cluster (number or name)" in output:
+            os.write(fd, b"stagin\n")  # a typo first: suggested, asked again
+            answered = True
+        if answered and not corrected and b"did you mean 'staging'" in output:
+            os.write(fd, b"2\n")
+            corrected = True
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    text = output.decode(errors="replace")
+    assert os.waitstatus_to_exitcode(status) == 0, text
+    assert "1) prod-eu" in text and "2) staging" in text
+    assert 'Switched to context "staging"' in text
+
+
+def test_unknown_cluster_suggests_the_closest(home: Path) -> None:
+    proc = run(home, "use-cluster", "prod-ue")
+    assert proc.returncode == 3
+    assert "did you mean 'prod-eu'" in proc.stderr
+
+
+def test_invalid_namespace_is_a_usage_error(home: Path) -> None:
+    proc = run(home, "use-cluster", "prod-eu", "--namespace", "Not_Valid")
+    assert proc.returncode == 2
+    assert "not a valid namespace" in proc.stderr
+
+
+def test_duplicates_are_reported_on_stderr(home: Path) -> None:
+    cfg = home / "config"
+    cfg.write_text(
+        "clusters:\n- name: gke_p_z_prod\n  cluster: {server: 'https://203.0.113.10:6443'}\n"
+        "contexts:\n- name: gke\n  context: {cluster: gke_p_z_prod, user: u}\n"
+        "users:\n- name: u\n  user: {token: t}\n"
+    )
+    proc = run(home, "use-cluster", "prod-eu", "--no-probe", kubeconfig=cfg)
+    assert proc.returncode == 0, proc.stderr
+    assert "cluster gke_p_z_prod (catalog address 203.0.113.10:6443)" in proc.stderr
+    assert "--prune-duplicates" in proc.stderr
+    proc = run(home, "use-cluster", "prod-eu", "--no-probe", "--prune-duplicates", kubeconfig=cfg)
+    assert proc.returncode == 0, proc.stderr
+    assert "removed context gke" in proc.stderr
+    assert "gke" not in cfg.read_text()
+
+
+def test_held_lock_fails_with_exit_1_naming_it(home: Path) -> None:
+    cfg = home / "config"
+    cfg.write_text("kind: Config\n")
+    (home / "config.lock").write_text("")
+    proc = run(home, "use-cluster", "prod-eu", "--no-probe", kubeconfig=cfg)
+    assert proc.returncode == 1
+    assert f"{cfg}.lock exists" in proc.stderr
+    assert f"rm {cfg}.lock" in proc.stderr
+    assert cfg.read_text() == "kind: Config\n"
+
+
+BAD = {
+    "invalid-yaml": b"apiVersion: v1\nclusters: [\n",
+    "duplicate-names": b"users:\n- {name: u, user: {}}\n- {name: u, user: {}}\n",
+    "wrong-types": b"clusters:\n- name: x\n  cluster: {insecure-skip-tls-verify: 'yes'}\n",
+    "binary": bytes(range(256)),
+    "not-a-mapping": b"- a\n- b\n",
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_malformed_kubeconfig_exits_3_and_changes_no_byte(home: Path, case: str) -> None:
+    good = home / "good"
+    good.write_text("apiVersion: v1\nkind: Config\n")
+    bad = home / "bad"
+    bad.write_bytes(BAD[case])
+    before = snapshot(home)
+    proc = run(home, "use-cluster", "prod-eu", "--no-probe", kubeconfig=f"{good}:{bad}")
+    assert proc.returncode == 3, proc.stderr
+    assert f"kubeconfig {bad}" in proc.stderr and "fix:" in proc.stderr
+    assert snapshot(home) == before
+    doc = json.loads(
+        run(home, "use-cluster", "prod-eu", "--json", kubeconfig=f"{good}:{bad}").stdout
+    )
+    assert doc["error"]["code"] == 3 and doc["error"]["kind"] == "invalid-input"
+
+
+def test_dangling_symlink_exits_3(home: Path) -> None:
+    link = home / "config"
+    link.symlink_to(home / "dotfiles" / "kubeconfig")
+    before = snapshot(home)
+    proc = run(home, "use-cluster", "prod-eu", "--no-probe", kubeconfig=link)
+    assert proc.returncode == 3
+    assert "does not exist" in proc.stderr and "dangling" in proc.stderr
+    assert snapshot(home) == before
+
+
+def test_unreadable_file_exits_3(home: Path) -> None:
+    cfg = home / "config"
+    cfg.write_text("kind: Config\n")
+    cfg.chmod(0)
+    before = snapshot(home)
+    proc = run(home, "use-cluster", "prod-eu", "--no-probe", kubeconfig=cfg, unprivileged=True)
+    assert proc.returncode == 3, proc.stderr
+    assert "permission denied" in proc.stderr
+    cfg.chmod(0o600)
+    assert cfg.read_text() == "kind: Config\n"
+    assert snapshot(home) == {**before, str(cfg): b"kind: Config\n"}
+
+
+def test_read_only_directory_exits_3(home: Path) -> None:
+    directory = home / "ro"
+    directory.mkdir()
+    cfg = directory / "config"
+    cfg.write_text("kind: Config\n")
+    directory.chmod(0o555)
+    try:
+        before = snapshot(home)
+        proc = run(home, "use-cluster", "prod-eu", "--no-probe", kubeconfig=cfg, unprivileged=True)
+        assert proc.returncode == 3, proc.stderr
+        assert f"creating {cfg}.lock failed" in proc.stderr
+        assert snapshot(home) == before
+    finally:
+        directory.chmod(0o755)
+
+
+def test_zero_byte_file_is_used_like_kubectl_does(home: Path) -> None:
+    cfg = home / "config"
+    cfg.write_bytes(b"")
+    proc = run(home, "use-cluster", "prod-eu", "--no-probe", kubeconfig=cfg)
+    assert proc.returncode == 0, proc.stderr
+    assert "is empty" in proc.stderr
+    assert yaml.safe_load(cfg.read_text())["current-context"] == "prod-eu"
