@@ -63,6 +63,7 @@ log = logging.getLogger("ztctl.lab.apiserver")
 HANDSHAKE_TIMEOUT_S = 10.0
 IDLE_TIMEOUT_S = 90.0  # keep-alive idle limit (Go's default idle timeout)
 HOLD_S = 600.0  # how long a black hole keeps a connection before closing it
+RESET_WAIT_S = 5.0  # how long `reset` waits for the client's first bytes
 _NO_CHECK_TIME = 0x200000  # X509_V_FLAG_NO_CHECK_TIME (OpenSSL >= 1.1.0)
 
 ANONYMOUS_PATHS = ("/livez", "/readyz", "/healthz", "/version")
@@ -250,8 +251,15 @@ class ApiServer(TcpService):
             with contextlib.suppress(OSError):
                 tls.close()
 
-    def drop(self, sock: socket.socket, verdict: str) -> None:
+    def drop(self, sock: socket.socket, verdict: str, *, wait_for_data: bool = True) -> None:
         if verdict == "reset":
+            if wait_for_data:
+                # Reset in answer to the client's first bytes (its ClientHello), as a
+                # middlebox does: the client's send succeeds and its read meets the RST,
+                # every time, instead of racing the RST against the client's send.
+                with contextlib.suppress(OSError):
+                    sock.settimeout(RESET_WAIT_S)
+                    sock.recv(1, socket.MSG_PEEK)
             reset(sock)
         else:
             self.hold(self.hold_s)
@@ -443,7 +451,7 @@ class _Handler(BaseHTTPRequestHandler):
                 # The path went down under a kept-alive connection: go silent or reset.
                 log.info("zero-trust request %s %s meets %s", self.command, self.path, verdict)
                 self.close_connection = True
-                self.server.drop(self.request, verdict)
+                self.server.drop(self.request, verdict, wait_for_data=False)
                 return
         if self.state.faults.latency_ms > 0:
             self.server.stopping.wait(self.state.faults.latency_ms / 1000.0)
