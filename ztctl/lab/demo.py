@@ -160,6 +160,51 @@ def step_lab_up(tour: Tour) -> str:
     return f"API server {tour.info.server}, bastion {tour.info.proxy_url} (ztctl lab up)"
 
 
+def step_login(tour: Tour) -> str:
+    """`ztctl login` from an unenrolled device: under --no-input it prints the enrolment URL
+    and exits 4; on a terminal it enrols, connects and keeps the Access token (exit 4 with the
+    keyring's fix where this machine has no OS keyring)."""
+    import pty
+
+    from ztctl.lab import state as lab_state
+
+    control.set_values(tour.dir, ["warp.registered=false", "warp.connected=false"])
+    headless = tour.ztctl_run("--no-input", "login")
+    if headless.returncode != 4 or "cloudflareaccess.com/warp" not in headless.stderr:
+        raise StepFailed(
+            f"ztctl --no-input login exited {headless.returncode} without the enrolment URL"
+        )
+    primary, secondary = pty.openpty()
+    try:
+        login = subprocess.run(
+            [sys.executable, "-m", "ztctl", "login"],
+            env=tour.env,
+            stdin=secondary,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    finally:
+        os.close(secondary)
+        os.close(primary)
+    warp = lab_state.load(tour.dir).warp
+    if not (warp.registered and warp.team == lab_state.load(tour.dir).team and warp.connected):
+        raise StepFailed(
+            f"ztctl login left WARP unenrolled or disconnected (exit {login.returncode})"
+        )
+    if login.returncode == 0:
+        who = _first_line(login.stdout)
+        tour.ztctl_run("logout")  # leave no lab token in this machine's keyring
+        return f"--no-input: URL and exit 4; on a terminal: enrolled, connected. {who}"
+    if login.returncode == 4 and "keyring" in login.stderr:
+        return (
+            "--no-input: URL and exit 4; on a terminal: enrolled and connected (no OS keyring "
+            "here for the Access token: exit 4 with the fix)"
+        )
+    raise StepFailed(f"ztctl login exited {login.returncode}: {_first_line(login.stderr)}")
+
+
 def step_zero_trust_readyz(tour: Tour) -> str:
     result = tour.kubectl_run(KUBECTL_TIMEOUT, "get", "--raw", "/readyz")
     _expect_success(result, "kubectl get --raw /readyz")
@@ -211,6 +256,7 @@ def step_lab_down(tour: Tour) -> str:
 
 STEPS: list[Step] = [
     Step("lab-up", "Start the lab", step_lab_up),
+    Step("login", "ztctl login from an unenrolled device", step_login),
     Step("zero-trust-readyz", "Reach the API server over Zero Trust", step_zero_trust_readyz),
     Step("zero-trust-whoami", "Authenticate over Zero Trust", step_zero_trust_whoami),
     Step("outage", "Inject an outage", step_outage),
