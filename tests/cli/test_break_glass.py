@@ -1,0 +1,426 @@
+"""`ztctl break-glass` end to end on the lab: the outage, the route, kubectl, the audit log."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from ztctl.adapters import routes_bg
+
+ZTCTL = [sys.executable, "-m", "ztctl"]
+REASON = "INC-4711 Zero Trust tunnel down, restarting cloudflared"
+FAKE_SSH = Path(__file__).parents[1] / "core" / "fake_ssh.py"
+needs_kubectl = pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl not installed")
+
+
+@dataclass
+class Env:
+    """A lab with a private state directory and a private copy of its kubeconfig."""
+
+    lab: Any
+    env: dict[str, str]
+    state: Path
+    kubeconfig: Path
+
+    def ztctl(
+        self, *args: str, timeout: float = 60, **kwargs: Any
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*ZTCTL, *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+            **kwargs,
+        )
+
+    def start(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return self.ztctl("break-glass", "start", "lab", "--timeout", "1", *args)
+
+    def kubectl(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["kubectl", *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+
+    def events(self, event: str | None = None) -> list[dict[str, Any]]:
+        path = self.state / "audit.jsonl"
+        if not path.exists():
+            return []
+        items = [json.loads(line) for line in path.read_text().splitlines()]
+        return [i for i in items if event is None or i["event"] == event]
+
+    def session_file(self) -> dict[str, Any] | None:
+        path = self.state / "break-glass" / "lab.json"
+        return json.loads(path.read_text()) if path.exists() else None
+
+    def use_catalog(self, break_glass: dict[str, Any]) -> None:
+        """A copy of the lab catalog whose cluster ``lab`` has this breakGlass."""
+        document = yaml.safe_load(self.lab.paths.catalog.read_text())
+        for cluster in document["clusters"]:
+            ca = cluster.get("certificateAuthority")
+            if ca and not os.path.isabs(ca):
+                cluster["certificateAuthority"] = str(self.lab.paths.catalog.parent / ca)
+            if cluster["name"] == "lab":
+                cluster["breakGlass"] = break_glass
+        path = self.state.parent / "catalog.yaml"
+        path.write_text(yaml.safe_dump(document, sort_keys=False))
+        self.env["ZTCTL_CATALOG"] = str(path)
+
+
+@pytest.fixture
+def bg(lab: Any, tmp_path: Path) -> Iterator[Env]:
+    kubeconfig = tmp_path / "kubeconfig"
+    shutil.copyfile(lab.kubeconfig, kubeconfig)
+    kubeconfig.chmod(0o600)
+    state = tmp_path / "state"
+    env = {**lab.env, "ZTCTL_STATE_DIR": str(state), "KUBECONFIG": str(kubeconfig)}
+    env.pop("ZTCTL_CATALOG", None)
+    env.pop("ZTCTL_NO_INPUT", None)
+    result = Env(lab, env, state, kubeconfig)
+    try:
+        yield result
+    finally:
+        result.ztctl("break-glass", "end", "--all")
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 20.0) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return condition()
+
+
+# --- the outage ------------------------------------------------------------------------
+
+
+@needs_kubectl
+def test_outage_break_glass_start_exec_end(bg: Env) -> None:
+    before = sha256(bg.kubeconfig)
+    bg.lab.set(zt_path="blackhole")
+    direct = bg.kubectl("get", "--raw", "/readyz", "--request-timeout=1s")
+    assert direct.returncode != 0  # the Zero Trust path is down
+
+    started = bg.start("--reason", REASON)
+    assert started.returncode == 0, started.stderr
+    assert "Break-glass route open for lab" in started.stdout
+    assert "break-glass exec lab" in started.stdout
+
+    ready = bg.ztctl("break-glass", "exec", "lab", "--", "kubectl", "get", "--raw", "/readyz")
+    assert ready.returncode == 0, ready.stderr
+    assert ready.stdout.strip() == "ok"
+    whoami = bg.ztctl("break-glass", "exec", "lab", "--", "kubectl", "auth", "whoami", "-o", "json")
+    assert whoami.returncode == 0, whoami.stderr
+    extra = json.loads(whoami.stdout)["status"]["userInfo"]["extra"]
+    assert extra["ztctl.lab/route"] == ["break-glass"]  # it came through the bastion
+
+    assert sha256(bg.kubeconfig) == before  # the user's kubeconfig is byte-identical
+    still_down = bg.kubectl("get", "--raw", "/readyz", "--request-timeout=1s")
+    assert still_down.returncode != 0  # outside exec nothing changed
+
+    ended = bg.ztctl("break-glass", "end", "lab")
+    assert ended.returncode == 0, ended.stderr
+    assert "Ended the break-glass session for lab" in ended.stdout
+
+    events = bg.events()
+    assert [e["event"] for e in events] == [
+        "break-glass.start",
+        "break-glass.exec",
+        "break-glass.exec",
+        "break-glass.end",
+    ]
+    assert {e["reason"] for e in events} == {REASON}
+    assert {e["cluster"] for e in events} == {"lab"}
+    start = events[0]
+    assert start["route"] == f"proxy {bg.lab.proxy_url}"
+    assert start["ttlSeconds"] == 3600
+    assert start["ztPath"] == "timeout"
+    assert start["forced"] is False
+    assert start["user"]
+    assert [e["command"] for e in events[1:3]] == ["kubectl", "kubectl"]
+    audit_text = (bg.state / "audit.jsonl").read_text()
+    assert "/readyz" not in audit_text and "whoami" not in audit_text  # never the arguments
+
+    after = bg.ztctl("break-glass", "exec", "lab", "--", "kubectl", "get", "--raw", "/readyz")
+    assert after.returncode == 1
+    assert "no break-glass session is open for lab" in after.stderr
+    assert sha256(bg.kubeconfig) == before
+
+
+def test_start_is_refused_while_zero_trust_is_healthy_unless_forced(bg: Env) -> None:
+    refused = bg.start("--reason", REASON)
+    assert refused.returncode == 1
+    assert "Zero Trust path to lab is healthy" in refused.stderr
+    assert "--force" in refused.stderr
+    assert bg.session_file() is None
+    assert bg.events() == []
+
+    forced = bg.start("--reason", REASON, "--force", "--json")
+    assert forced.returncode == 0, forced.stderr
+    document = json.loads(forced.stdout)
+    assert document["schemaVersion"] == 1
+    assert document["session"]["cluster"] == "lab"
+    assert document["session"]["forced"] is True
+    assert document["zeroTrust"]["ok"] is True
+    assert document["verified"]["ok"] is True
+    assert document["verified"]["via"] == bg.lab.proxy_url
+    [start] = bg.events("break-glass.start")
+    assert start["forced"] is True and start["ztPath"] == "ok"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ((), "Missing option '--reason'"),
+        (("--reason", ""), "needs a reason"),
+        (("--reason", "test"), "does not say what is broken"),
+        (("--reason", "asdf"), "does not say what is broken"),
+        (
+            ("--reason", REASON, "--ttl", "2h"),
+            "longer than the break-glass limit of lab (maxTtl 1h)",
+        ),
+        (("--reason", REASON, "--ttl", "soon"), "invalid --ttl"),
+    ],
+)
+def test_reason_less_or_over_long_requests_are_refused(
+    bg: Env, args: tuple[str, ...], message: str
+) -> None:
+    result = bg.start(*args)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert bg.session_file() is None
+    assert bg.events() == []
+
+
+def test_refusal_is_json_under_json(bg: Env) -> None:
+    result = bg.start("--reason", "x", "--json")
+    assert result.returncode == 2
+    error = json.loads(result.stdout)["error"]
+    assert error["code"] == 2 and error["kind"] == "usage"
+    assert "--reason" in error["fix"]
+
+
+@needs_kubectl
+def test_session_past_its_ttl_is_refused_and_its_route_closed(bg: Env) -> None:
+    bg.lab.set(zt_path="blackhole")
+    started = bg.start("--reason", REASON, "--ttl", "2s")
+    assert started.returncode == 0, started.stderr
+    overlay = Path(bg.session_file()["overlay"])  # type: ignore[index]
+    assert overlay.exists()
+    assert wait_for(lambda: bg.session_file() is None)  # the watchdog ends it
+    assert not overlay.exists()
+    refused = bg.ztctl("break-glass", "exec", "lab", "--", "kubectl", "get", "--raw", "/readyz")
+    assert refused.returncode == 1
+    assert "expired" in refused.stderr
+    [expire] = bg.events("break-glass.expire")
+    assert expire["reason"] == REASON
+    assert expire["by"] in ("watchdog", "ztctl")
+    status = json.loads(bg.ztctl("break-glass", "status", "--json").stdout)
+    assert status["sessions"] == []
+
+
+def test_second_start_for_the_same_cluster_is_refused(bg: Env) -> None:
+    assert bg.start("--reason", REASON, "--force").returncode == 0
+    again = bg.start("--reason", REASON, "--force")
+    assert again.returncode == 1
+    assert "already open" in again.stderr
+    assert len(bg.events("break-glass.start")) == 1
+
+
+def test_status_and_end_json(bg: Env) -> None:
+    empty = json.loads(bg.ztctl("break-glass", "status", "--json").stdout)
+    assert empty == {"schemaVersion": 1, "sessions": [], "expired": []}
+    assert bg.start("--reason", REASON, "--force", "--ttl", "30m").returncode == 0
+    status = bg.ztctl("break-glass", "status", "--json")
+    [row] = json.loads(status.stdout)["sessions"]
+    assert row["cluster"] == "lab"
+    assert row["state"] == "active"
+    assert row["reason"] == REASON
+    assert row["route"] == f"proxy {bg.lab.proxy_url}"
+    assert 0 < row["remainingSeconds"] <= 1800
+    assert row["watchdogAlive"] is True
+    text = bg.ztctl("break-glass", "status")
+    assert "lab" in text.stdout and REASON in text.stdout
+    ended = json.loads(bg.ztctl("break-glass", "end", "--all", "--json").stdout)
+    assert [e["cluster"] for e in ended["ended"]] == ["lab"]
+    nothing = bg.ztctl("break-glass", "end", "lab")
+    assert nothing.returncode == 0
+    assert "No break-glass session was open for lab" in nothing.stdout
+
+
+# --- exec and shell --------------------------------------------------------------------
+
+
+def test_exec_passes_exit_code_and_sets_the_environment(bg: Env) -> None:
+    assert bg.start("--reason", REASON, "--force").returncode == 0
+    overlay = bg.session_file()["overlay"]  # type: ignore[index]
+    result = bg.ztctl(
+        "break-glass",
+        "exec",
+        "lab",
+        "--",
+        "sh",
+        "-c",
+        'echo "$ZTCTL_BREAK_GLASS|$KUBECONFIG"; exit 3',
+    )
+    assert result.returncode == 3
+    name, kubeconfig = result.stdout.strip().split("|")
+    assert name == "lab"
+    assert kubeconfig.split(os.pathsep) == [overlay, str(bg.kubeconfig)]
+    [event] = bg.events("break-glass.exec")
+    assert event["command"] == "sh" and event["mode"] == "exec"
+
+
+@needs_kubectl
+def test_shell_uses_the_route(bg: Env) -> None:
+    bg.lab.set(zt_path="blackhole")
+    assert bg.start("--reason", REASON).returncode == 0
+    bg.env["SHELL"] = "/bin/sh"
+    result = bg.ztctl(
+        "break-glass",
+        "shell",
+        "lab",
+        input='kubectl get --raw /readyz; echo\necho "in $ZTCTL_BREAK_GLASS"\nexit 4\n',
+    )
+    assert result.returncode == 4, result.stderr
+    assert result.stdout.split() == ["ok", "in", "lab"]
+    [event] = bg.events("break-glass.exec")
+    assert event["mode"] == "shell" and event["command"] == "sh"
+
+
+# --- ssh and vpn routes ----------------------------------------------------------------
+
+
+def install_fake_ssh(bg: Env) -> None:
+    bin_dir = bg.state.parent / "fakebin"
+    bin_dir.mkdir(exist_ok=True)
+    script = bin_dir / "ssh"
+    script.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{FAKE_SSH}" "$@"\n')
+    script.chmod(0o755)
+    bg.env["PATH"] = f"{bin_dir}{os.pathsep}{bg.env['PATH']}"
+    bg.use_catalog({"maxTtl": "1h", "ssh": {"host": "bastion.test", "user": "oncall"}})
+
+
+@needs_kubectl
+def test_ssh_route_opens_a_socks_tunnel_and_end_closes_it(bg: Env) -> None:
+    install_fake_ssh(bg)
+    bg.lab.set(zt_path="blackhole")
+    started = bg.start("--reason", REASON)
+    assert started.returncode == 0, started.stderr
+    session = bg.session_file()
+    assert session is not None
+    route = session["route"]
+    assert route["kind"] == "ssh"
+    assert route["proxyUrl"].startswith("socks5://127.0.0.1:")
+    assert routes_bg.process_matches(route["pid"], route["marker"])
+    whoami = bg.ztctl("break-glass", "exec", "lab", "--", "kubectl", "auth", "whoami", "-o", "json")
+    assert whoami.returncode == 0, whoami.stderr
+    extra = json.loads(whoami.stdout)["status"]["userInfo"]["extra"]
+    assert extra["ztctl.lab/route"] == ["break-glass"]
+    assert bg.ztctl("break-glass", "end", "lab").returncode == 0
+    assert wait_for(lambda: not routes_bg.process_matches(route["pid"], route["marker"]))
+    [end] = bg.events("break-glass.end")
+    assert end["route"] == "ssh oncall@bastion.test:22"
+
+
+def test_sigkilled_ztctl_leaves_no_route_past_the_ttl(bg: Env) -> None:
+    """The ssh tunnel outlives every ztctl process; the watchdog still ends it in time."""
+    install_fake_ssh(bg)
+    bg.lab.set(zt_path="blackhole")
+    assert bg.start("--reason", REASON, "--ttl", "3s").returncode == 0
+    route = bg.session_file()["route"]  # type: ignore[index]
+    port = int(route["proxyUrl"].rsplit(":", 1)[1])
+    proc = subprocess.Popen(
+        [*ZTCTL, "break-glass", "exec", "lab", "--", "sleep", "60"],
+        env=bg.env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert wait_for(lambda: bool(bg.events("break-glass.exec")))
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+        # No ztctl runs now. At the deadline the watchdog closes the tunnel.
+        assert wait_for(lambda: not routes_bg.process_matches(route["pid"], route["marker"]))
+        assert wait_for(lambda: not routes_bg.port_answers("127.0.0.1", port, timeout=0.5))
+        assert wait_for(lambda: bool(bg.events("break-glass.expire")))
+        [expire] = bg.events("break-glass.expire")
+        assert expire["by"] == "watchdog"
+        assert bg.session_file() is None
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)  # the orphaned `sleep`
+
+
+VPN_UP = """
+import subprocess, sys
+proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)", "ztctl-test-vpn"],
+                        start_new_session=True, stdin=subprocess.DEVNULL,
+                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+open(sys.argv[1], "w").write(str(proc.pid))
+"""
+VPN_DOWN = """
+import os, signal, sys
+os.kill(int(open(sys.argv[1]).read()), signal.SIGTERM)
+os.unlink(sys.argv[1])
+"""
+
+
+def vpn_daemon(pidfile: Path) -> int | None:
+    return int(pidfile.read_text()) if pidfile.exists() else None
+
+
+def test_vpn_route_runs_up_checks_the_interface_and_runs_down(bg: Env) -> None:
+    pidfile = bg.state.parent / "vpn.pid"
+    up = [sys.executable, "-c", VPN_UP, str(pidfile)]
+    down = [sys.executable, "-c", VPN_DOWN, str(pidfile)]
+    bg.use_catalog({"maxTtl": "1h", "vpn": {"up": up, "down": down, "interface": "lo"}})
+    started = bg.start("--reason", REASON, "--force")  # the lab's cluster is on loopback
+    assert started.returncode == 0, started.stderr
+    pid = vpn_daemon(pidfile)
+    assert routes_bg.process_matches(pid, "ztctl-test-vpn")
+    overlay = json.loads(Path(bg.session_file()["overlay"]).read_text())  # type: ignore[index]
+    assert "proxy-url" not in overlay["clusters"][0]["cluster"]  # the OS routes it
+    assert bg.ztctl("break-glass", "end", "lab").returncode == 0
+    assert wait_for(lambda: not routes_bg.process_matches(pid, "ztctl-test-vpn"))
+    assert not pidfile.exists()
+
+
+def test_vpn_whose_route_leaves_elsewhere_is_closed_again(bg: Env) -> None:
+    pidfile = bg.state.parent / "vpn.pid"
+    up = [sys.executable, "-c", VPN_UP, str(pidfile)]
+    down = [sys.executable, "-c", VPN_DOWN, str(pidfile)]
+    bg.use_catalog({"maxTtl": "1h", "vpn": {"up": up, "down": down, "interface": "oob0"}})
+    result = bg.start("--reason", REASON, "--force")
+    assert result.returncode == 5
+    assert "does not go through oob0" in result.stderr
+    assert "127.0.0.1 leaves by lo" in result.stderr
+    assert not pidfile.exists()  # down ran
+    assert bg.session_file() is None
+    assert bg.events("break-glass.start") == []
