@@ -39,14 +39,11 @@ def test_json_is_one_contract_document(lab: Any) -> None:
     assert all(isinstance(doc["timings"][k], float) for k in ("dnsMs", "tlsMs", "totalMs"))
 
 
-def test_cluster_defaults_to_the_only_one_or_asks(lab: Any) -> None:
+def test_cluster_defaults_to_the_current_context(lab: Any) -> None:
     proc = probe(lab, "--json")
-    # The lab catalog has two clusters: ztctl must ask which one, not guess.
-    if proc.returncode == 0:
-        assert json.loads(proc.stdout)["cluster"] == "lab"
-    else:
-        assert proc.returncode == 2
-        assert "which cluster" in json.loads(proc.stdout)["error"]["message"]
+    assert proc.returncode == 0, proc.stdout
+    doc = json.loads(proc.stdout)
+    assert doc["cluster"] == "lab" and doc["context"] == "lab"  # the lab kubeconfig's current
 
 
 def test_unknown_cluster_is_invalid_input(lab: Any) -> None:

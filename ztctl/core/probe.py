@@ -293,8 +293,11 @@ def zero_trust_path(target: Target, env: Mapping[str, str] | None = None) -> Rou
     return RoutePath("zero-trust", proxy=proxy, label=f"through {socks.redact_url(proxy)}")
 
 
-def break_glass_path(target: Target, session_proxy: str | None = None) -> RoutePath:
-    """The out-of-band route: an active session's local proxy, or the catalog's proxy."""
+def break_glass_path(
+    target: Target, session_proxy: str | None = None, *, session_open: bool = False
+) -> RoutePath:
+    """The out-of-band route: an open session's local proxy (``ssh -D``), the catalog's
+    proxy, or — for an open VPN session (``session_open``) — the OS route through it."""
     from ztctl.adapters import socks
 
     if session_proxy:
@@ -314,6 +317,9 @@ def break_glass_path(target: Target, session_proxy: str | None = None) -> RouteP
     if kind == "proxy":
         url = bg.route.url  # type: ignore[union-attr]
         return RoutePath("break-glass", proxy=url, label=f"through {socks.redact_url(url)}")
+    if kind == "vpn" and session_open:
+        interface = getattr(bg.route, "interface", "")
+        return RoutePath("break-glass", label=f"over the break-glass VPN ({interface})")
     return RoutePath(
         "break-glass",
         available=False,
@@ -710,7 +716,7 @@ class _Credentials:
             cert_file, key_file = t.client_certificate, t.client_key
         try:
             if cert_pem is not None and key_pem is not None:
-                _load_chain_from_memory(ctx, cert_pem, key_pem)
+                load_chain_from_memory(ctx, cert_pem, key_pem)
             elif cert_file is not None:
                 ctx.load_cert_chain(str(cert_file), str(key_file or cert_file))
         except FileNotFoundError as exc:
@@ -740,7 +746,7 @@ class _Credentials:
         return ctx
 
 
-def _load_chain_from_memory(ctx: ssl.SSLContext, cert_pem: bytes, key_pem: bytes) -> None:
+def load_chain_from_memory(ctx: ssl.SSLContext, cert_pem: bytes, key_pem: bytes) -> None:
     """``load_cert_chain`` wants paths: use memory files (never a key on disk) where possible."""
     memfd = getattr(os, "memfd_create", None)
     if memfd is not None:
@@ -768,6 +774,9 @@ def _load_chain_from_memory(ctx: ssl.SSLContext, cert_pem: bytes, key_pem: bytes
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
         ctx.load_cert_chain(str(cert_path), str(key_path))
+
+
+_load_chain_from_memory = load_chain_from_memory  # the name doctor's credential check imports
 
 
 def _exec_cluster_info(t: Target) -> dict[str, Any]:
@@ -1871,6 +1880,7 @@ def probe_cluster(
     route: str = "auto",
     options: ProbeOptions | None = None,
     session_proxy: str | None = None,
+    session_open: bool = False,
 ) -> ProbeResult:
     """``ztctl probe`` semantics for ``--route auto|zero-trust|break-glass``.
 
@@ -1883,13 +1893,15 @@ def probe_cluster(
     if route not in ROUTES:
         raise ValueError(f"unknown route {route!r}")
     if route == "break-glass":
-        return probe(target, break_glass_path(target, session_proxy), options)
+        return probe(
+            target, break_glass_path(target, session_proxy, session_open=session_open), options
+        )
     result = probe(target, zero_trust_path(target, options.env), options)
     if route == "zero-trust" or result.problem is None:
         return result
     if result.problem.exit_code != EXIT_UNREACHABLE or target.break_glass is None:
         return result
-    bg_path = break_glass_path(target, session_proxy)
+    bg_path = break_glass_path(target, session_proxy, session_open=session_open)
     start = f"ztctl break-glass start {target.name} --reason '...'"
     if not bg_path.available:
         note = f"{bg_path.reason}; {bg_path.fix}" if bg_path.fix else bg_path.reason
@@ -1916,32 +1928,124 @@ def probe_cluster(
 # --------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class ResolvedTarget:
+    """What ``ztctl probe [NAME]`` probes, and where it came from."""
+
+    target: Target
+    context: str | None  # the kubeconfig context used; None: the catalog alone
+    session_proxy: str | None = None  # an open ssh break-glass session's local SOCKS URL
+    session_open: bool = False  # an open break-glass session (any route kind)
+
+
 def resolve_target(
     catalog: Catalog,
     name: str | None,
     *,
     kubeconfig: str | None = None,
     env: Mapping[str, str] | None = None,
-) -> tuple[Target, str | None]:
-    """The target for ``ztctl probe [NAME]`` and the proxy of an open break-glass session.
+    state_dir: Path | None = None,
+) -> ResolvedTarget:
+    """The target kubectl would use for catalog cluster NAME (default: the one the current
+    context reaches, else the catalog's only cluster).
 
-    NAME is a catalog cluster; without it, the catalog's only cluster.
+    The kubeconfig entry wins (its server, CA, credentials, proxy-url), chosen like
+    ``doctor`` does: the current context if it reaches the cluster, then ztctl's entry, then
+    a context named like it, then any context whose server is the cluster's. Without one,
+    the catalog's own CA and credentials (what ``use-cluster`` would write). A NAME that is
+    only a kubeconfig context is probed from the kubeconfig alone (no catalog addresses).
     """
     from ztctl.core.errors import InvalidInput, UsageError
+    from ztctl.core.kubeconfig import load_kubeconfig
     from ztctl.core.suggest import did_you_mean
 
+    kc = load_kubeconfig(kubeconfig, env)
     if name is None:
-        if len(catalog.clusters) == 1:
-            name = catalog.clusters[0].name
-        else:
+        cluster = kc.catalog_cluster(catalog)
+        if cluster is None and len(catalog.clusters) == 1:
+            cluster = catalog.clusters[0]
+        if cluster is None:
+            where = (
+                f"the current context {kc.current_context!r} does not reach a catalog cluster"
+                if kc.current_context
+                else "there is no current context"
+            )
             raise UsageError(
-                "which cluster? the catalog lists " + (", ".join(catalog.names) or "none"),
+                f"which cluster? {where}; the catalog lists {', '.join(catalog.names) or 'none'}",
                 "name one: `ztctl probe NAME` (`ztctl clusters` lists them)",
             )
-    cluster = catalog.get(name)
-    if cluster is None:
-        raise InvalidInput(
-            f"no cluster named {name!r} in the catalog{did_you_mean(name, catalog.names)}",
-            "run `ztctl clusters` to list them",
+    else:
+        cluster = catalog.get(name)
+        if cluster is None:
+            _ctx, cluster_entry, user_entry = kc.context_entries(name)
+            if cluster_entry is not None:
+                return ResolvedTarget(
+                    target_from_kubeconfig(
+                        name,
+                        cluster_entry.resolved(),
+                        user_entry.resolved() if user_entry is not None else {},
+                    ),
+                    context=name,
+                )
+            names = [*catalog.names, *(c for c in kc.contexts if c not in catalog.names)]
+            raise InvalidInput(
+                f"no cluster named {name!r} in the catalog or the kubeconfig"
+                f"{did_you_mean(name, names)}",
+                "run `ztctl clusters` to list the catalog's clusters",
+            )
+    context = _context_for(kc, cluster, catalog.names)
+    if context is None:
+        target = target_from_cluster(cluster)
+    else:
+        _ctx, cluster_entry, user_entry = kc.context_entries(context)
+        assert cluster_entry is not None
+        target = target_from_kubeconfig(
+            cluster.name,
+            cluster_entry.resolved(),
+            user_entry.resolved() if user_entry is not None else {},
+            catalog_cluster=cluster,
         )
-    return target_from_cluster(cluster), None
+    session_proxy, session_open = _break_glass_session(cluster, env, state_dir)
+    return ResolvedTarget(target, context, session_proxy, session_open)
+
+
+def _context_for(kc: Any, cluster: Cluster, catalog_names: Sequence[str]) -> str | None:
+    """The kubeconfig context that stands for ``cluster`` (doctor's ranking), or None."""
+    from ztctl.core.kubeconfig import server_matches
+
+    best: tuple[int, str] | None = None
+    for context in kc.contexts:
+        ctx_entry, cluster_entry, _user = kc.context_entries(context)
+        if ctx_entry is None or cluster_entry is None:
+            continue
+        current = 0 if context == kc.current_context else 1
+        owners = {e.catalog_name for e in (ctx_entry, cluster_entry) if e.catalog_name}
+        if owners:
+            rank: int | None = current if cluster.name in owners else None
+        elif server_matches(cluster_entry.body, cluster) is None:
+            rank = None
+        elif context == cluster.name:
+            rank = 2 + current
+        elif context in catalog_names or cluster_entry.name in catalog_names:
+            rank = None  # named after another catalog cluster
+        else:
+            rank = 4 + current
+        if rank is not None and (best is None or rank < best[0]):
+            best = (rank, context)
+    return best[1] if best else None
+
+
+def _break_glass_session(
+    cluster: Cluster, env: Mapping[str, str] | None, state_dir: Path | None
+) -> tuple[str | None, bool]:
+    """An open break-glass session of an ssh or vpn route (a proxy route needs none)."""
+    bg = cluster.break_glass
+    if bg is None or getattr(bg.route, "kind", "") == "proxy":
+        return None, False
+    from ztctl.core import breakglass
+    from ztctl.core.config import state_dir as default_state_dir
+
+    session = breakglass.active_session(
+        state_dir or default_state_dir(env or os.environ), cluster.name
+    )
+    return breakglass.session_proxy(session), session is not None

@@ -59,7 +59,9 @@ def command(
     """Reach the API server: DNS, TCP, TLS, /readyz, /version and identity, timed per phase"""
     from ztctl.core.probe import ProbeOptions, probe_cluster, resolve_target
 
-    target, session_proxy = resolve_target(app.catalog(), cluster, kubeconfig=app.kubeconfig)
+    resolved = resolve_target(
+        app.catalog(), cluster, kubeconfig=app.kubeconfig, env=app.env, state_dir=app.state_dir
+    )
     options = ProbeOptions(
         timeout=timeout if timeout is not None else app.config.doctor.timeout,
         count=count,
@@ -68,8 +70,16 @@ def command(
         env=app.env,
         on_sample=_LiveLine(app) if count and not app.quiet else None,
     )
-    result = probe_cluster(target, route=route, options=options, session_proxy=session_proxy)
-    emit(app, result.to_dict(), lambda: _text(app, result))
+    result = probe_cluster(
+        resolved.target,
+        route=route,
+        options=options,
+        session_proxy=resolved.session_proxy,
+        session_open=resolved.session_open,
+    )
+    payload = result.to_dict()
+    payload["context"] = resolved.context
+    emit(app, payload, lambda: _text(app, result, resolved.context))
     if result.exit_code:
         # Not ctx.exit(): click returns its code from main() in non-standalone mode.
         sys.stdout.flush()
@@ -116,7 +126,7 @@ def _ms(value: float | None) -> str:
     return f"{value:.1f} ms"
 
 
-def _text(app: App, result: ProbeResult) -> None:
+def _text(app: App, result: ProbeResult, context: str | None) -> None:
     color = use_color(app)
 
     def paint(text: str, code: str) -> str:
@@ -134,8 +144,10 @@ def _text(app: App, result: ProbeResult) -> None:
 
     t = result.timings
     rows: list[tuple[str, str, str]] = []
+    source = f"kubeconfig context {context}" if context else "catalog (no kubeconfig entry)"
+    rows.append(("credential", "", f"{result.credential} from {source}"))
     if t.credential_ms is not None:
-        rows.append(("credential", _ms(t.credential_ms), f"exec plugin ({result.credential})"))
+        rows.append(("exec plugin", _ms(t.credential_ms), "ran the credential plugin"))
     dns_note = ""
     if result.dns is not None:
         if result.dns.error:
