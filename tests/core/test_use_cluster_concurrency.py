@@ -1,0 +1,252 @@
+"""Many writers at once, and writers killed mid-write: no lost update, no torn file."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ztctl.core.errors import InvalidInput
+from ztctl.core.kubeconfig import load_kubeconfig, lock_path, parse_file
+
+ZTCTL = [sys.executable, "-m", "ztctl"]
+HELPER = Path(__file__).with_name("kill_helper.py")
+WRITERS = 8
+
+
+def catalog(path: Path, count: int) -> Path:
+    clusters = [
+        {
+            "name": f"zt-{i}",
+            "server": f"https://k8s-{i}.acme.net:6443",
+            "addresses": [f"203.0.113.{i + 1}"],
+            "certificateAuthority": "/ca.pem",
+            "credentials": {"clientCertificate": "/c.crt", "clientKey": "/c.key"},
+        }
+        for i in range(count)
+    ]
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "ztctl/v1",
+                "kind": "ClusterCatalog",
+                "team": "acme",
+                "clusters": clusters,
+            }
+        )
+    )
+    return path
+
+
+def environment(tmp_path: Path, kubeconfig: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "HOME": str(tmp_path),
+        "ZTCTL_CATALOG": str(tmp_path / "catalog.yaml"),
+        "ZTCTL_CONFIG": str(tmp_path / "absent.toml"),
+        "ZTCTL_STATE_DIR": str(tmp_path / "state"),
+        "KUBECONFIG": str(kubeconfig),
+    }
+
+
+def retry_while_locked(args: list[str], env: dict[str, str], attempts: int = 200) -> int:
+    """Run until the process does not fail on the lock; returns how many retries it took.
+
+    kubectl fails at once when `<file>.lock` exists (client-go has no wait); ztctl waits
+    about two seconds. Both are retried here, as a user would.
+    """
+    for attempt in range(attempts):
+        proc = subprocess.run(
+            args, env=env, capture_output=True, text=True, timeout=60, check=False
+        )
+        if proc.returncode == 0:
+            return attempt
+        assert ".lock" in proc.stderr and ("exists" in proc.stderr), proc.stderr
+        time.sleep(random.uniform(0.01, 0.05))
+    raise AssertionError(f"{args} never got the lock")
+
+
+def test_concurrent_ztctl_and_kubectl_lose_no_update(tmp_path: Path, kubectl: str) -> None:
+    cfg = tmp_path / "config"
+    cfg.write_text("apiVersion: v1\nkind: Config\ncurrent-context: ''\n")
+    catalog(tmp_path / "catalog.yaml", WRITERS)
+    env = environment(tmp_path, cfg)
+    jobs: list[list[str]] = []
+    for i in range(WRITERS):
+        jobs.append([*ZTCTL, "use-cluster", f"zt-{i}", "--no-probe"])
+        jobs.append(
+            [
+                kubectl,
+                "config",
+                "set-context",
+                f"kc-{i}",
+                f"--cluster=zt-{i}",
+                "--user=someone",
+                f"--namespace=ns-{i}",
+            ]
+        )
+    random.shuffle(jobs)
+
+    torn: list[bytes] = []
+    stop = threading.Event()
+
+    def reader() -> None:
+        while not stop.is_set():
+            data = cfg.read_bytes()
+            if not data:
+                continue  # kubectl truncates, then writes: readers can see 0 bytes
+            try:
+                parse_file(cfg, data)
+            except InvalidInput:
+                torn.append(data)
+
+    watcher = threading.Thread(target=reader)
+    watcher.start()
+    errors: list[BaseException] = []
+
+    def worker(args: list[str]) -> None:
+        try:
+            retry_while_locked(args, env)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(job,)) for job in jobs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    stop.set()
+    watcher.join()
+    assert not errors, errors
+    assert not torn
+    kc = load_kubeconfig(str(cfg), {})
+    for i in range(WRITERS):
+        for kind in ("cluster", "user", "context"):
+            entry = kc.entry(kind, f"zt-{i}")
+            assert entry is not None and entry.owned, (kind, i)
+        assert kc.contexts[f"kc-{i}"].body["namespace"] == f"ns-{i}"
+    assert kc.current_context.startswith("zt-")
+    assert not lock_path(cfg).exists()
+
+
+def _start_paused(tmp_path: Path, cfg: Path, when: str) -> tuple[subprocess.Popen[bytes], Path]:
+    marker = tmp_path / f"marker-{when}"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            str(HELPER),
+            when,
+            str(cfg),
+            str(marker),
+            "--",
+            "use-cluster",
+            "zt-0",
+            "--no-probe",
+        ],
+        env=environment(tmp_path, cfg),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 30
+    while not marker.exists():
+        assert proc.poll() is None, proc.stderr.read() if proc.stderr else b""
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    return proc, marker
+
+
+def test_sigkill_before_the_rename_leaves_the_old_file(tmp_path: Path) -> None:
+    cfg = tmp_path / "config"
+    old = b"apiVersion: v1\nkind: Config\ncurrent-context: ''\n"
+    cfg.write_bytes(old)
+    catalog(tmp_path / "catalog.yaml", 1)
+    proc, marker = _start_paused(tmp_path, cfg, "before")
+    temp = Path(marker.read_text())
+    assert temp.parent == tmp_path and temp.name.startswith(".config.")
+    assert b"zt-0" in temp.read_bytes()  # the new content was complete and fsynced
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert cfg.read_bytes() == old
+    # The killed writer's lock stays, as with kubectl; the next writer names it.
+    env = environment(tmp_path, cfg)
+    blocked = subprocess.run(
+        [*ZTCTL, "use-cluster", "zt-0", "--no-probe"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert blocked.returncode == 1
+    assert f"rm {cfg}.lock" in blocked.stderr
+    lock_path(cfg).unlink()
+    done = subprocess.run(
+        [*ZTCTL, "use-cluster", "zt-0", "--no-probe"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert load_kubeconfig(str(cfg), {}).current_context == "zt-0"
+
+
+def test_sigkill_after_the_rename_leaves_the_new_file(tmp_path: Path) -> None:
+    cfg = tmp_path / "config"
+    cfg.write_bytes(b"kind: Config\n")
+    catalog(tmp_path / "catalog.yaml", 1)
+    proc, _marker = _start_paused(tmp_path, cfg, "after")
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    kc = load_kubeconfig(str(cfg), {})
+    assert kc.current_context == "zt-0" and kc.clusters["zt-0"].owned
+
+
+@pytest.mark.slow
+def test_sigkill_at_random_moments_never_tears_the_file(tmp_path: Path) -> None:
+    """A large file (about 1 MB) so that the kill often lands inside the write."""
+    cfg = tmp_path / "config"
+    entries = 1500
+    big = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [
+            {"name": f"c{i}", "cluster": {"server": f"https://10.0.{i // 250}.{i % 250}"}}
+            for i in range(entries)
+        ],
+        "contexts": [
+            {"name": f"c{i}", "context": {"cluster": f"c{i}", "user": "u"}} for i in range(entries)
+        ],
+        "users": [{"name": "u", "user": {"token": "t"}}],
+        "current-context": "c0",
+    }
+    old = yaml.safe_dump(big).encode()
+    catalog(tmp_path / "catalog.yaml", 1)
+    env = environment(tmp_path, cfg)
+    args = [*ZTCTL, "use-cluster", "zt-0", "--no-probe"]
+    cfg.write_bytes(old)
+    start = time.monotonic()
+    subprocess.run(args, env=env, check=True, capture_output=True, timeout=60)
+    new = cfg.read_bytes()
+    duration = time.monotonic() - start
+    for _ in range(8):
+        cfg.write_bytes(old)
+        lock_path(cfg).unlink(missing_ok=True)
+        proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(random.uniform(0.5, 1.1) * duration)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+        now = cfg.read_bytes()
+        assert now in (old, new)
+    lock_path(cfg).unlink(missing_ok=True)
+    for leftover in tmp_path.glob(".config.*.tmp"):
+        leftover.unlink()
