@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ztctl.lab import control
-from ztctl.lab.env import LabInfo, write_bastion_kubeconfig
+from ztctl.lab.env import LabInfo
 
 OK, FAIL, SKIP = "ok", "fail", "skip"
 KUBECTL_TIMEOUT = "--request-timeout=5s"
@@ -236,12 +236,75 @@ def step_outage_kubectl(tour: Tour) -> str:
     return f"kubectl {OUTAGE_TIMEOUT} failed as expected in {elapsed:.1f}s"
 
 
-def step_bastion(tour: Tour) -> str:
-    kubeconfig = write_bastion_kubeconfig(tour.lab, tour.work / "kubeconfig-bastion")
-    user, route = _whoami(tour, "--kubeconfig", kubeconfig)
+BREAK_GLASS_REASON = "lab demo: Zero Trust path black-holed, need kubectl over the bastion"
+
+
+def _kubeconfig_digest(tour: Tour) -> str:
+    import hashlib
+
+    return hashlib.sha256(tour.lab.paths.kubeconfig.read_bytes()).hexdigest()
+
+
+def step_break_glass_start(tour: Tour) -> str:
+    (tour.work / "kubeconfig.sha256").write_text(_kubeconfig_digest(tour))
+    result = tour.ztctl_run(
+        "break-glass", "start", "lab", "--reason", BREAK_GLASS_REASON, "--ttl", "15m",
+        "--timeout", "1", "--json",
+    )  # fmt: skip
+    _expect_success(result, "ztctl break-glass start lab")
+    document = json.loads(result.stdout)
+    verified = document["verified"]
+    return (
+        f"ztctl break-glass start lab → {document['session']['route']}, /readyz "
+        f"{verified['readyz']} over it as {verified['user']}, open for 15m"
+    )
+
+
+def step_break_glass_exec(tour: Tour) -> str:
+    if tour.kubectl is None:
+        raise Skip("kubectl is not installed")
+    ready = tour.ztctl_run(
+        "break-glass", "exec", "lab", "--", tour.kubectl, KUBECTL_TIMEOUT, "get", "--raw", "/readyz"
+    )
+    _expect_success(ready, "ztctl break-glass exec lab -- kubectl get --raw /readyz")
+    whoami = tour.ztctl_run(
+        "break-glass", "exec", "lab", "--", tour.kubectl, KUBECTL_TIMEOUT,
+        "auth", "whoami", "-o", "json",
+    )  # fmt: skip
+    _expect_success(whoami, "ztctl break-glass exec lab -- kubectl auth whoami")
+    user = json.loads(whoami.stdout)["status"]["userInfo"]
+    route = (user.get("extra") or {}).get("ztctl.lab/route", ["?"])[0]
     if route != "break-glass":
         raise StepFailed(f"the API server saw route {route!r}, expected 'break-glass'")
-    return f"kubectl with proxy-url {tour.lab.proxy_url} → {user}, route {route}"
+    return (
+        f"ztctl break-glass exec lab -- kubectl: /readyz {ready.stdout.strip()}, "
+        f"whoami {user.get('username')}, route {route}"
+    )
+
+
+def step_break_glass_end(tour: Tour) -> str:
+    from ztctl.core import audit, breakglass
+
+    if tour.info is None:
+        raise Skip("the lab was not started")
+    state_dir = tour.lab.paths.state_dir
+    if breakglass.read_session(state_dir, "lab") is None:
+        raise Skip("no break-glass session was open")
+    result = tour.ztctl_run("break-glass", "end", "lab")
+    _expect_success(result, "ztctl break-glass end lab")
+    events = [
+        e
+        for e in audit.read_events(state_dir)
+        if str(e.get("event", "")).startswith("break-glass.")
+        and e.get("reason") == BREAK_GLASS_REASON
+    ]
+    kinds = [str(e["event"]).removeprefix("break-glass.") for e in events]
+    if not kinds or kinds[0] != "start" or kinds[-1] != "end":
+        raise StepFailed(f"the audit log holds {kinds}, expected start ... end")
+    before = tour.work / "kubeconfig.sha256"
+    if before.exists() and before.read_text() != _kubeconfig_digest(tour):
+        raise StepFailed("break-glass changed the kubeconfig")
+    return f"route closed; audit log: {', '.join(kinds)} with the reason; kubeconfig unchanged"
 
 
 def step_lab_down(tour: Tour) -> str:
@@ -261,7 +324,9 @@ STEPS: list[Step] = [
     Step("zero-trust-whoami", "Authenticate over Zero Trust", step_zero_trust_whoami),
     Step("outage", "Inject an outage", step_outage),
     Step("outage-kubectl", "kubectl fails fast during the outage", step_outage_kubectl),
-    Step("break-glass", "kubectl through the out-of-band bastion", step_bastion),
+    Step("break-glass-start", "ztctl break-glass start during the outage", step_break_glass_start),
+    Step("break-glass", "kubectl over the break-glass route", step_break_glass_exec),
+    Step("break-glass-end", "ztctl break-glass end", step_break_glass_end, always=True),
     Step("lab-down", "Stop the lab", step_lab_down, always=True),
 ]
 
