@@ -306,3 +306,31 @@ def test_bearer_jwt_claims_become_the_user(tmp_path, monkeypatch) -> None:
     assert user["groups"] == ["sre", "system:authenticated"]
     assert bad.status == 401
     assert seen == ["good.jwt.token", "bad.jwt.token"]
+
+
+def _wait_for(condition, timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def test_a_black_hole_lets_go_when_the_client_gives_up(tmp_path) -> None:
+    from ztctl.lab import state as lab_state
+    from ztctl.lab.apiserver import ApiServer
+    from ztctl.lab.pki import ensure_pki
+
+    with lab_state.update(tmp_path) as current:
+        current.faults.zt_path = "blackhole"
+    server = ApiServer(tmp_path, ensure_pki(tmp_path))
+    server.start()
+    try:
+        client = socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT)
+        client.sendall(b"\x16\x03\x01\x00\x05hello")  # swallowed, never answered
+        assert _wait_for(lambda: server.connection_count == 1)
+        client.close()
+        assert _wait_for(lambda: server.connection_count == 0)
+    finally:
+        server.stop()

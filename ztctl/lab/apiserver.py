@@ -262,7 +262,7 @@ class ApiServer(TcpService):
                     sock.recv(1, socket.MSG_PEEK)
             reset(sock)
         else:
-            self.hold(self.hold_s)
+            self.hold(sock, self.hold_s)
             shutdown(sock)
 
     def _certificate_identity(self, tls: ssl.SSLSocket) -> tuple[Identity | None, str | None]:

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import select
 import socket
 import struct
 import threading
+import time
 
 log = logging.getLogger("ztctl.lab")
 
@@ -58,6 +60,12 @@ class TcpService:
 
     # -- connection tracking (so stop() can end them) ------------------------------------
 
+    @property
+    def connection_count(self) -> int:
+        """Connections being served or held right now."""
+        with self._lock:
+            return len(self._conns)
+
     def track(self, sock: socket.socket) -> None:
         with self._lock:
             self._conns.add(sock)
@@ -68,9 +76,19 @@ class TcpService:
         with self._lock:
             self._conns.discard(sock)
 
-    def hold(self, seconds: float) -> None:
-        """Wait like a black hole: until ``seconds`` pass or the service stops."""
-        self.stopping.wait(seconds)
+    def hold(self, sock: socket.socket, seconds: float) -> None:
+        """Be a black hole for ``sock``: swallow what it sends, answer nothing, until the
+        client gives up (closes), ``seconds`` pass, or the service stops."""
+        deadline = time.monotonic() + seconds
+        with contextlib.suppress(OSError, ValueError):
+            while not self.stopping.is_set():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return
+                readable, _, _ = select.select([sock], [], [], min(remaining, 0.5))
+                # The plain-socket recv, also for a TLS socket: bytes are dropped unread.
+                if readable and not socket.socket.recv(sock, 65536):
+                    return  # the client closed its side
 
     # -- internals ----------------------------------------------------------------------
 
