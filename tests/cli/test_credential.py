@@ -194,3 +194,28 @@ def test_help_goes_through_click(access: AccessEnv) -> None:
     result = access.run(["credential", "--help"])
     assert result.returncode == 0
     assert "exec credential plugin" in result.stdout
+
+
+@pytest.mark.kubectl
+def test_kubectl_through_the_entry_use_cluster_writes(
+    access: AccessEnv, kubectl: str, tmp_path: Path
+) -> None:
+    import os
+    import shutil
+
+    kubeconfig = tmp_path / "kubeconfig"
+    shutil.copy(access.lab.kubeconfig, kubeconfig)
+    script_dir = str(Path(ztctl_argv()[0]).parent)
+    path = {"PATH": f"{script_dir}{os.pathsep}{access.env['PATH']}"}
+    written = access.run(
+        ["--kubeconfig", str(kubeconfig), "--no-input", "use-cluster", "lab-sso", "--no-probe"],
+        env=path,
+    )
+    assert written.returncode == 0, written.stderr
+    access.put("lab-sso", access.mint())
+    result = access.lab.run(
+        [kubectl, FAST, "--kubeconfig", kubeconfig, "auth", "whoami", "-o", "json"],
+        env={**access.env, **path},
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["status"]["userInfo"]["username"] == "ada@lab.example"
