@@ -82,12 +82,13 @@ def test_break_glass_route_while_zero_trust_is_down(lab: Any) -> None:
     assert "proxyMs" in doc["timings"]
 
 
-def test_inspection_is_named_in_text(lab: Any) -> None:
+@pytest.mark.parametrize("route", ["zero-trust", "auto"])
+def test_inspection_is_named_in_text(lab: Any, route: str) -> None:
     lab.set(inspection=True)
-    proc = probe(lab, "lab", "--route", "zero-trust")
+    proc = probe(lab, "lab", "--route", route)
     assert proc.returncode == 5
     assert "TLS inspection by Cloudflare Gateway" in proc.stderr
-    assert "Do Not Inspect" in proc.stderr
+    assert "Do Not Inspect" in proc.stderr  # auto adds break-glass, never drops the fix
     assert "(NOT trusted)" in proc.stdout
 
 

@@ -167,8 +167,9 @@ def test_auto_says_break_glass_would_work(lab: LabHandle, target: Target) -> Non
     assert result.exit_code == 5 and result.route == "zero-trust"
     assert result.break_glass is not None and result.break_glass.ok
     assert result.problem is not None
-    assert "break-glass route answers" in result.problem.fix
+    assert "the break-glass route works" in result.problem.fix
     assert "ztctl break-glass start lab" in result.problem.fix
+    assert result.problem.fix.startswith("run `ztctl doctor lab`")
     doc = result.to_dict()
     assert doc["breakGlass"]["ok"] is True and doc["breakGlass"]["route"] == "break-glass"
 
@@ -188,7 +189,7 @@ def test_auto_reports_a_failing_break_glass_route_too(lab: LabHandle, target: Ta
     result = probe_cluster(dead, route="auto", options=opts())
     assert result.exit_code == 5
     assert result.break_glass is not None and not result.break_glass.ok
-    assert result.problem is not None and "fails too" in result.problem.fix
+    assert result.problem is not None and "the break-glass route fails too" in result.problem.fix
 
 
 def test_break_glass_without_a_route_is_explained(target: Target) -> None:

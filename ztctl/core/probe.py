@@ -1322,9 +1322,7 @@ def _untrusted(
             "(ask your Zero Trust admin); ztctl never turns verification off"
         )
         if path.route == "zero-trust" and target.break_glass is not None:
-            fix += (
-                f"; meanwhile `ztctl probe {target.name} --route break-glass` shows the other route"
-            )
+            fix += _inspection_hint(target)
         return Problem(
             "tls-inspection",
             f"TLS inspection by Cloudflare Gateway: {where} presented a certificate issued by "
@@ -1478,6 +1476,17 @@ def _hostport(host: str | None, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
+def _break_glass_hint(target: Target) -> str:
+    return (
+        f"; if Zero Trust is down, `ztctl break-glass start {target.name} --reason '...'` "
+        "opens the out-of-band route"
+    )
+
+
+def _inspection_hint(target: Target) -> str:
+    return f"; meanwhile `ztctl probe {target.name} --route break-glass` shows the other route"
+
+
 def _unreachable(
     target: Target,
     path: RoutePath,
@@ -1490,10 +1499,7 @@ def _unreachable(
     if path.route == "zero-trust" and not path.proxy:
         fix = f"run `ztctl doctor {target.name}`"
         if target.break_glass is not None:
-            fix += (
-                f"; if Zero Trust is down, `ztctl break-glass start {target.name} "
-                "--reason '...'` opens the out-of-band route"
-            )
+            fix += _break_glass_hint(target)
     elif path.route == "zero-trust":
         fix = (
             f"check the proxy {path.proxy_display} (kubeconfig proxy-url or HTTPS_PROXY), "
@@ -1903,23 +1909,25 @@ def probe_cluster(
         return result
     bg_path = break_glass_path(target, session_proxy, session_open=session_open)
     start = f"ztctl break-glass start {target.name} --reason '...'"
+    # The Zero Trust fix without its generic break-glass hint: the check below says more.
+    primary = (
+        result.problem.fix.replace(_break_glass_hint(target), "")
+        .replace(_inspection_hint(target), "")
+        .rstrip("; ")
+    )
     if not bg_path.available:
         note = f"{bg_path.reason}; {bg_path.fix}" if bg_path.fix else bg_path.reason
         return replace(
             result,
             break_glass_note=note,
-            problem=replace(result.problem, fix=f"{result.problem.fix}; break-glass: {note}"),
+            problem=replace(result.problem, fix=f"{primary}; break-glass: {note}"),
         )
     bg = probe(target, bg_path, replace(options, count=0, on_sample=None))
     if bg.ok:
-        fix = (
-            f"the break-glass route answers ({bg_path.proxy_display}, ready in "
-            f"{bg.timings.total_ms or 0:.0f} ms): if Zero Trust is down, run `{start}`; "
-            f"to find the Zero Trust fault, run `ztctl doctor {target.name}`"
-        )
+        fix = f"{primary}; the break-glass route works: if Zero Trust is down, run `{start}`"
     else:
         assert bg.problem is not None
-        fix = f"{result.problem.fix}. The break-glass route fails too: {bg.problem.message}"
+        fix = f"{primary}; the break-glass route fails too: {bg.problem.message}"
     return replace(result, break_glass=bg, problem=replace(result.problem, fix=fix))
 
 
