@@ -86,6 +86,7 @@ def _context(
     chosen: tuple[Any, ...] = ()
     note: str | None = None
     targets: dict[str, Any] = {}
+    access: tuple[str, ...] = ()
     if app.catalog_source:
         catalog = app.catalog()
         team = catalog.team or team
@@ -98,6 +99,7 @@ def _context(
             catalog, list(names), all_clusters=all_clusters, current=current
         )
         targets = kubeconfig_targets(chosen, kube, catalog_names=catalog.names)
+        access = tuple(c.name for c in catalog.clusters if c.credentials.kind == "accessToken")
     elif names or all_clusters:
         raise UsageError(
             "no cluster catalog is configured, so there are no clusters to check",
@@ -110,6 +112,7 @@ def _context(
         warp=config.warp,
         clusters=tuple(chosen),
         targets=targets,
+        access_clusters=access,
         timeout=timeout if timeout is not None else config.doctor.timeout,
         env=app.env,
     )

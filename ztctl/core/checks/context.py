@@ -38,8 +38,11 @@ class DoctorContext:
     targets: Mapping[str, Target] = field(default_factory=dict)  # name -> what kubectl uses
     timeout: float = 3.0
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
-    # Access tokens by cluster name, or None when no keyring could be read (lazy: see
-    # ztctl.core.checks.device.access_tokens).
+    # Catalog clusters (selected or not) whose Access tokens may be in the keyring: any of
+    # them serves device.posture's get-identity call.
+    access_clusters: tuple[str, ...] = ()
+    # How to find an Access token (tests replace it); None: the OS keyring
+    # (ztctl.core.checks.device.default_token_source).
     token_source: Any = None
     facts: Facts = field(default_factory=Facts)
     started: float = field(default_factory=time.monotonic)

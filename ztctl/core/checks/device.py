@@ -197,10 +197,9 @@ def linux_disk_encryption(
             f"the root file system is {fstype} from {device!r} (a container or VM share?): "
             "its disk cannot be seen from here",
         )
-    try:
-        name = Path(os.path.realpath(device)).name if device.startswith(str(dev)) else device
-    except OSError:
-        name = Path(device).name
+    # /dev/mapper/root is a symlink to /dev/dm-0: sysfs knows the kernel name.
+    local = dev / device[len("/dev/") :]
+    name = Path(os.path.realpath(local)).name if local.is_symlink() else local.name
     if not (sys_block / name).exists():
         return LocalFact("diskEncryption", "skip", f"no sysfs entry for {device}")
     if _dm_crypt_below(name, sys_block):
@@ -359,7 +358,7 @@ def default_token_source(ctx: DoctorContext, cluster: str | None = None) -> tupl
         return None, "this ztctl has no keyring support"
     names = token_item_names(ctx, cluster)
     if not names:
-        return None, "no selected cluster uses Cloudflare Access tokens"
+        return None, "no catalog cluster uses Cloudflare Access tokens"
     from ztctl.adapters import keyring as kr
 
     for name in names:
@@ -370,28 +369,18 @@ def default_token_source(ctx: DoctorContext, cluster: str | None = None) -> tupl
 
 
 def token_item_names(ctx: DoctorContext, cluster: str | None = None) -> list[str]:
-    """Keyring item names of the selected clusters' Access tokens (``ztctl login``'s scheme
-    when the login module is present; else the cluster names)."""
+    """Keyring item names of the selected clusters' Access tokens: ``ztctl login`` and
+    ``ztctl credential`` keep each ``accessToken`` cluster's token under the cluster name."""
     from ztctl.core import model
 
-    selected = [
-        c
-        for c in ctx.clusters
-        if isinstance(c.credentials, model.AccessToken) and (cluster is None or c.name == cluster)
-    ]
-    names: list[str] = []
-    try:
-        from ztctl.core import access  # type: ignore[attr-defined]
-
-        item_name = getattr(access, "token_item_name", None)
-    except ImportError:
-        item_name = None
-    for chosen in selected:
-        if callable(item_name):
-            names.append(str(item_name(chosen)))
-        else:
-            names.append(f"access-token:{chosen.name}")
-    return names
+    if cluster is not None:
+        return [
+            c.name
+            for c in ctx.clusters
+            if c.name == cluster and isinstance(c.credentials, model.AccessToken)
+        ]
+    names = [c.name for c in ctx.clusters if isinstance(c.credentials, model.AccessToken)]
+    return names + [n for n in ctx.access_clusters if n not in names]
 
 
 def identity_url(ctx: DoctorContext) -> str | None:
