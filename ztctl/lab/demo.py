@@ -317,13 +317,43 @@ def step_lab_down(tour: Tour) -> str:
     return f"stopped pid {result.pid} (ztctl lab down)"
 
 
+def step_probe(tour: Tour) -> str:
+    result = tour.ztctl_run("probe", "lab", "--route", "zero-trust", "--json")
+    _expect_success(result, "ztctl probe lab")
+    doc = json.loads(result.stdout)
+    t = doc["timings"]
+    phases = ", ".join(
+        f"{name} {t[key]:.1f} ms"
+        for name, key in (("dns", "dnsMs"), ("tcp", "connectMs"), ("tls", "tlsMs"),
+                          ("first byte", "firstByteMs"), ("total", "totalMs"))
+    )  # fmt: skip
+    return f"ztctl probe lab → readyz {doc['readyz']}, {doc['version']}, {doc['user']}: {phases}"
+
+
+def step_probe_outage(tour: Tour) -> str:
+    result = tour.ztctl_run("probe", "lab", "--timeout", "2", "--json")
+    if result.returncode != 5:
+        raise StepFailed(f"ztctl probe exited {result.returncode} during the outage, expected 5")
+    doc = json.loads(result.stdout)
+    bg = doc.get("breakGlass") or {}
+    if not bg.get("ok"):
+        raise StepFailed("ztctl probe did not find the break-glass route answering")
+    error = doc["error"]
+    return (
+        f"ztctl probe lab → exit 5 ({error['kind']} in the {error['phase']} phase); "
+        f"break-glass answers through {bg['via']} in {bg['timings']['totalMs']:.0f} ms"
+    )
+
+
 STEPS: list[Step] = [
     Step("lab-up", "Start the lab", step_lab_up),
     Step("login", "ztctl login from an unenrolled device", step_login),
     Step("zero-trust-readyz", "Reach the API server over Zero Trust", step_zero_trust_readyz),
     Step("zero-trust-whoami", "Authenticate over Zero Trust", step_zero_trust_whoami),
+    Step("probe", "ztctl probe: where the time goes", step_probe),
     Step("outage", "Inject an outage", step_outage),
     Step("outage-kubectl", "kubectl fails fast during the outage", step_outage_kubectl),
+    Step("probe-outage", "ztctl probe names the outage and the way around it", step_probe_outage),
     Step("break-glass-start", "ztctl break-glass start during the outage", step_break_glass_start),
     Step("break-glass", "kubectl over the break-glass route", step_break_glass_exec),
     Step("break-glass-end", "ztctl break-glass end", step_break_glass_end, always=True),
