@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -312,3 +313,56 @@ def test_zero_byte_file_is_used_like_kubectl_does(home: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert "is empty" in proc.stderr
     assert yaml.safe_load(cfg.read_text())["current-context"] == "prod-eu"
+
+
+# --- against the lab API server (real TLS, client certificates) ---------------------------
+
+
+def test_lab_kubectl_and_python_client_use_what_ztctl_wrote(
+    lab: Any, kubectl: str, tmp_path: Path
+) -> None:
+    cfg = tmp_path / "kubeconfig"
+    env = {"KUBECONFIG": str(cfg)}
+    proc = lab.run([*ZTCTL, "use-cluster", "lab"], env=env)  # --probe is on by default
+    assert proc.returncode == 0, proc.stderr
+    assert 'Switched to context "lab"' in proc.stdout
+    assert "API server answers" in proc.stdout and "as lab-admin" in proc.stdout
+
+    readyz = lab.run([kubectl, "get", "--raw", "/readyz"], env=env)
+    assert readyz.returncode == 0, readyz.stderr
+    assert readyz.stdout.strip() == "ok"
+    whoami = lab.run([kubectl, "auth", "whoami", "-o", "json"], env=env)
+    assert whoami.returncode == 0, whoami.stderr
+    assert json.loads(whoami.stdout)["status"]["userInfo"]["username"] == "lab-admin"
+
+    from kubernetes import client, config
+
+    api = config.new_client_from_config(config_file=str(cfg))
+    try:
+        version = client.VersionApi(api).get_code(_request_timeout=10)
+    finally:
+        api.close()
+    assert version.git_version.startswith("v")
+
+
+def test_lab_json_carries_the_probe(lab: Any, tmp_path: Path) -> None:
+    env = {"KUBECONFIG": str(tmp_path / "kubeconfig")}
+    proc = lab.run([*ZTCTL, "use-cluster", "lab", "--json"], env=env)
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["probe"]["ok"] is True and doc["probe"]["readyz"] == "ok"
+    again = json.loads(
+        lab.run([*ZTCTL, "use-cluster", "lab", "--json", "--no-probe"], env=env).stdout
+    )
+    assert "probe" not in again and again["changed"] is False
+
+
+def test_lab_kubeconfig_entries_are_adopted(lab: Any, tmp_path: Path) -> None:
+    """`ztctl lab up` writes unmarked entries identical to the catalog's: no conflict."""
+    cfg = tmp_path / "kubeconfig"
+    cfg.write_bytes(lab.kubeconfig.read_bytes())
+    proc = lab.run(
+        [*ZTCTL, "use-cluster", "lab", "--no-probe", "--json"], env={"KUBECONFIG": str(cfg)}
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["duplicates"] == []
