@@ -112,15 +112,23 @@ class App:
 
     def warn(self, message: str) -> None:
         if not self.quiet:
-            self.err.print(f"warning: {message}", style="yellow", markup=False)
+            self._note(f"warning: {message}", "yellow")
 
     def info(self, message: str) -> None:
         if not self.quiet:
-            self.err.print(message, markup=False)
+            self._note(message, None)
 
     def debug(self, message: str) -> None:
         if self.verbose:
-            self.err.print(message, style="dim", markup=False)
+            self._note(message, "dim")
+
+    def _note(self, text: str, style: str | None) -> None:
+        """One line on stderr: styled on a colour terminal, plain (never wrapped) otherwise."""
+        if style and not self.no_color and sys.stderr.isatty():
+            self.err.print(text, style=style, markup=False, soft_wrap=True)
+        else:
+            sys.stderr.write(text + "\n")
+            sys.stderr.flush()
 
 
 def no_color_from_env(env: Mapping[str, Any]) -> bool:

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ztctl.core.model import Catalog, Cluster
+
+if TYPE_CHECKING:
+    from ztctl.core.kubeconfig.model import Kubeconfig
 
 
 @dataclass(frozen=True)
@@ -15,6 +19,10 @@ class ClusterRow:
     credentials: str  # clientCertificate | exec | accessToken
     break_glass: str | None  # the route kind and target, e.g. "proxy socks5://127.0.0.1:1080"
     max_ttl_s: int | None
+    # The kubeconfig cluster entry that reaches it (ztctl's own, or another tool's entry for
+    # the same API server), None when there is none, "" when the kubeconfig was not read.
+    kubeconfig_entry: str | None = ""
+    current: bool = False
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -24,6 +32,11 @@ class ClusterRow:
             "credentials": self.credentials,
             "breakGlass": self.break_glass,
             "breakGlassMaxTtlSeconds": self.max_ttl_s,
+            "inKubeconfig": None
+            if self.kubeconfig_entry == ""
+            else self.kubeconfig_entry is not None,
+            "kubeconfigCluster": self.kubeconfig_entry or None,
+            "current": self.current,
         }
 
 
@@ -54,7 +67,29 @@ def describe_route(cluster: Cluster) -> str | None:
     return f"vpn {route.interface}"  # type: ignore[union-attr]
 
 
-def list_clusters(catalog: Catalog) -> ClusterList:
+def kubeconfig_entry_for(kube: Kubeconfig, cluster: Cluster) -> str | None:
+    """The name of the kubeconfig cluster entry that reaches ``cluster``, if any.
+
+    ztctl's own entry (named after the catalog cluster, with the ztctl extension) first;
+    else another tool's entry for the same API server (same host or address and port).
+    """
+    from ztctl.core.kubeconfig.model import server_matches
+
+    own = kube.clusters.get(cluster.name)
+    if own is not None and own.catalog_name == cluster.name:
+        return own.name
+    for entry in kube.clusters.values():
+        if entry.catalog_name == cluster.name:
+            return entry.name
+    for entry in kube.clusters.values():
+        if server_matches(entry.body, cluster) is not None:
+            return entry.name
+    return None
+
+
+def list_clusters(catalog: Catalog, kube: Kubeconfig | None = None) -> ClusterList:
+    """The catalog's clusters; with ``kube``, also whether each is in it and current."""
+    current = kube.catalog_cluster(catalog) if kube is not None else None
     rows = tuple(
         ClusterRow(
             name=c.name,
@@ -63,6 +98,8 @@ def list_clusters(catalog: Catalog) -> ClusterList:
             credentials=c.credentials.kind,
             break_glass=describe_route(c),
             max_ttl_s=c.break_glass.max_ttl_s if c.break_glass else None,
+            kubeconfig_entry=kubeconfig_entry_for(kube, c) if kube is not None else "",
+            current=current is not None and current.name == c.name,
         )
         for c in catalog.clusters
     )

@@ -19,8 +19,17 @@ if TYPE_CHECKING:
 def command(app: App) -> None:
     """List the catalog's clusters and their break-glass routes"""
     from ztctl.core.clusters import list_clusters
+    from ztctl.core.errors import InvalidInput
+    from ztctl.core.kubeconfig import load_kubeconfig
 
-    result = list_clusters(app.catalog())
+    catalog = app.catalog()
+    try:
+        kube = load_kubeconfig(app.kubeconfig, app.env)
+    except InvalidInput as error:
+        # A listing should not die of a broken kubeconfig; say so and show what is known.
+        app.warn(f"{error.message}; the KUBECONFIG column is unknown ({error.fix})")
+        kube = None
+    result = list_clusters(catalog, kube)
     emit(app, result.to_dict(), lambda: _text(app, result))
 
 
@@ -29,10 +38,25 @@ def _text(app: App, result: ClusterList) -> None:
         click.echo(f"The catalog {result.source} lists no clusters.")
         return
     print_table(
-        ("NAME", "SERVER", "ADDRESSES", "CREDENTIALS", "BREAK-GLASS"),
+        ("CURRENT", "NAME", "SERVER", "KUBECONFIG", "CREDENTIALS", "BREAK-GLASS"),
         (
-            (row.name, row.server, ",".join(row.addresses), row.credentials, row.break_glass or "-")
+            (
+                "*" if row.current else "",
+                row.name,
+                row.server,
+                _kubeconfig_cell(row.name, row.kubeconfig_entry),
+                row.credentials,
+                row.break_glass or "-",
+            )
             for row in result.rows
         ),
         color=use_color(app),
     )
+
+
+def _kubeconfig_cell(name: str, entry: str | None) -> str:
+    if entry == "":
+        return "?"
+    if entry is None:
+        return "-"
+    return "yes" if entry == name else f"as {entry}"
