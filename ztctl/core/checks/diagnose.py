@@ -51,10 +51,8 @@ def _root_cause(
             result = by_key.get(check_id)
         if result is None or result.status != "fail":
             continue
-        if check_id == "warp.split-tunnel":
-            rows = result.data.get("notSent") or []
-            if not any(isinstance(r, dict) and r.get("cluster") == cluster.name for r in rows):
-                continue
+        if check_id == "warp.split-tunnel" and not _names_cluster(result, cluster):
+            continue
         return result
     return None
 
@@ -79,9 +77,20 @@ def _all_passed(by_key: dict[str, CheckResult], cluster: Cluster) -> bool:
     for check_id in ROOT_ORDER:
         key = f"{check_id}@{cluster.name}" if check_id.startswith("cluster.") else check_id
         result = by_key.get(key)
-        if result is None or result.status not in ("pass", "warn"):
+        if result is None:
+            return False
+        if check_id == "warp.split-tunnel" and result.status == "fail":
+            if _names_cluster(result, cluster):
+                return False
+            continue  # it fails for other clusters only
+        if result.status not in ("pass", "warn"):
             return False
     return True
+
+
+def _names_cluster(result: CheckResult, cluster: Cluster) -> bool:
+    rows = result.data.get("notSent") or []
+    return any(isinstance(r, dict) and r.get("cluster") == cluster.name for r in rows)
 
 
 def diagnose(results: Sequence[CheckResult], ctx: DoctorContext) -> tuple[CheckResult, ...]:

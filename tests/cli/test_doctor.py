@@ -1,0 +1,136 @@
+"""`ztctl doctor` end to end on the lab: exit codes, the contract JSON, plain text with
+fixes, cluster selection, and a hung warp-cli bounded by --timeout."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.support.access import ztctl_argv
+
+DEVICE_IDS = [
+    "warp.cli",
+    "warp.daemon",
+    "warp.registration",
+    "warp.connected",
+    "warp.mode",
+    "warp.split-tunnel",
+    "net.trace",
+    "device.clock",
+    "device.posture",
+]
+CLUSTER_IDS = [
+    "cluster.dns",
+    "cluster.route",
+    "cluster.credentials",
+    "cluster.tcp",
+    "cluster.tls",
+    "cluster.api",
+    "cluster.auth",
+]
+KEYS = {"id", "title", "status", "summary", "fix", "cluster", "durationMs", "data"}
+
+
+def doctor(lab, *args: str, faults: tuple[str, ...] = (), **kwargs):  # type: ignore[no-untyped-def]
+    lab.set_many("reset", *faults)
+    return lab.run([*ztctl_argv(), "doctor", *args], **kwargs)
+
+
+def document(proc) -> dict:  # type: ignore[no-untyped-def,type-arg]
+    doc = json.loads(proc.stdout)  # exactly one JSON document, nothing else on stdout
+    assert isinstance(doc, dict)
+    return doc
+
+
+def test_healthy_lab_json_is_the_contract_document(lab) -> None:  # type: ignore[no-untyped-def]
+    proc = doctor(lab, "--json")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    doc = document(proc)
+    assert doc["schemaVersion"] == 1 and doc["ok"] is True
+    assert [c["id"] for c in doc["checks"]] == DEVICE_IDS + CLUSTER_IDS
+    for check in doc["checks"]:
+        assert set(check) >= KEYS, check
+        assert check["status"] in ("pass", "warn", "skip"), check
+        assert isinstance(check["durationMs"], (int, float))
+        assert check["cluster"] == ("lab" if check["id"].startswith("cluster.") else None)
+    assert doc["clusters"] == ["lab"]  # the current context's catalog cluster
+
+
+def test_healthy_lab_plain_text(lab) -> None:  # type: ignore[no-untyped-def]
+    proc = doctor(lab)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = proc.stdout.splitlines()
+    for check_id in DEVICE_IDS + CLUSTER_IDS:
+        assert any(check_id in line for line in lines), check_id
+    assert "FAIL" not in proc.stdout
+    assert lines[-1].startswith("no check failed:")
+    assert "\x1b[" not in proc.stdout  # no colour when not on a terminal
+
+
+def test_a_fault_exits_1_and_prints_its_fix(lab) -> None:  # type: ignore[no-untyped-def]
+    proc = doctor(lab, "--timeout", "1", faults=("warp.connected=false",))
+    assert proc.returncode == 1
+    assert "FAIL  warp.connected" in proc.stdout
+    assert "To fix:" in proc.stdout
+    fixes = proc.stdout.split("To fix:", 1)[1]
+    assert "warp.connected: run `warp-cli connect`" in fixes
+    assert "ztctl break-glass start lab --reason" in fixes
+
+
+def test_black_holed_path_json(lab) -> None:  # type: ignore[no-untyped-def]
+    proc = doctor(lab, "--json", "--timeout", "1", faults=("zt-path=blackhole",))
+    assert proc.returncode == 1
+    doc = document(proc)
+    assert doc["ok"] is False
+    failing = {c["id"]: c for c in doc["checks"] if c["status"] == "fail"}
+    assert set(failing) == {"cluster.tls"}
+    assert "ztctl break-glass start lab --reason" in failing["cluster.tls"]["fix"]
+
+
+def test_hung_warp_cli_returns_and_says_so(lab) -> None:  # type: ignore[no-untyped-def]
+    proc = doctor(lab, "--json", "--timeout", "1", faults=("warp.hang=on",), timeout=20)
+    assert proc.returncode == 1
+    checks = {c["id"]: c for c in document(proc)["checks"]}
+    assert checks["warp.daemon"]["status"] == "fail"
+    assert "hung" in checks["warp.daemon"]["summary"]
+    assert checks["warp.mode"]["status"] == "skip"
+
+
+def test_named_and_all_clusters(lab) -> None:  # type: ignore[no-untyped-def]
+    doc = document(doctor(lab, "--json", "lab-sso"))
+    assert doc["clusters"] == ["lab-sso"]
+    doc = document(doctor(lab, "--json", "--all"))
+    assert doc["clusters"] == ["lab", "lab-sso"]
+    assert len(doc["checks"]) == len(DEVICE_IDS) + 2 * len(CLUSTER_IDS)
+
+
+def test_unknown_cluster_is_invalid_input(lab) -> None:  # type: ignore[no-untyped-def]
+    proc = doctor(lab, "lba")
+    assert proc.returncode == 3
+    assert "no cluster named 'lba'" in proc.stderr and "lab" in proc.stderr
+    proc = doctor(lab, "--json", "lba")
+    assert json.loads(proc.stdout)["error"]["code"] == 3
+
+
+def test_names_and_all_together_are_a_usage_error(lab) -> None:  # type: ignore[no-untyped-def]
+    assert doctor(lab, "lab", "--all").returncode == 2
+
+
+def test_without_a_current_catalog_cluster_only_the_device_is_checked(lab, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text("apiVersion: v1\nkind: Config\n", encoding="utf-8")
+    proc = doctor(lab, "--json", env={"KUBECONFIG": str(kubeconfig)})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    doc = document(proc)
+    assert [c["id"] for c in doc["checks"]] == DEVICE_IDS
+    assert "--all" in doc["note"]
+    assert doc["checks"][DEVICE_IDS.index("warp.split-tunnel")]["status"] == "skip"
+
+
+def test_config_timeout_is_used(lab, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    config = tmp_path / "config.toml"
+    text = lab.paths.config.read_text(encoding="utf-8").replace("timeout = 3.0", "timeout = 1.0")
+    config.write_text(text, encoding="utf-8")
+    proc = doctor(lab, "--json", faults=("warp.hang=on",), env={"ZTCTL_CONFIG": str(config)})
+    checks = {c["id"]: c for c in document(proc)["checks"]}
+    assert "within 0.9 s" in checks["warp.daemon"]["summary"]
