@@ -193,8 +193,6 @@ def target_from_kubeconfig(
     """
     import base64
 
-    from ztctl.adapters.execcred import ExecConfig
-
     base = base_dir or Path.cwd()
 
     def path(value: Any) -> Path | None:
@@ -219,6 +217,8 @@ def target_from_kubeconfig(
     exec_config = None
     raw_exec = user_entry.get("exec")
     if isinstance(raw_exec, Mapping) and raw_exec.get("command"):
+        from ztctl.adapters.execcred import ExecConfig
+
         env_pairs = tuple(
             (str(item.get("name")), str(item.get("value", "")))
             for item in (raw_exec.get("env") or [])
