@@ -345,14 +345,48 @@ def step_probe_outage(tour: Tour) -> str:
     )
 
 
+def step_doctor(tour: Tour) -> str:
+    result = tour.ztctl_run("doctor", "--json")
+    doc = json.loads(result.stdout) if result.stdout.strip() else {}
+    failing = [c["id"] for c in doc.get("checks", []) if c["status"] == "fail"]
+    if result.returncode != 0 or failing:
+        raise StepFailed(f"ztctl doctor exited {result.returncode}; failing: {failing}")
+    counts = {s: sum(c["status"] == s for c in doc["checks"]) for s in ("pass", "warn", "skip")}
+    return (
+        f"ztctl doctor → exit 0: {counts['pass']} passed, {counts['warn']} warnings, "
+        f"{counts['skip']} skipped, in {doc['durationMs'] / 1000:.1f}s"
+    )
+
+
+def step_doctor_outage(tour: Tour) -> str:
+    result = tour.ztctl_run("doctor", "--timeout", "1", "--json")
+    if result.returncode != 1:
+        raise StepFailed(f"ztctl doctor exited {result.returncode} during the outage, expected 1")
+    failing = [c for c in json.loads(result.stdout)["checks"] if c["status"] == "fail"]
+    path = [c for c in failing if c["id"] in ("cluster.tcp", "cluster.tls")]
+    if not path or "Zero Trust path" not in path[0]["fix"]:
+        raise StepFailed(f"ztctl doctor did not name the black-holed path: {failing}")
+    if "ztctl break-glass start lab" not in path[0]["fix"]:
+        raise StepFailed("ztctl doctor did not name the break-glass route")
+    others = [c["id"] for c in failing if c not in path]
+    if others:
+        raise StepFailed(f"ztctl doctor blamed more than the path: {others}")
+    return (
+        f"ztctl doctor → exit 1: {path[0]['id']} fails, the Zero Trust path is named, "
+        "break-glass offered"
+    )
+
+
 STEPS: list[Step] = [
     Step("lab-up", "Start the lab", step_lab_up),
     Step("login", "ztctl login from an unenrolled device", step_login),
     Step("zero-trust-readyz", "Reach the API server over Zero Trust", step_zero_trust_readyz),
     Step("zero-trust-whoami", "Authenticate over Zero Trust", step_zero_trust_whoami),
     Step("probe", "ztctl probe: where the time goes", step_probe),
+    Step("doctor", "ztctl doctor: every layer passes", step_doctor),
     Step("outage", "Inject an outage", step_outage),
     Step("outage-kubectl", "kubectl fails fast during the outage", step_outage_kubectl),
+    Step("doctor-outage", "ztctl doctor names the injected fault", step_doctor_outage),
     Step("probe-outage", "ztctl probe names the outage and the way around it", step_probe_outage),
     Step("break-glass-start", "ztctl break-glass start during the outage", step_break_glass_start),
     Step("break-glass", "kubectl over the break-glass route", step_break_glass_exec),

@@ -409,7 +409,7 @@ def server_verdict(ctx: DoctorContext, timeout: float | None = None) -> dict[str
     try:
         token, note = source(ctx, None)
     except ZtctlError as exc:
-        return {"available": False, "note": f"the keyring could not be read: {exc.message}"}
+        return {"available": False, "note": "the keyring could not be read", "error": exc.message}
     if not token:
         return {"available": False, "note": note}
     url = identity_url(ctx)
