@@ -382,7 +382,7 @@ STEPS: list[Step] = [
     Step("login", "ztctl login from an unenrolled device", step_login),
     Step("zero-trust-readyz", "Reach the API server over Zero Trust", step_zero_trust_readyz),
     Step("zero-trust-whoami", "Authenticate over Zero Trust", step_zero_trust_whoami),
-    Step("probe", "ztctl probe: where the time goes", step_probe),
+    Step("probe-healthy", "ztctl probe: where the time goes", step_probe),
     Step("doctor", "ztctl doctor: every layer passes", step_doctor),
     Step("outage", "Inject an outage", step_outage),
     Step("outage-kubectl", "kubectl fails fast during the outage", step_outage_kubectl),
