@@ -323,6 +323,7 @@ def install_fake_ssh(bg: Env) -> None:
     script.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{FAKE_SSH}" "$@"\n')
     script.chmod(0o755)
     bg.env["PATH"] = f"{bin_dir}{os.pathsep}{bg.env['PATH']}"
+    bg.env["FAKE_SSH_LOG"] = str(bg.state.parent / "ssh-calls.jsonl")
     bg.use_catalog({"maxTtl": "1h", "ssh": {"host": "bastion.test", "user": "oncall"}})
 
 
@@ -338,12 +339,16 @@ def test_ssh_route_opens_a_socks_tunnel_and_end_closes_it(bg: Env) -> None:
     assert route["kind"] == "ssh"
     assert route["proxyUrl"].startswith("socks5://127.0.0.1:")
     assert routes_bg.process_matches(route["pid"], route["marker"])
+    if Path("/proc/self/cmdline").exists():  # tunnel and watchdog: what the scan below sees
+        assert len(route_processes(bg)) == 2
     whoami = bg.ztctl("break-glass", "exec", "lab", "--", "kubectl", "auth", "whoami", "-o", "json")
     assert whoami.returncode == 0, whoami.stderr
     extra = json.loads(whoami.stdout)["status"]["userInfo"]["extra"]
     assert extra["ztctl.lab/route"] == ["break-glass"]
     assert bg.ztctl("break-glass", "end", "lab").returncode == 0
     assert wait_for(lambda: not routes_bg.process_matches(route["pid"], route["marker"]))
+    if Path("/proc/self/cmdline").exists():
+        assert wait_for(lambda: route_processes(bg) == [])
     [end] = bg.events("break-glass.end")
     assert end["route"] == "ssh oncall@bastion.test:22"
 
@@ -424,3 +429,50 @@ def test_vpn_whose_route_leaves_elsewhere_is_closed_again(bg: Env) -> None:
     assert not pidfile.exists()  # down ran
     assert bg.session_file() is None
     assert bg.events("break-glass.start") == []
+
+
+def route_processes(bg: Env) -> list[int]:
+    """Live processes of this test's sessions: the watchdog (its --state-dir) and the ssh
+    tunnel (its ControlPath, which may live in /tmp when the state path is long)."""
+    markers = [str(bg.state)]
+    log = Path(bg.env.get("FAKE_SSH_LOG", "/nonexistent"))
+    if log.exists():
+        for line in log.read_text().splitlines():
+            markers += [a for a in json.loads(line) if a.startswith("ControlPath=")]
+    return sorted({pid for marker in markers for pid in processes_mentioning(marker)})
+
+
+def processes_mentioning(text: str) -> list[int]:
+    """Live processes whose command line contains ``text`` (Linux /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            if text in command and state != "Z":
+                found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="needs Linux /proc")
+def test_failed_proof_over_the_route_closes_it_again(bg: Env) -> None:
+    install_fake_ssh(bg)
+    bg.lab.set(zt_path="blackhole", client_cert="expired")
+    result = bg.start("--reason", REASON)
+    assert result.returncode in (4, 5), result.stderr
+    assert "over the break-glass route (ssh oncall@bastion.test:22)" in result.stderr
+    # Neither the tunnel nor the watchdog is left running; nothing is recorded as started.
+    assert wait_for(lambda: route_processes(bg) == [])
+    assert bg.session_file() is None
+    assert bg.events("break-glass.start") == []
+
+
+def test_an_api_server_that_answers_but_is_not_ready_is_a_warning(bg: Env) -> None:
+    bg.lab.set(zt_path="blackhole", api="notready")
+    result = bg.start("--reason", REASON)
+    assert result.returncode == 0, result.stderr
+    assert "warning: over the break-glass route:" in result.stderr
+    assert "not ready" in result.stderr
+    assert len(bg.events("break-glass.start")) == 1

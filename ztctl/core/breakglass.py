@@ -913,6 +913,9 @@ class StartResult:
 
 
 Progress = Callable[[str], None]
+# Probe outcomes over the route that still prove it: the API server answered over TLS with
+# our CA and did not reject the credentials; it is just not ready, or /readyz is forbidden.
+_STILL_USABLE = ("not-ready", "forbidden")
 
 
 def _error_for(code: int, message: str, fix: str) -> ZtctlError:
@@ -1023,13 +1026,17 @@ def start(request: StartRequest, on_progress: Progress | None = None) -> StartRe
             _write(session)
             say(f"checking that the API server answers over {session.route.display} ...")
             verified = probe_mod.probe(target, path, options)
-            if not verified.ok:
-                assert verified.problem is not None
+            problem = verified.problem
+            if problem is not None and verified.reached and problem.kind in _STILL_USABLE:
+                # The route and the credentials work; the API server itself is unwell, which
+                # is exactly when someone may need to get in.
+                warnings.append(f"over the break-glass route: {problem.message}")
+            elif problem is not None:
                 raise _error_for(
-                    verified.problem.exit_code,
+                    problem.exit_code,
                     f"the API server of {cluster.name} does not answer over the break-glass "
-                    f"route ({session.route.display}): {verified.problem.message}",
-                    verified.problem.fix,
+                    f"route ({session.route.display}): {problem.message}",
+                    problem.fix,
                 )
             overlay = session.dir / OVERLAY_NAME
             write_overlay(overlay, overlay_document(entry, overlay_proxy, session.id, cluster.name))
