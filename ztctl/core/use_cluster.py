@@ -33,6 +33,7 @@ from ztctl.core.kubeconfig import (
     write_file,
 )
 from ztctl.core.kubeconfig.store import LOCK_TIMEOUT_S
+from ztctl.core.kubeconfig.yamlio import gc_paused
 from ztctl.core.model import AccessToken, ClientCertificate, Cluster, ExecCredential
 
 EXEC_API_VERSION = "client.authentication.k8s.io/v1"
@@ -436,7 +437,7 @@ def merge_cluster(
     prec = precedence(kubeconfig, env)
     guard = contextlib.nullcontext() if dry_run else locked(prec.paths, lock_timeout)
     written: list[FileChange] = []
-    with guard:
+    with guard, gc_paused():
         files = tuple(read_file(path) for path in prec.paths)
         kc = merge_files(prec, files)
         plan = plan_merge(

@@ -69,8 +69,13 @@ def command(
     reported, and removed with --prune-duplicates. Without NAME on a terminal, pick from a
     list.
     """
+    import gc
+
     from ztctl.core.use_cluster import merge_cluster
 
+    # A one-shot process that builds ~10^6 objects for a large kubeconfig: cyclic garbage
+    # collection only costs time here (a full pass over them all when re-enabled).
+    gc.disable()
     catalog = app.catalog()
     cluster = _pick(app, catalog) if name is None else app.cluster(name)
     result = merge_cluster(

@@ -68,7 +68,7 @@ class KubeconfigFile:
 
     path: Path  # absolute, as listed; may be a symlink
     exists: bool
-    raw: bytes = b""
+    raw: bytes = b""  # exactly as read
     text: str = ""  # decoded, without a byte-order mark
     data: dict[str, Any] = field(default_factory=dict)
     root: Any = None  # the composed yaml node (None: empty document)
@@ -156,9 +156,8 @@ def parse_file(
     bom = text.startswith(BOM)
     if bom:
         text = text[1:]
-        raw = raw[len(BOM.encode()) :]
     try:
-        data, root = parse(raw)
+        data, root = parse(raw[len(BOM.encode()) :] if bom else raw)
     except YamlProblem as exc:
         where = f" at line {exc.line}" if exc.line else ""
         raise _invalid(path, f"is not valid YAML{where}: {exc.message}") from None

@@ -23,6 +23,7 @@ from ztctl.core.kubeconfig.files import (
     precedence,
     read_file,
 )
+from ztctl.core.kubeconfig.yamlio import gc_paused
 
 if TYPE_CHECKING:
     from ztctl.core.model import Catalog, Cluster
@@ -176,7 +177,8 @@ def load_kubeconfig(
     Missing files are empty configs.
     """
     prec = precedence(kubeconfig, env)
-    return merge_files(prec, tuple(read_file(path) for path in prec.paths))
+    with gc_paused():
+        return merge_files(prec, tuple(read_file(path) for path in prec.paths))
 
 
 def merge_files(prec: Precedence, files: tuple[KubeconfigFile, ...]) -> Kubeconfig:

@@ -143,21 +143,44 @@ def check_unchanged(path: Path, expected: tuple[int, int, int] | None) -> None:
 def write_file(path: Path, content: bytes, previous: bytes | None) -> tuple[Path, Path | None]:
     """Replace ``path`` (through symlinks) with ``content``; returns (target, backup).
 
-    ``previous`` is the content read earlier (``None``: the file did not exist); it is
-    kept as the one backup.
+    ``previous`` is the content read earlier (``None``: the file did not exist); it becomes
+    the one backup. Where the file system allows, the backup is the old file itself (a hard
+    link taken before the rename, so no second copy is written or fsynced); else a copy.
     """
     target = Path(os.path.realpath(path))
-    backup = None
+    backup = target.with_name(target.name + BACKUP_SUFFIX) if previous is not None else None
+    staged: Path | None = None
     try:
         target.parent.mkdir(parents=True, exist_ok=True, mode=NEW_DIR_MODE)
-        if previous is not None:
-            backup = target.with_name(target.name + BACKUP_SUFFIX)
-            atomic_write(backup, previous, mode=PRIVATE_FILE_MODE)
+        if backup is not None:
+            staged = _link_old(target)
+            if staged is None:
+                atomic_write(backup, previous or b"", mode=PRIVATE_FILE_MODE)
         atomic_write(target, content)
+        if staged is not None and backup is not None:
+            os.chmod(staged, PRIVATE_FILE_MODE)
+            os.replace(staged, backup)
+            staged = None
     except OSError as exc:
         raise OperationFailed(
             f"cannot write kubeconfig {target}: {exc.strerror or exc}",
             f"check that {target.parent} is writable and the disk is not full; "
             f"the file is unchanged",
         ) from None
+    finally:
+        if staged is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(staged)
     return target, backup
+
+
+def _link_old(target: Path) -> Path | None:
+    """A second name for the current file, to become the backup after the replace."""
+    staged = target.with_name(f".{target.name}{BACKUP_SUFFIX}.{os.getpid()}.tmp")
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(staged)
+    try:
+        os.link(target, staged)
+    except OSError:
+        return None
+    return staged
