@@ -4,7 +4,8 @@ black-holed.
     .venv/bin/python bench/doctor.py [--runs N] [--timeout S]
 
 Goals (issue 6): the healthy single-cluster doctor within 1 s; 20 catalog clusters with 5
-black-holed within the per-check timeout plus one second.
+black-holed within the per-check timeout plus one second; and a hung warp-cli within the
+timeout plus one second.
 
 A lab is started in a temporary directory (and stopped at the end). The 20-cluster catalog
 points 15 clusters at the lab's API server and 5 at a loopback socket that listens but
@@ -105,6 +106,9 @@ def main() -> int:
                 env,
                 args.runs,
             )
+            control.set_values(lab_dir, ["warp.hang=on"])
+            hung = run([*ztctl, "doctor", "--timeout", "1"], env, args.runs)
+            control.set_values(lab_dir, ["reset"])
             proc = subprocess.run(
                 [
                     *ztctl,
@@ -142,6 +146,10 @@ def main() -> int:
         f"| 20 clusters, 5 black-holed, --timeout {args.timeout:g} | "
         f"{statistics.median(twenty):.0f} | {max(twenty):.0f} | < {limit:.0f} ms: "
         f"{'met' if max(twenty) < limit else 'NOT met'} |"
+    )
+    print(
+        f"| hung warp-cli, --timeout 1 | {statistics.median(hung):.0f} | {max(hung):.0f} | "
+        f"< 2000 ms: {'met' if max(hung) < 2000 else 'NOT met'} |"
     )
     print()
     print(f"{args.runs} runs each after 2 warm-up runs; failing clusters: {', '.join(failing)}")
