@@ -366,3 +366,19 @@ def test_lab_kubeconfig_entries_are_adopted(lab: Any, tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["duplicates"] == []
+
+
+def test_use_cluster_imports_no_heavy_library(home: Path) -> None:
+    env = env_for(home, home / "config")
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "ztctl", "use-cluster", "prod-eu", "--no-probe"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    imported = {line.split("|")[-1].strip() for line in proc.stderr.splitlines() if "|" in line}
+    for heavy in ("httpx", "kubernetes", "rich", "keyring", "cryptography", "ztctl.lab"):
+        assert heavy not in imported

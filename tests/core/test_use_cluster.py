@@ -511,3 +511,30 @@ def test_backup_keeps_a_byte_order_mark_and_crlf(tmp_path: Path) -> None:
     written = cfg.read_bytes()
     assert written.startswith(b"\xef\xbb\xbfapiVersion: v1\r\n")
     assert b"\n" not in written.replace(b"\r\n", b"")
+
+
+def test_kubectl_and_python_client_disagree_after_a_multi_file_switch(
+    tmp_path: Path, kubectl: str
+) -> None:
+    """kubectl takes the first non-empty current-context, the Python client the last key."""
+    from kubernetes import config
+
+    for name in ("prod.crt", "prod.key"):
+        (tmp_path / name).write_text("PEM\n")
+    a = tmp_path / "a"
+    a.write_text("current-context: ''\n")
+    b = tmp_path / "b"
+    b.write_text(FOREIGN)
+    env = {"KUBECONFIG": os.pathsep.join(map(str, (a, b)))}
+    cluster = Cluster(
+        **{
+            **PROD.__dict__,
+            "credentials": ClientCertificate(tmp_path / "prod.crt", tmp_path / "prod.key"),
+        }
+    )
+    merge(cluster, env=env)
+    assert yaml.safe_load(a.read_text())["current-context"] == "prod-eu"  # kubectl's choice
+    assert run_kubectl(kubectl, "config", "current-context", env=env).strip() == "prod-eu"
+    assert load_kubeconfig(None, env).current_context == "prod-eu"
+    _contexts, active = config.list_kube_config_contexts(config_file=env["KUBECONFIG"])
+    assert active["name"] == "mine"  # the last file's current-context
