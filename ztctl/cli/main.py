@@ -143,7 +143,10 @@ def main(argv: list[str] | None = None) -> None:
     _current.clear()
     code = 0
     try:
-        cli.main(args=args, prog_name="ztctl", standalone_mode=False)
+        # Without standalone mode click returns ctx.exit()'s code instead of exiting.
+        returned = cli.main(args=args, prog_name="ztctl", standalone_mode=False)
+        if isinstance(returned, int) and not isinstance(returned, bool):
+            code = returned
     except ZtctlError as error:
         app = _current.get("app")
         render_error(
