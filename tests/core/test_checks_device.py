@@ -172,3 +172,13 @@ def test_a_rejected_token_is_no_verdict(lab) -> None:  # type: ignore[no-untyped
     r = result(doctor(lab, token_source=bogus, **DEVICE), "device.posture")
     assert r.data["server"]["available"] is False
     assert "refused the stored Access token" in r.data["server"]["note"]
+
+
+def test_device_mapper_symlink_is_followed(tmp_path: Path) -> None:
+    block = sysfs(tmp_path, {"dm-0": ("CRYPT-LUKS2-abc-root", ["sda2"]), "sda2": ("", [])})
+    dev = tmp_path / "dev"
+    (dev / "mapper").mkdir(parents=True)
+    (dev / "dm-0").touch()
+    (dev / "mapper" / "root").symlink_to(dev / "dm-0")
+    info = MOUNTINFO.format(major=253, minor=0, fstype="ext4", source="/dev/mapper/root")
+    assert linux_disk_encryption(info, block, dev).status == "pass"
