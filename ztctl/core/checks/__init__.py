@@ -236,7 +236,3 @@ def run_doctor(
         deadline_hit=report.deadline_hit,
         note=note,
     )
-
-
-def default_env() -> Mapping[str, str]:
-    return dict(os.environ)
