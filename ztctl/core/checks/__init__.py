@@ -13,7 +13,7 @@ Public API: :func:`select_clusters`, :func:`kubeconfig_targets`, :class:`DoctorC
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
