@@ -157,20 +157,26 @@ def _probe_available() -> bool:
 
 
 def _probe(app: App, cluster: Cluster, result: UseClusterResult) -> UseClusterResult:
-    """Reach the API server with the entries kubectl will now use (Zero Trust route)."""
+    """Reach the API server with the entries kubectl now uses (Zero Trust route).
+
+    After a successful merge the cluster and user named after the catalog cluster are the
+    ones ztctl writes (a conflicting entry stops the merge), so they are built again here
+    rather than read back from a possibly large kubeconfig.
+    """
     import dataclasses
 
     try:
-        from ztctl.core.kubeconfig import load_kubeconfig
         from ztctl.core.probe import ProbeOptions, probe, target_from_kubeconfig, zero_trust_path
     except ImportError:
         return result
-    kc = load_kubeconfig(app.kubeconfig, app.env)
-    _ctx, cluster_entry, user_entry = kc.context_entries(cluster.name)
-    if cluster_entry is None or user_entry is None:
-        return result
+    from ztctl.core.use_cluster import desired_entries
+
+    entries = desired_entries(cluster, app.catalog().team, None)
     target = target_from_kubeconfig(
-        cluster.name, cluster_entry.resolved(), user_entry.resolved(), catalog_cluster=cluster
+        cluster.name,
+        entries["cluster"]["cluster"],
+        entries["user"]["user"],
+        catalog_cluster=cluster,
     )
     options = ProbeOptions(
         timeout=app.config.doctor.timeout, allow_interactive=app.interactive, env=app.env
