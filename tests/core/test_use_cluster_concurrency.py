@@ -250,3 +250,18 @@ def test_sigkill_at_random_moments_never_tears_the_file(tmp_path: Path) -> None:
     lock_path(cfg).unlink(missing_ok=True)
     for leftover in tmp_path.glob(".config.*.tmp"):
         leftover.unlink()
+
+
+def test_sigterm_mid_write_releases_the_lock_and_keeps_the_old_file(tmp_path: Path) -> None:
+    cfg = tmp_path / "config"
+    old = b"apiVersion: v1\nkind: Config\ncurrent-context: ''\n"
+    cfg.write_bytes(old)
+    catalog(tmp_path / "catalog.yaml", 1)
+    proc, _marker = _start_paused(tmp_path, cfg, "before")
+    proc.send_signal(signal.SIGTERM)
+    _out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 1
+    assert b"terminated while writing kubeconfig" in err
+    assert cfg.read_bytes() == old
+    assert not lock_path(cfg).exists()
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
