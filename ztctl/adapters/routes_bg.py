@@ -32,6 +32,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from ztctl.adapters.procs import process_command
+
 LOOPBACK = "127.0.0.1"
 SSH_READY_TIMEOUT_S = 10.0
 # The foreground part of ssh (connect + authenticate): a person may be typing a passphrase.
@@ -136,35 +138,6 @@ def _recv(sock: socket.socket, size: int) -> bytes:
 # --------------------------------------------------------------------------------------
 # Processes
 # --------------------------------------------------------------------------------------
-
-
-def process_command(pid: int) -> str | None:
-    """The command line of live process ``pid`` (space-joined), or ``None``."""
-    if pid <= 0:
-        return None
-    proc = Path(f"/proc/{pid}")
-    if Path("/proc/self/stat").exists():
-        try:
-            stat = (proc / "stat").read_text()
-            if stat.rsplit(")", 1)[1].split()[0] in ("Z", "X"):
-                return None  # exited, not yet reaped
-            raw = (proc / "cmdline").read_bytes()
-        except (OSError, IndexError):
-            return None
-        return raw.replace(b"\0", b" ").decode(errors="replace").strip()
-    try:  # macOS and other systems without /proc
-        out = subprocess.run(
-            ["ps", "-o", "stat=,command=", "-p", str(pid)],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=False,
-        ).stdout.strip()
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    if not out or out.startswith("Z"):
-        return None
-    return out.split(None, 1)[1] if " " in out else out
 
 
 def process_matches(pid: int | None, marker: str | None) -> bool:

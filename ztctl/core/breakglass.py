@@ -757,7 +757,7 @@ def expire(
 
 
 def starter_alive(session: Session) -> bool:
-    from ztctl.adapters.routes_bg import process_command
+    from ztctl.adapters.procs import process_command
 
     if session.starter_pid is None:
         return False

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ztctl.adapters.fs import atomic_write, ensure_private_dir
+from ztctl.adapters.procs import process_command
 from ztctl.core.errors import OperationFailed, UsageError
 from ztctl.core.suggest import did_you_mean
 from ztctl.lab import BASTION_SOURCE, LAB_HOST
@@ -94,37 +95,11 @@ class SetResult:
 # -- process inspection ------------------------------------------------------------------
 
 
-def _cmdline(pid: int) -> str | None:
-    """The command line of ``pid``, or ``None`` if there is no such (live) process."""
-    proc = Path(f"/proc/{pid}")
-    if Path("/proc/self").exists():
-        try:
-            stat = (proc / "stat").read_text()
-            if stat.rsplit(")", 1)[1].split()[0] in ("Z", "X"):
-                return None  # a zombie has exited
-            return (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except (OSError, IndexError):
-            return None
-    try:  # macOS and other systems without /proc
-        out = subprocess.run(
-            ["ps", "-o", "stat=,command=", "-p", str(pid)],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=False,
-        ).stdout.strip()
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    if not out or out.startswith("Z"):
-        return None
-    return out.split(None, 1)[1] if " " in out else out
-
-
 def is_lab_process(pid: int, lab_dir: Path) -> bool:
     """Whether ``pid`` is alive and is the serve process of ``lab_dir``."""
     if pid <= 0:
         return False
-    cmdline = _cmdline(pid)
+    cmdline = process_command(pid)
     return cmdline is not None and SERVE_MODULE in cmdline and str(lab_dir) in cmdline
 
 
@@ -282,7 +257,7 @@ def down(lab_dir: Path, *, timeout: float = STOP_TIMEOUT_S) -> DownResult:
 
 def _alive(pid: int) -> bool:
     _reap(pid)
-    return _cmdline(pid) is not None
+    return process_command(pid) is not None
 
 
 def _reap(pid: int) -> None:
