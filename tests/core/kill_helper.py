@@ -1,10 +1,12 @@
-"""Run ``ztctl`` with a pause around the rename of one file, so a test can SIGKILL it there.
+"""Run ``ztctl`` instrumented, for tests of crashes and concurrency.
 
-Usage: python kill_helper.py before|after TARGET MARKER -- ZTCTL-ARGS...
+Usage: python kill_helper.py before|after|record TARGET MARKER -- ZTCTL-ARGS...
 
-``before``: the new content is in the fsynced temporary file, not yet renamed over TARGET.
-``after``: TARGET was replaced, the directory not yet fsynced. The helper touches MARKER,
-then sleeps until it is killed.
+``before``: pause when the new content is in the fsynced temporary file, not yet renamed
+over TARGET; ``after``: pause when TARGET was replaced, the directory not yet fsynced. The
+helper writes MARKER, then sleeps until it is killed.
+``record``: no pause; each kubeconfig write is also saved as MARKER/<pid>-<n>.before and
+.after (the content ztctl read under the lock, and what it wrote).
 """
 
 from __future__ import annotations
@@ -17,6 +19,12 @@ import time
 def main() -> None:
     when, target, marker = sys.argv[1:4]
     args = sys.argv[sys.argv.index("--") + 1 :]
+    if when == "record":
+        _record(marker)
+        from ztctl.cli.main import main as ztctl_main
+
+        ztctl_main(args)
+        return
     real_replace = os.replace
 
     def pausing_replace(src: str, dst: str) -> None:
@@ -33,6 +41,25 @@ def main() -> None:
     from ztctl.cli.main import main as ztctl_main
 
     ztctl_main(args)
+
+
+def _record(directory: str) -> None:
+    from pathlib import Path
+
+    from ztctl.core import use_cluster
+
+    real_write = use_cluster.write_file
+    count = 0
+
+    def recording_write(path: Path, content: bytes, previous: bytes | None) -> object:
+        nonlocal count
+        count += 1
+        stem = Path(directory) / f"{os.getpid()}-{count}"
+        stem.with_suffix(".before").write_bytes(previous or b"")
+        stem.with_suffix(".after").write_bytes(content)
+        return real_write(path, content, previous)
+
+    use_cluster.write_file = recording_write  # type: ignore[assignment]
 
 
 if __name__ == "__main__":

@@ -74,14 +74,110 @@ def retry_while_locked(args: list[str], env: dict[str, str], attempts: int = 200
     raise AssertionError(f"{args} never got the lock")
 
 
-def test_concurrent_ztctl_and_kubectl_lose_no_update(tmp_path: Path, kubectl: str) -> None:
+class Reader:
+    """Reads the file in a loop while writers run; keeps what did not parse."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.torn: list[bytes] = []
+        self.problems: list[str] = []
+        self.reads = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            data = self.path.read_bytes()
+            self.reads += 1
+            if not data:
+                continue  # kubectl truncates, then writes: readers can see 0 bytes
+            try:
+                parse_file(self.path, data)
+            except InvalidInput as exc:
+                self.torn.append(data)
+                self.problems.append(exc.message)
+
+    def __enter__(self) -> Reader:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def run_all(jobs: list[list[str]], env: dict[str, str]) -> None:
+    errors: list[BaseException] = []
+
+    def worker(args: list[str]) -> None:
+        try:
+            retry_while_locked(args, env)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    random.shuffle(jobs)
+    threads = [threading.Thread(target=worker, args=(job,)) for job in jobs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors
+
+
+def test_many_ztctl_writers_at_once_lose_no_update(tmp_path: Path, kubectl: str) -> None:
+    cfg = tmp_path / "config"
+    cfg.write_text("apiVersion: v1\nkind: Config\ncurrent-context: ''\n")
+    catalog(tmp_path / "catalog.yaml", 2 * WRITERS)
+    env = environment(tmp_path, cfg)
+    jobs = [[*ZTCTL, "use-cluster", f"zt-{i}", "--no-probe"] for i in range(2 * WRITERS)]
+    jobs += [[kubectl, "config", "view"] for _ in range(WRITERS)]  # readers never lock
+    with Reader(cfg) as reader:
+        run_all(jobs, env)
+    assert reader.torn == [], reader.problems
+    assert reader.reads > 0
+    kc = load_kubeconfig(str(cfg), {})
+    for i in range(2 * WRITERS):
+        for kind in ("cluster", "user", "context"):
+            entry = kc.entry(kind, f"zt-{i}")
+            assert entry is not None and entry.owned, (kind, i)
+    assert not lock_path(cfg).exists()
+
+
+def test_ztctl_and_kubectl_writers_at_once(tmp_path: Path, kubectl: str) -> None:
+    """8 ztctl and 8 `kubectl config set-context` on one file, all at once.
+
+    Both take `<file>.lock`, so no write interleaves with another: every process succeeds
+    (kubectl after retries) and the final file loads. ztctl reads the file after taking the
+    lock, so each of its writes keeps every entry that was there (checked on a record of
+    each write). Readers are not checked here: kubectl truncates and rewrites in place, so
+    a reader can see part of a kubectl write (ztctl's renames are checked above).
+
+    kubectl computes its change from the file as read *before* it takes the lock, then
+    writes back every entry that differs from that stale copy and deletes every entry
+    missing from it (client-go ModifyConfig): with concurrent writers kubectl itself can
+    drop their entries, so the final file is not required to hold everything here.
+    """
     cfg = tmp_path / "config"
     cfg.write_text("apiVersion: v1\nkind: Config\ncurrent-context: ''\n")
     catalog(tmp_path / "catalog.yaml", WRITERS)
+    records = tmp_path / "records"
+    records.mkdir()
     env = environment(tmp_path, cfg)
     jobs: list[list[str]] = []
     for i in range(WRITERS):
-        jobs.append([*ZTCTL, "use-cluster", f"zt-{i}", "--no-probe"])
+        jobs.append(
+            [
+                sys.executable,
+                str(HELPER),
+                "record",
+                str(cfg),
+                str(records),
+                "--",
+                "use-cluster",
+                f"zt-{i}",
+                "--no-probe",
+            ]
+        )
         jobs.append(
             [
                 kubectl,
@@ -93,48 +189,29 @@ def test_concurrent_ztctl_and_kubectl_lose_no_update(tmp_path: Path, kubectl: st
                 f"--namespace=ns-{i}",
             ]
         )
-    random.shuffle(jobs)
-
-    torn: list[bytes] = []
-    stop = threading.Event()
-
-    def reader() -> None:
-        while not stop.is_set():
-            data = cfg.read_bytes()
-            if not data:
-                continue  # kubectl truncates, then writes: readers can see 0 bytes
-            try:
-                parse_file(cfg, data)
-            except InvalidInput:
-                torn.append(data)
-
-    watcher = threading.Thread(target=reader)
-    watcher.start()
-    errors: list[BaseException] = []
-
-    def worker(args: list[str]) -> None:
-        try:
-            retry_while_locked(args, env)
-        except BaseException as exc:  # reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=worker, args=(job,)) for job in jobs]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    stop.set()
-    watcher.join()
-    assert not errors, errors
-    assert not torn
-    kc = load_kubeconfig(str(cfg), {})
-    for i in range(WRITERS):
-        for kind in ("cluster", "user", "context"):
-            entry = kc.entry(kind, f"zt-{i}")
-            assert entry is not None and entry.owned, (kind, i)
-        assert kc.contexts[f"kc-{i}"].body["namespace"] == f"ns-{i}"
-    assert kc.current_context.startswith("zt-")
+    run_all(jobs, env)
     assert not lock_path(cfg).exists()
+    proc = subprocess.run(
+        [kubectl, "--kubeconfig", str(cfg), "config", "view", "-o", "json"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    befores = sorted(records.glob("*.before"))
+    assert len(befores) >= WRITERS
+    for before in befores:
+        old = parse_file(before, before.read_bytes()).data
+        new = parse_file(before, before.with_suffix(".after").read_bytes()).data
+        for key in ("clusters", "users", "contexts"):
+            kept = [item for item in new.get(key) or [] if item in (old.get(key) or [])]
+            theirs = [
+                item
+                for item in old.get(key) or []
+                if not str(item.get("name", "")).startswith("zt-")
+            ]
+            assert all(item in kept for item in theirs), (before.name, key)
 
 
 def _start_paused(tmp_path: Path, cfg: Path, when: str) -> tuple[subprocess.Popen[bytes], Path]:
