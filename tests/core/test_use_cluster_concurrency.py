@@ -342,3 +342,42 @@ def test_sigterm_mid_write_releases_the_lock_and_keeps_the_old_file(tmp_path: Pa
     assert cfg.read_bytes() == old
     assert not lock_path(cfg).exists()
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
+def test_kubectl_honours_ztctls_lock(tmp_path: Path, kubectl: str) -> None:
+    cfg = tmp_path / "config"
+    cfg.write_bytes(b"apiVersion: v1\nkind: Config\n")
+    catalog(tmp_path / "catalog.yaml", 1)
+    proc, _marker = _start_paused(tmp_path, cfg, "before")  # ztctl holds the lock here
+    args = [kubectl, "--kubeconfig", str(cfg), "config", "set-context", "kc", "--cluster=x"]
+    blocked = subprocess.run(args, capture_output=True, text=True, timeout=30, check=False)
+    assert blocked.returncode != 0
+    assert f"{cfg}.lock: file exists" in blocked.stderr
+    proc.send_signal(signal.SIGTERM)  # ztctl gives up cleanly and removes its lock
+    proc.communicate(timeout=30)
+    done = subprocess.run(args, capture_output=True, text=True, timeout=30, check=False)
+    assert done.returncode == 0, done.stderr
+
+
+def test_ztctl_reads_after_taking_the_lock(tmp_path: Path) -> None:
+    """A writer holding the lock changes the file; ztctl, waiting, keeps that change."""
+    cfg = tmp_path / "config"
+    cfg.write_bytes(b"apiVersion: v1\nkind: Config\n")
+    catalog(tmp_path / "catalog.yaml", 1)
+    lock = lock_path(cfg)
+    lock.touch()
+    ztctl = subprocess.Popen(
+        [*ZTCTL, "use-cluster", "zt-0", "--no-probe"],
+        env=environment(tmp_path, cfg),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    time.sleep(0.3)  # ztctl is started and waiting for the lock (it waits about 2 s)
+    cfg.write_bytes(
+        b"apiVersion: v1\nkind: Config\ncontexts:\n- name: other\n  context: {cluster: c}\n"
+    )
+    lock.unlink()
+    _out, err = ztctl.communicate(timeout=30)
+    assert ztctl.returncode == 0, err
+    kc = load_kubeconfig(str(cfg), {})
+    assert "other" in kc.contexts and "zt-0" in kc.contexts
