@@ -69,6 +69,10 @@ def test_demo_passes_end_to_end(tmp_path: Path) -> None:
     assert statuses["lab-up"] == OK and statuses["lab-down"] == OK
     expected = SKIP if shutil.which("kubectl") is None else OK
     assert statuses["break-glass"] == expected
+    assert statuses["use-cluster"] == expected  # it proves the merged file with kubectl
+    # Every capability's step ran: the tour is the README's main job.
+    for name in ("login", "probe-healthy", "doctor", "doctor-outage", "break-glass-start"):
+        assert statuses[name] == OK, (name, document)
     assert control.running_lab(tmp_path / "demo") is None
 
 

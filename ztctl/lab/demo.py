@@ -220,6 +220,28 @@ def step_zero_trust_whoami(tour: Tour) -> str:
     return f"kubectl auth whoami → {user}, route {route}"
 
 
+def step_use_cluster(tour: Tour) -> str:
+    fresh = tour.work / "fresh-kubeconfig"
+    result = tour.run(
+        [sys.executable, "-m", "ztctl", "--kubeconfig", fresh, "use-cluster", "lab", "--json"]
+    )
+    _expect_success(result, "ztctl use-cluster lab")
+    doc = json.loads(result.stdout)
+    if doc.get("currentContext") != "lab" or not doc.get("changed"):
+        raise StepFailed(f"use-cluster did not switch to lab: {doc.get('currentContext')!r}")
+    mode = fresh.stat().st_mode & 0o777
+    if mode != 0o600:
+        raise StepFailed(f"{fresh} was created with mode {mode:o}, expected 600")
+    readyz = tour.kubectl_run("--kubeconfig", fresh, KUBECTL_TIMEOUT, "get", "--raw", "/readyz")
+    _expect_success(readyz, "kubectl get --raw /readyz with the merged kubeconfig")
+    user, _route = _whoami(tour, "--kubeconfig", fresh)
+    added = sum(change["action"] == "add" for change in doc["changes"])
+    return (
+        f"ztctl use-cluster lab into an empty kubeconfig: {added} entries added (0600), "
+        f"kubectl → /readyz {readyz.stdout.strip()}, whoami {user}"
+    )
+
+
 def step_outage(tour: Tour) -> str:
     control.set_values(tour.dir, ["zt-path=blackhole"])
     return "ztctl lab set zt-path=blackhole: the Zero Trust path now swallows packets"
@@ -380,6 +402,7 @@ def step_doctor_outage(tour: Tour) -> str:
 STEPS: list[Step] = [
     Step("lab-up", "Start the lab", step_lab_up),
     Step("login", "ztctl login from an unenrolled device", step_login),
+    Step("use-cluster", "ztctl use-cluster into a fresh kubeconfig", step_use_cluster),
     Step("zero-trust-readyz", "Reach the API server over Zero Trust", step_zero_trust_readyz),
     Step("zero-trust-whoami", "Authenticate over Zero Trust", step_zero_trust_whoami),
     Step("probe-healthy", "ztctl probe: where the time goes", step_probe),
