@@ -22,6 +22,10 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=30)
     args = parser.parse_args()
     kubectl = require("kubectl")
+    # This environment may set PYTHONDONTWRITEBYTECODE: compile once, as an install would.
+    import compileall
+
+    compileall.compile_dir(str(ROOT / "ztctl"), quiet=1)
     ztctl = ztctl_command()
     catalog = str(ROOT / "docs" / "examples" / "catalog.yaml")
     baseline = time_command(

@@ -14,7 +14,6 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ztctl.core import config as config_mod
 from ztctl.core.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -39,12 +38,16 @@ class App:
 
     @cached_property
     def config(self) -> Config:
+        from ztctl.core import config as config_mod
+
         return config_mod.load_config(
             config_mod.config_path(self.config_option, self.env), self.env
         )
 
     @cached_property
     def state_dir(self) -> Path:
+        from ztctl.core import config as config_mod
+
         return config_mod.state_dir(self.env)
 
     @property
@@ -68,7 +71,8 @@ class App:
                     f'set `catalog = "..."` in {self.config.path}, or pass --catalog PATH|URL '
                     "(ZTCTL_CATALOG)",
                 )
-            catalog = load_catalog(source, self.state_dir, self.env)
+            # The state dir (and platformdirs) only matters for a URL's cache.
+            catalog = load_catalog(source, lambda: self.state_dir, self.env)
             for warning in catalog.warnings:
                 self.warn(warning)
             self._catalog = catalog

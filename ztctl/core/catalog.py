@@ -13,7 +13,7 @@ import json
 import os
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -84,10 +84,11 @@ def is_url(source: str) -> bool:
 
 
 def read_catalog_text(
-    source: str, state_dir: Path, env: Mapping[str, str] = os.environ
+    source: str, state_dir: Path | Callable[[], Path], env: Mapping[str, str] = os.environ
 ) -> CatalogText:
+    """The catalog's text; ``state_dir`` (the URL cache) may be given lazily as a callable."""
     if is_url(source):
-        return _read_url(source, state_dir, env)
+        return _read_url(source, state_dir() if callable(state_dir) else state_dir, env)
     return _read_path(Path(source).expanduser())
 
 
@@ -222,7 +223,9 @@ def _store_meta(meta_path: Path, meta: dict[str, Any]) -> None:
     atomic_write(meta_path, json.dumps(meta).encode("utf-8"), mode=0o600)
 
 
-def load_catalog(source: str, state_dir: Path, env: Mapping[str, str] = os.environ) -> Catalog:
+def load_catalog(
+    source: str, state_dir: Path | Callable[[], Path], env: Mapping[str, str] = os.environ
+) -> Catalog:
     raw = read_catalog_text(source, state_dir, env)
     catalog = parse_catalog(raw.text, source=raw.source, label=raw.label, base_dir=raw.base_dir)
     if raw.warnings:
