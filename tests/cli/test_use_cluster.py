@@ -306,12 +306,21 @@ def test_read_only_directory_exits_3(home: Path) -> None:
         directory.chmod(0o755)
 
 
-def test_zero_byte_file_is_used_like_kubectl_does(home: Path) -> None:
+def test_zero_byte_file_is_refused_and_left_alone(home: Path) -> None:
+    # kubectl reads it as empty, but it is usually what a killed in-place write leaves:
+    # merging into it would make that loss permanent (issue 4: 0-byte file -> exit 3).
     cfg = home / "config"
     cfg.write_bytes(b"")
+    before = snapshot(home)
+    proc = run(home, "use-cluster", "prod-eu", "--no-probe", kubeconfig=cfg)
+    assert proc.returncode == 3, proc.stderr
+    assert "is empty (0 bytes)" in proc.stderr
+    assert "delete it if it should be empty" in proc.stderr
+    assert snapshot(home) == before
+    # Deleting it, as the fix says, lets ztctl create it anew.
+    cfg.unlink()
     proc = run(home, "use-cluster", "prod-eu", "--no-probe", kubeconfig=cfg)
     assert proc.returncode == 0, proc.stderr
-    assert "is empty" in proc.stderr
     assert yaml.safe_load(cfg.read_text())["current-context"] == "prod-eu"
 
 

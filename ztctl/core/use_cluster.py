@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ztctl.core.errors import OperationFailed
+from ztctl.core.errors import InvalidInput, OperationFailed
 from ztctl.core.kubeconfig import (
     EXTENSION_NAME,
     KINDS,
@@ -24,6 +24,7 @@ from ztctl.core.kubeconfig import (
     Entry,
     FileEditor,
     Kubeconfig,
+    backup_path,
     check_unchanged,
     locked,
     merge_files,
@@ -404,12 +405,26 @@ def plan_merge(
         if not kc.file(path).data:  # a new or empty file: make it a complete kubeconfig
             editor.set_scalar("apiVersion", "v1")
             editor.set_scalar("kind", "Config")
+    return plan
+
+
+def refuse_empty_files(kc: Kubeconfig) -> None:
+    """Refuse to merge while a kubeconfig file of the list exists but is empty.
+
+    kubectl reads an empty file as an empty config, but an empty file is most often what a
+    writer killed between truncate and write leaves behind (kubectl writes in place). Merging
+    into it would make the loss permanent, so ztctl stops and lets the user decide.
+    """
     for f in kc.files:
         if f.exists and not f.raw.strip():
-            plan.warnings.append(
-                f"kubeconfig {f.path} is empty; read as an empty config, as kubectl does"
+            backup = backup_path(f.path)
+            restore = f"restore it from {backup} or " if backup.exists() else ""
+            raise InvalidInput(
+                f"kubeconfig {f.path} is empty (0 bytes): often what an interrupted write "
+                "leaves behind, so ztctl will not write into it",
+                f"{restore}delete it if it should be empty (ztctl then creates it anew), "
+                "and run the command again",
             )
-    return plan
 
 
 def merge_cluster(
@@ -440,6 +455,7 @@ def merge_cluster(
     with guard, gc_paused():
         files = tuple(read_file(path) for path in prec.paths)
         kc = merge_files(prec, files)
+        refuse_empty_files(kc)
         plan = plan_merge(
             kc,
             cluster,
