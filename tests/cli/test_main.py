@@ -105,3 +105,41 @@ def test_shell_completion_completes_subcommands() -> None:
         check=False,
     )
     assert "clusters" in result.stdout
+
+
+def _as_unprivileged() -> list[str]:
+    """As root, `unshare -U` drops the permission override so mode 000 means unreadable."""
+    import os
+    import shutil
+
+    if os.geteuid() != 0:
+        return []
+    if shutil.which("unshare") is None:
+        pytest.skip("running as root and `unshare` is not installed")
+    probe = subprocess.run(["unshare", "-U", "true"], capture_output=True, timeout=10, check=False)
+    if probe.returncode != 0:
+        pytest.skip("running as root and `unshare -U` is not permitted here")
+    return ["unshare", "-U"]
+
+
+@pytest.mark.parametrize("which", ["config", "catalog"])
+def test_unreadable_config_and_catalog_are_invalid_input(tmp_path, which: str) -> None:
+    prefix = _as_unprivileged()
+    config = tmp_path / "config.toml"
+    catalog = tmp_path / "catalog.yaml"
+    config.write_text(f'catalog = "{catalog}"\n')
+    catalog.write_text("apiVersion: ztctl/v1\nkind: ClusterCatalog\nteam: t\nclusters: []\n")
+    (config if which == "config" else catalog).chmod(0)
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "ZTCTL_CONFIG": str(config)}
+    result = subprocess.run(
+        [*prefix, *ZTCTL, "clusters"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 3, result.stderr
+    assert f"cannot read {which}" in result.stderr
+    assert "Permission denied" in result.stderr
+    assert "fix:" in result.stderr
