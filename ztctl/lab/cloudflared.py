@@ -193,20 +193,10 @@ def _fetch(lab_dir: Path, app_url: str, aud: str, now: float) -> str:
     return labjwt.issue_token(lab_dir, app_url, now=now)
 
 
-def _split_lab_dir(argv: list[str]) -> tuple[Path, list[str]]:
-    if len(argv) >= 2 and argv[0] == "--lab-dir":
-        return Path(argv[1]), argv[2:]
-    if argv and argv[0].startswith("--lab-dir="):
-        return Path(argv[0].split("=", 1)[1]), argv[1:]
-    env = os.environ.get("ZTCTL_LAB_DIR")
-    if env:
-        return Path(env), argv
-    sys.stderr.write("usage: python -m ztctl.lab.cloudflared --lab-dir DIR [cloudflared args]\n")
-    raise SystemExit(2)
-
-
 def main(argv: list[str] | None = None) -> int:
-    lab_dir, args = _split_lab_dir(list(sys.argv[1:] if argv is None else argv))
+    lab_dir, args = labstate.split_lab_dir(
+        list(sys.argv[1:] if argv is None else argv), "cloudflared"
+    )
     if not args or args[0] in ("-v", "--version", "-V", "version"):
         if not args:
             sys.stderr.write("Incorrect Usage: a command is required (try `access login`)\n")

@@ -244,3 +244,19 @@ def zero_trust_routes(state: LabState, address: str) -> bool:
         and w.mode in ROUTING_MODES
         and split_tunnel_sends(w, address)
     )
+
+
+def split_lab_dir(argv: list[str], program: str) -> tuple[Path, list[str]]:
+    """``--lab-dir DIR`` (or ``ZTCTL_LAB_DIR``) in front of a stand-in's own arguments."""
+    import os
+    import sys
+
+    if len(argv) >= 2 and argv[0] == "--lab-dir":
+        return Path(argv[1]), argv[2:]
+    if argv and argv[0].startswith("--lab-dir="):
+        return Path(argv[0].split("=", 1)[1]), argv[1:]
+    env = os.environ.get("ZTCTL_LAB_DIR")
+    if env:
+        return Path(env), argv
+    sys.stderr.write(f"usage: python -m ztctl.lab.{program} --lab-dir DIR [ARGS...]\n")
+    raise SystemExit(2)

@@ -853,20 +853,8 @@ def run(lab_dir: Path, argv: list[str], *, prompt: Callable[[str], str] | None =
     return result
 
 
-def _split_lab_dir(argv: list[str]) -> tuple[Path, list[str]]:
-    if len(argv) >= 2 and argv[0] == "--lab-dir":
-        return Path(argv[1]), argv[2:]
-    if argv and argv[0].startswith("--lab-dir="):
-        return Path(argv[0].split("=", 1)[1]), argv[1:]
-    env = os.environ.get("ZTCTL_LAB_DIR")
-    if env:
-        return Path(env), argv
-    sys.stderr.write("usage: python -m ztctl.lab.warpcli --lab-dir DIR [warp-cli args]\n")
-    raise SystemExit(2)
-
-
 def main(argv: list[str] | None = None) -> int:
-    lab_dir, args = _split_lab_dir(list(sys.argv[1:] if argv is None else argv))
+    lab_dir, args = labstate.split_lab_dir(list(sys.argv[1:] if argv is None else argv), "warpcli")
     prompt = None
     if sys.stdin.isatty():
 
