@@ -180,15 +180,43 @@ def _translate(
     )
 
 
+# At most this many items of one name are removed (a store holding more is broken).
+_MAX_DUPLICATES = 16
+
+
 def set_secret(name: str, secret: str) -> None:
-    """Store ``secret`` as item ``name`` of service ``ztctl`` (replacing any old one)."""
+    """Store ``secret`` as item ``name`` of service ``ztctl`` (replacing any old one).
+
+    A Secret Service can hold several items with the same ``service``/``username``: keyring
+    replaces only an item with exactly its own attributes (``application`` included), so an
+    item written by another client (``secret-tool``, another keyring ``appid``) would stay,
+    and every reader returns the first match, in an order the service chooses — often that
+    stale item. So every item of ``name`` is removed first (one read when there is none)."""
     backend = _backend()
     if sys.platform.startswith("win") and len(secret) > _WINDOWS_MAX_CHARS:
         raise _too_large(name, len(secret), backend_name(backend))
     try:
+        _delete_all(backend, name)
         backend.set_password(SERVICE, name, secret)
     except Exception as exc:
         raise _translate(exc, name=name, secret=secret, backend=backend_name(backend)) from None
+
+
+def _delete_all(backend: Any, name: str) -> bool:
+    """Remove every item ``name`` (keyring's ``delete_password`` removes only the first
+    match); ``True`` if there was one."""
+    from keyring import errors as kr_errors
+
+    removed = False
+    for _ in range(_MAX_DUPLICATES):
+        if backend.get_password(SERVICE, name) is None:
+            break
+        try:
+            backend.delete_password(SERVICE, name)
+        except kr_errors.PasswordDeleteError:
+            break
+        removed = True
+    return removed
 
 
 def get_secret(name: str) -> str | None:
@@ -202,18 +230,12 @@ def get_secret(name: str) -> str | None:
 
 
 def delete_secret(name: str) -> bool:
-    """Remove item ``name``; ``True`` if there was one. Also clears a copy the fast path
-    could still find in the platform's own store after a backend switch."""
-    from keyring import errors as kr_errors
-
+    """Remove item ``name`` (every copy of it); ``True`` if there was one. Also clears a
+    copy the fast path could still find in the platform's own store after a backend
+    switch."""
     backend = _backend()
-    removed = False
     try:
-        if backend.get_password(SERVICE, name) is not None:
-            backend.delete_password(SERVICE, name)
-            removed = True
-    except kr_errors.PasswordDeleteError:
-        pass
+        removed = _delete_all(backend, name)
     except Exception as exc:
         raise _translate(exc, name=name) from None
     if not _configured_backend(os.environ) and backend_name(backend) != _native_backend():
@@ -236,11 +258,7 @@ def _delete_native(name: str) -> bool:
     try:
         from keyring.core import load_keyring
 
-        store = load_keyring(native)
-        if store.get_password(SERVICE, name) is None:
-            return False
-        store.delete_password(SERVICE, name)
-        return True
+        return _delete_all(load_keyring(native), name)
     except Exception:
         return False  # no such store on this machine: nothing the fast path could read
 

@@ -1,0 +1,568 @@
+"""ztctl's keyring adapter and the credential fast path against a *real* Secret Service.
+
+Each test gets its own provider: a private D-Bus session bus (``dbus-daemon`` with a bus
+config of its own, so nothing is auto-started from the machine's service files) and
+``gnome-keyring-daemon --unlock --components=secrets`` on it, with a throw-away password on
+stdin, its keyrings under ``tmp_path`` and its sockets in a short private directory. The
+developer's own session bus, keyrings and display are never reached: every process here gets
+``DBUS_SESSION_BUS_ADDRESS`` of the private bus, a private ``HOME``/``XDG_*`` and no
+``DISPLAY``; with no prompter on that bus, an unlock prompt fails at once instead of
+showing a window.
+
+Skipped, with the reason, where ``dbus-daemon`` or ``gnome-keyring-daemon`` is not
+installed (Debian: ``apt-get install --no-install-recommends dbus-daemon gnome-keyring``)
+or the daemon does not come up.
+
+``secretstorage`` (what keyring's backend is built on) is used only as the independent
+reference client that looks at what is really in the store, and to lock the collection.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.access import EXEC_V1, REPO, exec_kubeconfig, ztctl_argv
+
+pytestmark = pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="the Secret Service is a Linux desktop API"
+)
+
+SECRETS_BUS_NAME = "org.freedesktop.secrets"
+START_TIMEOUT_S = 10.0
+# Variables that could point a process at the developer's own store, bus or display.
+SCRUBBED = (
+    "DBUS_SESSION_BUS_ADDRESS",
+    "DBUS_STARTER_ADDRESS",
+    "DBUS_STARTER_BUS_TYPE",
+    "DISPLAY",
+    "WAYLAND_DISPLAY",
+    "GNOME_KEYRING_CONTROL",
+    "PYTHON_KEYRING_BACKEND",
+    "ZTCTL_TEST_KEYRING_DIR",
+)
+
+BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <listen>unix:path={socket}</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+"""
+
+
+def clean_environ(base: dict[str, str] | None = None) -> dict[str, str]:
+    source = dict(os.environ if base is None else base)
+    return {
+        key: value
+        for key, value in source.items()
+        if key not in SCRUBBED and not key.startswith("KEYRING_PROPERTY_")
+    }
+
+
+@dataclass
+class SecretServiceDaemon:
+    """A running private bus + gnome-keyring; ``env`` points a process at it only."""
+
+    address: str
+    env: dict[str, str]
+    bus: subprocess.Popen[bytes]
+    keyring_daemon: subprocess.Popen[bytes]
+
+    def connect(self) -> Any:
+        from jeepney.io.blocking import open_dbus_connection
+
+        return open_dbus_connection(bus=self.address)
+
+    def items(self, service: str = "ztctl") -> list[tuple[dict[str, str], str]]:
+        """``(attributes, secret)`` of every item of ``service`` in the default collection,
+        read by an independent client (secretstorage), unlocked collection only."""
+        import secretstorage
+
+        conn = self.connect()
+        try:
+            collection = secretstorage.get_default_collection(conn)
+            assert not collection.is_locked()
+            return [
+                (item.get_attributes(), item.get_secret().decode("utf-8"))
+                for item in collection.search_items({"service": service})
+            ]
+        finally:
+            conn.close()
+
+    def store_as_other_client(self, username: str, secret: str) -> None:
+        """An item written by another Secret Service client (as `secret-tool store` would):
+        only the ``service`` and ``username`` attributes, no keyring ``application``."""
+        import secretstorage
+
+        conn = self.connect()
+        try:
+            collection = secretstorage.get_default_collection(conn)
+            collection.create_item(
+                f"ztctl token {username}",
+                {"service": "ztctl", "username": username},
+                secret.encode("utf-8"),
+                replace=True,
+            )
+        finally:
+            conn.close()
+
+    def lock(self) -> None:
+        """Lock the default collection through the Secret Service ``Lock`` method."""
+        import secretstorage
+
+        conn = self.connect()
+        try:
+            collection = secretstorage.get_default_collection(conn)
+            collection.lock()
+            assert collection.is_locked()
+        finally:
+            conn.close()
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+
+
+def _ready(daemon: SecretServiceDaemon) -> bool:
+    """The provider owns its bus name and has a default collection."""
+    from jeepney import DBusAddress, new_method_call
+    from jeepney.bus_messages import message_bus
+
+    conn = daemon.connect()
+    try:
+        reply = conn.send_and_get_reply(message_bus.NameHasOwner(SECRETS_BUS_NAME), timeout=1)
+        if not reply.body[0]:
+            return False
+        service = DBusAddress(
+            "/org/freedesktop/secrets",
+            bus_name=SECRETS_BUS_NAME,
+            interface="org.freedesktop.Secret.Service",
+        )
+        reply = conn.send_and_get_reply(
+            new_method_call(service, "ReadAlias", "s", ("default",)), timeout=1
+        )
+        return bool(reply.body) and reply.body[0] not in ("", "/")
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def secret_service(tmp_path: Path) -> Iterator[SecretServiceDaemon]:
+    """A private D-Bus session bus with gnome-keyring's Secret Service, unlocked."""
+    dbus_daemon = shutil.which("dbus-daemon")
+    gnome_keyring = shutil.which("gnome-keyring-daemon")
+    if dbus_daemon is None or gnome_keyring is None:
+        missing = [
+            name
+            for name, path in (
+                ("dbus-daemon", dbus_daemon),
+                ("gnome-keyring-daemon", gnome_keyring),
+            )
+            if path is None
+        ]
+        pytest.skip(
+            f"no real Secret Service provider here: {' and '.join(missing)} not installed "
+            "(apt-get install --no-install-recommends dbus-daemon gnome-keyring)"
+        )
+    # Unix socket paths are limited to ~108 bytes: sockets go in a short private directory,
+    # keyrings and config under tmp_path.
+    sockets = Path(tempfile.mkdtemp(prefix="ztss-"))
+    home = tmp_path / "home"
+    (home / "data").mkdir(parents=True)
+    (home / "config").mkdir()
+    socket = sockets / "bus"
+    config = tmp_path / "bus.conf"
+    config.write_text(BUS_CONFIG.format(socket=socket), encoding="utf-8")
+    address = f"unix:path={socket}"
+    env = {
+        **clean_environ(),
+        "DBUS_SESSION_BUS_ADDRESS": address,
+        "HOME": str(home),
+        "XDG_DATA_HOME": str(home / "data"),
+        "XDG_CONFIG_HOME": str(home / "config"),
+        "XDG_CACHE_HOME": str(home / "cache"),
+        "XDG_RUNTIME_DIR": str(sockets),
+    }
+    bus = subprocess.Popen(
+        [dbus_daemon, f"--config-file={config}", "--nofork", "--nopidfile", "--print-address=1"],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    keyring_daemon: subprocess.Popen[bytes] | None = None
+    try:
+        assert bus.stdout is not None
+        line = bus.stdout.readline()  # printed once the bus listens
+        if not line:
+            _stop(bus)
+            err = bus.stderr.read().decode(errors="replace") if bus.stderr else ""
+            pytest.skip(f"dbus-daemon did not start a private session bus: {err.strip()[:300]}")
+        keyring_daemon = subprocess.Popen(
+            [gnome_keyring, "--foreground", "--unlock", "--components=secrets"],
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        assert keyring_daemon.stdin is not None
+        keyring_daemon.stdin.write(b"ztctl-test-keyring-password")  # --unlock reads to EOF
+        keyring_daemon.stdin.close()
+        daemon = SecretServiceDaemon(address, env, bus, keyring_daemon)
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while not _ready(daemon):
+            if keyring_daemon.poll() is not None or time.monotonic() > deadline:
+                _stop(keyring_daemon)
+                err = keyring_daemon.stderr.read() if keyring_daemon.stderr else b""
+                pytest.skip(
+                    "gnome-keyring-daemon did not provide a Secret Service with a default "
+                    f"collection within {START_TIMEOUT_S:.0f} s: "
+                    f"{err.decode(errors='replace').strip()[:300]}"
+                )
+            time.sleep(0.05)
+        yield daemon
+    finally:
+        if keyring_daemon is not None:
+            _stop(keyring_daemon)
+        _stop(bus)
+        for stream in (bus.stdout, bus.stderr):
+            if stream is not None:
+                stream.close()
+        if keyring_daemon is not None and keyring_daemon.stderr is not None:
+            keyring_daemon.stderr.close()
+        shutil.rmtree(sockets, ignore_errors=True)
+
+
+@pytest.fixture
+def in_process(secret_service: SecretServiceDaemon, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """This process uses the private Secret Service through keyring's own backend."""
+    import keyring
+    from keyring.backends import SecretService
+
+    for key in list(os.environ):
+        if key in SCRUBBED or key.startswith("KEYRING_PROPERTY_"):
+            monkeypatch.delenv(key)
+    for key, value in secret_service.env.items():
+        if key == "DBUS_SESSION_BUS_ADDRESS" or key.startswith("XDG_") or key == "HOME":
+            monkeypatch.setenv(key, value)
+    backend = SecretService.Keyring()
+    monkeypatch.setattr(keyring.core, "_keyring_backend", backend)
+    return backend
+
+
+def unsigned_jwt(ttl_s: float = 3600, email: str = "ada@lab.example") -> str:
+    """A JWT the hit path accepts (it decodes claims, never verifies signatures)."""
+
+    def b64(data: dict[str, Any]) -> str:
+        raw = json.dumps(data, separators=(",", ":")).encode()
+        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+    now = int(time.time())
+    claims = {"aud": ["a" * 64], "email": email, "exp": now + int(ttl_s), "iat": now}
+    claims |= {"nbf": now, "type": "app", "iss": "https://lab.cloudflareaccess.com"}
+    return f"{b64({'alg': 'RS256', 'typ': 'JWT'})}.{b64(claims)}.{'s' * 342}"
+
+
+def run_python(
+    code: str, env: dict[str, str], timeout: float = 30
+) -> subprocess.CompletedProcess[str]:
+    pythonpath = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH")) if p)
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        env={**env, "PYTHONPATH": pythonpath},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+# -- keyring's SecretService backend through ztctl's adapter ------------------------------
+
+
+def test_adapter_stores_reads_replaces_and_deletes(
+    secret_service: SecretServiceDaemon, in_process: Any
+) -> None:
+    from ztctl.adapters import keyring as kr
+
+    assert kr.describe_backend() == "keyring.backends.SecretService.Keyring"
+    first, second = unsigned_jwt(), unsigned_jwt(ttl_s=7200)
+    kr.set_secret("prod", first)
+    [(attributes, secret)] = secret_service.items()
+    assert secret == first
+    assert attributes["service"] == "ztctl"
+    assert attributes["username"] == "prod"
+    assert "application" in attributes  # keyring's own marker; the readers must not need it
+    assert kr.get_secret("prod") == first
+    assert kr.read_secret_fast("prod") == first
+
+    kr.set_secret("prod", second)  # replaced in place, not a second item
+    assert [s for _a, s in secret_service.items()] == [second]
+    assert kr.read_secret_fast("prod") == second
+
+    assert kr.delete_secret("prod") is True
+    assert secret_service.items() == []
+    assert kr.get_secret("prod") is None
+    assert kr.read_secret_fast("prod") is None
+    assert kr.delete_secret("prod") is False
+
+
+def test_item_of_another_client_reads_the_same_both_ways(
+    secret_service: SecretServiceDaemon, in_process: Any
+) -> None:
+    from ztctl.adapters import keyring as kr
+
+    token = unsigned_jwt()
+    secret_service.store_as_other_client("staging", token)
+    assert kr.get_secret("staging") == token
+    assert kr._secret_service_get("ztctl", "staging") == token
+    assert kr.read_secret_fast("staging") == token
+    assert kr._secret_service_get("ztctl", "other") is None
+
+
+def test_a_foreign_item_of_the_same_name_is_replaced_not_shadowing(
+    secret_service: SecretServiceDaemon, in_process: Any
+) -> None:
+    """keyring's ``replace=True`` matches only items with its own ``application``
+    attribute: without ztctl's read-back, the stale foreign item would stay and could be
+    the one every reader returns first."""
+    from ztctl.adapters import keyring as kr
+
+    stale, fresh = unsigned_jwt(ttl_s=-60), unsigned_jwt()
+    secret_service.store_as_other_client("prod", stale)
+    in_process.set_password("ztctl", "prod", "another")  # keyring alone: a second item
+    assert sorted(s for _a, s in secret_service.items()) == sorted([stale, "another"])
+
+    kr.set_secret("prod", fresh)
+    assert [s for _a, s in secret_service.items()] == [fresh]
+    assert kr.read_secret_fast("prod") == fresh
+
+
+def test_delete_removes_every_copy(secret_service: SecretServiceDaemon, in_process: Any) -> None:
+    from ztctl.adapters import keyring as kr
+
+    secret_service.store_as_other_client("prod", unsigned_jwt())
+    in_process.set_password("ztctl", "prod", unsigned_jwt(ttl_s=60))
+    assert len(secret_service.items()) == 2
+    assert kr.delete_secret("prod") is True  # `ztctl logout` leaves no token behind
+    assert secret_service.items() == []
+    assert kr.read_secret_fast("prod") is None
+
+
+# -- the fast path in its own process, as kubectl runs it ----------------------------------
+
+FAST_READ = """
+import json, sys
+from ztctl.adapters.keyring import read_secret_fast
+value = read_secret_fast(sys.argv[1] if len(sys.argv) > 1 else {name!r})
+print(json.dumps({{"value": value, "modules": sorted(sys.modules)}}))
+"""
+
+ENTRY = """
+import json, sys
+sys.argv = ["ztctl", "credential", {name!r}]
+from ztctl.cli.entry import main
+try:
+    main()
+except SystemExit as exc:
+    code = exc.code
+else:
+    code = 0
+sys.__stderr__.write("\\n" + json.dumps({{"code": code, "modules": sorted(sys.modules)}}))
+"""
+
+HEAVY = ("keyring", "secretstorage", "cryptography", "httpx", "kubernetes", "rich", "click")
+
+
+def test_fast_path_reads_what_keyring_wrote_without_importing_keyring(
+    secret_service: SecretServiceDaemon, in_process: Any
+) -> None:
+    from ztctl.adapters import keyring as kr
+
+    token = unsigned_jwt()
+    kr.set_secret("lab-sso", token)  # keyring's SecretService backend writes it
+    info = json.dumps({"apiVersion": EXEC_V1, "kind": "ExecCredential", "spec": {}})
+    env = {**secret_service.env, "KUBERNETES_EXEC_INFO": info}
+    result = run_python(ENTRY.format(name="lab-sso"), env)
+    report = json.loads(result.stderr.strip().splitlines()[-1])
+    assert report["code"] == 0, result.stderr
+    assert json.loads(result.stdout)["status"]["token"] == token
+    modules = set(report["modules"])
+    assert "jeepney.io.blocking" in modules  # the D-Bus reader answered ...
+    assert sorted(m for m in modules if m.split(".")[0] in HEAVY) == []  # ... and only it
+
+
+def test_fast_path_miss_is_rechecked_with_keyring(
+    secret_service: SecretServiceDaemon, in_process: Any
+) -> None:
+    from ztctl.adapters import keyring as kr
+
+    kr.set_secret("prod", unsigned_jwt())
+    result = run_python(FAST_READ.format(name="absent"), secret_service.env)
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout)
+    assert answer["value"] is None
+    assert "keyring.backends.SecretService" in answer["modules"]  # the miss went to keyring
+
+
+def test_keyring_reads_what_another_client_wrote_in_a_subprocess(
+    secret_service: SecretServiceDaemon,
+) -> None:
+    token = unsigned_jwt()
+    secret_service.store_as_other_client("prod", token)
+    code = (
+        "import json; from ztctl.adapters import keyring as kr; "
+        "print(json.dumps([kr.get_secret('prod'), kr.read_secret_fast('prod')]))"
+    )
+    result = run_python(code, secret_service.env)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == [token, token]
+
+
+def test_locked_collection_is_exit_4_with_the_fix(
+    secret_service: SecretServiceDaemon, in_process: Any
+) -> None:
+    from ztctl.adapters import keyring as kr
+
+    token = unsigned_jwt()
+    kr.set_secret("lab-sso", token)
+    secret_service.lock()
+    with pytest.raises(kr.KeyringLocked) as caught:
+        kr.read_secret_fast("lab-sso")
+    assert caught.value.exit_code == 4
+    assert "unlock" in caught.value.fix
+    with pytest.raises(kr.KeyringLocked):
+        kr.set_secret("lab-sso", unsigned_jwt())
+
+    info = json.dumps({"apiVersion": EXEC_V1, "kind": "ExecCredential", "spec": {}})
+    result = subprocess.run(
+        [*ztctl_argv(), "credential", "lab-sso"],
+        env={**secret_service.env, "KUBERNETES_EXEC_INFO": info, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 4, result.stderr
+    assert result.stdout == ""
+    assert "locked" in result.stderr and "fix: unlock your login keyring" in result.stderr
+    assert token not in result.stderr
+
+
+# -- real kubectl, its exec entry reading the real Secret Service --------------------------
+
+
+@pytest.fixture
+def lab_env(
+    lab: Any, secret_service: SecretServiceDaemon, tmp_path: Path
+) -> Iterator[dict[str, str]]:
+    """The lab's environment (catalog, cloudflared stand-in, API server) with the real
+    Secret Service as the only keyring: no PYTHON_KEYRING_BACKEND, no keyringrc."""
+    shutil.rmtree(lab.dir / "cloudflared", ignore_errors=True)
+    pythonpath = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p)
+    env = {
+        **clean_environ(lab.env),
+        **{
+            k: v
+            for k, v in secret_service.env.items()
+            if k == "HOME" or k.startswith(("DBUS_", "XDG_"))
+        },
+        "ZTCTL_STATE_DIR": str(tmp_path / "state"),
+        "PYTHONPATH": pythonpath,
+    }
+    try:
+        yield env
+    finally:
+        shutil.rmtree(lab.dir / "cloudflared", ignore_errors=True)
+
+
+def whoami(lab: Any, kubectl: str, kubeconfig: Path, env: dict[str, str]) -> Any:
+    return lab.run(
+        [
+            kubectl,
+            "--request-timeout=5s",
+            "--kubeconfig",
+            kubeconfig,
+            "auth",
+            "whoami",
+            "-o",
+            "json",
+        ],
+        env=env,
+    )
+
+
+@pytest.mark.kubectl
+def test_kubectl_authenticates_with_the_token_in_the_secret_service(
+    lab: Any,
+    kubectl: str,
+    secret_service: SecretServiceDaemon,
+    lab_env: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    from ztctl.lab.jwt import issue_token
+
+    token = issue_token(lab.dir, lab.server)
+    stored = run_python(
+        f"from ztctl.adapters import keyring as kr; kr.set_secret('lab-sso', {token!r})", lab_env
+    )
+    assert stored.returncode == 0, stored.stderr
+    assert [s for _a, s in secret_service.items()] == [token]
+    kubeconfig = exec_kubeconfig(lab, tmp_path / "kubeconfig")
+    result = whoami(lab, kubectl, kubeconfig, lab_env)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["status"]["userInfo"]["username"] == "ada@lab.example"
+
+
+@pytest.mark.kubectl
+def test_kubectl_refresh_writes_the_new_token_to_the_secret_service(
+    lab: Any,
+    kubectl: str,
+    secret_service: SecretServiceDaemon,
+    lab_env: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    from ztctl.lab.cloudflared import app_token_path
+    from ztctl.lab.jwt import issue_token
+
+    secret_service.store_as_other_client(
+        "lab-sso", issue_token(lab.dir, lab.server, now=time.time() - 7200)
+    )
+    kubeconfig = exec_kubeconfig(lab, tmp_path / "kubeconfig")
+    failed = whoami(lab, kubectl, kubeconfig, lab_env)
+    assert failed.returncode != 0
+    assert "ztctl login" in failed.stderr
+
+    fresh = issue_token(lab.dir, lab.server)
+    path = app_token_path(lab.dir, lab.server)
+    path.parent.mkdir(mode=0o700, exist_ok=True)
+    path.write_text(fresh)
+    result = whoami(lab, kubectl, kubeconfig, lab_env)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["status"]["userInfo"]["username"] == "ada@lab.example"
+    assert [s for _a, s in secret_service.items()] == [fresh]
