@@ -79,18 +79,50 @@ def clean_environ(base: dict[str, str] | None = None) -> dict[str, str]:
 
 
 @dataclass
-class SecretServiceDaemon:
-    """A running private bus + gnome-keyring; ``env`` points a process at it only."""
+class PrivateBus:
+    """A private D-Bus session bus; ``env`` points a process at it (and a private home)."""
 
     address: str
     env: dict[str, str]
-    bus: subprocess.Popen[bytes]
-    keyring_daemon: subprocess.Popen[bytes]
+    logs: Path
 
     def connect(self) -> Any:
         from jeepney.io.blocking import open_dbus_connection
 
         return open_dbus_connection(bus=self.address)
+
+    def call(self, method: str, signature: str = "", *args: Any) -> Any:
+        """A method of the Secret Service object; raises on a D-Bus error reply."""
+        from jeepney import DBusAddress, new_method_call
+        from jeepney.wrappers import unwrap_msg
+
+        service = DBusAddress(
+            "/org/freedesktop/secrets",
+            bus_name=SECRETS_BUS_NAME,
+            interface="org.freedesktop.Secret.Service",
+        )
+        conn = self.connect()
+        try:
+            message = new_method_call(service, method, signature, args)
+            return unwrap_msg(conn.send_and_get_reply(message, timeout=2))
+        finally:
+            conn.close()
+
+    def has_provider(self) -> bool:
+        from jeepney.bus_messages import message_bus
+        from jeepney.wrappers import unwrap_msg
+
+        conn = self.connect()
+        try:
+            reply = conn.send_and_get_reply(message_bus.NameHasOwner(SECRETS_BUS_NAME), timeout=1)
+            return bool(unwrap_msg(reply)[0])
+        finally:
+            conn.close()
+
+
+@dataclass
+class SecretServiceDaemon(PrivateBus):
+    """The private bus with gnome-keyring's Secret Service on it."""
 
     def items(self, service: str = "ztctl") -> list[tuple[dict[str, str], str]]:
         """``(attributes, secret)`` of every item of ``service`` in the default collection,
@@ -148,53 +180,37 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait(timeout=5)
 
 
-def _ready(daemon: SecretServiceDaemon) -> bool:
-    """The provider owns its bus name and has a default collection."""
-    from jeepney import DBusAddress, new_method_call
-    from jeepney.bus_messages import message_bus
-
-    conn = daemon.connect()
+def _tail(path: Path) -> str:
     try:
-        reply = conn.send_and_get_reply(message_bus.NameHasOwner(SECRETS_BUS_NAME), timeout=1)
-        if not reply.body[0]:
-            return False
-        service = DBusAddress(
-            "/org/freedesktop/secrets",
-            bus_name=SECRETS_BUS_NAME,
-            interface="org.freedesktop.Secret.Service",
-        )
-        reply = conn.send_and_get_reply(
-            new_method_call(service, "ReadAlias", "s", ("default",)), timeout=1
-        )
-        return bool(reply.body) and reply.body[0] not in ("", "/")
-    finally:
-        conn.close()
+        return path.read_text(encoding="utf-8", errors="replace").strip()[-300:]
+    except OSError:
+        return ""
 
 
-@pytest.fixture
-def secret_service(tmp_path: Path) -> Iterator[SecretServiceDaemon]:
-    """A private D-Bus session bus with gnome-keyring's Secret Service, unlocked."""
-    dbus_daemon = shutil.which("dbus-daemon")
-    gnome_keyring = shutil.which("gnome-keyring-daemon")
-    if dbus_daemon is None or gnome_keyring is None:
-        missing = [
-            name
-            for name, path in (
-                ("dbus-daemon", dbus_daemon),
-                ("gnome-keyring-daemon", gnome_keyring),
-            )
-            if path is None
-        ]
+def _need(*programs: str) -> list[str]:
+    paths = {name: shutil.which(name) for name in programs}
+    missing = [name for name, path in paths.items() if path is None]
+    if missing:
         pytest.skip(
             f"no real Secret Service provider here: {' and '.join(missing)} not installed "
             "(apt-get install --no-install-recommends dbus-daemon gnome-keyring)"
         )
-    # Unix socket paths are limited to ~108 bytes: sockets go in a short private directory,
-    # keyrings and config under tmp_path.
+    return [str(paths[name]) for name in programs]
+
+
+@pytest.fixture
+def private_bus(tmp_path: Path) -> Iterator[PrivateBus]:
+    """A private D-Bus session bus with nothing on it (and no service activation)."""
+    (dbus_daemon,) = _need("dbus-daemon")
+    # Unix socket paths are limited to ~108 bytes: sockets go in a short private directory
+    # (also XDG_RUNTIME_DIR, where gnome-keyring puts its control socket); keyrings, config
+    # and logs under tmp_path.
     sockets = Path(tempfile.mkdtemp(prefix="ztss-"))
     home = tmp_path / "home"
     (home / "data").mkdir(parents=True)
     (home / "config").mkdir()
+    logs = tmp_path / "logs"
+    logs.mkdir()
     socket = sockets / "bus"
     config = tmp_path / "bus.conf"
     config.write_text(BUS_CONFIG.format(socket=socket), encoding="utf-8")
@@ -208,54 +224,79 @@ def secret_service(tmp_path: Path) -> Iterator[SecretServiceDaemon]:
         "XDG_CACHE_HOME": str(home / "cache"),
         "XDG_RUNTIME_DIR": str(sockets),
     }
-    bus = subprocess.Popen(
-        [dbus_daemon, f"--config-file={config}", "--nofork", "--nopidfile", "--print-address=1"],
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    keyring_daemon: subprocess.Popen[bytes] | None = None
+    with open(logs / "dbus-daemon.log", "wb") as log:
+        bus = subprocess.Popen(
+            [
+                dbus_daemon,
+                f"--config-file={config}",
+                "--nofork",
+                "--nopidfile",
+                "--print-address=1",
+            ],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=log,
+        )
     try:
         assert bus.stdout is not None
-        line = bus.stdout.readline()  # printed once the bus listens
-        if not line:
-            _stop(bus)
-            err = bus.stderr.read().decode(errors="replace") if bus.stderr else ""
-            pytest.skip(f"dbus-daemon did not start a private session bus: {err.strip()[:300]}")
-        keyring_daemon = subprocess.Popen(
-            [gnome_keyring, "--foreground", "--unlock", "--components=secrets"],
-            env=env,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        assert keyring_daemon.stdin is not None
-        keyring_daemon.stdin.write(b"ztctl-test-keyring-password")  # --unlock reads to EOF
-        keyring_daemon.stdin.close()
-        daemon = SecretServiceDaemon(address, env, bus, keyring_daemon)
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while not _ready(daemon):
-            if keyring_daemon.poll() is not None or time.monotonic() > deadline:
-                _stop(keyring_daemon)
-                err = keyring_daemon.stderr.read() if keyring_daemon.stderr else b""
-                pytest.skip(
-                    "gnome-keyring-daemon did not provide a Secret Service with a default "
-                    f"collection within {START_TIMEOUT_S:.0f} s: "
-                    f"{err.decode(errors='replace').strip()[:300]}"
-                )
-            time.sleep(0.05)
-        yield daemon
+        if not bus.stdout.readline():  # the address is printed once the bus listens
+            pytest.skip(f"dbus-daemon did not start a bus: {_tail(logs / 'dbus-daemon.log')}")
+        yield PrivateBus(address, env, logs)
     finally:
-        if keyring_daemon is not None:
-            _stop(keyring_daemon)
         _stop(bus)
-        for stream in (bus.stdout, bus.stderr):
-            if stream is not None:
-                stream.close()
-        if keyring_daemon is not None and keyring_daemon.stderr is not None:
-            keyring_daemon.stderr.close()
+        if bus.stdout is not None:
+            bus.stdout.close()
         shutil.rmtree(sockets, ignore_errors=True)
+
+
+def start_gnome_keyring(bus: PrivateBus, *, unlock: bool) -> subprocess.Popen[bytes]:
+    """gnome-keyring-daemon's Secret Service on ``bus``. With ``unlock``, a login keyring
+    (the default collection) is created, or unlocked, with a throw-away password on stdin;
+    without, the service starts with no collection. Ready when it owns its bus name (and,
+    with ``unlock``, the default alias points at a collection)."""
+    (gnome_keyring,) = _need("gnome-keyring-daemon")
+    argv = [gnome_keyring, "--foreground", "--components=secrets"]
+    log_path = bus.logs / "gnome-keyring.log"
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(
+            [*argv, "--unlock"] if unlock else argv,
+            env=bus.env,
+            stdin=subprocess.PIPE if unlock else subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
+    if unlock:
+        assert proc.stdin is not None
+        proc.stdin.write(b"ztctl-test-keyring-password")  # --unlock reads it to EOF
+        proc.stdin.close()
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while True:
+        try:
+            ready = bus.has_provider() and (
+                not unlock or bus.call("ReadAlias", "s", "default")[0] not in ("", "/")
+            )
+        except Exception:
+            ready = False
+        if ready:
+            return proc
+        if proc.poll() is not None or time.monotonic() > deadline:
+            _stop(proc)
+            pytest.skip(
+                "gnome-keyring-daemon did not provide a Secret Service within "
+                f"{START_TIMEOUT_S:.0f} s: {_tail(log_path)}"
+            )
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def secret_service(private_bus: PrivateBus) -> Iterator[SecretServiceDaemon]:
+    """A private D-Bus session bus with gnome-keyring's Secret Service, unlocked."""
+    proc = start_gnome_keyring(private_bus, unlock=True)
+    try:
+        yield SecretServiceDaemon(private_bus.address, private_bus.env, private_bus.logs)
+    finally:
+        _stop(proc)
 
 
 @pytest.fixture
@@ -566,3 +607,46 @@ def test_kubectl_refresh_writes_the_new_token_to_the_secret_service(
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["status"]["userInfo"]["username"] == "ada@lab.example"
     assert [s for _a, s in secret_service.items()] == [fresh]
+
+
+# -- no store to keep tokens in: an error with the fix, never a file -----------------------
+
+
+def run_credential(env: dict[str, str], cluster: str = "lab-sso") -> Any:
+    info = json.dumps({"apiVersion": EXEC_V1, "kind": "ExecCredential", "spec": {}})
+    return subprocess.run(
+        [*ztctl_argv(), "credential", cluster],
+        env={**env, "KUBERNETES_EXEC_INFO": info, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+
+def test_no_provider_on_the_bus(private_bus: PrivateBus) -> None:
+    """A session bus without any Secret Service (a headless login): keyring finds no
+    backend, and ztctl says what to start, exit 4."""
+    result = run_credential(private_bus.env)
+    assert result.returncode == 4, result.stderr
+    assert result.stdout == ""
+    assert "no usable OS keyring" in result.stderr
+    assert "fix: start a Secret Service provider" in result.stderr
+    assert "never falls back to plain files" in result.stderr
+    assert not list(Path(private_bus.env["HOME"]).rglob("*.json"))  # nothing written aside
+
+
+def test_provider_without_a_default_collection(private_bus: PrivateBus) -> None:
+    """gnome-keyring running with no keyring yet: creating the default collection needs a
+    prompt, which cannot be shown here; the fast reader defers to keyring, which fails, and
+    ztctl explains (exit 4) instead of hanging or writing elsewhere."""
+    proc = start_gnome_keyring(private_bus, unlock=False)
+    try:
+        assert private_bus.call("ReadAlias", "s", "default") == ("/",)
+        result = run_credential(private_bus.env)
+    finally:
+        _stop(proc)
+    assert result.returncode == 4, result.stderr
+    assert result.stdout == ""
+    assert "has no default keyring" in result.stderr
+    assert "fix: create a default keyring" in result.stderr

@@ -162,6 +162,15 @@ def _translate(
     detail = f"{type(exc).__name__}: {text}"[:200] if text else type(exc).__name__
     if isinstance(exc, kr_errors.NoKeyringError):
         return _unavailable(detail)
+    if "failed to create the collection" in lowered:
+        # keyring's SecretService backend: no default collection, and creating one needed a
+        # prompt that was dismissed or could not be shown (no desktop session).
+        return KeyringUnavailable(
+            f"the Secret Service has no default keyring, and none could be created ({detail})",
+            "create a default keyring in your desktop session (Seahorse: + > Password "
+            "keyring, then Set as default), or run `ztctl login` in a desktop session that "
+            "can show the prompt, then retry; ztctl never falls back to plain files",
+        )
     if isinstance(exc, kr_errors.KeyringLocked) or any(
         word in lowered
         for word in ("locked", "denied", "-25308", "-128", "interaction not allowed", "dismissed")
