@@ -360,11 +360,12 @@ def test_adapter_stores_reads_replaces_and_deletes(
     assert attributes["username"] == "prod"
     assert "application" in attributes  # keyring's own marker; the readers must not need it
     assert kr.get_secret("prod") == first
+    assert kr._secret_service_get("ztctl", "prod") == first  # the D-Bus reader itself
     assert kr.read_secret_fast("prod") == first
 
     kr.set_secret("prod", second)  # replaced in place, not a second item
     assert [s for _a, s in secret_service.items()] == [second]
-    assert kr.read_secret_fast("prod") == second
+    assert kr._secret_service_get("ztctl", "prod") == second
 
     assert kr.delete_secret("prod") is True
     assert secret_service.items() == []
@@ -390,8 +391,8 @@ def test_a_foreign_item_of_the_same_name_is_replaced_not_shadowing(
     secret_service: SecretServiceDaemon, in_process: Any
 ) -> None:
     """keyring's ``replace=True`` matches only items with its own ``application``
-    attribute: without ztctl's read-back, the stale foreign item would stay and could be
-    the one every reader returns first."""
+    attribute: unless ztctl removes every item of the name first, the stale foreign item
+    stays, and gnome-keyring returns it first to every reader."""
     from ztctl.adapters import keyring as kr
 
     stale, fresh = unsigned_jwt(ttl_s=-60), unsigned_jwt()
@@ -401,7 +402,7 @@ def test_a_foreign_item_of_the_same_name_is_replaced_not_shadowing(
 
     kr.set_secret("prod", fresh)
     assert [s for _a, s in secret_service.items()] == [fresh]
-    assert kr.read_secret_fast("prod") == fresh
+    assert kr._secret_service_get("ztctl", "prod") == fresh
 
 
 def test_delete_removes_every_copy(secret_service: SecretServiceDaemon, in_process: Any) -> None:
@@ -412,7 +413,7 @@ def test_delete_removes_every_copy(secret_service: SecretServiceDaemon, in_proce
     assert len(secret_service.items()) == 2
     assert kr.delete_secret("prod") is True  # `ztctl logout` leaves no token behind
     assert secret_service.items() == []
-    assert kr.read_secret_fast("prod") is None
+    assert kr._secret_service_get("ztctl", "prod") is None
 
 
 # -- the fast path in its own process, as kubectl runs it ----------------------------------
