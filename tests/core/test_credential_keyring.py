@@ -106,6 +106,45 @@ def test_no_backend_at_all_is_an_error_not_a_file(monkeypatch: pytest.MonkeyPatc
         kr.get_secret("prod")
 
 
+@pytest.mark.parametrize("chained", [False, True])
+def test_a_plaintext_file_backend_is_refused(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, chained: bool
+) -> None:
+    # keyrings.alt's PlaintextKeyring (or a chainer that would fall back to it) keeps the
+    # token in a file: contract §3 says secrets live only in the OS keyring.
+    import keyring
+    from keyring.backend import KeyringBackend
+    from keyring.backends import chainer
+
+    written: list[str] = []
+
+    class PlaintextKeyring(KeyringBackend):
+        priority = 0.5  # type: ignore[assignment]
+
+        def get_password(self, service: str, username: str) -> str | None:
+            return None
+
+        def set_password(self, service: str, username: str, password: str) -> None:
+            written.append(password)
+
+        def delete_password(self, service: str, username: str) -> None:
+            pass
+
+    PlaintextKeyring.__module__ = "keyrings.alt.file"
+    backend: KeyringBackend = PlaintextKeyring()
+    if chained:
+
+        class Chain(chainer.ChainerBackend):
+            backends = (PlaintextKeyring(),)  # type: ignore[assignment]
+
+        backend = Chain()
+    monkeypatch.delenv("PYTHON_KEYRING_BACKEND", raising=False)
+    monkeypatch.setattr(keyring.core, "_keyring_backend", backend)
+    with pytest.raises(kr.KeyringUnavailable, match="keeps secrets in a file"):
+        kr.set_secret("prod", "t0k")
+    assert written == []
+
+
 def test_configured_null_backend_is_refused() -> None:
     with pytest.raises(kr.KeyringUnavailable):
         kr.read_secret_fast("prod", {"PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring"})

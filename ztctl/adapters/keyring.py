@@ -136,7 +136,20 @@ def _backend() -> Any:
         raise _unavailable(f"keyring found no backend; it uses {name}")
     if isinstance(backend, chainer.ChainerBackend) and not backend.backends:
         raise _unavailable("keyring's chainer has no backends")
+    chained = backend.backends if isinstance(backend, chainer.ChainerBackend) else [backend]
+    for candidate in chained:
+        if is_plaintext_backend(candidate):
+            raise _unavailable(
+                f"keyring would use {backend_name(candidate)}, which keeps secrets in a file, "
+                "not in the OS keyring; ztctl never stores tokens there"
+            )
     return backend
+
+
+def is_plaintext_backend(backend: Any) -> bool:
+    """Whether ``backend`` keeps secrets in a file of its own (keyrings.alt) — never used."""
+    name = backend_name(backend)
+    return name.startswith("keyrings.alt.file.") or "plaintext" in name.lower()
 
 
 def backend_name(backend: Any) -> str:
