@@ -182,6 +182,13 @@ def test_duplicate_names_are_rejected() -> None:
     assert "clusters[1] (prod-eu): duplicate name; clusters[0] has it already" in text
 
 
+def test_a_duplicate_with_other_problems_is_still_named_a_duplicate() -> None:
+    body = GOOD.split("clusters:\n", 1)[1].replace("https://k8s", "http://k8s")
+    text = problems_of(GOOD + body)
+    assert "clusters[1] (prod-eu): duplicate name; clusters[0] has it already" in text
+    assert "must use https://" in text
+
+
 def test_every_problem_is_listed_at_once() -> None:
     text = (
         GOOD.replace("http", "ftp")

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import atexit
+import contextlib
+import os
+import signal
 import subprocess
+import threading
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 
 def process_command(pid: int) -> str | None:
@@ -33,3 +40,37 @@ def process_command(pid: int) -> str | None:
     if not out or out.startswith("Z"):
         return None
     return out.split(None, 1)[1] if " " in out else out
+
+
+# Children started in a session of their own (so a timeout can kill their whole group) do
+# not get the terminal's Ctrl-C. If ztctl exits while one still runs (interrupted, or a
+# worker thread abandoned at exit), this kills its group, so nothing ztctl started outlives
+# it: a hung warp-cli must not linger after `ztctl doctor` is interrupted.
+_live_groups: set[int] = set()
+_live_lock = threading.Lock()
+_registered = False
+
+
+@contextlib.contextmanager
+def killed_on_exit(proc: subprocess.Popen[Any]) -> Iterator[None]:
+    """While in this block, kill ``proc``'s process group if ztctl exits."""
+    global _registered
+    with _live_lock:
+        if not _registered:
+            atexit.register(_kill_live_groups)
+            _registered = True
+        _live_groups.add(proc.pid)
+    try:
+        yield
+    finally:
+        with _live_lock:
+            _live_groups.discard(proc.pid)
+
+
+def _kill_live_groups() -> None:
+    with _live_lock:
+        groups = list(_live_groups)
+        _live_groups.clear()
+    for group in groups:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(group, signal.SIGKILL)

@@ -40,6 +40,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
 
+from ztctl.adapters.procs import killed_on_exit
 from ztctl.core.errors import EXIT_AUTH_NEEDED, OperationFailed
 
 P = ParamSpec("P")
@@ -830,7 +831,8 @@ class WarpClient:
                 "reinstall the Cloudflare WARP client",
             ) from exc
         try:
-            out, err = proc.communicate(timeout=limit)
+            with killed_on_exit(proc):
+                out, err = proc.communicate(timeout=limit)
         except subprocess.TimeoutExpired:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(proc.pid, signal.SIGKILL)

@@ -16,6 +16,7 @@ from ztctl.cli.output import render_error
 from ztctl.core.errors import (
     EXIT_INTERRUPTED,
     EXIT_USAGE,
+    Interrupted,
     OperationFailed,
     UsageError,
     ZtctlError,
@@ -137,6 +138,12 @@ def cli(
 _current: dict[str, Any] = {}
 
 
+def _prog_name() -> str:
+    """``kubectl ztctl`` when kubectl runs us as its plugin, else ``ztctl``."""
+    invoked = os.path.basename(sys.argv[0]) if sys.argv else ""
+    return "kubectl ztctl" if invoked.startswith("kubectl-ztctl") else "ztctl"
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: run the CLI and map every outcome to an exit code."""
     args = sys.argv[1:] if argv is None else argv
@@ -144,7 +151,7 @@ def main(argv: list[str] | None = None) -> None:
     code = 0
     try:
         # Without standalone mode click returns ctx.exit()'s code instead of exiting.
-        returned = cli.main(args=args, prog_name="ztctl", standalone_mode=False)
+        returned = cli.main(args=args, prog_name=_prog_name(), standalone_mode=False)
         if isinstance(returned, int) and not isinstance(returned, bool):
             code = returned
     except ZtctlError as error:
@@ -165,7 +172,11 @@ def main(argv: list[str] | None = None) -> None:
         else:
             error.show()
     except (KeyboardInterrupt, click.Abort):
-        sys.stderr.write("\ninterrupted\n")
+        app = _current.get("app")
+        if app is not None and app.json:
+            render_error(Interrupted("interrupted", "run the command again"), as_json=True)
+        else:
+            sys.stderr.write("\ninterrupted\n")
         code = EXIT_INTERRUPTED
     except BrokenPipeError:
         # The reader went away (`ztctl clusters | head`): not an error of ours.

@@ -309,16 +309,19 @@ def parse_catalog(text: str, *, source: str, label: str, base_dir: Path | None) 
     seen: dict[str, int] = {}
     for index, raw in enumerate(raw_clusters):
         cluster = _parse_cluster(raw, index, problems, base_dir)
-        if cluster is None:
-            continue
-        if cluster.name in seen:
+        # Duplicates are checked on the raw name, so a duplicate with other problems too
+        # is still reported as a duplicate.
+        name = raw.get("name") if isinstance(raw, dict) else None
+        if isinstance(name, str) and name in seen:
             problems.add(
-                f"clusters[{index}] ({cluster.name})",
-                f"duplicate name; clusters[{seen[cluster.name]}] has it already",
+                f"clusters[{index}] ({name})",
+                f"duplicate name; clusters[{seen[name]}] has it already",
             )
             continue
-        seen[cluster.name] = index
-        clusters.append(cluster)
+        if isinstance(name, str):
+            seen[name] = index
+        if cluster is not None:
+            clusters.append(cluster)
 
     if problems.items:
         count = len(problems.items)
