@@ -71,3 +71,86 @@ def test_status_lists_the_open_session_and_forgets_it_after_end(lab: Any, tmp_pa
     assert ended.returncode == 0, ended.stderr
     after = json.loads(ztctl(env, "status", "--json").stdout)
     assert after["breakGlass"] == []
+
+
+def _session_file(state: Path) -> Path:
+    return state / "break-glass" / "lab.json"
+
+
+def test_any_ztctl_command_ends_a_session_whose_watchdog_was_killed(
+    lab: Any, tmp_path: Path
+) -> None:
+    """The watchdog normally ends a session at its deadline; if it was killed, the next
+    ztctl invocation of any command does (issue 8: "every ztctl invocation reaps")."""
+    import os
+    import signal
+    import time
+
+    env = env_for(lab, tmp_path)
+    started = ztctl(
+        env, "break-glass", "start", "lab", "--force", "--reason", REASON, "--ttl", "2s"
+    )
+    assert started.returncode == 0, started.stderr
+    state = tmp_path / "state"
+    session = json.loads(_session_file(state).read_text())
+    watchdog = session.get("watchdogPid") or session.get("watchdog_pid")
+    assert watchdog, session
+    os.kill(int(watchdog), signal.SIGKILL)
+    time.sleep(2.5)  # past the deadline, with nobody left to enforce it
+    assert _session_file(state).exists()
+
+    clusters = ztctl(env, "clusters")
+    assert clusters.returncode == 0, clusters.stderr
+    assert "break-glass session for lab expired" in clusters.stderr
+    assert not _session_file(state).exists()
+    events = [json.loads(line) for line in (state / "audit.jsonl").read_text().splitlines()]
+    expired = [e for e in events if e["event"] == "break-glass.expire"]
+    assert len(expired) == 1 and expired[0]["cluster"] == "lab"
+
+
+def test_a_terminated_break_glass_exec_takes_its_child_with_it(lab: Any, tmp_path: Path) -> None:
+    """SIGTERM (or SIGHUP) to `ztctl break-glass exec` reaches the child: no orphan is left
+    running past the session, where nothing would stop it."""
+    import os
+    import signal
+    import time
+
+    env = env_for(lab, tmp_path)
+    started = ztctl(env, "break-glass", "start", "lab", "--force", "--reason", REASON)
+    assert started.returncode == 0, started.stderr
+    marker = tmp_path / "child-started"
+    try:
+        proc = subprocess.Popen(
+            [
+                *ZTCTL,
+                "break-glass",
+                "exec",
+                "lab",
+                "--",
+                "sh",
+                "-c",
+                f'echo $$ > "{marker}"; exec sleep 60',
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        deadline = time.monotonic() + 30
+        while not (marker.exists() and marker.read_text().strip()):
+            assert time.monotonic() < deadline, "the child never started"
+            time.sleep(0.05)
+        child = int(marker.read_text())
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=20)
+        assert proc.returncode == 128 + signal.SIGTERM
+        time.sleep(0.2)
+        try:
+            os.kill(child, 0)
+            alive = True
+        except ProcessLookupError:
+            alive = False
+        if alive:
+            os.kill(child, signal.SIGKILL)
+        assert not alive, "the child outlived `ztctl break-glass exec`"
+    finally:
+        ztctl(env, "break-glass", "end", "lab")

@@ -133,6 +133,27 @@ def cli(
         env=env,
     )
     _current["app"] = ctx.obj
+    _reap_break_glass(ctx.obj)
+
+
+def _reap_break_glass(app: App) -> None:
+    """End break-glass sessions past their deadline, whichever command runs.
+
+    The watchdog process does this at the deadline; this is the backstop for a watchdog
+    that was killed. Cheap when there are no sessions: one stat of the state directory.
+    """
+    try:
+        sessions = app.state_dir / "break-glass"
+        if not sessions.is_dir():
+            return
+        from ztctl.core.breakglass import reap
+
+        for ended in reap(app.state_dir, app.env):
+            app.info(
+                f"break-glass session for {ended.session.cluster} expired; its route is closed"
+            )
+    except Exception as exc:  # never let the backstop break the command itself
+        app.debug(f"could not check break-glass sessions: {exc}")
 
 
 _current: dict[str, Any] = {}

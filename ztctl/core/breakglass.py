@@ -1297,6 +1297,14 @@ def run_child(plan: ExecPlan) -> ExecOutcome:
             f"cannot run {plan.argv[0]}: permission denied", "check that it is executable"
         ) from None
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    def forward(signum: int, _frame: object) -> None:
+        # `kill ztctl` or a closed terminal must reach the child too: an orphan would
+        # outlive the session's deadline with nobody to stop it.
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(signum)
+
+    forwarded = {sig: signal.signal(sig, forward) for sig in (signal.SIGTERM, signal.SIGHUP)}
     expired = False
     code = 0
     try:
@@ -1319,6 +1327,8 @@ def run_child(plan: ExecPlan) -> ExecOutcome:
                 break
     finally:
         signal.signal(signal.SIGINT, previous)
+        for sig, handler in forwarded.items():
+            signal.signal(sig, handler)
     if code < 0:
         code = 128 - code
     return ExecOutcome(code=code, expired=expired)
