@@ -39,6 +39,32 @@ def whoami(access: AccessEnv, kubectl: str, kubeconfig: Path) -> subprocess.Comp
 
 
 @pytest.mark.kubectl
+@pytest.mark.kubectl
+def test_logout_stops_kubectl_until_the_next_login(
+    access: AccessEnv, kubectl: str, tmp_path: Path
+) -> None:
+    """cloudflared keeps its own copy of the token; after `ztctl logout` the plugin must not
+    quietly refresh from it, or logging out would not log anybody out."""
+    from ztctl.lab.cloudflared import app_token_path
+
+    token = access.mint()
+    access.put("lab-sso", token)
+    path = app_token_path(access.lab.dir, access.lab.server)
+    path.parent.mkdir(mode=0o700, exist_ok=True)
+    path.write_text(token)  # still valid in cloudflared's own cache
+    kubeconfig = exec_kubeconfig(access.lab, tmp_path / "kubeconfig")
+    assert whoami(access, kubectl, kubeconfig).returncode == 0
+    assert access.run(["logout"]).returncode == 0
+    after = whoami(access, kubectl, kubeconfig)
+    assert after.returncode != 0
+    assert "you logged out of ztctl" in after.stderr and "ztctl login" in after.stderr
+    assert "lab-sso" not in access.items()
+    login = access.run(["login"], input="")
+    assert login.returncode == 0, login.stderr
+    again = whoami(access, kubectl, kubeconfig)
+    assert again.returncode == 0, again.stderr
+
+
 @pytest.mark.parametrize("api", [EXEC_V1, EXEC_V1BETA1])
 def test_kubectl_authenticates_with_the_kept_token(
     access: AccessEnv, kubectl: str, tmp_path: Path, api: str

@@ -228,6 +228,14 @@ def get_credential(
     )
 
 
+LOGGED_OUT_MARKER = "logged-out"
+
+
+def logged_out(state_dir: Path) -> bool:
+    """Whether the user ran `ztctl logout` and has not logged in since."""
+    return (state_dir / LOGGED_OUT_MARKER).exists()
+
+
 def _refresh(
     name: str,
     env: Mapping[str, str],
@@ -243,6 +251,13 @@ def _refresh(
     from ztctl.core import config as config_mod
     from ztctl.core.errors import AuthNeeded
 
+    if logged_out(config_mod.state_dir(env)):
+        # cloudflared keeps its own copy of the token: without this, kubectl would go on
+        # working after `ztctl logout`, which is not what logging out means.
+        raise AuthNeeded(
+            f"you logged out of ztctl, so cluster {name!r} has no Access token",
+            "run `ztctl login` to use it again",
+        )
     config = config_mod.load_config(config_mod.config_path(None, env), env)
     cluster, team = _access_cluster(name, config, env)
     app = cluster.credentials.app  # type: ignore[union-attr]

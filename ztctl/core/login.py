@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ztctl.core.credential import (
+    LOGGED_OUT_MARKER,
     expires_at,
     identity,
     login_lock,
@@ -174,6 +175,8 @@ def login(
 
     team = resolve_team(request)
     env = _env_for_children(request)
+    # Logging in lifts a previous `ztctl logout`: kubectl may refresh tokens again.
+    (request.state_dir / LOGGED_OUT_MARKER).unlink(missing_ok=True)
     client = warp or WarpClient(request.config.warp.cli, env=env)
     steps: list[Step] = []
 
@@ -471,7 +474,7 @@ def logout(
 ) -> LogoutResult:
     """Remove every token ztctl stored (and disconnect WARP on request); audited."""
     from ztctl.adapters import keyring
-    from ztctl.adapters.fs import atomic_write
+    from ztctl.adapters.fs import atomic_write, ensure_private_dir
     from ztctl.core import audit
 
     names = sorted(set(remembered_tokens(state_dir)) | {n for n, _ in _access_clusters(catalog)})
@@ -488,5 +491,7 @@ def logout(
         if was_connected:
             client.disconnect()
         disconnected = was_connected
+    ensure_private_dir(state_dir)
+    atomic_write(state_dir / LOGGED_OUT_MARKER, b"", mode=0o600)
     audit.record(state_dir, "logout", removed=list(removed), disconnected=disconnected)
     return LogoutResult(removed, disconnected)
