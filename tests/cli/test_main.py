@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -143,3 +144,56 @@ def test_unreadable_config_and_catalog_are_invalid_input(tmp_path, which: str) -
     assert f"cannot read {which}" in result.stderr
     assert "Permission denied" in result.stderr
     assert "fix:" in result.stderr
+
+
+def _complete(words: str, env_extra: dict[str, str], shell: str = "bash") -> list[str]:
+    env = {"PATH": "/usr/bin:/bin", "HOME": "/nonexistent", **env_extra}
+    env.update(
+        COMP_WORDS=words,
+        COMP_CWORD=str(len(words.split()) - (0 if words.endswith(" ") else 1)),
+        _ZTCTL_COMPLETE=f"{shell}_complete",
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", "from ztctl.cli.main import main; main()"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    return [line.split(",", 1)[1] for line in result.stdout.splitlines() if "," in line]
+
+
+SAMPLE_CATALOG = str(Path(__file__).resolve().parents[2] / "docs" / "examples" / "catalog.yaml")
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "probe",
+        "doctor",
+        "use-cluster",
+        "credential",
+        "break-glass start",
+        "break-glass end",
+        "doctor prod-eu",
+    ],
+)
+def test_cluster_arguments_complete_catalog_names(command: str) -> None:
+    names = _complete(f"ztctl {command} ", {"ZTCTL_CATALOG": SAMPLE_CATALOG})
+    assert names == ["prod-eu", "staging", "dev"]
+
+
+def test_completion_filters_by_prefix_and_reads_the_global_catalog_option() -> None:
+    assert _complete(f"ztctl --catalog {SAMPLE_CATALOG} probe st", {}) == ["staging"]
+
+
+@pytest.mark.parametrize(
+    "catalog", ["/nonexistent/catalog.yaml", "https://127.0.0.1:9/clusters.yaml"]
+)
+def test_completion_is_silent_without_a_usable_catalog(tmp_path: Path, catalog: str) -> None:
+    # An https catalog completes from its cached copy only: never a network call on Tab.
+    env = {"ZTCTL_CATALOG": catalog, "ZTCTL_STATE_DIR": str(tmp_path / "state")}
+    assert _complete("ztctl probe ", env) == []

@@ -84,11 +84,25 @@ def is_url(source: str) -> bool:
 
 
 def read_catalog_text(
-    source: str, state_dir: Path | Callable[[], Path], env: Mapping[str, str] = os.environ
+    source: str,
+    state_dir: Path | Callable[[], Path],
+    env: Mapping[str, str] = os.environ,
+    *,
+    offline: bool = False,
 ) -> CatalogText:
-    """The catalog's text; ``state_dir`` (the URL cache) may be given lazily as a callable."""
+    """The catalog's text; ``state_dir`` (the URL cache) may be given lazily as a callable.
+
+    ``offline``: for a URL, only the cached copy (shell completion must never wait on the
+    network); :class:`InvalidInput` when there is none.
+    """
     if is_url(source):
-        return _read_url(source, state_dir() if callable(state_dir) else state_dir, env)
+        cache = state_dir() if callable(state_dir) else state_dir
+        if offline:
+            body_path, _meta = _cache_paths(cache, source)
+            if not body_path.exists():
+                raise InvalidInput(f"no cached copy of catalog {source}", "run `ztctl clusters`")
+            return _cached(source, body_path, ())
+        return _read_url(source, cache, env)
     return _read_path(Path(source).expanduser())
 
 
@@ -224,9 +238,13 @@ def _store_meta(meta_path: Path, meta: dict[str, Any]) -> None:
 
 
 def load_catalog(
-    source: str, state_dir: Path | Callable[[], Path], env: Mapping[str, str] = os.environ
+    source: str,
+    state_dir: Path | Callable[[], Path],
+    env: Mapping[str, str] = os.environ,
+    *,
+    offline: bool = False,
 ) -> Catalog:
-    raw = read_catalog_text(source, state_dir, env)
+    raw = read_catalog_text(source, state_dir, env, offline=offline)
     catalog = parse_catalog(raw.text, source=raw.source, label=raw.label, base_dir=raw.base_dir)
     if raw.warnings:
         catalog = Catalog(

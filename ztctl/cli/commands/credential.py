@@ -60,10 +60,11 @@ def run_plugin(name: str, *, no_input: bool = False, verbose: int = 0) -> int:
 def _build() -> Any:
     import click
 
+    from ztctl.cli.complete import cluster_names
     from ztctl.cli.output import pass_app
 
     @click.command("credential", help=HELP, short_help="Print the ExecCredential for CLUSTER")
-    @click.argument("cluster")
+    @click.argument("cluster", shell_complete=cluster_names)
     @pass_app
     def credential(app: Any, cluster: str) -> None:
         code = run_plugin(cluster, no_input=app.no_input, verbose=app.verbose)

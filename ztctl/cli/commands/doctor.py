@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from ztctl.cli.complete import cluster_names
 from ztctl.cli.output import emit, json_option, pass_app, use_color
 
 if TYPE_CHECKING:
@@ -20,7 +21,7 @@ _STYLES = {"pass": "green", "warn": "yellow", "fail": "bold red", "skip": "dim"}
 
 
 @click.command("doctor")
-@click.argument("clusters", nargs=-1, metavar="[CLUSTER]...")
+@click.argument("clusters", nargs=-1, metavar="[CLUSTER]...", shell_complete=cluster_names)
 @click.option("--all", "all_clusters", is_flag=True, help="Check every catalog cluster.")
 @click.option(
     "--timeout",

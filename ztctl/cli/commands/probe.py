@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from ztctl.cli.complete import cluster_names
 from ztctl.cli.output import emit, json_option, pass_app, use_color
 
 if TYPE_CHECKING:
@@ -15,7 +16,7 @@ if TYPE_CHECKING:
 
 
 @click.command("probe")
-@click.argument("cluster", required=False)
+@click.argument("cluster", required=False, shell_complete=cluster_names)
 @click.option(
     "--route",
     type=click.Choice(["auto", "zero-trust", "break-glass"]),

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from ztctl.cli.complete import cluster_names
 from ztctl.cli.output import emit, json_option, pass_app, use_color
 
 if TYPE_CHECKING:
@@ -29,7 +30,7 @@ def _check_namespace(_ctx: click.Context, _param: click.Parameter, value: str | 
 
 
 @click.command("use-cluster")
-@click.argument("name", required=False)
+@click.argument("name", required=False, shell_complete=cluster_names)
 @click.option(
     "-n",
     "--namespace",
