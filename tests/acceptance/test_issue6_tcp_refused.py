@@ -77,3 +77,38 @@ def test_refused_port_fails_cluster_tcp_and_skips_what_follows(lab: Any, tmp_pat
     assert probe.returncode == 5, probe.stderr
     document = json.loads(probe.stdout)
     assert document["ok"] is False and document["error"]["code"] == 5
+
+
+def test_probe_names_the_refused_catalog_address(lab: Any, tmp_path: Path) -> None:
+    """A refused connection still says which catalog address it dialled (text and JSON)."""
+    catalog = yaml.safe_load(lab.paths.catalog.read_text(encoding="utf-8"))
+    entry = dict(catalog["clusters"][0])
+    port = closed_loopback_port()
+    entry.update(
+        name="closed",
+        server=f"https://localhost:{port}",
+        certificateAuthority=str(lab.paths.catalog.parent / entry["certificateAuthority"]),
+    )
+    entry.pop("breakGlass", None)
+    catalog["clusters"] = [entry]
+    path = tmp_path / "catalog.yaml"
+    path.write_text(yaml.safe_dump(catalog), encoding="utf-8")
+    env = {**lab.env, "ZTCTL_CATALOG": str(path), "ZTCTL_STATE_DIR": str(tmp_path / "state")}
+
+    def probe(*extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*ZTCTL, "probe", "closed", "--timeout", "3", *extra],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    as_json = probe("--json")
+    assert as_json.returncode == 5, as_json.stderr
+    document = json.loads(as_json.stdout)
+    assert document["address"] == "127.0.0.1"
+    assert "refused" in document["error"]["message"]
+    text = probe()
+    assert "zero-trust → 127.0.0.1 (catalog address)" in text.stdout

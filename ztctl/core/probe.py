@@ -1108,6 +1108,9 @@ def _dial(
     sock: socket.socket | None = None
     last_error: Problem | None = None
     for address in candidates:
+        if proxy is None:  # the address tried last is the one a failure is about
+            info.address = address
+            info.address_in_catalog = address in target.addresses if target.addresses else None
         family = socket.AF_INET6 if ":" in address else socket.AF_INET
         attempt = socket.socket(family, socket.SOCK_STREAM)
         started = time.perf_counter()
@@ -1145,9 +1148,6 @@ def _dial(
             continue
         info.connect_ms = (time.perf_counter() - started) * 1000.0
         sock = attempt
-        if proxy is None:
-            info.address = address
-            info.address_in_catalog = address in target.addresses if target.addresses else None
         break
     if sock is None:
         assert last_error is not None
