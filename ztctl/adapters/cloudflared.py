@@ -22,6 +22,7 @@ import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from ztctl.adapters.procs import killed_on_exit
 from ztctl.core.errors import AuthNeeded, OperationFailed
 
 TOKEN_TIMEOUT_S = 15.0
@@ -75,7 +76,8 @@ class Cloudflared:
                 "reinstall cloudflared",
             ) from exc
         try:
-            out, err = proc.communicate(timeout=timeout)
+            with killed_on_exit(proc):  # also when the interrupt lands in another thread
+                out, err = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(proc.pid, signal.SIGKILL)
