@@ -54,7 +54,9 @@ def test_logout_stops_kubectl_until_the_next_login(
     path.write_text(token)  # still valid in cloudflared's own cache
     kubeconfig = exec_kubeconfig(access.lab, tmp_path / "kubeconfig")
     assert whoami(access, kubectl, kubeconfig).returncode == 0
-    assert access.run(["logout"]).returncode == 0
+    logout = access.run(["logout"])
+    assert logout.returncode == 0
+    assert "will not use it again until your next `ztctl login`" in logout.stdout
     after = whoami(access, kubectl, kubeconfig)
     assert after.returncode != 0
     assert "you logged out of ztctl" in after.stderr and "ztctl login" in after.stderr

@@ -184,6 +184,7 @@ def test_unknown_host_key_is_a_refusal_with_the_fix(
     assert "Host key verification failed" in caught.value.message
     assert "known_hosts" in caught.value.fix
     assert "never skips" in caught.value.fix
+    assert "`ssh-keyscan badkey.test`" in caught.value.fix  # port 22: no -p
 
 
 def test_refused_key_says_to_load_it_into_the_agent(
@@ -291,9 +292,10 @@ def test_real_ssh_tunnel_to_a_local_sshd(
             socks_connect(tunnel.proxy_url, "127.0.0.1", lab.api_port)
         finally:
             assert routes_bg.close_ssh(tunnel.pid, control, "127.0.0.1", ssh=str(wrapper))
-        # An unknown host key is refused, never accepted on first use.
+        # An unknown host key is refused, never accepted on first use; the fix names the
+        # bastion's real port (ssh-keyscan -p, and known_hosts' [host]:port form).
         known.write_text("")
-        with pytest.raises(routes_bg.RouteError, match="Host key verification failed"):
+        with pytest.raises(routes_bg.RouteError, match="Host key verification failed") as caught:
             routes_bg.open_ssh(
                 "127.0.0.1",
                 port=port,
@@ -302,6 +304,8 @@ def test_real_ssh_tunnel_to_a_local_sshd(
                 interactive=False,
                 ssh=str(wrapper),
             )
+        assert f"`ssh-keyscan -p {port} 127.0.0.1`" in caught.value.fix
+        assert f"[127.0.0.1]:{port}" in caught.value.fix
     finally:
         sshd.terminate()
         sshd.wait(10)

@@ -298,9 +298,9 @@ def open_ssh(
             break
         last_error = _tail(log_file)
         if not _port_taken(last_error):
-            raise _ssh_failed(host, code, last_error)
+            raise _ssh_failed(host, port, code, last_error)
     else:
-        raise _ssh_failed(host, 255, last_error)
+        raise _ssh_failed(host, port, 255, last_error)
     pid = ssh_master_pid(control_path, host, env=env, ssh=ssh)
     tunnel = SshTunnel(
         proxy_url=f"socks5://{LOOPBACK}:{local_port}",
@@ -364,13 +364,16 @@ def _port_taken(log: str) -> bool:
     return "Address already in use" in log or "cannot listen to port" in log
 
 
-def _ssh_failed(host: str, code: int, log: str) -> RouteError:
+def _ssh_failed(host: str, port: int, code: int, log: str) -> RouteError:
     lowered = log.lower()
     if "host key verification failed" in lowered or "remote host identification" in lowered:
+        # known_hosts names a non-default port as [host]:port, and ssh-keyscan needs -p.
+        scan = f"ssh-keyscan {host}" if port == 22 else f"ssh-keyscan -p {port} {host}"
+        entry = host if port == 22 else f"[{host}]:{port}"
         fix = (
             f"the bastion's host key is unknown or changed: verify its fingerprint with the "
-            f"platform team and add it to ~/.ssh/known_hosts (ztctl never skips this check); "
-            f"`ssh-keyscan {host}` shows what it presents"
+            f"platform team and add it to ~/.ssh/known_hosts as {entry} (ztctl never skips "
+            f"this check); `{scan}` shows what it presents"
         )
     elif "permission denied" in lowered:
         fix = (
@@ -378,7 +381,8 @@ def _ssh_failed(host: str, code: int, log: str) -> RouteError:
             "or check breakGlass.ssh.user and identityFile in the catalog"
         )
     else:
-        fix = f"run `ssh -v {host}` to see why, or ask the platform team about the bastion"
+        verbose = f"ssh -v {host}" if port == 22 else f"ssh -v -p {port} {host}"
+        fix = f"run `{verbose}` to see why, or ask the platform team about the bastion"
     detail = f": {log}" if log else ""
     return RouteError(f"ssh to the bastion {host} failed (exit {code}){detail}", fix)
 

@@ -41,7 +41,7 @@ def _text(result: LogoutResult) -> None:
     elif result.disconnected is False:
         lines.append("WARP was not connected.")
     lines.append(
-        "cloudflared keeps its own copy in ~/.cloudflared: ztctl takes a token from there "
-        "until it expires (run `rm ~/.cloudflared/*-token` to drop it)."
+        "cloudflared keeps its own copy in ~/.cloudflared; ztctl will not use it again until "
+        "your next `ztctl login` (run `rm ~/.cloudflared/*-token` to drop it as well)."
     )
     click.echo("\n".join(lines))
