@@ -53,6 +53,18 @@ def test_wrong_mode_exits_1_with_the_fix(access: AccessEnv, era: str) -> None:
     assert "FAIL" in result.stdout and "mode warp" in result.stdout
 
 
+def test_a_token_that_needs_a_person_does_not_hide_a_wrong_mode(access: AccessEnv) -> None:
+    # No token anywhere and no TTY: exit 4 for the token, but the proxy-mode problem found
+    # before it is still reported, with its fix.
+    access.lab.set_many("warp.mode=proxy")
+    result = access.run(["--no-input", "login"], input="")
+    assert result.returncode == 4, result.stderr
+    assert "also: WARP is in" in result.stderr
+    assert "warp-cli mode warp" in result.stderr
+    as_json = json.loads(access.run(["--no-input", "login", "--json"], input="").stdout)
+    assert any("warp-cli mode warp" in d for d in as_json["error"]["details"])
+
+
 def test_daemon_down(access: AccessEnv) -> None:
     access.lab.set_many("warp.daemon=off")
     result = access.run(["login"], input="")

@@ -32,7 +32,7 @@ from ztctl.core.credential import (
     token_claims,
     token_problem,
 )
-from ztctl.core.errors import AuthNeeded, InvalidInput, OperationFailed
+from ztctl.core.errors import AuthNeeded, InvalidInput, OperationFailed, ZtctlError
 
 ENROL_TIMEOUT_S = 180.0
 CONNECT_TIMEOUT_S = 30.0
@@ -191,10 +191,17 @@ def login(
     access = _access_clusters(request.catalog)
     if access:
         tool = cloudflared or Cloudflared(request.config.access.cloudflared, env=env)
-        for name, app in access:
-            info = _ensure_token(name, app, team, tool, request, on_event)
-            tokens.append(info)
-            steps.append(_token_step(info))
+        try:
+            for name, app in access:
+                info = _ensure_token(name, app, team, tool, request, on_event)
+                tokens.append(info)
+                steps.append(_token_step(info))
+        except ZtctlError as error:
+            # A token that needs a person must not hide what already failed (a wrong mode).
+            for step in steps:
+                if step.status == "fail":
+                    error.details.append(f"also: {step.summary}; fix: {step.fix}")
+            raise
         _remember_tokens(request.state_dir, [t.cluster for t in tokens])
 
     result = LoginResult(team, version, tuple(steps), tuple(tokens))
