@@ -11,10 +11,11 @@ import os
 from typing import Any
 
 import click
-from click.shell_completion import CompletionItem
 
 
 def cluster_names(ctx: click.Context, _param: click.Parameter, incomplete: str) -> list[Any]:
+    from click.shell_completion import CompletionItem
+
     try:
         from ztctl.core import config as config_mod
         from ztctl.core.catalog import load_catalog
