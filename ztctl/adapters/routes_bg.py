@@ -86,7 +86,7 @@ def wait_port(host: str, port: int, timeout: float) -> bool:
 
 def check_proxy(url: str, timeout: float = 3.0) -> None:
     """Prove the proxy at ``url`` accepts a connection and speaks SOCKS5 or HTTP."""
-    from ztctl.adapters.socks import ProxyError, parse_proxy_url
+    from ztctl.adapters.socks import ProxyError, parse_proxy_url, recv_exact
 
     try:
         spec = parse_proxy_url(url)
@@ -108,12 +108,12 @@ def check_proxy(url: str, timeout: float = 3.0) -> None:
         if spec.scheme in ("socks5", "socks5h"):
             methods = b"\x00\x02" if spec.username is not None else b"\x00"
             sock.sendall(b"\x05" + bytes([len(methods)]) + methods)
-            reply = _recv(sock, 2)
+            reply = recv_exact(sock, 2)
             if len(reply) != 2 or reply[0] != 5:
                 raise ProxyError("it did not answer the SOCKS5 greeting")
         elif spec.scheme == "http":
             sock.sendall(b"OPTIONS * HTTP/1.1\r\nHost: ztctl\r\nConnection: close\r\n\r\n")
-            if not _recv(sock, 5).startswith(b"HTTP/"):
+            if not recv_exact(sock, 5).startswith(b"HTTP/"):
                 raise ProxyError("it did not answer like an HTTP proxy")
     except (OSError, ProxyError) as exc:
         detail = exc.message if isinstance(exc, ProxyError) else (exc.strerror or str(exc))
@@ -123,16 +123,6 @@ def check_proxy(url: str, timeout: float = 3.0) -> None:
     finally:
         with contextlib.suppress(OSError):
             sock.close()
-
-
-def _recv(sock: socket.socket, size: int) -> bytes:
-    data = b""
-    while len(data) < size:
-        chunk = sock.recv(size - len(data))
-        if not chunk:
-            break
-        data += chunk
-    return data
 
 
 # --------------------------------------------------------------------------------------

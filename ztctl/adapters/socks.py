@@ -126,7 +126,7 @@ def socks5_connect(
     """RFC 1928 CONNECT; returns the proxy's bound address (BND.ADDR, BND.PORT)."""
     methods = b"\x00\x02" if username is not None else b"\x00"
     sock.sendall(b"\x05" + bytes([len(methods)]) + methods)
-    version, method = _recv_exact(sock, 2)
+    version, method = recv_exact(sock, 2)
     if version != 5:
         raise ProxyError("the proxy did not answer as a SOCKS5 server")
     if method == 0xFF:
@@ -139,7 +139,7 @@ def socks5_connect(
         if len(user) > 255 or len(secret) > 255:
             raise ProxyError("SOCKS5 username or password longer than 255 bytes")
         sock.sendall(b"\x01" + bytes([len(user)]) + user + bytes([len(secret)]) + secret)
-        _, status = _recv_exact(sock, 2)
+        _, status = recv_exact(sock, 2)
         if status != 0:
             raise ProxyError("the SOCKS5 proxy rejected the username and password", reply=status)
     elif method != 0x00:
@@ -147,22 +147,22 @@ def socks5_connect(
 
     request = b"\x05\x01\x00" + _socks_address(host) + port.to_bytes(2, "big")
     sock.sendall(request)
-    version, reply, _, atyp = _recv_exact(sock, 4)
+    version, reply, _, atyp = recv_exact(sock, 4)
     if version != 5:
         raise ProxyError("the SOCKS5 proxy sent a malformed reply")
     if reply != 0:
         reason = SOCKS_REPLIES.get(reply, f"reply code {reply}")
         raise ProxyError(f"the SOCKS5 proxy could not reach {host}:{port}: {reason}", reply=reply)
     if atyp == 1:
-        bound = str(ipaddress.IPv4Address(_recv_exact(sock, 4)))
+        bound = str(ipaddress.IPv4Address(recv_exact(sock, 4)))
     elif atyp == 4:
-        bound = str(ipaddress.IPv6Address(_recv_exact(sock, 16)))
+        bound = str(ipaddress.IPv6Address(recv_exact(sock, 16)))
     elif atyp == 3:
-        (length,) = _recv_exact(sock, 1)
-        bound = _recv_exact(sock, length).decode("ascii", "replace")
+        (length,) = recv_exact(sock, 1)
+        bound = recv_exact(sock, length).decode("ascii", "replace")
     else:
         raise ProxyError("the SOCKS5 proxy sent an unknown address type")
-    bound_port = int.from_bytes(_recv_exact(sock, 2), "big")
+    bound_port = int.from_bytes(recv_exact(sock, 2), "big")
     return bound, bound_port
 
 
@@ -215,7 +215,7 @@ def http_connect(
         )
 
 
-def _recv_exact(sock: socket.socket, size: int) -> bytes:
+def recv_exact(sock: socket.socket, size: int) -> bytes:
     data = b""
     while len(data) < size:
         chunk = sock.recv(size - len(data))
