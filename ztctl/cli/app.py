@@ -46,9 +46,9 @@ class App:
 
     @cached_property
     def state_dir(self) -> Path:
-        from ztctl.core import config as config_mod
+        from ztctl.core import paths
 
-        return config_mod.state_dir(self.env)
+        return paths.state_dir(self.env)
 
     @property
     def interactive(self) -> bool:

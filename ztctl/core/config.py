@@ -14,9 +14,27 @@ from pathlib import Path
 from typing import Any
 
 from ztctl.core.errors import InvalidInput
+from ztctl.core.paths import (  # re-exported: the config's own API since the beginning
+    APP_NAME,
+    config_path,
+    default_config_path,
+    default_state_dir,
+    state_dir,
+)
 from ztctl.core.suggest import did_you_mean
 
-APP_NAME = "ztctl"
+__all__ = [
+    "APP_NAME",
+    "AccessConfig",
+    "Config",
+    "DoctorConfig",
+    "WarpConfig",
+    "config_path",
+    "default_config_path",
+    "default_state_dir",
+    "load_config",
+    "state_dir",
+]
 
 
 def default_warp_interface() -> str:
@@ -69,32 +87,6 @@ _ENV_OVERRIDES = {
     ("warp", "trace_url"): "ZTCTL_TRACE_URL",
     ("access", "cloudflared"): "ZTCTL_CLOUDFLARED",
 }
-
-
-def default_config_path() -> Path:
-    import platformdirs
-
-    return platformdirs.user_config_path(APP_NAME) / "config.toml"
-
-
-def default_state_dir() -> Path:
-    import platformdirs
-
-    return platformdirs.user_state_path(APP_NAME)
-
-
-def config_path(explicit: str | None, env: Mapping[str, str] = os.environ) -> Path:
-    if explicit:
-        return Path(explicit).expanduser()
-    if env.get("ZTCTL_CONFIG"):
-        return Path(env["ZTCTL_CONFIG"]).expanduser()
-    return default_config_path()
-
-
-def state_dir(env: Mapping[str, str] = os.environ) -> Path:
-    if env.get("ZTCTL_STATE_DIR"):
-        return Path(env["ZTCTL_STATE_DIR"]).expanduser()
-    return default_state_dir()
 
 
 def load_config(path: Path, env: Mapping[str, str] = os.environ) -> Config:
