@@ -26,18 +26,25 @@ def closed_loopback_port() -> int:
     return port  # closed again: nothing listens there now
 
 
-def test_refused_port_fails_cluster_tcp_and_skips_what_follows(lab: Any, tmp_path: Path) -> None:
+def closed_catalog(lab: Any, tmp_path: Path, *, break_glass: bool = True) -> tuple[Path, int]:
+    """The lab catalog with one cluster, `closed`, whose server port nothing listens on."""
     catalog = yaml.safe_load(lab.paths.catalog.read_text(encoding="utf-8"))
     entry = dict(catalog["clusters"][0])
-    port = closed_loopback_port()
     entry.update(
         name="closed",
-        server=f"https://localhost:{port}",
+        server=f"https://localhost:{(port := closed_loopback_port())}",
         certificateAuthority=str(lab.paths.catalog.parent / entry["certificateAuthority"]),
     )
+    if not break_glass:
+        entry.pop("breakGlass", None)
     catalog["clusters"] = [entry]
     path = tmp_path / "catalog.yaml"
     path.write_text(yaml.safe_dump(catalog), encoding="utf-8")
+    return path, port
+
+
+def test_refused_port_fails_cluster_tcp_and_skips_what_follows(lab: Any, tmp_path: Path) -> None:
+    path, port = closed_catalog(lab, tmp_path)
     kubeconfig = tmp_path / "kubeconfig"
     shutil.copyfile(lab.kubeconfig, kubeconfig)
     env = {
@@ -81,18 +88,7 @@ def test_refused_port_fails_cluster_tcp_and_skips_what_follows(lab: Any, tmp_pat
 
 def test_probe_names_the_refused_catalog_address(lab: Any, tmp_path: Path) -> None:
     """A refused connection still says which catalog address it dialled (text and JSON)."""
-    catalog = yaml.safe_load(lab.paths.catalog.read_text(encoding="utf-8"))
-    entry = dict(catalog["clusters"][0])
-    port = closed_loopback_port()
-    entry.update(
-        name="closed",
-        server=f"https://localhost:{port}",
-        certificateAuthority=str(lab.paths.catalog.parent / entry["certificateAuthority"]),
-    )
-    entry.pop("breakGlass", None)
-    catalog["clusters"] = [entry]
-    path = tmp_path / "catalog.yaml"
-    path.write_text(yaml.safe_dump(catalog), encoding="utf-8")
+    path, _port = closed_catalog(lab, tmp_path, break_glass=False)
     env = {**lab.env, "ZTCTL_CATALOG": str(path), "ZTCTL_STATE_DIR": str(tmp_path / "state")}
 
     def probe(*extra: str) -> subprocess.CompletedProcess[str]:
