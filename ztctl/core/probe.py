@@ -1224,6 +1224,10 @@ def _handshake(
 
     assert creds.context is not None
     where = _hostport(info.address or target.host, target.port)
+
+    def _handshake_lost(kind: str, message: str) -> _Fail:
+        return _Fail(_unreachable(target, path, info.address, target.port, kind, "tls", message))
+
     started = time.perf_counter()
     tls: ssl.SSLSocket | socket.socket = sock
     try:
@@ -1239,46 +1243,24 @@ def _handshake(
         raise _Fail(_untrusted(target, path, deadline, info, exc)) from None
     except (TimeoutError, _Timeout):
         tls.close()
-        raise _Fail(
-            _unreachable(
-                target,
-                path,
-                info.address,
-                target.port,
-                "timeout",
-                "tls",
-                f"no answer from {where} within {deadline.seconds:g}s {path.label} "
-                "(the connection opened, but the TLS handshake got no reply)",
-            )
+        raise _handshake_lost(
+            "timeout",
+            f"no answer from {where} within {deadline.seconds:g}s {path.label} "
+            "(the connection opened, but the TLS handshake got no reply)",
         ) from None
     except (ssl.SSLEOFError, ConnectionResetError, BrokenPipeError, ssl.SSLZeroReturnError):
         tls.close()
-        raise _Fail(
-            _unreachable(
-                target,
-                path,
-                info.address,
-                target.port,
-                "reset",
-                "tls",
-                f"{where} reset the connection during the TLS handshake {path.label}",
-            )
+        raise _handshake_lost(
+            "reset", f"{where} reset the connection during the TLS handshake {path.label}"
         ) from None
     except ssl.SSLError as exc:
         tls.close()
         raise _Fail(_tls_alert(target, path, where, exc, "tls")) from None
     except OSError as exc:
         tls.close()
-        raise _Fail(
-            _unreachable(
-                target,
-                path,
-                info.address,
-                target.port,
-                "reset",
-                "tls",
-                f"the TLS handshake with {where} failed {path.label}: {exc.strerror or exc}",
-            )
+        raise _handshake_lost(
+            "reset",
+            f"the TLS handshake with {where} failed {path.label}: {exc.strerror or exc}",
         ) from None
     info.tls_ms = (time.perf_counter() - started) * 1000.0
     assert isinstance(tls, ssl.SSLSocket)
