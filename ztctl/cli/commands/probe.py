@@ -12,6 +12,7 @@ from ztctl.cli.output import emit, json_option, pass_app, use_color
 
 if TYPE_CHECKING:
     from ztctl.cli.app import App
+    from ztctl.core.model import Cluster
     from ztctl.core.probe import ProbeResult, SampleEvent, SampleStats
 
 
@@ -60,9 +61,8 @@ def command(
     """Reach the API server: DNS, TCP, TLS, /readyz, /version and identity, timed per phase"""
     from ztctl.core.probe import ProbeOptions, probe_cluster, resolve_target
 
-    resolved = resolve_target(
-        app.catalog(), cluster, kubeconfig=app.kubeconfig, env=app.env, state_dir=app.state_dir
-    )
+    resolved = resolve_target(app.catalog(), cluster, kubeconfig=app.kubeconfig, env=app.env)
+    session_proxy, session_open = _break_glass_session(app, resolved.cluster)
     options = ProbeOptions(
         timeout=timeout if timeout is not None else app.config.doctor.timeout,
         count=count,
@@ -75,8 +75,8 @@ def command(
         resolved.target,
         route=route,
         options=options,
-        session_proxy=resolved.session_proxy,
-        session_open=resolved.session_open,
+        session_proxy=session_proxy,
+        session_open=session_open,
     )
     payload = result.to_dict()
     payload["context"] = resolved.context
@@ -85,6 +85,18 @@ def command(
         # Not ctx.exit(): click returns its code from main() in non-standalone mode.
         sys.stdout.flush()
         raise SystemExit(result.exit_code)
+
+
+def _break_glass_session(app: App, cluster: Cluster | None) -> tuple[str | None, bool]:
+    """An open break-glass session of an ssh or vpn route: its local proxy (ssh) and whether
+    one is open (a proxy route needs none). The probe itself never reads sessions."""
+    bg = cluster.break_glass if cluster is not None else None
+    if cluster is None or bg is None or bg.route.kind == "proxy":
+        return None, False
+    from ztctl.core import breakglass
+
+    session = breakglass.active_session(app.state_dir, cluster.name)
+    return breakglass.session_proxy(session), session is not None
 
 
 class _LiveLine:
