@@ -9,7 +9,6 @@ ends the dial.
 from __future__ import annotations
 
 import contextlib
-import select
 import socket
 import ssl
 import time
@@ -210,25 +209,10 @@ def _server_name(name: str) -> str | bytes:
 
 
 def handshake_within(tls: ssl.SSLSocket, deadline: Deadline) -> None:
-    """``do_handshake`` where each wait gets only what is left of the deadline (a peer that
-    trickles bytes cannot stretch it)."""
-    tls.settimeout(0.0)
-    want: tuple[list[ssl.SSLSocket], list[ssl.SSLSocket]]
-    while True:
-        try:
-            tls.do_handshake()
-            break
-        except ssl.SSLWantReadError:
-            want = ([tls], [])
-        except ssl.SSLWantWriteError:
-            want = ([], [tls])
-        left = deadline.remaining()
-        if left <= 0:
-            raise TimeoutError("deadline passed")
-        readable, writable, _ = select.select(want[0], want[1], [], left)
-        if not readable and not writable:
-            raise TimeoutError("deadline passed")
+    """``do_handshake`` within what is left of the deadline (CPython's handshake keeps one
+    deadline across its reads, so a peer that trickles bytes cannot stretch it)."""
     deadline.arm(tls)
+    tls.do_handshake()
 
 
 def _handshake(
