@@ -18,7 +18,26 @@ import pytest
 import yaml
 
 from ztctl.adapters import routes_bg
-from ztctl.core import audit, breakglass
+from ztctl.core import audit
+from ztctl.core.breakglass.child import ExecPlan, run_child
+from ztctl.core.breakglass.lifecycle import end, find_entry, reap
+from ztctl.core.breakglass.overlay import child_kubeconfig, overlay_document, write_overlay
+from ztctl.core.breakglass.policy import resolve_ttl, validate_reason
+from ztctl.core.breakglass.processes import route_alive, spawn_watchdog, watchdog_alive
+from ztctl.core.breakglass.session import (
+    STATE_ACTIVE,
+    STATE_OPENING,
+    RouteState,
+    Session,
+    active_session,
+    has_route,
+    hint,
+    list_sessions,
+    read_session,
+    session_file,
+    session_proxy,
+)
+from ztctl.core.breakglass.store import write_session
 from ztctl.core.errors import OperationFailed, UsageError
 from ztctl.core.kubeconfig.model import load_kubeconfig
 from ztctl.core.model import BreakGlass, ClientCertificate, Cluster, ProxyRoute
@@ -72,47 +91,47 @@ BAD_REASONS = [
 
 @pytest.mark.parametrize("reason", GOOD_REASONS)
 def test_meaningful_reasons_pass_normalised(reason: str) -> None:
-    assert breakglass.validate_reason(f"  {reason}\n ") == " ".join(reason.split())
+    assert validate_reason(f"  {reason}\n ") == " ".join(reason.split())
 
 
 @pytest.mark.parametrize("reason", BAD_REASONS)
 def test_empty_short_or_placeholder_reasons_are_refused_with_an_example(reason: str) -> None:
     with pytest.raises(UsageError) as caught:
-        breakglass.validate_reason(reason)
+        validate_reason(reason)
     assert caught.value.exit_code == 2
     assert "--reason" in caught.value.fix
 
 
 def test_reason_with_control_characters_or_too_long_is_refused() -> None:
     with pytest.raises(UsageError, match="control characters"):
-        breakglass.validate_reason("INC-4711 tunnel down\x1b[2J")
+        validate_reason("INC-4711 tunnel down\x1b[2J")
     with pytest.raises(UsageError, match="characters long"):
-        breakglass.validate_reason("tunnel down " * 60)
+        validate_reason("tunnel down " * 60)
 
 
 def test_none_reason_is_refused() -> None:
     with pytest.raises(UsageError, match="needs a reason"):
-        breakglass.validate_reason(None)
+        validate_reason(None)
 
 
 # --- TTL -------------------------------------------------------------------------------
 
 
 def test_default_ttl_is_one_hour_or_max_ttl_when_shorter() -> None:
-    assert breakglass.resolve_ttl(None, 4 * 3600, "c") == 3600
-    assert breakglass.resolve_ttl(None, 900, "c") == 900
-    assert breakglass.resolve_ttl("", 900, "c") == 900
+    assert resolve_ttl(None, 4 * 3600, "c") == 3600
+    assert resolve_ttl(None, 900, "c") == 900
+    assert resolve_ttl("", 900, "c") == 900
 
 
 def test_ttl_up_to_max_ttl_is_granted_in_seconds() -> None:
-    assert breakglass.resolve_ttl("2s", 3600, "c") == 2
-    assert breakglass.resolve_ttl("1h30m", 2 * 3600, "c") == 5400
-    assert breakglass.resolve_ttl("4h", 4 * 3600, "c") == 4 * 3600
+    assert resolve_ttl("2s", 3600, "c") == 2
+    assert resolve_ttl("1h30m", 2 * 3600, "c") == 5400
+    assert resolve_ttl("4h", 4 * 3600, "c") == 4 * 3600
 
 
 def test_over_long_ttl_is_refused_naming_the_limit() -> None:
     with pytest.raises(UsageError) as caught:
-        breakglass.resolve_ttl("8h", 4 * 3600, "prod-eu")
+        resolve_ttl("8h", 4 * 3600, "prod-eu")
     assert "maxTtl 4h" in caught.value.message
     assert "prod-eu" in caught.value.message
     assert "4h or less" in caught.value.fix
@@ -121,7 +140,7 @@ def test_over_long_ttl_is_refused_naming_the_limit() -> None:
 @pytest.mark.parametrize("text", ["forever", "10", "-5m", "0s", "1x"])
 def test_malformed_ttl_is_a_usage_error(text: str) -> None:
     with pytest.raises(UsageError, match="invalid --ttl"):
-        breakglass.resolve_ttl(text, 3600, "c")
+        resolve_ttl(text, 3600, "c")
 
 
 # --- the kubeconfig entry and the overlay ------------------------------------------------
@@ -169,7 +188,7 @@ def user_kubeconfig(tmp_path: Path) -> Path:
 
 def test_entry_is_found_by_the_context_named_like_the_cluster(tmp_path: Path) -> None:
     path = user_kubeconfig(tmp_path)
-    entry = breakglass.find_entry(make_cluster(), load_kubeconfig(str(path), {}))
+    entry = find_entry(make_cluster(), load_kubeconfig(str(path), {}))
     assert entry.context == "prod-eu"
     assert entry.cluster.name == "prod-eu"
     assert entry.user.name == "prod-eu"
@@ -186,14 +205,14 @@ def test_entry_is_found_by_server_when_named_otherwise(tmp_path: Path) -> None:
             "contexts": [{"name": "work", "context": {"cluster": "arn:eks:prod", "user": "u"}}],
         },
     )
-    entry = breakglass.find_entry(make_cluster(), load_kubeconfig(str(path), {}))
+    entry = find_entry(make_cluster(), load_kubeconfig(str(path), {}))
     assert (entry.context, entry.cluster.name, entry.user.name) == ("work", "arn:eks:prod", "u")
 
 
 def test_missing_entry_says_to_run_use_cluster(tmp_path: Path) -> None:
     path = write_kubeconfig(tmp_path / "config", {"clusters": [], "users": [], "contexts": []})
     with pytest.raises(OperationFailed) as caught:
-        breakglass.find_entry(make_cluster(), load_kubeconfig(str(path), {}))
+        find_entry(make_cluster(), load_kubeconfig(str(path), {}))
     assert "use-cluster prod-eu" in caught.value.fix
 
 
@@ -203,13 +222,13 @@ def test_entry_without_user_is_refused(tmp_path: Path) -> None:
         {"clusters": [{"name": "prod-eu", "cluster": {"server": SERVER}}]},
     )
     with pytest.raises(OperationFailed, match="no user"):
-        breakglass.find_entry(make_cluster(), load_kubeconfig(str(path), {}))
+        find_entry(make_cluster(), load_kubeconfig(str(path), {}))
 
 
 def test_overlay_copies_whole_entries_with_proxy_url_and_absolute_paths(tmp_path: Path) -> None:
     path = user_kubeconfig(tmp_path)
-    entry = breakglass.find_entry(make_cluster(), load_kubeconfig(str(path), {}))
-    doc = breakglass.overlay_document(entry, "socks5://127.0.0.1:9", "bg-1", "prod-eu")
+    entry = find_entry(make_cluster(), load_kubeconfig(str(path), {}))
+    doc = overlay_document(entry, "socks5://127.0.0.1:9", "bg-1", "prod-eu")
     assert doc["users"] == [] and doc["contexts"] == []
     assert "current-context" not in doc
     clusters = {c["name"]: c["cluster"] for c in doc["clusters"]}
@@ -228,8 +247,8 @@ def test_overlay_copies_whole_entries_with_proxy_url_and_absolute_paths(tmp_path
 
 def test_overlay_without_proxy_keeps_the_entry_as_it_is(tmp_path: Path) -> None:
     path = user_kubeconfig(tmp_path)
-    entry = breakglass.find_entry(make_cluster(), load_kubeconfig(str(path), {}))
-    doc = breakglass.overlay_document(entry, None, "bg-1", "prod-eu")
+    entry = find_entry(make_cluster(), load_kubeconfig(str(path), {}))
+    doc = overlay_document(entry, None, "bg-1", "prod-eu")
     assert all("proxy-url" not in c["cluster"] for c in doc["clusters"])
 
 
@@ -238,11 +257,9 @@ def test_kubectl_sees_the_overlay_entry_first_and_the_users_context(tmp_path: Pa
     """The oracle: kubectl merges overlay + the user's file exactly as intended."""
     path = user_kubeconfig(tmp_path)
     before = path.read_bytes()
-    entry = breakglass.find_entry(make_cluster(), load_kubeconfig(str(path), {}))
+    entry = find_entry(make_cluster(), load_kubeconfig(str(path), {}))
     overlay = tmp_path / "state" / "overlay"
-    breakglass.write_overlay(
-        overlay, breakglass.overlay_document(entry, "socks5://127.0.0.1:9", "bg-1", "prod-eu")
-    )
+    write_overlay(overlay, overlay_document(entry, "socks5://127.0.0.1:9", "bg-1", "prod-eu"))
     assert stat.S_IMODE(overlay.stat().st_mode) == 0o600
     env = {
         "PATH": os.environ.get("PATH", ""),
@@ -280,19 +297,19 @@ def test_child_kubeconfig_puts_the_overlay_before_the_users_list(tmp_path: Path)
     overlay = str(state / "break-glass" / "prod-eu" / "kubeconfig")
     a, b = tmp_path / "a", tmp_path / "b"
     env = {"KUBECONFIG": f"{a}{os.pathsep}{b}{os.pathsep}{a}", "HOME": str(tmp_path)}
-    assert breakglass.child_kubeconfig(overlay, state, None, env).split(os.pathsep) == [
+    assert child_kubeconfig(overlay, state, None, env).split(os.pathsep) == [
         overlay,
         str(a),
         str(b),
     ]
     # --kubeconfig wins over KUBECONFIG, as in kubectl.
-    assert breakglass.child_kubeconfig(overlay, state, str(b), env).split(os.pathsep) == [
+    assert child_kubeconfig(overlay, state, str(b), env).split(os.pathsep) == [
         overlay,
         str(b),
     ]
     # Nothing set: ~/.kube/config.
     home = {"HOME": str(tmp_path)}
-    assert breakglass.child_kubeconfig(overlay, state, None, home).split(os.pathsep) == [
+    assert child_kubeconfig(overlay, state, None, home).split(os.pathsep) == [
         overlay,
         str(tmp_path / ".kube" / "config"),
     ]
@@ -303,7 +320,7 @@ def test_child_kubeconfig_drops_overlays_when_nested(tmp_path: Path) -> None:
     overlay = str(state / "break-glass" / "prod-eu" / "kubeconfig")
     older = str(state / "break-glass" / "other" / "kubeconfig")
     env = {"KUBECONFIG": os.pathsep.join([older, overlay, str(tmp_path / "config")])}
-    assert breakglass.child_kubeconfig(overlay, state, None, env).split(os.pathsep) == [
+    assert child_kubeconfig(overlay, state, None, env).split(os.pathsep) == [
         overlay,
         str(tmp_path / "config"),
     ]
@@ -317,11 +334,11 @@ def make_session(
     cluster: str = "prod-eu",
     *,
     deadline_in: float = 3600,
-    route: breakglass.RouteState | None = None,
-    state_name: str = breakglass.STATE_ACTIVE,
-) -> breakglass.Session:
+    route: RouteState | None = None,
+    state_name: str = STATE_ACTIVE,
+) -> Session:
     now = time.time()
-    session = breakglass.Session(
+    session = Session(
         id=f"bg-test{int(now * 1000) % 100000}",
         cluster=cluster,
         state=state_name,
@@ -330,15 +347,15 @@ def make_session(
         started=now,
         deadline=now + deadline_in,
         ttl_s=int(deadline_in),
-        route=route or breakglass.RouteState("proxy", "proxy socks5://127.0.0.1:1080"),
-        path=breakglass.session_file(state, cluster),
+        route=route or RouteState("proxy", "proxy socks5://127.0.0.1:1080"),
+        path=session_file(state, cluster),
     )
-    breakglass._write(session)
+    write_session(session)
     return session
 
 
 def test_session_file_round_trips_and_is_private(tmp_path: Path) -> None:
-    route = breakglass.RouteState(
+    route = RouteState(
         "ssh",
         "ssh oncall@bastion.test:22",
         proxy_url="socks5://127.0.0.1:4000",
@@ -350,52 +367,52 @@ def test_session_file_round_trips_and_is_private(tmp_path: Path) -> None:
     session = make_session(tmp_path, route=route)
     assert stat.S_IMODE(session.path.stat().st_mode) == 0o600
     assert stat.S_IMODE(session.path.parent.stat().st_mode) == 0o700
-    assert breakglass.read_session(tmp_path, "prod-eu") == session
-    assert [s.id for s in breakglass.list_sessions(tmp_path)] == [session.id]
+    assert read_session(tmp_path, "prod-eu") == session
+    assert [s.id for s in list_sessions(tmp_path)] == [session.id]
 
 
 def test_unreadable_session_file_is_ignored(tmp_path: Path) -> None:
     directory = tmp_path / "break-glass"
     directory.mkdir()
     (directory / "broken.json").write_text("{not json")
-    assert breakglass.list_sessions(tmp_path) == []
+    assert list_sessions(tmp_path) == []
 
 
 def test_active_session_and_hint_for_other_commands(tmp_path: Path) -> None:
     cluster = make_cluster()
-    assert breakglass.has_route(cluster)
-    assert breakglass.active_session(tmp_path, "prod-eu") is None
-    text = breakglass.hint(tmp_path, cluster)
+    assert has_route(cluster)
+    assert active_session(tmp_path, "prod-eu") is None
+    text = hint(tmp_path, cluster)
     assert text is not None and "break-glass start prod-eu" in text
     session = make_session(tmp_path)
-    assert breakglass.active_session(tmp_path, "prod-eu") == session
-    text = breakglass.hint(tmp_path, cluster)
+    assert active_session(tmp_path, "prod-eu") == session
+    text = hint(tmp_path, cluster)
     assert text is not None and "break-glass exec prod-eu" in text
     # A catalog proxy is dialled with the catalog's own URL: no session proxy.
-    assert breakglass.session_proxy(session) is None
+    assert session_proxy(session) is None
     no_route = Cluster(
         name="x",
         server=SERVER,
         addresses=(),
         credentials=ClientCertificate(Path("c"), Path("k")),
     )
-    assert not breakglass.has_route(no_route)
-    assert breakglass.hint(tmp_path, no_route) is None
+    assert not has_route(no_route)
+    assert hint(tmp_path, no_route) is None
 
 
 def test_expired_or_opening_session_is_not_active(tmp_path: Path) -> None:
     make_session(tmp_path, deadline_in=-1)
-    assert breakglass.active_session(tmp_path, "prod-eu") is None
-    make_session(tmp_path, "b", state_name=breakglass.STATE_OPENING)
-    assert breakglass.active_session(tmp_path, "b") is None
+    assert active_session(tmp_path, "prod-eu") is None
+    make_session(tmp_path, "b", state_name=STATE_OPENING)
+    assert active_session(tmp_path, "b") is None
 
 
 def test_ssh_session_proxy_is_the_local_socks_port(tmp_path: Path) -> None:
-    route = breakglass.RouteState(
+    route = RouteState(
         "ssh", "ssh bastion.test:22", proxy_url="socks5://127.0.0.1:4000", host="bastion.test"
     )
     session = make_session(tmp_path, route=route)
-    assert breakglass.session_proxy(session) == "socks5://127.0.0.1:4000"
+    assert session_proxy(session) == "socks5://127.0.0.1:4000"
 
 
 # --- a route process, reaping and the watchdog ------------------------------------------
@@ -418,8 +435,8 @@ def route_process(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], str
         proc.wait()
 
 
-def ssh_route(proc: subprocess.Popen[bytes], control: str) -> breakglass.RouteState:
-    return breakglass.RouteState(
+def ssh_route(proc: subprocess.Popen[bytes], control: str) -> RouteState:
+    return RouteState(
         "ssh",
         "ssh bastion.test:22",
         proxy_url="socks5://127.0.0.1:4000",
@@ -445,30 +462,30 @@ def test_reap_closes_an_expired_route_and_audits_it(
     proc, control = route_process
     make_session(tmp_path, deadline_in=-1, route=ssh_route(proc, control))
     active = make_session(tmp_path, "keep", deadline_in=3600)
-    ended = breakglass.reap(tmp_path)
+    ended = reap(tmp_path)
     assert [e.session.cluster for e in ended] == ["prod-eu"]
     assert proc.wait(timeout=10) is not None  # the route process is gone
-    assert breakglass.read_session(tmp_path, "prod-eu") is None
+    assert read_session(tmp_path, "prod-eu") is None
     assert not (tmp_path / "break-glass" / "prod-eu").exists()
-    assert breakglass.read_session(tmp_path, "keep") is not None
+    assert read_session(tmp_path, "keep") is not None
     events = list(audit.read_events(tmp_path, "break-glass.expire"))
     assert len(events) == 1
     assert events[0]["cluster"] == "prod-eu"
     assert events[0]["reason"] == "INC-1 Zero Trust tunnel down"
     assert events[0]["by"] == "ztctl"
-    breakglass.end(tmp_path, [active.cluster], by="alice")
+    end(tmp_path, [active.cluster], by="alice")
 
 
 def test_reap_restarts_a_dead_watchdog(tmp_path: Path) -> None:
     make_session(tmp_path, deadline_in=3600)
-    breakglass.reap(tmp_path)
-    session = breakglass.read_session(tmp_path, "prod-eu")
+    reap(tmp_path)
+    session = read_session(tmp_path, "prod-eu")
     assert session is not None and session.watchdog_pid is not None
     try:
-        assert breakglass.watchdog_alive(session)
+        assert watchdog_alive(session)
     finally:
-        breakglass.end(tmp_path, ["prod-eu"], by="alice")
-    assert wait_for(lambda: not breakglass.watchdog_alive(session))
+        end(tmp_path, ["prod-eu"], by="alice")
+    assert wait_for(lambda: not watchdog_alive(session))
 
 
 def test_terminate_never_signals_a_process_without_the_marker(
@@ -485,10 +502,10 @@ def test_watchdog_ends_the_route_at_the_deadline_without_ztctl(
 ) -> None:
     proc, control = route_process
     session = make_session(tmp_path, deadline_in=1.0, route=ssh_route(proc, control))
-    breakglass.spawn_watchdog(tmp_path, session, None)
+    spawn_watchdog(tmp_path, session, None)
     # Nobody calls ztctl: only the detached watchdog can end it.
     assert proc.wait(timeout=20) is not None
-    assert wait_for(lambda: breakglass.read_session(tmp_path, "prod-eu") is None)
+    assert wait_for(lambda: read_session(tmp_path, "prod-eu") is None)
     events = list(audit.read_events(tmp_path, "break-glass.expire"))
     assert [e["by"] for e in events] == ["watchdog"]
     assert events[0]["session"] == session.id
@@ -496,17 +513,17 @@ def test_watchdog_ends_the_route_at_the_deadline_without_ztctl(
 
 def test_watchdog_exits_when_the_session_ends(tmp_path: Path) -> None:
     session = make_session(tmp_path, deadline_in=3600)
-    pid = breakglass.spawn_watchdog(tmp_path, session, None)
-    breakglass._write(replace(session, watchdog_pid=pid))
+    pid = spawn_watchdog(tmp_path, session, None)
+    write_session(replace(session, watchdog_pid=pid))
     assert wait_for(lambda: routes_bg.process_matches(pid, session.watchdog_marker))
-    result = breakglass.end(tmp_path, ["prod-eu"], by="alice")
+    result = end(tmp_path, ["prod-eu"], by="alice")
     assert [e.event for e in result.ended] == ["break-glass.end"]
     assert wait_for(lambda: not routes_bg.process_matches(pid, session.watchdog_marker))
     assert [e["event"] for e in audit.read_events(tmp_path)] == ["break-glass.end"]
 
 
 def test_end_of_nothing_reports_it(tmp_path: Path) -> None:
-    result = breakglass.end(tmp_path, ["prod-eu"], by="alice")
+    result = end(tmp_path, ["prod-eu"], by="alice")
     assert result.ended == () and result.missing == ("prod-eu",)
     assert list(audit.read_events(tmp_path)) == []
 
@@ -518,11 +535,9 @@ def test_abandoned_opening_session_is_reaped(
     proc, control = route_process
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    session = make_session(
-        tmp_path, route=ssh_route(proc, control), state_name=breakglass.STATE_OPENING
-    )
-    breakglass._write(replace(session, starter_pid=dead.pid))
-    ended = breakglass.reap(tmp_path)
+    session = make_session(tmp_path, route=ssh_route(proc, control), state_name=STATE_OPENING)
+    write_session(replace(session, starter_pid=dead.pid))
+    ended = reap(tmp_path)
     assert [e.session.id for e in ended] == [session.id]
     assert proc.wait(timeout=10) is not None
     assert [e["why"] for e in audit.read_events(tmp_path, "break-glass.expire")] == [
@@ -533,21 +548,19 @@ def test_abandoned_opening_session_is_reaped(
 # --- running the child -----------------------------------------------------------------
 
 
-def plan_for(
-    session: breakglass.Session, argv: list[str], shell: bool = False
-) -> breakglass.ExecPlan:
-    return breakglass.ExecPlan(session=session, argv=tuple(argv), env=dict(os.environ), shell=shell)
+def plan_for(session: Session, argv: list[str], shell: bool = False) -> ExecPlan:
+    return ExecPlan(session=session, argv=tuple(argv), env=dict(os.environ), shell=shell)
 
 
 def test_child_exit_code_is_passed_through(tmp_path: Path) -> None:
     session = make_session(tmp_path)
-    assert breakglass.run_child(plan_for(session, ["sh", "-c", "exit 7"])).code == 7
-    assert breakglass.run_child(plan_for(session, ["sh", "-c", "kill -TERM $$"])).code == 128 + 15
+    assert run_child(plan_for(session, ["sh", "-c", "exit 7"])).code == 7
+    assert run_child(plan_for(session, ["sh", "-c", "kill -TERM $$"])).code == 128 + 15
 
 
 def test_child_is_stopped_at_the_deadline(tmp_path: Path) -> None:
     session = make_session(tmp_path, deadline_in=0.5)
-    outcome = breakglass.run_child(plan_for(session, ["sleep", "60"]))
+    outcome = run_child(plan_for(session, ["sleep", "60"]))
     assert outcome.expired
     assert outcome.code == 128 + 15
 
@@ -555,7 +568,7 @@ def test_child_is_stopped_at_the_deadline(tmp_path: Path) -> None:
 def test_missing_command_is_an_error(tmp_path: Path) -> None:
     session = make_session(tmp_path)
     with pytest.raises(OperationFailed, match="command not found"):
-        breakglass.run_child(plan_for(session, ["ztctl-no-such-command-here"]))
+        run_child(plan_for(session, ["ztctl-no-such-command-here"]))
 
 
 def test_ssh_session_routes_pid_and_route_alive(
@@ -563,8 +576,8 @@ def test_ssh_session_routes_pid_and_route_alive(
 ) -> None:
     proc, control = route_process
     session = make_session(tmp_path, route=ssh_route(proc, control))
-    assert breakglass.route_alive(session) is True
+    assert route_alive(session) is True
     proc.kill()
     proc.wait()
-    assert breakglass.route_alive(session) is False
-    assert breakglass.route_alive(make_session(tmp_path, "p")) is None
+    assert route_alive(session) is False
+    assert route_alive(make_session(tmp_path, "p")) is None
