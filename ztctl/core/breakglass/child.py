@@ -6,10 +6,7 @@ The child gets ``KUBECONFIG=<overlay>:<the user's own list>`` and ``ZTCTL_BREAK_
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
-import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -122,8 +119,12 @@ def run_child(plan: ExecPlan) -> ExecOutcome:
     deadline the child gets SIGTERM (a shell: SIGHUP, which interactive shells obey), then
     SIGKILL after a grace period. The exit code is the child's; killed by signal N: 128+N.
     """
+    from ztctl.adapters.children import run_until
+
     try:
-        proc = subprocess.Popen(list(plan.argv), env=plan.env)
+        code, expired = run_until(
+            plan.argv, plan.env, plan.session.remaining, hangup=plan.shell, grace=CHILD_GRACE_S
+        )
     except FileNotFoundError:
         raise OperationFailed(
             f"command not found: {plan.argv[0]}",
@@ -133,41 +134,6 @@ def run_child(plan: ExecPlan) -> ExecOutcome:
         raise OperationFailed(
             f"cannot run {plan.argv[0]}: permission denied", "check that it is executable"
         ) from None
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-    def forward(signum: int, _frame: object) -> None:
-        # `kill ztctl` or a closed terminal must reach the child too: an orphan would
-        # outlive the session's deadline with nobody to stop it.
-        with contextlib.suppress(ProcessLookupError):
-            proc.send_signal(signum)
-
-    forwarded = {sig: signal.signal(sig, forward) for sig in (signal.SIGTERM, signal.SIGHUP)}
-    expired = False
-    code = 0
-    try:
-        while True:
-            remaining = plan.session.remaining()
-            try:
-                code = proc.wait(timeout=max(0.0, min(remaining, 60.0)))
-                break
-            except subprocess.TimeoutExpired:
-                if plan.session.remaining() > 0:
-                    continue
-                expired = True
-                with contextlib.suppress(ProcessLookupError):
-                    proc.send_signal(signal.SIGHUP if plan.shell else signal.SIGTERM)
-                try:
-                    code = proc.wait(timeout=CHILD_GRACE_S)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    code = proc.wait()
-                break
-    finally:
-        signal.signal(signal.SIGINT, previous)
-        for sig, handler in forwarded.items():
-            signal.signal(sig, handler)
-    if code < 0:
-        code = 128 - code
     return ExecOutcome(code=code, expired=expired)
 
 

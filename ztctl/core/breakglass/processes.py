@@ -5,8 +5,6 @@ The watchdog itself (what it does once started) is :mod:`ztctl.core.watchdog`.
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -17,33 +15,21 @@ from ztctl.core.breakglass.session import Session
 
 def spawn_watchdog(state_dir: Path, session: Session, env: Mapping[str, str] | None) -> int:
     """Start the detached watchdog for ``session`` (own session, no terminal); its pid."""
-    log = session.dir / "watchdog.log"
+    from ztctl.adapters.children import spawn_detached
+
     ensure_private_dir(session.dir)
-    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    try:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "ztctl.core.watchdog",
-                "--state-dir",
-                str(state_dir),
-                "--cluster",
-                session.cluster,
-                "--session",
-                session.id,
-            ],
-            stdin=subprocess.DEVNULL,
-            stdout=fd,
-            stderr=fd,
-            env=dict(env) if env is not None else None,
-            start_new_session=True,
-            close_fds=True,
-            cwd="/",
-        )
-    finally:
-        os.close(fd)
-    return proc.pid
+    argv = [
+        sys.executable,
+        "-m",
+        "ztctl.core.watchdog",
+        "--state-dir",
+        str(state_dir),
+        "--cluster",
+        session.cluster,
+        "--session",
+        session.id,
+    ]
+    return spawn_detached(argv, log_file=session.dir / "watchdog.log", env=env)
 
 
 def watchdog_alive(session: Session) -> bool:
