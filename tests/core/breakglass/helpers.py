@@ -8,7 +8,14 @@ from pathlib import Path
 
 import yaml
 
-from ztctl.core.breakglass.session import STATE_ACTIVE, RouteState, Session, session_file
+from ztctl.core.breakglass.session import (
+    STATE_ACTIVE,
+    ProxyState,
+    RouteState,
+    Session,
+    SshState,
+    session_file,
+)
 from ztctl.core.breakglass.store import write_session
 from ztctl.core.model import BreakGlass, ClientCertificate, Cluster, ProxyRoute
 
@@ -87,7 +94,7 @@ def make_session(
         started=now,
         deadline=now + deadline_in,
         ttl_s=int(deadline_in),
-        route=route or RouteState("proxy", "proxy socks5://127.0.0.1:1080"),
+        route=route or ProxyState("proxy socks5://127.0.0.1:1080"),
         path=session_file(state, cluster),
     )
     write_session(session)
@@ -95,8 +102,7 @@ def make_session(
 
 
 def ssh_route(proc: subprocess.Popen[bytes], control: str) -> RouteState:
-    return RouteState(
-        "ssh",
+    return SshState(
         "ssh bastion.test:22",
         proxy_url="socks5://127.0.0.1:4000",
         pid=proc.pid,

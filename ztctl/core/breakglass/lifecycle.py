@@ -33,8 +33,11 @@ from ztctl.core.breakglass.processes import (
 from ztctl.core.breakglass.session import (
     STATE_ACTIVE,
     STATE_OPENING,
+    ProxyState,
     RouteState,
     Session,
+    SshState,
+    VpnState,
     list_sessions,
     read_session,
     rfc3339,
@@ -73,21 +76,23 @@ def close_route(session: Session, env: Mapping[str, str] | None = None) -> str |
     """Close the session's route; a problem sentence when it may still be open, else None."""
     from ztctl.adapters import routes_bg
 
-    route = session.route
-    if route.kind == "ssh":
-        if route.control_path and route.host:
-            gone = routes_bg.close_ssh(route.pid, route.control_path, route.host, env=env)
-        else:
-            gone = routes_bg.terminate(route.pid, route.marker)
-        return None if gone else f"the ssh tunnel (pid {route.pid}) did not stop"
-    if route.kind == "vpn" and route.down:
-        try:
-            routes_bg.run_vpn_command(
-                route.down, log_file=session.dir / "vpn.log", interactive=False, env=env
-            )
-        except routes_bg.RouteError as exc:
-            return exc.message
-    return None
+    match session.route:
+        case SshState(pid=pid, marker=marker, control_path=control_path, host=host):
+            if control_path and host:
+                gone = routes_bg.close_ssh(pid, control_path, host, env=env)
+            else:
+                gone = routes_bg.terminate(pid, marker)
+            return None if gone else f"the ssh tunnel (pid {pid}) did not stop"
+        case VpnState(down=down) if down:
+            try:
+                routes_bg.run_vpn_command(
+                    down, log_file=session.dir / "vpn.log", interactive=False, env=env
+                )
+            except routes_bg.RouteError as exc:
+                return exc.message
+            return None
+        case _:
+            return None
 
 
 def _finish(
@@ -546,12 +551,12 @@ def _planned_route(cluster: Cluster) -> RouteState:
     match cluster.break_glass.route:
         case ProxyRoute(url=url):
             shown = redact_url(url)
-            return RouteState("proxy", f"proxy {shown}", proxy_url=shown)
+            return ProxyState(f"proxy {shown}", proxy_url=shown)
         case SshRoute(host=host, user=user, port=port):
             login = f"{user}@" if user else ""
-            return RouteState("ssh", f"ssh {login}{host}:{port}", host=host)
+            return SshState(f"ssh {login}{host}:{port}", host=host)
         case VpnRoute(down=down, interface=interface):
-            return RouteState("vpn", f"vpn {interface}", down=tuple(down), interface=interface)
+            return VpnState(f"vpn {interface}", down=tuple(down), interface=interface)
 
 
 def _open_route(
@@ -607,11 +612,11 @@ def _open_ssh(
     """Start ``ssh -D``; the session now names its process, and the local SOCKS URL."""
     from ztctl.adapters import routes_bg
 
+    planned = session.route
+    assert isinstance(planned, SshState)  # _planned_route made it from the same catalog route
     control = routes_bg.control_path_for(session.dir, session.id)
-    session = replace(
-        session,
-        route=replace(session.route, control_path=control, marker=f"ControlPath={control}"),
-    )
+    planned = replace(planned, control_path=control, marker=f"ControlPath={control}")
+    session = replace(session, route=planned)
     write_session(session)  # the watchdog can close it from here on
     say(f"opening {session.route.display} (ssh -D) ...")
     tunnel = routes_bg.open_ssh(
@@ -626,7 +631,7 @@ def _open_ssh(
     )
     session = replace(
         session,
-        route=replace(session.route, proxy_url=tunnel.proxy_url, pid=tunnel.pid),
+        route=replace(planned, proxy_url=tunnel.proxy_url, pid=tunnel.pid),
     )
     return session, tunnel.proxy_url
 

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from ztctl.adapters.fs import ensure_private_dir
-from ztctl.core.breakglass.session import Session
+from ztctl.core.breakglass.session import Session, SshState
 
 
 def spawn_watchdog(state_dir: Path, session: Session, env: Mapping[str, str] | None) -> int:
@@ -42,9 +42,11 @@ def route_alive(session: Session) -> bool | None:
     """ssh: whether the tunnel process runs; None where there is no process to look at."""
     from ztctl.adapters.routes_bg import process_matches
 
-    if session.route.kind != "ssh":
-        return None
-    return process_matches(session.route.pid, session.route.marker)
+    match session.route:
+        case SshState(pid=pid, marker=marker):
+            return process_matches(pid, marker)
+        case _:
+            return None
 
 
 def starter_alive(session: Session) -> bool:

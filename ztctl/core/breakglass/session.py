@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
     from ztctl.core.model import Cluster
@@ -32,46 +32,109 @@ STATE_OPENING = "opening"
 STATE_ACTIVE = "active"
 
 
-@dataclass(frozen=True)
-class RouteState:
-    """How the session's route is reached and torn down (no credentials in here)."""
+def _route_dict(kind: str, display: str, **fields: Any) -> dict[str, Any]:
+    """The stored shape of every route kind: all keys, unused ones empty."""
+    out: dict[str, Any] = {
+        "kind": kind,
+        "display": display,
+        "proxyUrl": None,
+        "pid": None,
+        "marker": None,
+        "controlPath": None,
+        "host": None,
+        "down": [],
+        "interface": None,
+    }
+    out.update(fields)
+    return out
 
-    kind: str  # proxy | ssh | vpn
-    display: str  # "proxy socks5://127.0.0.1:1080", "ssh oncall@bastion:22", "vpn oob"
-    proxy_url: str | None = None  # what clients dial (ssh: the local SOCKS port); no secrets
-    pid: int | None = None  # ssh: the background ssh process
-    marker: str | None = None  # on the process's command line (guards against pid reuse)
-    control_path: str | None = None  # ssh -S
-    host: str | None = None  # ssh: the bastion
-    down: tuple[str, ...] = ()  # vpn: the command that closes it
-    interface: str | None = None  # vpn
+
+@dataclass(frozen=True)
+class ProxyState:
+    """A catalog proxy: nothing to open or close (no credentials in here)."""
+
+    display: str  # "proxy socks5://127.0.0.1:1080"
+    proxy_url: str | None = None  # the catalog's URL with any password redacted
+    kind: ClassVar[str] = "proxy"
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "display": self.display,
-            "proxyUrl": self.proxy_url,
-            "pid": self.pid,
-            "marker": self.marker,
-            "controlPath": self.control_path,
-            "host": self.host,
-            "down": list(self.down),
-            "interface": self.interface,
-        }
+        return _route_dict(self.kind, self.display, proxyUrl=self.proxy_url)
 
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> RouteState:
-        return cls(
-            kind=str(data.get("kind") or ""),
-            display=str(data.get("display") or ""),
-            proxy_url=data.get("proxyUrl") or None,
+
+@dataclass(frozen=True)
+class SshState:
+    """An ``ssh -D`` tunnel: its local SOCKS port and what ends the background ssh."""
+
+    display: str  # "ssh oncall@bastion:22"
+    proxy_url: str | None = None  # the local SOCKS port clients dial
+    pid: int | None = None  # the background ssh process
+    marker: str | None = None  # on the process's command line (guards against pid reuse)
+    control_path: str | None = None  # ssh -S
+    host: str | None = None  # the bastion
+    kind: ClassVar[str] = "ssh"
+
+    def to_dict(self) -> dict[str, Any]:
+        return _route_dict(
+            self.kind,
+            self.display,
+            proxyUrl=self.proxy_url,
+            pid=self.pid,
+            marker=self.marker,
+            controlPath=self.control_path,
+            host=self.host,
+        )
+
+
+@dataclass(frozen=True)
+class VpnState:
+    """A VPN the OS routes: the command that closes it."""
+
+    display: str  # "vpn oob"
+    down: tuple[str, ...] = ()
+    interface: str | None = None
+    kind: ClassVar[str] = "vpn"
+    proxy_url: ClassVar[None] = None  # the OS routes it
+
+    def to_dict(self) -> dict[str, Any]:
+        return _route_dict(self.kind, self.display, down=list(self.down), interface=self.interface)
+
+
+@dataclass(frozen=True)
+class UnknownState:
+    """A route kind this ztctl does not know (a newer ztctl wrote it, or the file was
+    edited): shown as it is, nothing to check or close."""
+
+    kind: str
+    display: str
+    proxy_url: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return _route_dict(self.kind, self.display, proxyUrl=self.proxy_url)
+
+
+# How the session's route is reached and torn down (no credentials in here).
+RouteState = ProxyState | SshState | VpnState | UnknownState
+
+
+def route_from_dict(data: Mapping[str, Any]) -> RouteState:
+    kind = str(data.get("kind") or "")
+    display = str(data.get("display") or "")
+    proxy_url = data.get("proxyUrl") or None
+    if kind == ProxyState.kind:
+        return ProxyState(display, proxy_url)
+    if kind == SshState.kind:
+        return SshState(
+            display,
+            proxy_url,
             pid=_int_or_none(data.get("pid")),
             marker=data.get("marker") or None,
             control_path=data.get("controlPath") or None,
             host=data.get("host") or None,
-            down=tuple(str(x) for x in data.get("down") or ()),
-            interface=data.get("interface") or None,
         )
+    if kind == VpnState.kind:
+        down = tuple(str(x) for x in data.get("down") or ())
+        return VpnState(display, down, interface=data.get("interface") or None)
+    return UnknownState(kind, display, proxy_url)
 
 
 def _int_or_none(value: Any) -> int | None:
@@ -146,7 +209,7 @@ class Session:
             started=float(data["started"]),
             deadline=float(data["deadline"]),
             ttl_s=int(data.get("ttlSeconds") or 0),
-            route=RouteState.from_dict(data.get("route") or {}),
+            route=route_from_dict(data.get("route") or {}),
             server=str(data.get("server") or ""),
             forced=bool(data.get("forced")),
             zt_path=str(data.get("ztPath") or ""),
@@ -242,9 +305,13 @@ def session_proxy(session: Session | None) -> str | None:
     ``None`` for a catalog proxy (the catalog's own URL, credentials included, is used)
     and for a VPN (no proxy: the OS routes it).
     """
-    if session is None or session.route.kind != "ssh":
+    if session is None:
         return None
-    return session.route.proxy_url
+    match session.route:
+        case SshState(proxy_url=url):
+            return url
+        case _:
+            return None
 
 
 def hint(state_dir: Path, cluster: Cluster) -> str | None:
