@@ -66,7 +66,7 @@ from ztctl.core.model import ProxyRoute, SshRoute, VpnRoute
 if TYPE_CHECKING:
     from ztctl.core.kubeconfig.model import Kubeconfig
     from ztctl.core.model import Cluster
-    from ztctl.core.probe import ProbeResult, RoutePath, Target
+    from ztctl.core.probe import ProbeOptions, ProbeResult, RoutePath, Target
 
 # The route must be open and proven within this time, or the watchdog closes it.
 OPENING_ALLOWANCE_S = 300
@@ -402,7 +402,7 @@ class _Opening:
     say: Progress
     entry: KubeEntry
     target: Target
-    options: Any  # probe.ProbeOptions
+    options: ProbeOptions
     zero_trust: ProbeResult
     warnings: list[str]
 
