@@ -7,8 +7,8 @@ answers over it, writes the overlay (:mod:`.overlay`) and marks the session ``ac
 The end is ``end``, or the deadline: the watchdog or any break-glass command (:func:`reap`)
 closes the route, deletes the overlay and records ``break-glass.expire``.
 
-This is the only break-glass module that imports :mod:`ztctl.core.probe` (probe never
-imports break-glass back).
+This is the only break-glass module that imports :mod:`ztctl.core.probe` (probe must not
+import break-glass back).
 """
 
 from __future__ import annotations
