@@ -93,10 +93,10 @@ def _break_glass_session(app: App, cluster: Cluster | None) -> tuple[str | None,
     bg = cluster.break_glass if cluster is not None else None
     if cluster is None or bg is None or bg.route.kind == "proxy":
         return None, False
-    from ztctl.core import breakglass
+    from ztctl.core.breakglass.session import active_session, session_proxy
 
-    session = breakglass.active_session(app.state_dir, cluster.name)
-    return breakglass.session_proxy(session), session is not None
+    session = active_session(app.state_dir, cluster.name)
+    return session_proxy(session), session is not None
 
 
 class _LiveLine:
