@@ -7,7 +7,9 @@ concerns) and a ``fix`` (what the user should do). The CLI renders them as text 
 
 from __future__ import annotations
 
-from typing import ClassVar
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any, ClassVar
 
 # Exit codes of the contract, §2.
 EXIT_OK = 0
@@ -17,6 +19,103 @@ EXIT_INVALID_INPUT = 3
 EXIT_AUTH_NEEDED = 4
 EXIT_UNREACHABLE = 5
 EXIT_INTERRUPTED = 130
+
+
+class _Text(str, Enum):
+    """A closed set of words that prints, formats and serialises as its value (a StrEnum
+    that works on Python 3.10 too): JSON output stays the plain string."""
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self.value), spec)
+
+
+class FailureKind(_Text):
+    """What went wrong, as the ``kind`` of a probe or doctor :class:`Problem`."""
+
+    NO_ROUTE = "no-route"
+    DNS = "dns"
+    PROXY = "proxy"
+    TIMEOUT = "timeout"
+    REFUSED = "refused"
+    UNREACHABLE = "unreachable"
+    RESET = "reset"
+    PROTOCOL = "protocol"
+    TLS_FAILED = "tls-failed"
+    TLS_INSPECTION = "tls-inspection"
+    TLS_HOSTNAME = "tls-hostname"
+    TLS_EXPIRED = "tls-expired"
+    TLS_UNTRUSTED = "tls-untrusted"
+    CLIENT_CERTIFICATE_REJECTED = "client-certificate-rejected"
+    CREDENTIALS = "credentials"
+    INVALID_CA = "invalid-ca"
+    UNAUTHENTICATED = "unauthenticated"
+    FORBIDDEN = "forbidden"
+    NOT_READY = "not-ready"
+    FAILED = "failed"
+
+
+class Phase(_Text):
+    """Where on the path a :class:`Problem` happened (``NONE``: not tied to one phase)."""
+
+    NONE = ""
+    ROUTE = "route"
+    CREDENTIALS = "credentials"
+    DNS = "dns"
+    CONNECT = "connect"
+    PROXY = "proxy"
+    TLS = "tls"
+    HTTP = "http"
+
+
+# The path itself failed (no answer, or the connection dropped): the route is at fault.
+PATH_KINDS = frozenset({FailureKind.TIMEOUT, FailureKind.UNREACHABLE, FailureKind.RESET})
+# The API server answered, just not with "ready" or "allowed": the path works.
+ANSWERED_KINDS = frozenset({FailureKind.NOT_READY, FailureKind.FORBIDDEN})
+# The server did not accept the credential.
+REJECTED_KINDS = frozenset({FailureKind.UNAUTHENTICATED, FailureKind.CLIENT_CERTIFICATE_REJECTED})
+
+
+def failure_dict(
+    code: int,
+    kind: str,
+    message: str,
+    fix: str,
+    *,
+    phase: str | None = None,
+    details: list[str] | None = None,
+) -> dict[str, Any]:
+    """The one JSON shape of a failure (an error's or a Problem's): code, kind, [phase,]
+    message, fix[, details]."""
+    out: dict[str, Any] = {"code": code, "kind": str(kind)}
+    if phase is not None:
+        out["phase"] = str(phase)
+    out["message"] = message
+    out["fix"] = fix
+    if details:
+        out["details"] = list(details)
+    return out
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A finding of a probe or a doctor check: a kind, one sentence, the fix, the exit code
+    and the phase it happened in. A result, not an exception: see :meth:`error` to raise it."""
+
+    kind: FailureKind
+    message: str
+    fix: str
+    exit_code: int
+    phase: Phase = Phase.NONE
+
+    def to_dict(self) -> dict[str, Any]:
+        return failure_dict(self.exit_code, self.kind, self.message, self.fix, phase=self.phase)
+
+    def error(self) -> ZtctlError:
+        """This finding as the error of its exit code (to end a command with it)."""
+        return error_for(self.exit_code, self.message, self.fix)
 
 
 class ZtctlError(Exception):
@@ -33,15 +132,7 @@ class ZtctlError(Exception):
         self.details = list(details or [])
 
     def to_dict(self) -> dict[str, object]:
-        out: dict[str, object] = {
-            "code": self.exit_code,
-            "kind": self.kind,
-            "message": self.message,
-            "fix": self.fix,
-        }
-        if self.details:
-            out["details"] = self.details
-        return out
+        return failure_dict(self.exit_code, self.kind, self.message, self.fix, details=self.details)
 
 
 class OperationFailed(ZtctlError):
@@ -78,3 +169,16 @@ class Unreachable(ZtctlError):
 class Interrupted(ZtctlError):
     exit_code = EXIT_INTERRUPTED
     kind = "interrupted"
+
+
+# The one path from an exit code (a Problem's) to the error that leaves ztctl with it.
+_ERRORS_BY_EXIT: dict[int, type[ZtctlError]] = {
+    EXIT_INVALID_INPUT: InvalidInput,
+    EXIT_AUTH_NEEDED: AuthNeeded,
+    EXIT_UNREACHABLE: Unreachable,
+}
+
+
+def error_for(code: int, message: str, fix: str) -> ZtctlError:
+    """The error that leaves ztctl with exit ``code`` (3, 4 or 5; anything else: 1)."""
+    return _ERRORS_BY_EXIT.get(code, OperationFailed)(message, fix)

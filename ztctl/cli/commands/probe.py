@@ -9,6 +9,7 @@ import click
 
 from ztctl.cli.complete import cluster_names
 from ztctl.cli.output import emit, json_option, pass_app, use_color
+from ztctl.core.errors import Phase
 
 if TYPE_CHECKING:
     from ztctl.cli.app import App
@@ -91,7 +92,9 @@ def _break_glass_session(app: App, cluster: Cluster | None) -> tuple[str | None,
     """An open break-glass session of an ssh or vpn route: its local proxy (ssh) and whether
     one is open (a proxy route needs none). The probe itself never reads sessions."""
     bg = cluster.break_glass if cluster is not None else None
-    if cluster is None or bg is None or bg.route.kind == "proxy":
+    from ztctl.core.model import ProxyRoute
+
+    if cluster is None or bg is None or isinstance(bg.route, ProxyRoute):
         return None, False
     from ztctl.core.breakglass.session import active_session, session_proxy
 
@@ -191,13 +194,13 @@ def _rows(result: ProbeResult, context: str | None) -> list[tuple[str, str, str]
             dns_note = f"{result.dns.host} → {', '.join(result.dns.addresses)}"
     elif result.via:
         dns_note = "proxy host"
-    phase = result.problem.phase if result.problem else ""
+    phase = result.problem.phase if result.problem else Phase.NONE
     rows.append(("dns", _ms(t.dns_ms), dns_note))
-    rows.append(("connect", _ms(t.connect_ms), _failed_here(phase, "connect")))
+    rows.append(("connect", _ms(t.connect_ms), _failed_here(phase, Phase.CONNECT)))
     if t.proxy_ms is not None or result.via:
-        rows.append(("proxy", _ms(t.proxy_ms), _failed_here(phase, "proxy")))
+        rows.append(("proxy", _ms(t.proxy_ms), _failed_here(phase, Phase.PROXY)))
     cert = result.certificate
-    tls_note = _failed_here(phase, "tls")
+    tls_note = _failed_here(phase, Phase.TLS)
     if cert is not None and cert.issuer:
         expiry = f", expires {cert.not_after[:10]}" if cert.not_after else ""
         state = "" if cert.verified else " (NOT trusted)"
@@ -234,7 +237,7 @@ def _problem_lines(result: ProbeResult) -> list[str]:
     return lines
 
 
-def _failed_here(phase: str, name: str) -> str:
+def _failed_here(phase: Phase, name: Phase) -> str:
     return "no answer / failed here" if phase == name else ""
 
 

@@ -52,14 +52,11 @@ from ztctl.core.breakglass.store import (
 )
 from ztctl.core.duration import format_duration
 from ztctl.core.errors import (
-    EXIT_AUTH_NEEDED,
-    EXIT_INVALID_INPUT,
+    ANSWERED_KINDS,
     EXIT_UNREACHABLE,
-    AuthNeeded,
-    InvalidInput,
     OperationFailed,
     Unreachable,
-    ZtctlError,
+    error_for,
 )
 from ztctl.core.model import ProxyRoute, SshRoute, VpnRoute
 
@@ -317,22 +314,6 @@ class StartResult:
 
 
 Progress = Callable[[str], None]
-# Probe outcomes over the route that still prove it: the API server answered over TLS with
-# our CA and did not reject the credentials; it is just not ready, or /readyz is forbidden.
-_STILL_USABLE = ("not-ready", "forbidden")
-
-# The one path from a failure's exit code (a probe Problem's, or 5 for a route that does not
-# open) to the error break-glass raises. Any other code is the contract's 1.
-_ERRORS_BY_EXIT: dict[int, type[ZtctlError]] = {
-    EXIT_INVALID_INPUT: InvalidInput,
-    EXIT_AUTH_NEEDED: AuthNeeded,
-    EXIT_UNREACHABLE: Unreachable,
-}
-
-
-def error_for(code: int, message: str, fix: str) -> ZtctlError:
-    """The error that leaves ztctl with exit ``code`` (3, 4 or 5; anything else: 1)."""
-    return _ERRORS_BY_EXIT.get(code, OperationFailed)(message, fix)
 
 
 def start(request: StartRequest, on_progress: Progress | None = None) -> StartResult:
@@ -500,7 +481,7 @@ class _Opening:
             self.say(f"checking that the API server answers over {session.route.display} ...")
             verified = probe_mod.probe(self.target, path, self.options)
             problem = verified.problem
-            if problem is not None and verified.reached and problem.kind in _STILL_USABLE:
+            if problem is not None and verified.reached and problem.kind in ANSWERED_KINDS:
                 # The route and the credentials work; the API server itself is unwell, which
                 # is exactly when someone may need to get in.
                 self.warnings.append(f"over the break-glass route: {problem.message}")

@@ -28,6 +28,8 @@ from ztctl.core.checks.runner import (
     skipped,
     warned,
 )
+from ztctl.core.errors import PATH_KINDS, REJECTED_KINDS, Phase
+from ztctl.core.errors import FailureKind as Kind
 
 if TYPE_CHECKING:
     from ztctl.core.checks.context import DoctorContext
@@ -44,7 +46,6 @@ TITLES = {
     "cluster.auth": "API server accepts the credentials",
 }
 CERT_WARN_DAYS = 7
-PATH_KINDS = frozenset({"timeout", "unreachable", "reset"})
 
 
 def checks(ctx: DoctorContext, name: str) -> list[Check]:
@@ -121,8 +122,7 @@ def probe_fact(ctx: DoctorContext, name: str) -> ProbeFacts:
         main = probe(target, path, options)
         problem = main.problem
         credential_trouble = problem is not None and (
-            problem.phase == "credentials"
-            or problem.kind in ("unauthenticated", "client-certificate-rejected")
+            problem.phase == Phase.CREDENTIALS or problem.kind in REJECTED_KINDS
         )
         remaining = ctx.io_timeout - (time.monotonic() - started)
         if not credential_trouble or remaining < 0.1:
@@ -555,18 +555,18 @@ def check_tcp(ctx: DoctorContext, name: str) -> Outcome:
         "via": result.via,
         "connectMs": result.timings.connect_ms,
     }
-    if problem is not None and problem.phase == "dns":
+    if problem is not None and problem.phase == Phase.DNS:
         return Outcome(
             "skip",
             f"skipped: cluster.dns failed ({problem.message})",
             "",
             {**data, "skippedBecause": "cluster.dns", "rootSummary": problem.message},
         )
-    if problem is not None and problem.phase in ("connect", "proxy", "route"):
-        data["kind"] = problem.kind
-        if problem.phase == "proxy" or result.via:
+    if problem is not None and problem.phase in (Phase.CONNECT, Phase.PROXY, Phase.ROUTE):
+        data["kind"] = str(problem.kind)
+        if problem.phase == Phase.PROXY or result.via:
             fix = problem.fix
-        elif problem.kind == "refused":
+        elif problem.kind == Kind.REFUSED:
             fix = (
                 f"the address answers, but nothing listens on port {result.port}: check the "
                 "server URL in the catalog, and tell the platform team"
@@ -590,15 +590,15 @@ def check_tls(ctx: DoctorContext, name: str) -> Outcome:
     data: dict[str, Any] = {"tlsMs": result.timings.tls_ms}
     if cert is not None:
         data["certificate"] = cert.to_dict()
-    if problem is not None and problem.phase == "tls":
-        data["kind"] = problem.kind
-        if problem.kind == "client-certificate-rejected":
+    if problem is not None and problem.phase == Phase.TLS:
+        data["kind"] = str(problem.kind)
+        if problem.kind == Kind.CLIENT_CERTIFICATE_REJECTED:
             return passed(
                 "the server's certificate verified; the server then rejected the client "
                 "certificate (cluster.auth)",
                 data,
             )
-        if problem.kind == "tls-inspection":
+        if problem.kind == Kind.TLS_INSPECTION:
             from ztctl.core.probe import diagnose
 
             addresses = ", ".join(cluster.addresses) or cluster.host
@@ -629,11 +629,11 @@ def check_api(ctx: DoctorContext, name: str) -> Outcome:
         "firstByteMs": result.timings.first_byte_ms,
         "anonymous": facts.anonymous is not None,
     }
-    if problem is not None and problem.phase == "http" and problem.kind in PATH_KINDS:
+    if problem is not None and problem.phase == Phase.HTTP and problem.kind in PATH_KINDS:
         return failed(problem.message, _path_fix(ctx, cluster, result.address), data)
-    if problem is not None and problem.kind == "not-ready":
+    if problem is not None and problem.kind == Kind.NOT_READY:
         return failed(problem.message, problem.fix, data)
-    if problem is not None and problem.kind == "protocol":
+    if problem is not None and problem.kind == Kind.PROTOCOL:
         return failed(problem.message, problem.fix, data)
     status = result.readyz_status
     if status is None:
@@ -650,7 +650,7 @@ def check_api(ctx: DoctorContext, name: str) -> Outcome:
         " (asked without credentials: the API server refused yours, see cluster.auth)"
         if facts.anonymous is not None
         and facts.main.problem is not None
-        and facts.main.problem.phase != "credentials"
+        and facts.main.problem.phase != Phase.CREDENTIALS
         else ""
     )
     return passed(f"/readyz {result.readyz or 'ok'}{version}{note}", data)
@@ -660,16 +660,16 @@ def check_auth(ctx: DoctorContext, name: str) -> Outcome:
     main = probe_fact(ctx, name).main
     problem = main.problem
     data: dict[str, Any] = {"user": main.user, "groups": list(main.groups)}
-    if problem is not None and problem.phase == "credentials":
+    if problem is not None and problem.phase == Phase.CREDENTIALS:
         return Outcome(
             "skip",
             f"skipped: cluster.credentials failed ({problem.message})",
             "",
             {**data, "skippedBecause": "cluster.credentials", "rootSummary": problem.message},
         )
-    if problem is not None and problem.kind in ("unauthenticated", "client-certificate-rejected"):
+    if problem is not None and problem.kind in REJECTED_KINDS:
         return failed(problem.message, problem.fix, data)
-    if problem is not None and problem.kind == "forbidden":
+    if problem is not None and problem.kind == Kind.FORBIDDEN:
         return warned(problem.message, problem.fix, data)
     if main.user:
         groups = f" (groups: {', '.join(main.groups)})" if main.groups else ""

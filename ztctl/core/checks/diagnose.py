@@ -15,12 +15,12 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from ztctl.core.checks.cluster import (
-    PATH_KINDS,
     break_glass_note,
     local_domain_fallback_fix,
     path_down_fix,
 )
 from ztctl.core.checks.runner import CheckResult
+from ztctl.core.errors import PATH_KINDS
 
 if TYPE_CHECKING:
     from ztctl.core.checks.context import DoctorContext
