@@ -34,7 +34,7 @@ def lab_context(
     **warp_overrides: Any,
 ) -> DoctorContext:
     from ztctl.core.config import load_config
-    from ztctl.core.kubeconfig import load_kubeconfig
+    from ztctl.core.kubeconfig.model import load_kubeconfig
 
     config = load_config(lab.paths.config, lab.env)
     cat = catalog if catalog is not None else lab_catalog(lab)

@@ -176,7 +176,7 @@ def test_route_is_moot_through_a_proxy(lab, tmp_path: Path) -> None:  # type: ig
     ctx = lab_context(lab)
     ctx.env = env
     from ztctl.core.checks import kubeconfig_targets
-    from ztctl.core.kubeconfig import load_kubeconfig
+    from ztctl.core.kubeconfig.model import load_kubeconfig
 
     ctx.targets = kubeconfig_targets(ctx.clusters, load_kubeconfig(None, env))
     report = run_doctor(ctx)
@@ -288,7 +288,7 @@ def test_expired_bearer_token_in_the_kubeconfig(lab, tmp_path: Path) -> None:  #
     lab.reset()
     env = {**lab.env, "KUBECONFIG": str(kubeconfig)}
     from ztctl.core.checks import kubeconfig_targets
-    from ztctl.core.kubeconfig import load_kubeconfig
+    from ztctl.core.kubeconfig.model import load_kubeconfig
 
     ctx = lab_context(lab, kubeconfig=False)
     ctx.env = env

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ztctl.core.errors import InvalidInput
-from ztctl.core.kubeconfig import parse_file
+from ztctl.core.kubeconfig.files import parse_file
 from ztctl.core.kubeconfig.yamlio import (
     YamlProblem,
     dump_document,

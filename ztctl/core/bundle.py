@@ -28,7 +28,6 @@ import json
 import platform
 import re
 import shutil
-import subprocess
 import sys
 import tarfile
 import time
@@ -206,7 +205,7 @@ def _extension_names(extensions: Any) -> list[Any]:
 def kubeconfig_structure(paths: Sequence[Path], scrub: Scrubber) -> dict[str, Any]:
     """The structure of each kubeconfig file, secrets left out (their values go to ``scrub``)."""
     from ztctl.core.errors import ZtctlError
-    from ztctl.core.kubeconfig import read_file
+    from ztctl.core.kubeconfig.files import read_file
 
     files: list[dict[str, Any]] = []
     for path in paths:
@@ -280,21 +279,11 @@ def _versions(warp_version: str | None, timeout: float) -> dict[str, Any]:
         "system": sys.platform,
         "warp-cli": warp_version,
     }
+    from ztctl.adapters.procs import kubectl_client_version
+
     kubectl = shutil.which("kubectl")
     if kubectl:
-        try:
-            proc = subprocess.run(
-                [kubectl, "version", "--client", "-o", "json"],
-                capture_output=True,
-                text=True,
-                timeout=timeout,
-                check=False,
-                stdin=subprocess.DEVNULL,
-            )
-            info = json.loads(proc.stdout).get("clientVersion", {})
-            out["kubectl"] = info.get("gitVersion")
-        except (OSError, subprocess.TimeoutExpired, ValueError, AttributeError):
-            out["kubectl"] = "unknown"
+        out["kubectl"] = kubectl_client_version(kubectl, timeout)
     return out
 
 

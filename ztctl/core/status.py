@@ -188,7 +188,7 @@ def gather_status(
     current = cluster_name = None
     context_error = None
     try:
-        from ztctl.core.kubeconfig import load_kubeconfig
+        from ztctl.core.kubeconfig.model import load_kubeconfig
 
         loaded = load_kubeconfig(kubeconfig, env)
         current = loaded.current_context or None

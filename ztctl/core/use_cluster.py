@@ -17,23 +17,23 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ztctl.core.errors import InvalidInput, OperationFailed
-from ztctl.core.kubeconfig import (
+from ztctl.core.kubeconfig.edit import EditedFile, FileEditor
+from ztctl.core.kubeconfig.files import precedence, read_file
+from ztctl.core.kubeconfig.model import (
     EXTENSION_NAME,
     KINDS,
-    EditedFile,
     Entry,
-    FileEditor,
     Kubeconfig,
+    merge_files,
+    server_matches,
+)
+from ztctl.core.kubeconfig.store import (
+    LOCK_TIMEOUT_S,
     backup_path,
     check_unchanged,
     locked,
-    merge_files,
-    precedence,
-    read_file,
-    server_matches,
     write_file,
 )
-from ztctl.core.kubeconfig.store import LOCK_TIMEOUT_S
 from ztctl.core.kubeconfig.yamlio import gc_paused
 from ztctl.core.model import AccessToken, ClientCertificate, Cluster, ExecCredential
 

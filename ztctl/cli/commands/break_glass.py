@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 import click
 
 from ztctl.cli.complete import cluster_names
-from ztctl.cli.output import emit, json_option, pass_app, print_table, use_color
+from ztctl.cli.output import emit, json_option, pass_app, print_table
+from ztctl.cli.palette import stdout_palette
 
 if TYPE_CHECKING:
     from ztctl.cli.app import App
@@ -86,7 +87,7 @@ def _start_text(app: App, result: StartResult) -> None:
 
     s = result.session
     v = result.verified
-    bold = "\x1b[1m{}\x1b[0m" if use_color(app) else "{}"
+    paint = stdout_palette(app)
     answered = f"GET /readyz {v.readyz or 'ok'}"
     if v.timings.total_ms is not None:
         answered += f" in {v.timings.total_ms:.0f} ms"
@@ -101,7 +102,7 @@ def _start_text(app: App, result: StartResult) -> None:
         else (zt.problem.message if zt.problem else "failed")
     )
     lines = [
-        bold.format(f"Break-glass route open for {s.cluster}"),
+        paint(f"Break-glass route open for {s.cluster}", "bold"),
         f"  route      {s.route.display}",
         f"  verified   {s.server} answers over it: {answered}",
         f"  zero trust {zt_text}",
@@ -171,7 +172,7 @@ def _run(app: App, plan: ExecPlan) -> None:
             f"\nztctl: the break-glass session for {plan.session.cluster} reached its deadline; "
             f"the {'shell' if plan.shell else 'command'} was stopped\n"
         )
-    raise SystemExit(outcome.code)
+    app.exit(outcome.code)
 
 
 @command.command("status")
@@ -211,7 +212,11 @@ def _status_text(app: App, result: StatusResult) -> None:
                 s.reason,
             )
         )
-    print_table(("CLUSTER", "ROUTE", "STATE", "LEFT", "USER", "REASON"), rows, color=use_color(app))
+    print_table(
+        ("CLUSTER", "ROUTE", "STATE", "LEFT", "USER", "REASON"),
+        rows,
+        color=stdout_palette(app).enabled,
+    )
 
 
 @command.command("end")
@@ -243,8 +248,7 @@ def end_command(app: App, cluster: str | None, all_: bool) -> None:
     result = end(app.state_dir, names, by=os_user(), env=app.env)
     emit(app, result.to_dict(), lambda: _end_text(app, result))
     if any(e.problem for e in result.ended):
-        sys.stdout.flush()
-        raise SystemExit(1)
+        app.exit(1)
 
 
 def _end_text(app: App, result: EndResult) -> None:

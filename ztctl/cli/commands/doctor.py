@@ -9,15 +9,14 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ztctl.cli.complete import cluster_names
-from ztctl.cli.output import emit, json_option, pass_app, use_color
+from ztctl.cli.output import emit, json_option, pass_app
+from ztctl.cli.palette import STATUS_STYLES, stdout_palette
 
 if TYPE_CHECKING:
     from ztctl.cli.app import App
     from ztctl.core.checks import CheckResult, DoctorContext, DoctorReport
 
 _LABELS = {"pass": "PASS", "warn": "WARN", "fail": "FAIL", "skip": "SKIP"}
-_COLORS = {"pass": "32", "warn": "33", "fail": "31", "skip": "2"}
-_STYLES = {"pass": "green", "warn": "yellow", "fail": "bold red", "skip": "dim"}
 
 
 @click.command("doctor")
@@ -72,8 +71,7 @@ def command(
         _write_bundle(app, ctx, report, bundle)
     emit(app, report.to_dict(), lambda: _text(app, report, live is not None))
     if not report.ok:
-        sys.stdout.flush()
-        raise SystemExit(1)
+        app.exit(1)
 
 
 def _context(
@@ -85,7 +83,7 @@ def _context(
     config = app.config
     seconds = timeout if timeout is not None else config.doctor.timeout
     if app.catalog_source:
-        from ztctl.core.kubeconfig import load_kubeconfig
+        from ztctl.core.kubeconfig.model import load_kubeconfig
 
         catalog = app.catalog()
         # What kubectl would use: its current context, and each cluster's entry.
@@ -162,7 +160,7 @@ class _Live:
                 table.add_row(Text("…", style="dim"), check_id, cluster or "", Text("running"))
                 continue
             table.add_row(
-                Text(_LABELS[result.status], style=_STYLES[result.status]),
+                Text(_LABELS[result.status], style=STATUS_STYLES[result.status]),
                 check_id,
                 cluster or "",
                 Text(result.summary),
@@ -171,11 +169,7 @@ class _Live:
 
 
 def _text(app: App, report: DoctorReport, live_shown: bool) -> None:
-    color = use_color(app)
-
-    def paint(text: str, status: str) -> str:
-        return f"\x1b[{_COLORS[status]}m{text}\x1b[0m" if color else text
-
+    paint = stdout_palette(app)
     lines: list[str] = []
     if not live_shown:
         width = max((len(r.id) for r in report.results), default=10)
@@ -208,7 +202,7 @@ def _text(app: App, report: DoctorReport, live_shown: bool) -> None:
 def _write_bundle(app: App, ctx: DoctorContext, report: DoctorReport, path: Path) -> None:
     from ztctl.core.bundle import BundleInput, collect, write_bundle
     from ztctl.core.checks.device import default_token_source
-    from ztctl.core.kubeconfig import precedence
+    from ztctl.core.kubeconfig.files import precedence
     from ztctl.core.model import AccessToken
 
     secrets: list[str] = []

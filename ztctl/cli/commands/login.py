@@ -51,8 +51,7 @@ def command(app: App, team: str | None, no_browser: bool) -> None:
         result = login(request, on_event=progress)
     emit(app, result.to_dict(), lambda: _text(result))
     if not result.ok:
-        sys.stdout.flush()
-        raise SystemExit(1)
+        app.exit(1)
 
 
 class _Progress:

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 import click
 
 from ztctl.cli.complete import cluster_names
-from ztctl.cli.output import emit, json_option, pass_app, use_color
+from ztctl.cli.output import emit, json_option, pass_app
+from ztctl.cli.palette import CLEAR_LINE, stdout_palette
 from ztctl.core.errors import Phase
 
 if TYPE_CHECKING:
@@ -83,9 +84,7 @@ def command(
     payload["context"] = resolved.context
     emit(app, payload, lambda: _text(app, result, resolved.context))
     if result.exit_code:
-        # Not ctx.exit(): click returns its code from main() in non-standalone mode.
-        sys.stdout.flush()
-        raise SystemExit(result.exit_code)
+        app.exit(result.exit_code)
 
 
 def _break_glass_session(app: App, cluster: Cluster | None) -> tuple[str | None, bool]:
@@ -126,7 +125,7 @@ class _LiveLine:
             p50 = _ms(ordered[(len(ordered) - 1) // 2]) if ordered else "-"
             line += f"  p50 {p50:>9}  lost {self.lost}"
             end = "\n" if event.index == event.count else ""
-            sys.stderr.write(f"\r\x1b[2K{line}{end}")
+            sys.stderr.write(f"{CLEAR_LINE}{line}{end}")
         else:
             if event.error:
                 line += f"  {event.error}"
@@ -143,11 +142,7 @@ def _ms(value: float | None) -> str:
 
 
 def _text(app: App, result: ProbeResult, context: str | None) -> None:
-    color = use_color(app)
-
-    def paint(text: str, code: str) -> str:
-        return f"\x1b[{code}m{text}\x1b[0m" if color else text
-
+    paint = stdout_palette(app)
     out: list[str] = []
     where = result.address or "-"
     if result.via:
@@ -156,7 +151,7 @@ def _text(app: App, result: ProbeResult, context: str | None) -> None:
         where += " (catalog address)"
     elif result.address_in_catalog is False:
         where += " (not a catalog address)"
-    out.append(f"{paint(result.cluster, '1')}  {result.server}  {result.route} → {where}")
+    out.append(f"{paint(result.cluster, 'bold')}  {result.server}  {result.route} → {where}")
     for name, value, note in _rows(result, context):
         out.append(f"  {name:<11}{value:>9}  {note}".rstrip())
     if result.samples is not None:
@@ -171,9 +166,9 @@ def _text(app: App, result: ProbeResult, context: str | None) -> None:
     for warning in result.warnings:
         app.warn(warning)
     if result.problem is None:
-        sys.stdout.write(paint("ready", "32") + "\n")
+        sys.stdout.write(paint("ready", "ready") + "\n")
         return
-    lines = [f"{paint('error', '31')}: {result.problem.message}", *_problem_lines(result)]
+    lines = [f"{paint('error', 'error')}: {result.problem.message}", *_problem_lines(result)]
     sys.stdout.flush()
     sys.stderr.write("\n".join(lines) + "\n")
 

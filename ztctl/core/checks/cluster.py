@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import ssl
 import time
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
@@ -288,22 +287,9 @@ def _cert_dates(pem: bytes) -> tuple[datetime, datetime, str]:
 
 def _key_matches(cert: bytes | str, key: bytes | str) -> str | None:
     """None when the key belongs to the certificate, else why not (never shows key data)."""
-    from ztctl.adapters.wire.tls import load_chain_from_memory
+    from ztctl.adapters.wire.tls import key_mismatch
 
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    try:
-        if isinstance(cert, bytes) and isinstance(key, bytes):
-            load_chain_from_memory(ctx, cert, key)
-        else:
-            ctx.load_cert_chain(str(cert), str(key))
-    except ssl.SSLError as exc:
-        reason = str(getattr(exc, "reason", "") or exc)
-        if "KEY_VALUES_MISMATCH" in reason.upper():
-            return "the private key does not belong to the certificate"
-        return f"the certificate and key cannot be loaded ({reason.lower().replace('_', ' ')})"
-    except OSError as exc:
-        return f"the certificate and key cannot be loaded ({exc.strerror or exc})"
-    return None
+    return key_mismatch(cert, key)
 
 
 def _age(delta_s: float) -> str:

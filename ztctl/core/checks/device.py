@@ -20,8 +20,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import shutil
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -117,20 +115,9 @@ class LocalFact:
 
 
 def _run(argv: list[str], timeout: float) -> str | None:
-    if shutil.which(argv[0]) is None and not os.path.exists(argv[0]):
-        return None
-    try:
-        proc = subprocess.run(
-            argv,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return f"{proc.stdout}{proc.stderr}"
+    from ztctl.adapters.procs import run_output
+
+    return run_output(argv, timeout)
 
 
 def os_version_fact(timeout: float) -> LocalFact:

@@ -80,7 +80,7 @@ def resolve_target(
     is probed from the kubeconfig alone (no catalog addresses).
     """
     from ztctl.core.errors import InvalidInput, UsageError
-    from ztctl.core.kubeconfig import load_kubeconfig
+    from ztctl.core.kubeconfig.model import load_kubeconfig
     from ztctl.core.suggest import did_you_mean
 
     kc = load_kubeconfig(kubeconfig, env)
