@@ -1,4 +1,4 @@
-"""Acceptance, contract §3: the state directory and the audit log after a whole day's work.
+"""Acceptance: the state directory and the audit log after a whole day's work.
 
 One realistic sequence on the lab — use-cluster, login, the credential plugin, a break-glass
 session that is ended and one that expires, logout — run with a permissive umask (000), so

@@ -1,4 +1,4 @@
-"""Acceptance, issue 2 / contract §1–§2: what a user and a script see of the CLI frame.
+"""Acceptance: what a user and a script see of the CLI frame.
 
 The installed console scripts (``ztctl`` and the ``kubectl-ztctl`` plugin), the global
 options' environment variables on a real terminal, and ``--json`` giving exactly one

@@ -1,4 +1,4 @@
-"""Acceptance, issue 6: `cluster.tcp` fails on its own, with the later layers skipped.
+"""Acceptance: `cluster.tcp` fails on its own, with the later layers skipped.
 
 The lab's faults make TLS fail (black hole) or race between TCP and TLS (reset); a server
 URL whose port nothing listens on is the scenario where the TCP layer, and only it, fails.
