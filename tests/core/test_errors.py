@@ -12,14 +12,12 @@ from ztctl.core.errors import (
     EXIT_INVALID_INPUT,
     EXIT_UNREACHABLE,
     AuthNeeded,
-    FailureKind,
     InvalidInput,
     OperationFailed,
-    Phase,
-    Problem,
     Unreachable,
     error_for,
 )
+from ztctl.problems import PATH_KINDS, FailureKind, Phase, Problem
 
 
 def test_kinds_and_phases_serialise_as_their_words() -> None:
@@ -55,3 +53,9 @@ def test_a_problem_becomes_the_error_of_its_exit_code(code: int, kind: type) -> 
     error = problem.error()
     assert type(error) is kind and (error.message, error.fix) == ("m", "f")
     assert type(error_for(code, "m", "f")) is kind
+
+
+def test_kind_sets_hold_the_plain_words_too() -> None:
+    """Doctor's JSON data carries the kind as a string; it must still match the sets."""
+    assert "timeout" in PATH_KINDS and FailureKind("reset") in PATH_KINDS
+    assert "refused" not in PATH_KINDS

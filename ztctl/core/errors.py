@@ -1,5 +1,8 @@
 """The failures ztctl knows, each mapped to one exit code of the contract (§2).
 
+What a probe or a doctor check *finds* (a :class:`~ztctl.problems.Problem`, a value) lives
+in :mod:`ztctl.problems`; this module is on every command's start-up path and stays small.
+
 Every error carries a one-sentence ``message`` (what went wrong, with the object it
 concerns) and a ``fix`` (what the user should do). The CLI renders them as text or, under
 ``--json``, as ``{"schemaVersion": 1, "error": {...}}``. Nothing here imports click or rich.
@@ -7,8 +10,6 @@ concerns) and a ``fix`` (what the user should do). The CLI renders them as text 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from enum import Enum
 from typing import Any, ClassVar
 
 # Exit codes of the contract, §2.
@@ -19,63 +20,6 @@ EXIT_INVALID_INPUT = 3
 EXIT_AUTH_NEEDED = 4
 EXIT_UNREACHABLE = 5
 EXIT_INTERRUPTED = 130
-
-
-class _Text(str, Enum):
-    """A closed set of words that prints, formats and serialises as its value (a StrEnum
-    that works on Python 3.10 too): JSON output stays the plain string."""
-
-    def __str__(self) -> str:
-        return str(self.value)
-
-    def __format__(self, spec: str) -> str:
-        return format(str(self.value), spec)
-
-
-class FailureKind(_Text):
-    """What went wrong, as the ``kind`` of a probe or doctor :class:`Problem`."""
-
-    NO_ROUTE = "no-route"
-    DNS = "dns"
-    PROXY = "proxy"
-    TIMEOUT = "timeout"
-    REFUSED = "refused"
-    UNREACHABLE = "unreachable"
-    RESET = "reset"
-    PROTOCOL = "protocol"
-    TLS_FAILED = "tls-failed"
-    TLS_INSPECTION = "tls-inspection"
-    TLS_HOSTNAME = "tls-hostname"
-    TLS_EXPIRED = "tls-expired"
-    TLS_UNTRUSTED = "tls-untrusted"
-    CLIENT_CERTIFICATE_REJECTED = "client-certificate-rejected"
-    CREDENTIALS = "credentials"
-    INVALID_CA = "invalid-ca"
-    UNAUTHENTICATED = "unauthenticated"
-    FORBIDDEN = "forbidden"
-    NOT_READY = "not-ready"
-    FAILED = "failed"
-
-
-class Phase(_Text):
-    """Where on the path a :class:`Problem` happened (``NONE``: not tied to one phase)."""
-
-    NONE = ""
-    ROUTE = "route"
-    CREDENTIALS = "credentials"
-    DNS = "dns"
-    CONNECT = "connect"
-    PROXY = "proxy"
-    TLS = "tls"
-    HTTP = "http"
-
-
-# The path itself failed (no answer, or the connection dropped): the route is at fault.
-PATH_KINDS = frozenset({FailureKind.TIMEOUT, FailureKind.UNREACHABLE, FailureKind.RESET})
-# The API server answered, just not with "ready" or "allowed": the path works.
-ANSWERED_KINDS = frozenset({FailureKind.NOT_READY, FailureKind.FORBIDDEN})
-# The server did not accept the credential.
-REJECTED_KINDS = frozenset({FailureKind.UNAUTHENTICATED, FailureKind.CLIENT_CERTIFICATE_REJECTED})
 
 
 def failure_dict(
@@ -97,25 +41,6 @@ def failure_dict(
     if details:
         out["details"] = list(details)
     return out
-
-
-@dataclass(frozen=True)
-class Problem:
-    """A finding of a probe or a doctor check: a kind, one sentence, the fix, the exit code
-    and the phase it happened in. A result, not an exception: see :meth:`error` to raise it."""
-
-    kind: FailureKind
-    message: str
-    fix: str
-    exit_code: int
-    phase: Phase = Phase.NONE
-
-    def to_dict(self) -> dict[str, Any]:
-        return failure_dict(self.exit_code, self.kind, self.message, self.fix, phase=self.phase)
-
-    def error(self) -> ZtctlError:
-        """This finding as the error of its exit code (to end a command with it)."""
-        return error_for(self.exit_code, self.message, self.fix)
 
 
 class ZtctlError(Exception):

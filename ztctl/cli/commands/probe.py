@@ -10,7 +10,7 @@ import click
 from ztctl.cli.complete import cluster_names
 from ztctl.cli.output import emit, json_option, pass_app
 from ztctl.cli.palette import CLEAR_LINE, stdout_palette
-from ztctl.core.errors import Phase
+from ztctl.problems import Phase
 
 if TYPE_CHECKING:
     from ztctl.cli.app import App

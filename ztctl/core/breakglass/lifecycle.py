@@ -52,13 +52,13 @@ from ztctl.core.breakglass.store import (
 )
 from ztctl.core.duration import format_duration
 from ztctl.core.errors import (
-    ANSWERED_KINDS,
     EXIT_UNREACHABLE,
     OperationFailed,
     Unreachable,
     error_for,
 )
 from ztctl.core.model import ProxyRoute, SshRoute, VpnRoute
+from ztctl.problems import ANSWERED_KINDS
 
 if TYPE_CHECKING:
     from ztctl.core.kubeconfig.model import Kubeconfig

@@ -27,8 +27,8 @@ from ztctl.core.checks.runner import (
     skipped,
     warned,
 )
-from ztctl.core.errors import PATH_KINDS, REJECTED_KINDS, Phase
-from ztctl.core.errors import FailureKind as Kind
+from ztctl.problems import PATH_KINDS, REJECTED_KINDS, Phase
+from ztctl.problems import FailureKind as Kind
 
 if TYPE_CHECKING:
     from ztctl.core.checks.context import DoctorContext

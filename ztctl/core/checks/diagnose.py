@@ -20,7 +20,7 @@ from ztctl.core.checks.cluster import (
     path_down_fix,
 )
 from ztctl.core.checks.runner import CheckResult
-from ztctl.core.errors import PATH_KINDS
+from ztctl.problems import PATH_KINDS
 
 if TYPE_CHECKING:
     from ztctl.core.checks.context import DoctorContext

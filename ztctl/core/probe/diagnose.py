@@ -15,10 +15,10 @@ from ztctl.core.errors import (
     EXIT_FAILED,
     EXIT_INVALID_INPUT,
     EXIT_UNREACHABLE,
-    Phase,
 )
-from ztctl.core.errors import FailureKind as Kind
 from ztctl.core.probe.result import CertificateInfo, DnsInfo, Problem
+from ztctl.problems import FailureKind as Kind
+from ztctl.problems import Phase
 
 if TYPE_CHECKING:
     from ztctl.core.probe.routes import RoutePath

@@ -9,7 +9,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ztctl.core.errors import EXIT_OK, Problem
+from ztctl.core.errors import EXIT_OK
+from ztctl.problems import Problem
 
 # --------------------------------------------------------------------------------------
 # Results
