@@ -349,6 +349,13 @@ def _check_client_certificate(ctx: DoctorContext, name: str, target: Target) -> 
                 data,
             )
         mismatch = _key_matches(cert_pem, target.client_key_pem)
+    return _certificate_validity(name, cert_pem, where, mismatch, data)
+
+
+def _certificate_validity(
+    name: str, cert_pem: bytes, where: str, mismatch: str | None, data: dict[str, Any]
+) -> Outcome:
+    """The loaded client certificate: PEM, its key, its validity window against the clock."""
     try:
         not_before, not_after, subject = _cert_dates(cert_pem)
     except ValueError:

@@ -195,101 +195,108 @@ def run_checks(
         unknown = [k for k in check.after if k not in by_key]
         if unknown:
             raise ValueError(f"{check.key} needs unknown checks {unknown}")
-    started_at = time.monotonic()
-    limit = started_at + (deadline if deadline is not None else 2 * timeout + 1.0)
-    results: dict[str, CheckResult] = {}
-    running: dict[str, float] = {}  # key -> monotonic start
-    pending = list(checks)
-    done: queue.Queue[tuple[str, Outcome, float]] = queue.Queue()
-    deadline_hit = False
+    run = _Run(checks, timeout, on_result)
+    limit = run.started_at + (deadline if deadline is not None else 2 * timeout + 1.0)
+    run.start_ready()
+    while len(run.results) < len(checks):
+        now = time.monotonic()
+        if now >= limit:
+            run.stop_at_deadline()
+            break
+        next_expiry = min((s + timeout for s in run.running.values()), default=limit)
+        try:
+            key, outcome, duration_ms = run.done.get(
+                timeout=max(0.0, min(next_expiry, limit) - now)
+            )
+        except queue.Empty:
+            run.time_out_overdue()
+        else:
+            if key not in run.results:  # else: finished after its timeout was reported
+                run.record(_result(by_key[key], outcome, duration_ms))
+        run.start_ready()
+    ordered = tuple(run.results[k] for k in keys)
+    return RunReport(ordered, (time.monotonic() - run.started_at) * 1000.0, run.deadline_hit)
 
-    def record(result: CheckResult) -> None:
-        results[result.key] = result
-        running.pop(result.key, None)
-        if on_result is not None:
-            on_result(result)
 
-    def start_ready() -> None:
+class _Run:
+    """The state of one :func:`run_checks`: what finished, what runs since when, what waits."""
+
+    def __init__(
+        self,
+        checks: Sequence[Check],
+        timeout: float,
+        on_result: Callable[[CheckResult], None] | None,
+    ) -> None:
+        self.by_key = {c.key: c for c in checks}
+        self.timeout = timeout
+        self.on_result = on_result
+        self.started_at = time.monotonic()
+        self.results: dict[str, CheckResult] = {}
+        self.running: dict[str, float] = {}  # key -> monotonic start
+        self.pending = list(checks)
+        self.done: queue.Queue[tuple[str, Outcome, float]] = queue.Queue()
+        self.deadline_hit = False
+
+    def record(self, result: CheckResult) -> None:
+        self.results[result.key] = result
+        self.running.pop(result.key, None)
+        if self.on_result is not None:
+            self.on_result(result)
+
+    def start_ready(self) -> None:
+        """Start every pending check whose dependencies finished (skip it if one failed)."""
         progressed = True
         while progressed:
             progressed = False
-            for check in list(pending):
-                needs = [results.get(k) for k in check.after]
+            for check in list(self.pending):
+                needs = [self.results.get(k) for k in check.after]
                 if any(r is None for r in needs):
                     continue
-                pending.remove(check)
+                self.pending.remove(check)
                 progressed = True
                 cause = next(
                     (r for r in needs if r is not None and r.status in ("fail", "skip")), None
                 )
                 if cause is not None and (cause.status == "fail" or "skippedBecause" in cause.data):
-                    record(_skip_for(check, cause))
+                    self.record(_skip_for(check, cause))
                     continue
-                running[check.key] = time.monotonic()
+                self.running[check.key] = time.monotonic()
                 thread = threading.Thread(
-                    target=_worker, args=(check, done), name=f"ztctl-{check.key}", daemon=True
+                    target=_worker,
+                    args=(check, self.done),
+                    name=f"ztctl-{check.key}",
+                    daemon=True,
                 )
                 thread.start()
 
-    start_ready()
-    while len(results) < len(checks):
+    def time_out_overdue(self) -> None:
         now = time.monotonic()
-        if now >= limit:
-            deadline_hit = True
-            break
-        next_expiry = min((s + timeout for s in running.values()), default=limit)
-        wait = max(0.0, min(next_expiry, limit) - now)
-        try:
-            key, outcome, duration_ms = done.get(timeout=wait)
-        except queue.Empty:
-            now = time.monotonic()
-            for key_, began in list(running.items()):
-                if now - began >= timeout:
-                    record(
-                        _result(
-                            by_key[key_],
-                            failed(
-                                f"did not finish within {timeout:g}s",
-                                "run `ztctl doctor` again with a longer `--timeout`; if it "
-                                "keeps timing out, the part it checks is hanging",
-                                {"timedOut": True},
-                            ),
-                            (now - began) * 1000.0,
-                        )
-                    )
-            start_ready()
-            continue
-        if key in results:
-            continue  # finished after its timeout was reported
-        record(_result(by_key[key], outcome, duration_ms))
-        start_ready()
+        for key, began in list(self.running.items()):
+            if now - began >= self.timeout:
+                outcome = failed(
+                    f"did not finish within {self.timeout:g}s",
+                    "run `ztctl doctor` again with a longer `--timeout`; if it "
+                    "keeps timing out, the part it checks is hanging",
+                    {"timedOut": True},
+                )
+                self.record(_result(self.by_key[key], outcome, (now - began) * 1000.0))
 
-    if deadline_hit:
+    def stop_at_deadline(self) -> None:
+        """The whole run's deadline: what still runs fails, what waits is skipped."""
+        self.deadline_hit = True
         now = time.monotonic()
-        total = now - started_at
-        for key_, began in list(running.items()):
-            record(
-                _result(
-                    by_key[key_],
-                    failed(
-                        f"stopped at the doctor's deadline ({total:.1f}s) before it finished",
-                        "run `ztctl doctor` again with a longer `--timeout`",
-                        {"timedOut": True},
-                    ),
-                    (now - began) * 1000.0,
-                )
+        total = now - self.started_at
+        for key, began in list(self.running.items()):
+            outcome = failed(
+                f"stopped at the doctor's deadline ({total:.1f}s) before it finished",
+                "run `ztctl doctor` again with a longer `--timeout`",
+                {"timedOut": True},
             )
-        for check in list(pending):
-            pending.remove(check)
-            record(
-                _result(
-                    check,
-                    skipped(f"not started before the doctor's deadline ({total:.1f}s)"),
-                    0.0,
-                )
-            )
-    ordered = tuple(results[k] for k in keys)
-    return RunReport(ordered, (time.monotonic() - started_at) * 1000.0, deadline_hit)
+            self.record(_result(self.by_key[key], outcome, (now - began) * 1000.0))
+        for check in list(self.pending):
+            self.pending.remove(check)
+            skip = skipped(f"not started before the doctor's deadline ({total:.1f}s)")
+            self.record(_result(check, skip, 0.0))
 
 
 def _worker(check: Check, done: queue.Queue[tuple[str, Outcome, float]]) -> None:
