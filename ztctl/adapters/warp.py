@@ -3,7 +3,7 @@
 Two layers:
 
 * Pure parsers (no I/O) for every recorded output era of ``warp-cli``
-  (``/work/shared/reference/cloudflare-zero-trust.md`` §1): :func:`parse_version`,
+  as recorded from real clients: :func:`parse_version`,
   :func:`parse_status`, :func:`parse_registration`, :func:`parse_settings`,
   :func:`parse_tunnel_ip_list`, :func:`parse_help_commands` and :func:`classify_error`.
   They accept the text forms (single-line era A and multi-line era B ``status``, settings with
@@ -222,6 +222,11 @@ class WarpSettings:
     profile_id: str | None = None
     # Every `Key: value` pair and its `(source)` tag ("" when the client prints none).
     fields: tuple[tuple[str, str, str], ...] = ()
+    # An elision (`...`) stood in the output: a pasted or shortened copy, so the lists
+    # (split tunnel, fallback domains) may be incomplete. warp-cli itself never elides.
+    elided: bool = False
+    # Hand-written `# ...` notes stood in the output (a docs copy): values may carry them.
+    annotated: bool = False
 
     @property
     def routes_private(self) -> bool | None:
@@ -390,8 +395,18 @@ def parse_status(text: str) -> WarpStatus:
             reason = value.strip() or None
         elif key.strip() == "Network":
             network = value.strip() or None
-    code = _reason_code(reason) if reason else None
-    return WarpStatus(state=state, reason=reason, network=network, reason_code=code or None)
+    code: str | None = None
+    detail: str | None = None
+    if reason:
+        # 2025+: `Reason: Registration Missing due to: Daemon Startup` (JSON:
+        # {"RegistrationMissing": "DaemonStartup"}): the code is the part before `due to:`.
+        head, sep, tail = reason.partition(" due to:")
+        code = _reason_code(head if sep else reason)
+        if sep and tail.strip():
+            detail = tail.strip()
+    return WarpStatus(
+        state=state, reason=reason, network=network, reason_code=code or None, detail=detail
+    )
 
 
 def _key_values(text: str) -> dict[str, str]:
@@ -485,6 +500,7 @@ _KNOWN_SETTINGS = {
     "Profile ID",
 }
 _EXCLUDE_KEY = "Exclude mode, with hosts/ips"
+_ELISIONS = frozenset({"...", "…"})
 _INCLUDE_KEY = "Include mode, with hosts/ips"
 
 
@@ -567,9 +583,13 @@ def parse_settings(text: str) -> WarpSettings:
     lists: dict[str, list[str]] = {}
     fields: list[tuple[str, str, str]] = []
     current: list[str] | None = None
+    elided = annotated = False
     for raw in text.splitlines():
         if not raw.strip():
             current = None
+            continue
+        if raw.strip() in _ELISIONS:
+            elided = True
             continue
         if raw[:1] in (" ", "\t") and current is not None:
             current.append(raw.strip())
@@ -585,6 +605,11 @@ def parse_settings(text: str) -> WarpSettings:
         if not sep or not key or key == "Merged configuration":
             current = None
             continue
+        if value.startswith("# "):
+            # A hand-written note after a list header (`Exclude mode, with hosts/ips: # ...`,
+            # as docs annotate it): the list still follows.
+            annotated = True
+            value = ""
         fields.append((source, key, value))
         if value:
             values.setdefault(key, value)
@@ -613,6 +638,8 @@ def parse_settings(text: str) -> WarpSettings:
         fallback_domains=tuple(lists.get("Fallback domains", ())),
         profile_id=values.get("Profile ID"),
         fields=tuple(fields),
+        elided=elided,
+        annotated=annotated or any(" # " in v for _s, _k, v in fields),
     )
 
 
@@ -667,7 +694,12 @@ def parse_help_commands(text: str) -> frozenset[str]:
 
 
 _ERROR_PATTERNS: tuple[tuple[re.Pattern[str], WarpErrorKind], ...] = (
-    (re.compile(r"unable to connect to the cloudflarewarp daemon", re.I), WarpErrorKind.NO_DAEMON),
+    # 2024.11+: "Unable to connect to the CloudflareWARP daemon: ..."; 2021-2023 builds said
+    # "Unable to connect to CloudflareWARP daemon. Maybe the daemon is not running?".
+    (
+        re.compile(r"unable to connect to (the )?cloudflarewarp daemon", re.I),
+        WarpErrorKind.NO_DAEMON,
+    ),
     (re.compile(r"error communicating with (the )?daemon", re.I), WarpErrorKind.NO_DAEMON),
     (re.compile(r"accept the warp terms of service", re.I), WarpErrorKind.TOS_NOT_ACCEPTED),
     (

@@ -260,9 +260,18 @@ def check_mode(ctx: DoctorContext) -> Outcome:
         "fallbackDomains": list(settings.fallback_domains),
     }
     routes = settings.routes_private
-    if routes is None:
+    if settings.mode_text is None:
         return warned(
-            f"WARP reports the mode {shown!r}, which ztctl does not know",
+            "warp-cli settings did not show the mode (no `Mode:` line), so ztctl cannot tell "
+            "whether WARP routes private networks",
+            "run `warp-cli settings` and look for `Mode:`; private networks need Gateway with "
+            f"WARP: `{_cmd(client, 'mode warp', 'set-mode warp')}`",
+            data,
+        )
+    if routes is None:
+        notes = " (the output carries hand-written `# ...` notes)" if settings.annotated else ""
+        return warned(
+            f"WARP reports the mode {shown!r}, which ztctl does not know{notes}",
             "private networks need Gateway with WARP: "
             f"`{_cmd(client, 'mode warp', 'set-mode warp')}`",
             data,
@@ -398,6 +407,18 @@ def check_split_tunnel(ctx: DoctorContext) -> Outcome:
         "sent": ok,
         "notSent": bad,
     }
+    # An elided list (`...`) is incomplete: what it lacks cannot be judged from it.
+    unknown = ok if mode == "exclude" else bad
+    if settings.elided and unknown:
+        data["elided"] = True
+        where = ", ".join(sorted({row["address"] for row in unknown}))
+        return warned(
+            f"warp-cli settings shows the {mode} list elided (`...`), so ztctl cannot tell "
+            f"whether {where} enter the tunnel",
+            "run `warp-cli settings` on the device itself and check the full list; "
+            "`cluster.route` shows where the packets go",
+            data,
+        )
     if not bad:
         where = ", ".join(sorted({row["address"] for row in ok}))
         if mode == "include":
