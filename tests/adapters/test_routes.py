@@ -114,7 +114,7 @@ def test_parsers_raise_only_their_error_on_garbage(text: str) -> None:
 
 def test_interface_matching() -> None:
     assert interface_matches("CloudflareWARP", "CloudflareWARP")
-    assert interface_matches("utun7", "utun")  # macOS default: any utunN
+    assert not interface_matches("utun7", "utun")  # macOS: whose utun is asked of ifconfig
     assert not interface_matches("utunx", "utun")
     assert not interface_matches("eth0", "CloudflareWARP")
     assert not interface_matches(None, "lo")

@@ -832,6 +832,14 @@ class WarpClient:
         """The resolved path of warp-cli, or :class:`WarpError` (``NOT_INSTALLED``)."""
         if self._path is None:
             found = shutil.which(self.cli) if os.sep not in self.cli else self.cli
+            if not found and self.cli == "warp-cli":
+                # Not on PATH: where the vendor installers put it (the macOS app bundle...).
+                from ztctl.adapters.mdm import warp_cli_paths
+
+                found = next(
+                    (p for p in warp_cli_paths() if os.path.isfile(p) and os.access(p, os.X_OK)),
+                    None,
+                )
             if not found or not os.access(found, os.X_OK):
                 raise WarpError(
                     WarpErrorKind.NOT_INSTALLED,

@@ -140,6 +140,13 @@ def check_registration(ctx: DoctorContext) -> Outcome:
 
     client = ctx.warp_client()
     team = ctx.team
+    team_source = "config" if team else None
+    if team is None:
+        # Not configured: the team WARP's MDM file names, where the organisation deployed one.
+        from ztctl.adapters.mdm import team_from_mdm
+
+        team = team_from_mdm()
+        team_source = "mdm" if team else None
     login = f"ztctl login --team {team}" if team else "ztctl login"
     try:
         reg = registration_fact(ctx)
@@ -152,6 +159,8 @@ def check_registration(ctx: DoctorContext) -> Outcome:
             {"team": team},
         )
     data: dict[str, Any] = {"accountType": reg.account_type, "team": team}
+    if team_source:
+        data["teamSource"] = team_source
     if reg.device_id:
         data["deviceId"] = reg.device_id
     delete = _cmd(client, "registration delete", "delete")
@@ -176,8 +185,9 @@ def check_registration(ctx: DoctorContext) -> Outcome:
             data,
         )
     if team and organization.lower() != team.lower():
+        whose = "WARP's MDM file's" if team_source == "mdm" else "the catalog's"
         return failed(
-            f"the device is enrolled in team {organization!r}, not in the catalog's team {team!r}",
+            f"the device is enrolled in team {organization!r}, not in {whose} team {team!r}",
             f"run `{delete}`, then `{login}`",
             data,
         )
