@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import sys
 
-
 # Printed instead of running any command on Windows (see docs/compatibility.md): ztctl's
 # process groups, file locks, route and posture readers are POSIX-only today, and a
 # half-working ztctl would give wrong answers. Exit code 1: the operation failed.
