@@ -790,6 +790,16 @@ def _daemon_fix() -> str:
     return "start the WARP daemon: `sudo systemctl enable --now warp-svc`, then retry"
 
 
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    """Kill ``proc`` and its process group (it was started with a session of its own)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    with contextlib.suppress(OSError):
+        proc.kill()
+    with contextlib.suppress(OSError, subprocess.TimeoutExpired):
+        proc.wait(timeout=1.0)
+
+
 def _redact(args: Sequence[str]) -> tuple[str, ...]:
     """Hide the one-time enrolment token of `registration token <url>`."""
     out: list[str] = []
@@ -874,9 +884,7 @@ class WarpClient:
             with killed_on_exit(proc):
                 out, err = proc.communicate(timeout=limit)
         except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.kill()
+            _kill_group(proc)
             out, err = proc.communicate()
             self._record(args, -9, out, err, started)
             raise WarpTimeout(
@@ -887,6 +895,11 @@ class WarpClient:
                 "reopen the Cloudflare WARP app), then retry",
                 command=_redact(args),
             ) from None
+        except BaseException:
+            # Ctrl-C (KeyboardInterrupt) in this thread: the child is in a session of its
+            # own, so the terminal's signal did not reach it; end its group before leaving.
+            _kill_group(proc)
+            raise
         return self._record(args, proc.returncode, out, err, started)
 
     def _record(
