@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import plistlib
 import stat
@@ -9,6 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ztctl.adapters import mdm
 from ztctl.adapters.mdm import MdmParseError, parse_mdm, read_mdm, team_from_mdm
@@ -128,3 +131,15 @@ def test_warp_cli_is_found_where_the_installer_puts_it(
     monkeypatch.setitem(mdm.WARP_CLI_PATHS, "darwin", ())
     with pytest.raises(WarpError, match="was not found"):
         WarpClient("warp-cli").executable()
+
+
+@given(st.binary(max_size=300))
+def test_parse_mdm_raises_only_its_own_error_on_garbage(data: bytes) -> None:
+    with contextlib.suppress(MdmParseError):
+        parse_mdm(data)
+
+
+@given(st.text(alphabet="<>/dictkeystringorganizationplistarray ab-=&;\n", max_size=200))
+def test_parse_mdm_on_plist_shaped_garbage(text: str) -> None:
+    with contextlib.suppress(MdmParseError):
+        parse_mdm(text.encode())
