@@ -363,3 +363,29 @@ def test_daemon_down_raises_the_daemon_error(tmp_path: Path) -> None:
 def test_corpus_folder_resolves() -> None:
     assert corpus_dir(KIND).name == KIND
     assert os.path.isabs(corpus_dir(KIND))
+
+
+def test_status_json_cli_says_the_daemon_is_down(tmp_path: Path) -> None:
+    """The whole `ztctl status --json` on the 2023 wording: the daemon, with the fix."""
+    import json
+    import subprocess
+
+    path = sample(KIND, "error-2023-daemon-not-running-old-wording-linux.txt")
+    cli = _standin(tmp_path, path, "err", "warp-cli 2023.3.398")
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(tmp_path),
+        "ZTCTL_WARP_CLI": cli,
+        "ZTCTL_STATE_DIR": str(tmp_path / "state"),
+    }
+    proc = subprocess.run(
+        [sys.executable, "-m", "ztctl", "status", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    error = json.loads(proc.stdout)["warp"]["error"]
+    assert error["message"] == "the WARP daemon is not running (warp-cli cannot reach it)"
+    assert "systemctl enable --now warp-svc" in error["fix"]
