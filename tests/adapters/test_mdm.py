@@ -143,3 +143,22 @@ def test_parse_mdm_raises_only_its_own_error_on_garbage(data: bytes) -> None:
 def test_parse_mdm_on_plist_shaped_garbage(text: str) -> None:
     with contextlib.suppress(MdmParseError):
         parse_mdm(text.encode())
+
+
+def test_registration_missing_fix_names_the_mdm_team(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ztctl.core.checks.context import DoctorContext
+    from ztctl.core.checks.warp import check_connected
+    from ztctl.core.config import WarpConfig
+
+    file = tmp_path / "mdm.xml"
+    file.write_bytes(BARE)
+    monkeypatch.setitem(mdm.MDM_PATHS, "linux", (str(file),))
+    monkeypatch.setitem(mdm.MDM_PATHS, "darwin", (str(file),))
+    status = "Status update: Unable\nReason: Registration Missing due to: Daemon Startup\n"
+    cli = _standin_warp(tmp_path, status)
+    outcome = check_connected(DoctorContext(team=None, warp=WarpConfig(cli=cli)))
+    assert outcome.status == "fail"
+    assert "no registration" in outcome.summary
+    assert outcome.fix == "run `ztctl login --team acme`"

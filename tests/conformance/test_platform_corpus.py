@@ -279,3 +279,37 @@ def test_macos_no_route_on_stderr_with_exit_0_is_no_route(
     assert outcome.status == "fail", outcome  # type: ignore[attr-defined]
     assert "has no route" in outcome.summary  # type: ignore[attr-defined]
     assert "not in table" in outcome.summary  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("route", "status"),
+    [
+        ("linux/ip-route-get-cloudflarewarp-device-ip-src.txt", "pass"),  # device IP source
+        ("linux/ip-route-get-1.1.1.1-cloudflarewarp-docs.txt", "pass"),
+        ("linux/ip-route-get-169.254-ens18-docs.txt", "fail"),  # split-tunnel excluded
+    ],
+)
+def test_linux_route_check_on_real_ip_route_get(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, route: str, status: str
+) -> None:
+    from ztctl.core.checks.cluster import check_route
+    from ztctl.core.checks.context import DoctorContext
+    from ztctl.core.config import WarpConfig
+    from ztctl.core.model import Cluster, ExecCredential
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    _tool(bin_dir, "ip", sample(KIND, route))
+    monkeypatch.setenv("PATH", str(bin_dir))
+    monkeypatch.setattr(sys, "platform", "linux")
+    cluster = Cluster(
+        name="corp",
+        server="https://10.0.0.5:6443",
+        addresses=("10.0.0.5",),
+        credentials=ExecCredential("kubelogin"),
+    )
+    ctx = DoctorContext(team=None, warp=WarpConfig(interface="CloudflareWARP"), clusters=(cluster,))
+    outcome = check_route(ctx, "corp")
+    assert outcome.status == status, outcome
+    if status == "fail":
+        assert "leaves through ens18" in outcome.summary

@@ -70,6 +70,17 @@ def registration_fact(ctx: DoctorContext) -> WarpRegistration | None:
     return ctx.facts.get("warp.registration", client.registration)
 
 
+def _team(ctx: DoctorContext) -> tuple[str | None, str | None]:
+    """(team, where it came from): the configured team, else the one WARP's MDM file names
+    (where the organisation deployed one), else (None, None)."""
+    if ctx.team:
+        return ctx.team, "config"
+    from ztctl.adapters.mdm import team_from_mdm
+
+    team = ctx.facts.get("warp.mdm-team", team_from_mdm)
+    return (team, "mdm") if team else (None, None)
+
+
 def _cmd(client: WarpClient, new: str, old: str) -> str:
     try:
         return f"warp-cli {new if client.new_names else old}"
@@ -139,14 +150,7 @@ def check_registration(ctx: DoctorContext) -> Outcome:
     from ztctl.adapters.warp import WarpError, WarpParseError
 
     client = ctx.warp_client()
-    team = ctx.team
-    team_source = "config" if team else None
-    if team is None:
-        # Not configured: the team WARP's MDM file names, where the organisation deployed one.
-        from ztctl.adapters.mdm import team_from_mdm
-
-        team = team_from_mdm()
-        team_source = "mdm" if team else None
+    team, team_source = _team(ctx)
     login = f"ztctl login --team {team}" if team else "ztctl login"
     try:
         reg = registration_fact(ctx)
@@ -224,7 +228,8 @@ def check_connected(ctx: DoctorContext) -> Outcome:
         return passed(f"WARP is connected{note}", data)
     connect = "warp-cli connect"
     if status.registration_missing:
-        team = f" --team {ctx.team}" if ctx.team else ""
+        known, _source = _team(ctx)
+        team = f" --team {known}" if known else ""
         return failed(
             f"WARP is {state}{reason}: the device has no registration",
             f"run `ztctl login{team}`",
