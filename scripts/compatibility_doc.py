@@ -202,8 +202,8 @@ INTRO = """\
 
 ztctl runs on **macOS and Linux**. On **Windows it refuses to start** (exit 1, one message
 saying so): its warp-cli timeouts and Ctrl-C handling use POSIX process groups, its
-kubeconfig and state locks use `fcntl`, and its route and posture readers run macOS and
-Linux tools. Rather than half-work there, it stops; use `warp-cli` and kubectl directly.
+kubeconfig and state locks use `fcntl`, and its route and posture checks run only the macOS
+and Linux tools. Rather than half-work there, it stops; use `warp-cli` and kubectl directly.
 
 What ztctl reads was checked against the **conformance corpus**: real outputs collected
 from public sources (issue reports, official docs, the test data of open-source clients),
@@ -214,9 +214,11 @@ sample was truncated, annotated or is a fragment, the expected verdict is a warn
 says what could not be read, never a guess. The tests skip, saying why, where the corpus
 is absent (`ZTCTL_CORPUS` points them at it).
 
-The Windows samples of the corpus are checked only to show that ztctl's macOS and Linux
-readers refuse them rather than misread them, and that WARP's Windows MDM file (which has
-the same format as Linux's) names the team.
+The Windows samples are read by ztctl's Windows readers (`Find-NetRoute`, `manage-bde`,
+`netsh advfirewall`, WARP's `mdm.xml`): pure functions checked against those real outputs,
+the tested first step of Windows support. While ztctl refuses to start on Windows, nothing
+runs them. `route print` and `ipconfig` are not read: the route to an address is the
+operating system's own answer (`Find-NetRoute`), never computed from a table by hand.
 """
 
 

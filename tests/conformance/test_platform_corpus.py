@@ -1,10 +1,11 @@
 """Conformance of the OS readers (routes, tunnels, posture, resolv.conf, WARP's MDM file)
-with real outputs of the commands ztctl runs on macOS and Linux.
+with real outputs of the commands ztctl runs.
 
-Each row names one sample and the verdict ztctl reaches on it; samples of commands ztctl
-does not run (``netstat``, ``scutil``, ``nft``...) and every Windows sample (ztctl refuses
-to start on Windows) have the verdict ``not-read:<reader>``: the reader ztctl would use for
-that kind of output refuses it rather than guessing from it. Adding a sample is one row.
+Each row names one sample and the verdict ztctl reaches on it. Samples of commands ztctl
+does not run (``netstat``, ``scutil``, ``nft``, ``route print``...) have the verdict
+``not-read:<reader>``: the reader that could meet such text by mistake refuses it rather
+than guessing from it. Windows outputs are read by ztctl's Windows readers (pure
+functions, not run while ztctl refuses to start on Windows). Adding a sample is one row.
 """
 
 from __future__ import annotations
@@ -24,11 +25,17 @@ from ztctl.adapters.routes import (
     RouteParseError,
     interpret_route_get,
     parse_bsd_route_get,
+    parse_find_netroute,
     parse_ifconfig,
     parse_ip_route_get,
     tunnel_owner,
 )
-from ztctl.core.checks.device import parse_fdesetup, parse_socketfilterfw
+from ztctl.core.checks.device import (
+    parse_fdesetup,
+    parse_manage_bde,
+    parse_netsh_firewall,
+    parse_socketfilterfw,
+)
 
 KIND = "platform"
 LINUX_ROUTE = "route:linux"
@@ -77,13 +84,17 @@ ROWS: list[tuple[str, str]] = [
     ("macos/com.cloudflare.warp.plist-official-example.xml", "mdm:your-team-name"),
     ("windows/ipconfig-cloudflarewarp-docs.txt", "not-read:ip-route"),
     ("windows/ipconfig-all-cloudflarewarp-es.txt", "not-read:ip-route"),
-    ("windows/find-netroute-1.1.1.1-cloudflarewarp.txt", "not-read:ip-route"),
-    ("windows/find-netroute-169.254-wifi.txt", "not-read:ip-route"),
+    ("windows/find-netroute-1.1.1.1-cloudflarewarp.txt", "route:windows:CloudflareWARP"),
+    ("windows/find-netroute-169.254-wifi.txt", "route:windows:Wi-Fi"),
     ("windows/route-print-basic.txt", "not-read:bsd-route"),
     ("windows/route-print-anyconnect-two-defaults.txt", "not-read:bsd-route"),
     ("windows/route-print-french.txt", "not-read:bsd-route"),
-    ("windows/manage-bde-status-c-excerpt.txt", "not-read:fdesetup"),
-    ("windows/netsh-advfirewall-show-currentprofile-off.txt", "not-read:socketfilterfw"),
+    # An excerpt, but the line that decides (Protection Status) is in it.
+    ("windows/manage-bde-status-c-excerpt.txt", "fact:warn:BitLocker protection is off"),
+    (
+        "windows/netsh-advfirewall-show-currentprofile-off.txt",
+        "fact:warn:Firewall is off for the Domain profile",
+    ),
     ("windows/mdm.xml-official-example.xml", "mdm:your-team-name"),
     ("linux/ip-route-get-1.1.1.1-cloudflarewarp-docs.txt", f"{LINUX_ROUTE}:CloudflareWARP"),
     ("linux/ip-route-get-169.254-ens18-docs.txt", f"{LINUX_ROUTE}:ens18"),
@@ -100,6 +111,12 @@ ROWS: list[tuple[str, str]] = [
     ("linux/mdm.xml-official-example.xml", "mdm:your-team-name"),
 ]
 
+FACT_READERS = {
+    "fdesetup": parse_fdesetup,
+    "socketfilterfw": parse_socketfilterfw,
+    "manage-bde": parse_manage_bde,
+    "netsh-advfirewall": parse_netsh_firewall,
+}
 READERS = {
     "bsd-route": lambda text: parse_bsd_route_get("192.0.2.1", text),
     "ip-route": lambda text: parse_ip_route_get("192.0.2.1", text),
@@ -110,7 +127,11 @@ READERS = {
 
 
 def _route(os_name: str, text: str, stderr_only: bool) -> RouteInfo:
-    parse = parse_bsd_route_get if os_name == "macos" else parse_ip_route_get
+    parse = {
+        "macos": parse_bsd_route_get,
+        "linux": parse_ip_route_get,
+        "windows": parse_find_netroute,
+    }[os_name]
     stdout, stderr = ("", text) if stderr_only else (text, "")
     return interpret_route_get("192.0.2.1", ["route"], 0, stdout, stderr, parse)
 
@@ -135,7 +156,8 @@ def test_platform_sample(name: str, expected: str) -> None:
         assert tunnel_owner(iface, addresses).owner == rest
     elif head == "fact":
         status, _, words = rest.partition(":")
-        fact = parse_fdesetup(text) if "fdesetup" in name else parse_socketfilterfw(text)
+        reader = next(r for key, r in FACT_READERS.items() if key in name)
+        fact = reader(text)
         assert fact.status == status, fact
         assert words in fact.detail, fact
     elif head == "resolver":

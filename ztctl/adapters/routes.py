@@ -111,6 +111,16 @@ def parse_ip_route_get(address: str, text: str) -> RouteInfo:
     )
 
 
+def parse_find_netroute(address: str, text: str) -> RouteInfo:
+    """Parse Windows ``Find-NetRoute -RemoteIPAddress ADDR | Select-Object InterfaceAlias
+    -Last 1``: an ``InterfaceAlias`` header, a dashed underline, the alias (``CloudflareWARP``,
+    ``Wi-Fi``). Windows is refused at start-up today; this reader is the tested first step."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if len(lines) != 3 or lines[0] != "InterfaceAlias" or set(lines[1]) != {"-"}:
+        raise RouteParseError("Find-NetRoute printed no single InterfaceAlias")
+    return RouteInfo(address, lines[2], raw=text)
+
+
 def _from_ip_json(address: str, text: str) -> RouteInfo:
     try:
         data = json.loads(text)

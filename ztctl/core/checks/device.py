@@ -278,6 +278,66 @@ def parse_socketfilterfw(out: str) -> LocalFact:
     return LocalFact("firewall", "skip", f"socketfilterfw printed {shown!r}, not a known state")
 
 
+# Windows readers: pure, tested against real outputs. ztctl refuses to start on Windows
+# today (see ztctl.cli.entry), so nothing runs them yet.
+
+
+def _windows_fields(text: str) -> list[tuple[str, str]]:
+    """manage-bde's ``Key:   value`` lines, in order (a pasted trailing backtick dropped)."""
+    fields: list[tuple[str, str]] = []
+    for line in text.splitlines():
+        key, sep, value = line.strip().partition(":")
+        if sep and key and value.strip():
+            fields.append((key.strip(), value.strip().rstrip("`")))
+    return fields
+
+
+def parse_manage_bde(text: str) -> LocalFact:
+    """``manage-bde -status C:``: ``Protection Status: Protection On|Off`` decides (a volume
+    can be fully encrypted with protection suspended, which posture checks count as off)."""
+    values = dict(_windows_fields(text))
+    status = values.get("Protection Status", "")
+    converted = values.get("Conversion Status")
+    note = f" (conversion: {converted})" if converted else ""
+    if status == "Protection On":
+        return LocalFact("diskEncryption", "pass", f"BitLocker protection is on{note}")
+    if status == "Protection Off":
+        return LocalFact(
+            "diskEncryption",
+            "warn",
+            f"BitLocker protection is off{note}",
+            "turn on BitLocker (or resume its protection): `manage-bde -protectors -enable C:`",
+        )
+    return LocalFact("diskEncryption", "skip", "manage-bde printed no Protection Status")
+
+
+def parse_netsh_firewall(text: str) -> LocalFact:
+    """``netsh advfirewall show currentprofile`` (or ``allprofiles``): each ``<Name> Profile
+    Settings:`` section's ``State ON|OFF``; any profile off is reported."""
+    states: list[tuple[str, str]] = []
+    profile = ""
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.endswith("Profile Settings:"):
+            profile = stripped[: -len(" Profile Settings:")]
+            continue
+        parts = stripped.split()
+        if len(parts) == 2 and parts[0] == "State" and parts[1] in ("ON", "OFF"):
+            states.append((profile or "current", parts[1]))
+    if not states:
+        return LocalFact("firewall", "skip", "netsh printed no firewall State")
+    off = [name for name, state in states if state == "OFF"]
+    if off:
+        return LocalFact(
+            "firewall",
+            "warn",
+            f"Windows Defender Firewall is off for the {', '.join(off)} profile",
+            "turn it on: `netsh advfirewall set currentprofile state on` (as administrator)",
+        )
+    names = ", ".join(name for name, _state in states)
+    return LocalFact("firewall", "pass", f"Windows Defender Firewall is on ({names} profile)")
+
+
 def firewall_fact(timeout: float) -> LocalFact:
     if sys.platform == "darwin":
         tool = "/usr/libexec/ApplicationFirewall/socketfilterfw"
