@@ -2,16 +2,15 @@
 ``gateway=`` of ``/cdn-cgi/trace``, reference §2), and the fetch it shares with
 ``device.clock`` (the edge's ``Date`` header).
 
-The fetch uses the standard library's ``http.client`` with certificate verification, one
-request, no proxies from the environment (ztctl diagnoses the path WARP gives the laptop),
-and a timeout. Plain ``http`` is accepted only for a loopback URL (the lab's edge).
+The fetch (:mod:`ztctl.adapters.httpget`) verifies certificates, sends one request, takes
+no proxies from the environment (ztctl diagnoses the path WARP gives the laptop) and keeps a
+timeout. Plain ``http`` is accepted only for a loopback URL (the lab's edge).
 """
 
 from __future__ import annotations
 
 import email.utils
 import ipaddress
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -25,7 +24,6 @@ if TYPE_CHECKING:
 
 TITLE = "Cloudflare sees WARP and Gateway"
 USER_AGENT = f"ztctl/{__version__} (doctor)"
-_MAX_BODY = 64 * 1024
 
 
 class FetchError(Exception):
@@ -100,54 +98,36 @@ def fetch(
     headers: Mapping[str, str] | None = None,
 ) -> Fetched:
     """One GET; raises :class:`FetchError` with a sentence and a fix on any failure."""
-    import http.client
-    import ssl
+    from ztctl.adapters.httpget import GetFailed, get
 
     scheme, host, port, path = validate_url(url, what, setting)
-    deadline = time.monotonic() + timeout
-    if scheme == "https":
-        context = ssl.create_default_context()
-        conn: http.client.HTTPConnection = http.client.HTTPSConnection(
-            host, port, timeout=timeout, context=context
-        )
-    else:
-        conn = http.client.HTTPConnection(host, port, timeout=timeout)
     request_headers = {"User-Agent": USER_AGENT, "Accept": "*/*", **(headers or {})}
     try:
-        sent = time.time()
-        conn.request("GET", path, headers=request_headers)
-        if conn.sock is not None:
-            conn.sock.settimeout(max(0.01, deadline - time.monotonic()))
-        response = conn.getresponse()
-        received = time.time()
-        body = response.read(_MAX_BODY)
-    except ssl.SSLCertVerificationError as exc:
+        response = get(scheme, host, port, path, headers=request_headers, timeout=timeout)
+    except GetFailed as exc:
+        if exc.kind == "untrusted":
+            raise FetchError(
+                f"the certificate of {host} does not verify ({exc.reason}) — TLS "
+                "inspection without the Gateway root certificate installed?",
+                "install the Zero Trust root certificate on this device, or check the network",
+            ) from None
+        if exc.kind == "timeout":
+            raise FetchError(
+                f"no answer from {host}:{port} within {timeout:g}s ({url})",
+                "check the network connection; `warp-cli status` and `cluster.route` show "
+                "where packets go",
+            ) from None
         raise FetchError(
-            f"the certificate of {host} does not verify ({exc.verify_message}) — TLS "
-            "inspection without the Gateway root certificate installed?",
-            "install the Zero Trust root certificate on this device, or check the network",
-        ) from None
-    except TimeoutError:
-        raise FetchError(
-            f"no answer from {host}:{port} within {timeout:g}s ({url})",
-            "check the network connection; `warp-cli status` and `cluster.route` show "
-            "where packets go",
-        ) from None
-    except (OSError, http.client.HTTPException) as exc:
-        reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
-        raise FetchError(
-            f"cannot fetch {url}: {reason}",
+            f"cannot fetch {url}: {exc.reason}",
             "check the network connection (and that WARP is connected)",
         ) from None
-    finally:
-        conn.close()
     return Fetched(
         url=url,
         status=response.status,
-        body=body.decode("utf-8", "replace"),
-        headers={k.lower(): v for k, v in response.getheaders()},
-        sent=sent,
-        received=received,
+        body=response.body.decode("utf-8", "replace"),
+        headers=response.headers,
+        sent=response.sent,
+        received=response.received,
     )
 
 
