@@ -1,6 +1,5 @@
-"""The stand-in warp-cli reproduces every recorded sample of the reference
-(`/work/shared/reference/cloudflare-zero-trust.md`), each from some lab state, as a real
-subprocess; and ztctl's adapter reads what it prints in every era (round trip)."""
+"""The stand-in warp-cli reproduces every recorded warp-cli sample
+(``tests/adapters/fixtures/warp/``), each from some lab state, as a real subprocess; and ztctl's adapter reads what it prints in every era (round trip)."""
 
 from __future__ import annotations
 

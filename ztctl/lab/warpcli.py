@@ -1,8 +1,8 @@
 """The lab's stand-in ``warp-cli``: ``python -m ztctl.lab.warpcli --lab-dir DIR [ARGS...]``.
 
 It answers like the real client of the era in ``state.warp.era`` (``ztctl.lab.state.ERAS``),
-byte for byte where the reference (``/work/shared/reference/cloudflare-zero-trust.md`` §1, §7)
-has a recorded sample, and plausibly (documented in ``docs/warp.md``) where it has none. It is
+byte for byte where a real client's output was recorded (the samples under
+``tests/adapters/fixtures/warp/``), and plausibly (documented in ``docs/warp.md``) where it has none. It is
 stateful over ``DIR/state.json``: ``connect``, ``disconnect``, ``mode``, ``registration new``...
 change the state that the lab's servers read for each connection.
 

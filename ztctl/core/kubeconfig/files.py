@@ -1,7 +1,7 @@
 """Which kubeconfig files kubectl reads and writes, and reading one of them safely.
 
-client-go ``NewDefaultClientConfigLoadingRules`` and kubectl ``PathOptions``
-(``shared/reference/kubeconfig.md`` §1):
+client-go ``NewDefaultClientConfigLoadingRules`` and kubectl ``PathOptions`` (also in
+docs/use-cluster.md):
 
 - ``--kubeconfig F``: only F (a missing F is an empty config for a writer);
 - else ``KUBECONFIG``, split on ``os.pathsep``, empty elements skipped, duplicates dropped
