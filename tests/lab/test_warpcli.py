@@ -1,5 +1,6 @@
 """The stand-in warp-cli reproduces every recorded warp-cli sample
-(``tests/adapters/fixtures/warp/``), each from some lab state, as a real subprocess; and ztctl's adapter reads what it prints in every era (round trip)."""
+(``tests/adapters/fixtures/warp/``), each from some lab state, as a real subprocess; and
+ztctl's adapter reads what it prints in every era (round trip)."""
 
 from __future__ import annotations
 

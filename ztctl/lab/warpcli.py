@@ -2,9 +2,9 @@
 
 It answers like the real client of the era in ``state.warp.era`` (``ztctl.lab.state.ERAS``),
 byte for byte where a real client's output was recorded (the samples under
-``tests/adapters/fixtures/warp/``), and plausibly (documented in ``docs/warp.md``) where it has none. It is
-stateful over ``DIR/state.json``: ``connect``, ``disconnect``, ``mode``, ``registration new``...
-change the state that the lab's servers read for each connection.
+``tests/adapters/fixtures/warp/``), and plausibly (documented in ``docs/warp.md``) where none
+was. It is stateful over ``DIR/state.json``: ``connect``, ``disconnect``, ``mode``,
+``registration new``... change the state that the lab's servers read for each connection.
 
 Era behaviour (see ``docs/warp.md`` for the table):
 
