@@ -224,7 +224,7 @@ def _describe(data: Any, root: Any, path: tuple[Any, ...], message: str) -> str:
 
 
 def _line_of(node: Any, path: tuple[Any, ...]) -> int | None:
-    from yaml.nodes import MappingNode, SequenceNode
+    from ztctl.core.kubeconfig.yamlio import MappingNode, SequenceNode
 
     for part in path:
         if isinstance(node, MappingNode):
