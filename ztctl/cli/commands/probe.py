@@ -63,6 +63,14 @@ def command(
     resolved = resolve_target(
         app.catalog(), cluster, kubeconfig=app.kubeconfig, env=app.env, state_dir=app.state_dir
     )
+    from ztctl.core import trust
+
+    chosen = app.catalog().get(resolved.target.name)
+    if not trust.may_run_catalog_plugin(chosen, resolved.target.source):
+        # Not in kubeconfig: kubectl would not run this catalog plugin, so neither does probe.
+        raise trust.UntrustedCommand(
+            trust.withheld_reason(resolved.target.name), trust.withheld_fix(resolved.target.name)
+        )
     options = ProbeOptions(
         timeout=timeout if timeout is not None else app.config.doctor.timeout,
         count=count,

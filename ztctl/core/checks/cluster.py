@@ -90,6 +90,7 @@ def _with_break_glass(fix: str, cluster: Cluster) -> str:
 class ProbeFacts:
     main: ProbeResult  # with the credentials kubectl would use
     anonymous: ProbeResult | None = None  # without credentials, when those stopped `main`
+    withheld: bool = False  # a catalog exec plugin was not run (cluster not in kubeconfig)
 
     @property
     def network(self) -> ProbeResult:
@@ -113,11 +114,16 @@ def _without_credentials(target: Target) -> Target:
 def probe_fact(ctx: DoctorContext, name: str) -> ProbeFacts:
     def compute() -> ProbeFacts:
         from ztctl.core.probe import ProbeOptions, probe, zero_trust_path
+        from ztctl.core.trust import may_run_catalog_plugin
 
         target = ctx.target(name)
         path = zero_trust_path(target, ctx.env)
-        started = time.monotonic()
         options = ProbeOptions(timeout=ctx.io_timeout, allow_interactive=False, env=ctx.env)
+        if not may_run_catalog_plugin(ctx.cluster(name), target.source):
+            # kubectl would not run this plugin (the cluster is not in kubeconfig): neither
+            # does doctor. The path and the server are still checked, without credentials.
+            return ProbeFacts(probe(_without_credentials(target), path, options), withheld=True)
+        started = time.monotonic()
         main = probe(target, path, options)
         problem = main.problem
         credential_trouble = problem is not None and (
@@ -481,6 +487,12 @@ def check_credentials(ctx: DoctorContext, name: str) -> Outcome:
         data["path"] = found
         if isinstance(cluster.credentials, model.AccessToken):
             return _check_access_token(ctx, name, data)
+        from ztctl.core.trust import may_run_catalog_plugin
+
+        if not may_run_catalog_plugin(cluster, target.source):
+            return passed(
+                f"exec plugin {command} ({found}); not run until {name} is in kubeconfig", data
+            )
         return passed(f"exec plugin {command} ({found}); cluster.auth runs it", data)
     return failed(
         f"the kubeconfig entry of {name} has no credentials",
@@ -664,9 +676,19 @@ def check_api(ctx: DoctorContext, name: str) -> Outcome:
 
 
 def check_auth(ctx: DoctorContext, name: str) -> Outcome:
-    main = probe_fact(ctx, name).main
+    facts = probe_fact(ctx, name)
+    main = facts.main
     problem = main.problem
     data: dict[str, Any] = {"user": main.user, "groups": list(main.groups)}
+    if facts.withheld:
+        from ztctl.core.trust import withheld_fix, withheld_reason
+
+        return Outcome(
+            "skip",
+            f"skipped: {withheld_reason(name)}",
+            withheld_fix(name),
+            {**data, "withheld": True},
+        )
     if problem is not None and problem.phase == "credentials":
         return Outcome(
             "skip",
