@@ -259,3 +259,19 @@ def test_a_fifo_as_the_catalog_does_not_hang(tmp_path: Path) -> None:
     run = _ztctl("--catalog", str(fifo), "clusters", tmp_path=tmp_path)
     assert run.returncode == 3
     assert "FIFO" in run.stderr
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("server: https://k8s.acme.net:6443", 'server: "https://k8s\\e]0;x\\a.acme.net:6443"'),
+        ("args: [get-token]", 'args: ["get\\u202etoken"]'),
+        ("env: {}", 'env: {K: "v\\x9b"}'),
+    ],
+)
+def test_control_characters_anywhere_in_a_catalog_are_refused(old: str, new: str) -> None:
+    text = catalog()
+    assert old in text
+    error = everything(refused(text.replace(old, new)))
+    assert "control or bidi character" in error
+    assert not any(c in error for c in "\x1b\x07\u202e\x9b")

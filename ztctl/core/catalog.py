@@ -458,6 +458,7 @@ def parse_catalog(text: str, *, source: str, label: str, base_dir: Path | None) 
             "see docs/catalog.md for the format",
         )
     problems.unknown_keys("", document, _TOP_KEYS)
+    _refuse_control_characters(document, "", problems)
     if document.get("apiVersion") != API_VERSION:
         problems.add(
             "apiVersion", f"must be {API_VERSION!r}, got {quote(document.get('apiVersion'))}"
@@ -508,6 +509,27 @@ def parse_catalog(text: str, *, source: str, label: str, base_dir: Path | None) 
             details=details or None,
         )
     return Catalog(team=str(team), clusters=tuple(clusters), source=source)
+
+
+def _refuse_control_characters(value: Any, where: str, problems: _Problems) -> None:
+    """No string in a catalog needs a control or bidi character; they only disguise text.
+
+    Cluster names are left to the name rule (it already refuses them).
+    """
+    if isinstance(value, dict):
+        for key, item in value.items():
+            child = f"{where}.{bounded(str(key), QUOTE_LIMIT)}" if where else str(key)
+            if isinstance(key, str) and has_control_or_bidi(key):
+                problems.add(where or "catalog", f"key {quote(key)} has a control character")
+            elif not (key == "name" and where.startswith("clusters[")):
+                _refuse_control_characters(item, child, problems)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _refuse_control_characters(item, f"{where}[{index}]", problems)
+    elif isinstance(value, str) and has_control_or_bidi(value) and where != "team":
+        problems.add(
+            where, f"{quote(value)} has a control or bidi character (none is allowed in a catalog)"
+        )
 
 
 def _yaml_type(value: Any) -> str:
