@@ -97,15 +97,15 @@ class _GuardedStream(io.TextIOBase):
 
     # io.TextIOBase defines these (as None): delegate, so click writes through this stream.
     @property
-    def encoding(self) -> Any:
+    def encoding(self) -> Any:  # type: ignore[override]
         return self._inner.encoding
 
     @property
-    def errors(self) -> Any:
+    def errors(self) -> Any:  # type: ignore[override]
         return self._inner.errors
 
     @property
-    def newlines(self) -> Any:
+    def newlines(self) -> Any:  # type: ignore[override]
         return getattr(self._inner, "newlines", None)
 
     def __getattr__(self, name: str) -> Any:  # encoding, errors, buffer, ...
