@@ -9,6 +9,7 @@ import click
 
 from ztctl.cli.complete import cluster_names
 from ztctl.cli.output import emit, json_option, pass_app, use_color
+from ztctl.cli.params import Seconds
 
 if TYPE_CHECKING:
     from ztctl.cli.app import App
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
 )
 @click.option(
     "--interval",
-    type=click.FloatRange(min=0),
+    type=Seconds(0, 3600),
     default=1.0,
     show_default=True,
     metavar="S",
@@ -42,7 +43,7 @@ if TYPE_CHECKING:
 )
 @click.option(
     "--timeout",
-    type=click.FloatRange(min=0.05),
+    type=Seconds(0.05, 600),
     default=None,
     metavar="S",
     help="Give up after S seconds per probe (default: doctor.timeout from the config, 3).",
