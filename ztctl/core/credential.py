@@ -40,6 +40,8 @@ LEEWAY_S = 10.0
 # another one for this long; they tell the user to run `ztctl login`.
 LOGIN_COOLDOWN_S = 60.0
 LOCK_NAME = "access-login.lock"
+# Access sessions last at most a month; a token claiming a later expiry is not believed.
+MAX_TOKEN_LIFETIME_S = 366 * 86400.0
 
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789._-")
 _NAME_ENDS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
@@ -96,11 +98,71 @@ def token_claims(token: str) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
+# JSON allows `Infinity` and huge numbers; a time claim outside years 1970-9999 is none.
+_MAX_EPOCH = 253402300799.0
+# Access signs with RS256; `none` and shared-secret (HS*) algorithms never come from it.
+SIGNING_ALGORITHMS = frozenset(
+    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+)
+
+
 def _number(claims: Mapping[str, Any], name: str) -> float | None:
     value = claims.get(name)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    return float(value)
+    number = float(value)
+    if not 0.0 <= number <= _MAX_EPOCH:  # also false for NaN
+        return None
+    return number
+
+
+def token_header(token: str) -> dict[str, Any] | None:
+    """The JOSE header, unverified; ``None`` if ``token`` is not a JWT."""
+    import base64
+
+    parts = token.strip().split(".")
+    if len(parts) != 3 or not parts[0]:
+        return None
+    segment = parts[0] + "=" * (-len(parts[0]) % 4)
+    try:
+        value = json.loads(base64.urlsafe_b64decode(segment.encode("ascii")))
+    except (ValueError, UnicodeError, RecursionError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def fast_path_problem(
+    token: str, claims: Mapping[str, Any], *, team: str | None, now: float
+) -> str | None:
+    """Why the keyring copy may not be served without loading the catalog, or ``None``.
+
+    On top of :func:`token_problem`: signed with an algorithm Access uses (never ``none``),
+    and issued by the team's Access — so the team must be known here (from the config).
+    """
+    if not team:
+        return "cannot be matched to a team without the catalog"
+    header = token_header(token)
+    alg = header.get("alg") if header else None
+    if alg not in SIGNING_ALGORITHMS:
+        return f"is not signed the way Access signs tokens (alg {str(alg)[:20]!r})"
+    if claims.get("iss") is None:
+        return "names no issuer (iss)"
+    return token_problem(claims, now=now, team=team)
+
+
+def _config_team(env: Mapping[str, str]) -> str | None:
+    """``team`` from the config file, read cheaply (tomllib only); ``None`` if unknown."""
+    import tomllib
+
+    from ztctl.adapters.fs import read_regular_file
+    from ztctl.core.paths import config_path
+
+    try:
+        raw = read_regular_file(config_path(None, env), 1024 * 1024)
+        team = tomllib.loads(raw.decode("utf-8")).get("team")
+    except (OSError, ValueError):
+        return None
+    return team if isinstance(team, str) and team else None
 
 
 def expires_at(claims: Mapping[str, Any]) -> float | None:
@@ -132,7 +194,9 @@ def token_problem(
         return "is not a JWT"
     exp = expires_at(claims)
     if exp is None:
-        return "has no expiry (exp)"
+        return "has no expiry (exp), or one that is not a time"
+    if exp > now + MAX_TOKEN_LIFETIME_S:
+        return f"claims to expire at {rfc3339(exp)}, later than any Access session"
     if exp <= now + leeway:
         return f"expired at {rfc3339(exp)}" if exp <= now else f"expires at {rfc3339(exp)}"
     nbf = _number(claims, "nbf")
@@ -215,7 +279,10 @@ def get_credential(
     token = read_secret_fast(name, env)
     if token:
         claims = token_claims(token)
-        if claims is not None and token_problem(claims, now=now()) is None:
+        if (
+            claims is not None
+            and fast_path_problem(token, claims, team=_config_team(env), now=now()) is None
+        ):
             return Credential(api_version, token, expires_at(claims), "keyring")
     return _refresh(
         name,
