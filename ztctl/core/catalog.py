@@ -395,6 +395,15 @@ def quote(value: Any, limit: int = QUOTE_LIMIT) -> str:
     return f"a {_yaml_type(value)}"
 
 
+_URL_PASSWORD = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*:)[^@\s/]*@")
+
+
+def hide_passwords(text: str) -> str:
+    """``text`` with the password of every ``scheme://user:password@`` replaced by ``***``
+    (for a break-glass proxy URL shown anywhere but the break-glass route itself)."""
+    return _URL_PASSWORD.sub(r"\1***@", text) if "@" in text else text
+
+
 def redact_url(url: str) -> str:
     """``url`` with any password replaced by ``***`` (and quoted, bounded)."""
     try:
