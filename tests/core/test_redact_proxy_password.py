@@ -37,8 +37,15 @@ def test_clusters_hides_the_proxy_password(tmp_path: Path, json_flag: list[str])
         "KUBECONFIG": str(tmp_path / "kubeconfig"),
     }
     run = subprocess.run(
-        [sys.executable, "-m", "ztctl", "--catalog", str(tmp_path / "catalog.yaml"), "clusters"]
-        + json_flag,
+        [
+            sys.executable,
+            "-m",
+            "ztctl",
+            "--catalog",
+            str(tmp_path / "catalog.yaml"),
+            "clusters",
+            *json_flag,
+        ],
         capture_output=True,
         text=True,
         env=env,
