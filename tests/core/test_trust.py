@@ -231,3 +231,30 @@ def test_probe_never_runs_the_plugin_of_a_cluster_not_in_kubeconfig(tmp_path: Pa
     assert run.returncode == 4, run.stderr
     assert "not in kubeconfig" in run.stderr and "ztctl use-cluster c" in run.stderr
     assert not marker.exists()
+
+
+def test_doctor_does_not_hang_on_a_fifo_as_the_client_key(lab, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import threading
+
+    from tests.core.checks_lab import lab_cluster_entry, lab_context, result, write_catalog
+    from ztctl.core.checks import run_doctor
+
+    key = tmp_path / "client.key"
+    creds = {"clientCertificate": str(lab.paths.client_cert), "clientKey": str(key)}
+    catalog = write_catalog(lab, tmp_path, [lab_cluster_entry(lab, "c", credentials=creds)])
+    os.mkfifo(key)  # after validation: the file changed under ztctl
+    lab.reset()
+    reports: list[object] = []
+    thread = threading.Thread(
+        target=lambda: reports.append(
+            run_doctor(lab_context(lab, ("c",), catalog=catalog, kubeconfig=False))
+        ),
+        daemon=True,
+    )
+    thread.start()
+    thread.join(30)
+    if thread.is_alive():
+        os.close(os.open(key, os.O_WRONLY | os.O_NONBLOCK))
+        pytest.fail("doctor blocked on a FIFO")
+    check = result(reports[0], "cluster.credentials", "c")  # type: ignore[arg-type]
+    assert check.status == "fail" and "FIFO" in check.summary

@@ -338,8 +338,10 @@ def _check_client_certificate(ctx: DoctorContext, name: str, target: Target) -> 
         where = str(target.client_certificate)
         data["certificate"] = where
         data["key"] = str(target.client_key) if target.client_key else None
+        from ztctl.adapters.fs import MAX_PEM_BYTES, read_regular_file
+
         try:
-            cert_pem = target.client_certificate.read_bytes()
+            cert_pem = read_regular_file(target.client_certificate, MAX_PEM_BYTES)
         except FileNotFoundError:
             return failed(
                 f"the client certificate {where} of {name} does not exist",
@@ -353,13 +355,21 @@ def _check_client_certificate(ctx: DoctorContext, name: str, target: Target) -> 
                 data,
             )
         key = target.client_key or target.client_certificate
-        if not key.exists():
+        try:
+            key_pem = read_regular_file(key, MAX_PEM_BYTES)
+        except FileNotFoundError:
             return failed(
                 f"the client key {key} of {name} does not exist",
                 _renew_fix(name, str(key)),
                 data,
             )
-        mismatch = _key_matches(str(target.client_certificate), str(key))
+        except OSError as exc:
+            return failed(
+                f"cannot read the client key {key}: {exc.strerror or exc}",
+                f"check the file (a regular PEM file, chmod 600 {key})",
+                data,
+            )
+        mismatch = _key_matches(cert_pem, key_pem)
     else:
         assert cert_pem is not None
         if target.client_key_pem is None:
@@ -462,8 +472,14 @@ def check_credentials(ctx: DoctorContext, name: str) -> Outcome:
         token = target.token
         if target.token_file is not None:
             data["tokenFile"] = str(target.token_file)
+            from ztctl.adapters.fs import MAX_PEM_BYTES, read_regular_file
+
             try:
-                token = target.token_file.read_text(encoding="utf-8").strip()
+                token = (
+                    read_regular_file(target.token_file, MAX_PEM_BYTES)
+                    .decode("utf-8", "replace")
+                    .strip()
+                )
             except OSError as exc:
                 return failed(
                     f"cannot read the tokenFile {target.token_file} of {name}: "
