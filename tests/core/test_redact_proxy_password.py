@@ -72,9 +72,10 @@ class _FakeSession:
 def test_status_hides_the_proxy_password_of_a_session(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from ztctl.core import breakglass, status
+    from ztctl.core import status
+    from ztctl.core.breakglass import session
 
-    monkeypatch.setattr(breakglass, "list_sessions", lambda _state: [_FakeSession()])
+    monkeypatch.setattr(session, "list_sessions", lambda _state: [_FakeSession()])
     (view,) = status._active_sessions(tmp_path)
     assert view["route"] == "proxy http://u:***@10.0.0.1:3128"
     assert view["left"] == 60
