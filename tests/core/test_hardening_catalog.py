@@ -275,3 +275,12 @@ def test_control_characters_anywhere_in_a_catalog_are_refused(old: str, new: str
     error = everything(refused(text.replace(old, new)))
     assert "control or bidi character" in error
     assert not any(c in error for c in "\x1b\x07\u202e\x9b")
+
+
+def test_a_multi_line_script_in_a_catalog_command_is_text_not_a_control_character() -> None:
+    text = catalog() + (
+        "    breakGlass:\n      vpn:\n        interface: lo\n"
+        '        up: [sh, -c, "echo one\\n\\techo two\\r\\n"]\n        down: ["true"]\n'
+    )
+    parsed = parse_catalog(text, source="c", label="c", base_dir=None)
+    assert parsed.clusters[0].break_glass is not None

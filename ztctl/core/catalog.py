@@ -427,6 +427,12 @@ def has_control_or_bidi(text: str) -> bool:
     return _CONTROL_OR_BIDI.search(text) is not None
 
 
+# In other catalog strings, line breaks and tabs are text (a multi-line `sh -c` script).
+_UNSAFE_IN_TEXT = re.compile(
+    "[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f\\u202a-\\u202e\\u2066-\\u2069]"
+)
+
+
 class _Problems:
     def __init__(self, label: str) -> None:
         self.label = label
@@ -528,14 +534,14 @@ def _refuse_control_characters(value: Any, where: str, problems: _Problems) -> N
     if isinstance(value, dict):
         for key, item in value.items():
             child = f"{where}.{bounded(str(key), QUOTE_LIMIT)}" if where else str(key)
-            if isinstance(key, str) and has_control_or_bidi(key):
+            if isinstance(key, str) and has_control_or_bidi(key):  # keys are one line
                 problems.add(where or "catalog", f"key {quote(key)} has a control character")
             elif not (key == "name" and where.startswith("clusters[")):
                 _refuse_control_characters(item, child, problems)
     elif isinstance(value, list):
         for index, item in enumerate(value):
             _refuse_control_characters(item, f"{where}[{index}]", problems)
-    elif isinstance(value, str) and has_control_or_bidi(value) and where != "team":
+    elif isinstance(value, str) and _UNSAFE_IN_TEXT.search(value) and where != "team":
         problems.add(
             where, f"{quote(value)} has a control or bidi character (none is allowed in a catalog)"
         )
