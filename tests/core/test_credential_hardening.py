@@ -114,3 +114,29 @@ def test_access_claims_read_an_absurd_expiry_as_none(exp: str) -> None:
     claims = access_claims(token)
     assert claims.expires_at is None and claims.issued_at is None
     assert claims.expired(NOW)
+
+
+def test_the_team_checked_by_the_slow_path_is_remembered_for_the_fast_path(
+    access: AccessEnv, tmp_path: Path
+) -> None:
+    from ztctl.core.credential import TEAMS_FILE, _fast_team
+
+    access.extra["ZTCTL_CLOUDFLARED"] = str(recording_cloudflared(access.lab, tmp_path))
+    # A config without `team`: the team comes from the catalog only.
+    config = tmp_path / "no-team.toml"
+    config.write_text(f'catalog = "{access.lab.paths.catalog}"\n')
+    access.extra["ZTCTL_CONFIG"] = str(config)
+    assert _fast_team(access.env, "lab-sso") is None
+    token = access.mint()
+    access.put("lab-sso", token)
+    cred = get_credential("lab-sso", access.env)
+    assert cred.source == "keyring" and invocations(tmp_path) == []
+    assert json.loads((access.state_dir / TEAMS_FILE).read_text()) == {"lab-sso": "lab"}
+    assert _fast_team(access.env, "lab-sso") == "lab"
+    # a planted token of another team is still not served
+    access.put(
+        "lab-sso", forged(token, payload=claims_json(token, iss="https://x.cloudflareaccess.com"))
+    )
+    fresh = access.mint(now=time.time() + 1)
+    _cloudflared_has(access, fresh)
+    assert json.loads(get_credential("lab-sso", access.env).document)["status"]["token"] == fresh

@@ -150,6 +150,50 @@ def fast_path_problem(
     return token_problem(claims, now=now, team=team)
 
 
+TEAMS_FILE = "access-teams.json"  # cluster -> team whose Access issued its token (no secrets)
+
+
+def _remembered_team(env: Mapping[str, str], name: str) -> str | None:
+    """The team the slow path last checked ``name``'s token against (catalog or config)."""
+    from ztctl.adapters.fs import read_regular_file
+    from ztctl.core.paths import state_dir
+
+    try:
+        data = json.loads(read_regular_file(state_dir(env) / TEAMS_FILE, 64 * 1024))
+    except (OSError, ValueError):
+        return None
+    team = data.get(name) if isinstance(data, dict) else None
+    return team if isinstance(team, str) and team else None
+
+
+def _remember_team(env: Mapping[str, str], name: str, team: str | None) -> None:
+    """Record the team for the fast path; best effort (the slow path still works without)."""
+    if not team or _remembered_team(env, name) == team:
+        return
+    from ztctl.adapters.fs import atomic_write, ensure_private_dir, read_regular_file
+    from ztctl.core.paths import state_dir
+
+    directory = state_dir(env)
+    try:
+        try:
+            data = json.loads(read_regular_file(directory / TEAMS_FILE, 64 * 1024))
+        except (OSError, ValueError):
+            data = {}
+        if not isinstance(data, dict):
+            data = {}
+        data[name] = team
+        ensure_private_dir(directory)
+        atomic_write(directory / TEAMS_FILE, json.dumps(data).encode("utf-8"), mode=0o600)
+    except OSError:
+        pass
+
+
+def _fast_team(env: Mapping[str, str], name: str) -> str | None:
+    """The team a keyring token must come from, known without the catalog: the config's,
+    else the one the slow path recorded for this cluster."""
+    return _config_team(env) or _remembered_team(env, name)
+
+
 def _config_team(env: Mapping[str, str]) -> str | None:
     """``team`` from the config file, read cheaply (tomllib only); ``None`` if unknown."""
     import tomllib
@@ -281,7 +325,7 @@ def get_credential(
         claims = token_claims(token)
         if (
             claims is not None
-            and fast_path_problem(token, claims, team=_config_team(env), now=now()) is None
+            and fast_path_problem(token, claims, team=_fast_team(env, name), now=now()) is None
         ):
             return Credential(api_version, token, expires_at(claims), "keyring")
     return _refresh(
@@ -290,6 +334,7 @@ def get_credential(
         api_version=api_version,
         interactive=interactive and not no_input and not _truthy(env.get("ZTCTL_NO_INPUT")),
         had_token=bool(token),
+        keyring_token=token,
         notify=notify or (lambda _message: None),
         now=now,
     )
@@ -312,6 +357,7 @@ def _refresh(
     had_token: bool,
     notify: Callable[[str], None],
     now: Callable[[], float],
+    keyring_token: str | None = None,
 ) -> Credential:
     from ztctl.adapters import keyring
     from ztctl.adapters.cloudflared import Cloudflared
@@ -330,10 +376,21 @@ def _refresh(
     app = cluster.credentials.app  # type: ignore[union-attr]
     cloudflared = Cloudflared(config.access.cloudflared, env=dict(env))
 
+    if keyring_token:
+        # The catalog is loaded now: the keyring copy is served if it is the team's.
+        claims = token_claims(keyring_token)
+        if (
+            claims is not None
+            and fast_path_problem(keyring_token, claims, team=team, now=now()) is None
+        ):
+            _remember_team(env, name, team)
+            return _answer(api_version, keyring_token, "keyring")
+
     token = cloudflared.cached_token(app)
     problem = token_problem(token_claims(token), now=now(), team=team) if token else None
     if token and problem is None:
         keyring.set_secret(name, token)
+        _remember_team(env, name, team)
         return _answer(api_version, token, "cloudflared")
 
     state = "expired" if had_token else "missing"
