@@ -187,6 +187,10 @@ def zero_trust_verdict(state: lab_state.LabState) -> str:
     """``up``, ``blackhole`` or ``reset``: what a Zero Trust connection meets right now."""
     if not lab_state.zero_trust_routes(state, CLUSTER_ADDRESS):
         return "blackhole"  # WARP would not carry it: packets go nowhere
+    from ztctl.lab.cfapi import path_verdict
+
+    if path_verdict(state) != "up":
+        return "blackhole"  # the account drops it: no route, no connector, proxy off...
     return state.faults.zt_path if state.faults.zt_path in lab_state.PATH_STATES else "up"
 
 
@@ -229,7 +233,11 @@ class ApiServer(TcpService):
                 log.info("%s:%s zero-trust connection meets %s", peer[0], peer[1], verdict)
                 self.drop(sock, verdict)
                 return
-        inspected = route == ROUTE_ZERO_TRUST and state.faults.tls_inspection
+        from ztctl.lab.cfapi import intercepts
+
+        inspected = route == ROUTE_ZERO_TRUST and (
+            state.faults.tls_inspection or intercepts(state, self.port)
+        )
         context = self._inspect_context if inspected else self._context
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # no Nagle delay per reply
         sock.settimeout(HANDSHAKE_TIMEOUT_S)

@@ -63,7 +63,7 @@ def up(app: App, lab_dir: Path | None) -> None:
     payload = {
         "lab": info.to_dict(),
         "standIns": list(result.stand_ins),
-        "env": info.env({"PATH": "$PATH"}),
+        "env": info.env({"PATH": "$PATH"}, with_token=False),
         "exports": info.export_lines(),
     }
     emit(app, payload, lambda: click.echo("\n".join(info.export_lines())))
