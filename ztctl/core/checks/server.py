@@ -220,12 +220,17 @@ class ServerSide:
         params = {"virtual_network_id": vnet} if vnet else {}
 
         def lookup() -> Mapping[str, Any] | None:
-            result = api.get(
-                api.account_path(f"teamnet/routes/ip/{address}"),
-                params,
-                deadline=deadline,
-                permission=Permission.NETWORKS,
-            ).result
+            try:
+                result = api.get(
+                    api.account_path(f"teamnet/routes/ip/{address}"),
+                    params,
+                    deadline=deadline,
+                    permission=Permission.NETWORKS,
+                ).result
+            except ApiError as exc:
+                if exc.kind is ApiErrorKind.NOT_FOUND:
+                    return None  # a miss answered as 404 rather than the zero route
+                raise
             return None if is_zero_route(result) else result
 
         return self.memo.get(f"route:{address}:{vnet}", lookup, deadline)
