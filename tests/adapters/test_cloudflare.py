@@ -9,7 +9,7 @@ import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -54,7 +54,11 @@ def test_page_pagination_goes_past_the_first_page(cf: StandIn) -> None:
 
 class _CursorHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    pages = {"": (["a", "b"], "c1"), "c1": (["c"], "c2"), "c2": (["d"], "")}
+    pages: ClassVar[dict[str, Any]] = {
+        "": (["a", "b"], "c1"),
+        "c1": (["c"], "c2"),
+        "c2": (["d"], ""),
+    }
 
     def log_message(self, *args: Any) -> None:
         pass
