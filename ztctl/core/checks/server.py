@@ -327,9 +327,36 @@ def checks(
 
 
 def _guard(server: ServerSide, fn: Callable[..., Outcome], deadline: float, *args: Any) -> Outcome:
-    """The common part of every cf.* check: no API → skip; API trouble → warn/skip."""
+    """The common part of every cf.* check: no API → skip; API trouble → warn/skip; and an
+    answer by ``deadline`` whatever happens (a slow API is a warning, never the runner's
+    "did not finish" failure)."""
     if server.api is None:
         return Outcome("skip", server.unavailable, server.unavailable_fix)
+    box: list[Outcome | BaseException] = []
+
+    def work() -> None:
+        try:
+            box.append(_checked_call(server, fn, deadline, *args))
+        except BaseException as exc:  # handed to the runner, which reports a crash
+            box.append(exc)
+
+    worker = threading.Thread(target=work, name="ztctl-cf-check", daemon=True)
+    worker.start()
+    worker.join(max(0.0, deadline - time.monotonic()) + 0.02)
+    if box:
+        if isinstance(box[0], BaseException):
+            raise box[0]
+        return box[0]
+    return warned(
+        "the Cloudflare API did not answer in time",
+        _fix(ApiErrorKind.TIMEOUT),
+        {"apiError": {"kind": ApiErrorKind.TIMEOUT.value}},
+    )
+
+
+def _checked_call(
+    server: ServerSide, fn: Callable[..., Outcome], deadline: float, *args: Any
+) -> Outcome:
     try:
         if fn is not check_api:
             verification = server.verification(deadline)
