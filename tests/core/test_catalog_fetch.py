@@ -1,6 +1,7 @@
 """The https catalog fetch has an overall deadline: a real loopback TLS server that trickles
-one byte at a time (each read well within any read timeout) cannot hang ztctl; after the deadline the cached copy is used
-(and its age said), or the catalog is invalid input (exit 3)."""
+one byte at a time (each read well within any read timeout) cannot hang ztctl; after the
+deadline the cached copy is used (and its age said), or the catalog is invalid input
+(exit 3)."""
 
 from __future__ import annotations
 
