@@ -263,7 +263,9 @@ class CloudflareApi:
 
                 from ztctl.adapters import http
 
-                verify: Any = True
+                # Plain http is only ever loopback (check_api_url): no TLS, so no context
+                # (building httpx's default one would load a CA bundle for nothing).
+                verify: Any = False
                 if self.base_url.startswith("https://"):
                     verify = http.trust_context(self.env)
                 self._client = http.client(

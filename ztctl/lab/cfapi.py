@@ -26,7 +26,9 @@ decrypt it.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
+import functools
 import ipaddress
 import json
 import logging
@@ -62,6 +64,7 @@ EPOCH = "2026-01-05T09:00:00Z"
 _NS = uuid.UUID("6f1c3a52-8e0b-4d7a-9c3e-1b2a4c5d6e7f")
 
 
+@functools.lru_cache(maxsize=65536)
 def _id(*parts: str) -> str:
     return str(uuid.uuid5(_NS, "/".join(parts)))
 
@@ -406,6 +409,10 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("cfapi %s", format % args)
 
+    def handle(self) -> None:
+        with contextlib.suppress(ConnectionError):  # a client that gave up: not our problem
+            super().handle()
+
     def _send(self, status: int, body: bytes, *, headers: dict[str, str] | None = None) -> None:
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
@@ -500,8 +507,7 @@ class _Handler(BaseHTTPRequestHandler):
             return 404, _error(7000, "No route for that URI")
         if needed in st.cloudflare.lacks:
             return 403, _error(10000, "Authentication error")
-        acct = Account(self.server.account_id, st, self.server.clusters())
-        return self._resource(rest, query, acct)
+        return self._resource(rest, query, self.server.account(st))
 
     def _resource(
         self, rest: list[str], query: dict[str, str], acct: Account
@@ -670,6 +676,7 @@ class CfApiServer(ThreadingHTTPServer):
         self._seen: set[str] = set()
         self._lock = threading.Lock()
         self._cache: tuple[float, list[SeedCluster]] | None = None
+        self._account: tuple[Any, Account] | None = None
         self.stopping = threading.Event()
         super().__init__(address, _Handler)
 
@@ -685,6 +692,19 @@ class CfApiServer(ThreadingHTTPServer):
             if self._cache is None or self._cache[0] != mtime:
                 self._cache = (mtime, read_catalog(self.catalog))
             return self._cache[1]
+
+    def account(self, st: labstate.LabState) -> Account:
+        """The account for this state and catalog (built once per change: a big catalog
+        makes thousands of objects)."""
+        clusters = self.clusters()
+        key = (json.dumps(dataclasses.asdict(st), sort_keys=True), id(clusters))
+        with self._lock:
+            if self._account is not None and self._account[0] == key:
+                return self._account[1]
+        account = Account(self.account_id, st, clusters)
+        with self._lock:
+            self._account = (key, account)
+        return account
 
     def record(self, path: str, query: dict[str, str]) -> None:
         with self._lock:
