@@ -278,6 +278,10 @@ class CloudflareApi:
             client: httpx.Client = self._client
             return client
 
+    def warm(self) -> None:
+        """Build the HTTP client ahead of the first call."""
+        self._http()
+
     def close(self) -> None:
         with self._lock:
             if self._client is not None:

@@ -1065,4 +1065,7 @@ def server_side(
             ACCOUNT_FIX,
         )
     api = make_api(settings, token.token, env, timeout=timeout)
+    # Import httpx and build the client now, before the checks' clocks start: on a busy
+    # machine the import alone can take half a second of every thread's time.
+    api.warm()
     return ServerSide(api, device_id=device_id)
