@@ -116,6 +116,12 @@ def set_(app: App, assignments: tuple[str, ...], lab_dir: Path | None) -> None:
       warp.registered=true|false  warp.connected=true|false  warp.team=NAME|none
       warp.mode=warp|proxy|doh|...   warp.era=2023|2024|2025|2026
       warp.split=default|exclude-cluster|include-cluster|include-other
+      cf.api=up|down|blackhole|rate-limited|flaky|malformed|unsuccessful
+      cf.latency=50ms                added to every Cloudflare API answer
+      cf.route=ok|missing|other-vnet cf.tunnel=healthy|degraded|down  cf.connectors=0-10
+      cf.device=active|revoked|missing  cf.proxy=on|off  cf.inspection=dni|no-dni|static|off
+      cf.token=account|user|other-account|invalid  cf.lacks=networks,tunnels,zero-trust|none
+      cf.page-size=1-1000            items per Cloudflare API page
       reset                          back to the healthy default
     """
     from ztctl.lab.control import set_values
