@@ -220,3 +220,22 @@ def test_login_api_token_refuses_what_does_not_work(
         assert words in proc.stderr
     assert "cloudflare-api-token" not in access.items()
     assert token not in proc.stdout + proc.stderr
+
+
+def test_a_token_without_an_account_id(lab: Any, tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    text = lab.paths.config.read_text()
+    config.write_text(text.split("[cloudflare]")[0].rsplit("\n#", 1)[0] + "\n")
+    lab.reset()
+    soft = run(lab, "doctor", "--json", env={"ZTCTL_CONFIG": str(config)})
+    api = checks_of(soft)["cf.api"]
+    assert api["status"] == "skip" and "cloudflare.account_id" in api["summary"]
+    forced = run(lab, "doctor", "--server", env={"ZTCTL_CONFIG": str(config)})
+    assert forced.returncode == 3 and "cloudflare.account_id" in forced.stderr
+    login = run(lab, "login", "--api-token", env={"ZTCTL_CONFIG": str(config)}, input="x")
+    assert login.returncode == 3
+
+
+def test_a_malformed_account_id_is_invalid_config(lab: Any) -> None:
+    proc = run(lab, "catalog", "check", env={"ZTCTL_CF_ACCOUNT_ID": "acme"})
+    assert proc.returncode == 3 and "32 hex" in proc.stderr
