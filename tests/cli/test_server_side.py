@@ -47,7 +47,7 @@ def test_a_server_side_outage_is_explained_in_the_local_failure(
     lab: Any, fault: str, check: str, local: str
 ) -> None:
     lab.set_many("reset", fault)
-    proc = run(lab, "doctor", "--json", "--timeout", "2")
+    proc = run(lab, "doctor", "--json", "--timeout", "3")  # room on a loaded machine
     assert proc.returncode == 1, proc.stderr
     checks = checks_of(proc)
     failing = {
@@ -64,7 +64,7 @@ def test_a_server_side_outage_is_explained_in_the_local_failure(
 
 def test_inspection_without_dni_is_named_in_cluster_tls(lab: Any) -> None:
     lab.set_many("reset", "cf.inspection=no-dni")
-    proc = run(lab, "doctor", "--json", "--timeout", "2")
+    proc = run(lab, "doctor", "--json", "--timeout", "3")  # room on a loaded machine
     checks = checks_of(proc)
     assert checks["cf.inspection@lab"]["status"] == "fail"
     tls = checks["cluster.tls@lab"]
