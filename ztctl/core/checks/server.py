@@ -98,6 +98,7 @@ class ServerSide:
     unavailable_fix: str = ""
     device_id: Callable[[], str | None] | None = None  # doctor: this device's WARP id
     memo: Memo = field(default_factory=Memo)
+    check_ids: set[str] = field(default_factory=set)  # the cf.* checks of this run
 
     # -- shared calls ------------------------------------------------------------------
 
@@ -310,6 +311,8 @@ def checks(
             Check("cf.gateway", TITLES["cf.gateway"], bind(check_gateway), after=("cf.api",))
         )
     everyone = tuple(clusters)
+    server.check_ids.update(c.id for c in out)
+    server.check_ids.update(on_cluster_ids if clusters else ())
     for cluster in clusters:
         for check_id in on_cluster_ids:
             fn = _CLUSTER_FUNCS[check_id]
@@ -424,11 +427,19 @@ def check_api(server: ServerSide, deadline: float) -> Outcome:
     expiry = f", expires {verification.expires_on}" if verification.expires_on else ""
     missing = verification.missing
     if missing:
-        checks_hit = sorted(c for c, p in _needs_by_id().items() if p in missing)
+        checks_hit = sorted(
+            c
+            for c, p in _needs_by_id().items()
+            if p in missing and (not server.check_ids or c in server.check_ids)
+        )
         names = " and ".join(p.value for p in missing)
         return warned(
-            f"the token verifies ({owner}{expiry}) but lacks {names}: "
-            f"{', '.join(checks_hit)} are skipped",
+            f"the token verifies ({owner}{expiry}) but lacks {names}"
+            + (
+                f": {', '.join(checks_hit)} {'is' if len(checks_hit) == 1 else 'are'} skipped"
+                if checks_hit
+                else ""
+            ),
             "; ".join(_fix(ApiErrorKind.PERMISSION, p) for p in missing),
             data,
         )
