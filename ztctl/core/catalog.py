@@ -44,6 +44,8 @@ DNS_LABEL_RE = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 DEFAULT_MAX_TTL_S = 3600
 MAX_TTL_LIMIT_S = 7 * 86400  # no break-glass session, and no catalog maxTtl, beyond 7 days
+# The whole fetch of an https catalog, however slowly the server trickles (seconds).
+FETCH_DEADLINE_S = 10.0
 MAX_CATALOG_BYTES = 4 * 1024 * 1024
 MAX_PROBLEMS = 50  # listed; the rest are counted
 QUOTE_LIMIT = 80  # characters of an input value quoted in a message
@@ -207,26 +209,26 @@ def _read_url(url: str, state_dir: Path, env: Mapping[str, str]) -> CatalogText:
     headers = {"Accept": "application/yaml, text/yaml, text/plain"}
     if meta.get("etag"):
         headers["If-None-Match"] = str(meta["etag"])
-    import httpx
 
     error: str
     try:
-        with http.client(timeout=10.0, verify=_verify_for(env)) as client:
-            response = client.get(url, headers=headers)
-    except httpx.HTTPError as exc:
-        error = _describe_http_error(exc)
+        response = http.fetch(
+            url, headers=headers, deadline_s=FETCH_DEADLINE_S, max_bytes=MAX_CATALOG_BYTES, env=env
+        )
+    except http.FetchError as exc:
+        error = str(exc)
     else:
-        if response.status_code == 304 and meta:
+        if response.status == 304 and meta:
             meta["checked_at"] = time.time()
             _store_meta(meta_path, meta)
             return _cached(url, body_path, ())
-        if response.status_code == 200:
-            text = _decode(response.content, url)
+        if response.status == 200:
+            text = _decode(response.body, url)
             # Validate before caching: only a good copy may become the fallback.
             parse_catalog(text, source=url, label=url, base_dir=None)
             _store(state_dir, body_path, meta_path, text, url, response.headers.get("etag"))
             return CatalogText(text=text, source=url, label=url, base_dir=None)
-        error = f"HTTP {response.status_code}"
+        error = f"HTTP {response.status}"
 
     if meta:
         age = format_duration(time.time() - float(meta.get("checked_at", 0)))
@@ -237,21 +239,6 @@ def _read_url(url: str, state_dir: Path, env: Mapping[str, str]) -> CatalogText:
         "check the URL and your connection (is WARP connected? `ztctl doctor`), "
         "or use a local copy with --catalog PATH",
     )
-
-
-def _verify_for(env: Mapping[str, str]) -> object:
-    """Trust SSL_CERT_FILE when set (corporate CAs), else the default bundle."""
-    cafile = env.get("SSL_CERT_FILE")
-    if cafile:
-        import ssl
-
-        return ssl.create_default_context(cafile=cafile)
-    return True
-
-
-def _describe_http_error(exc: Exception) -> str:
-    text = str(exc) or type(exc).__name__
-    return text.splitlines()[0]
 
 
 def _cached(url: str, body_path: Path, warnings: tuple[str, ...]) -> CatalogText:
