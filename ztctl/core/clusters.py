@@ -60,7 +60,9 @@ def describe_route(cluster: Cluster) -> str | None:
         return None
     route = bg.route
     if isinstance(route, ProxyRoute):
-        return f"proxy {route.url}"
+        from ztctl.core.catalog import hide_passwords
+
+        return f"proxy {hide_passwords(route.url)}"
     if isinstance(route, SshRoute):
         user = f"{route.user}@" if route.user else ""
         return f"ssh {user}{route.host}:{route.port}"
