@@ -60,7 +60,7 @@ def describe_route(cluster: Cluster) -> str | None:
         return None
     route = bg.route
     if isinstance(route, ProxyRoute):
-        from ztctl.core.catalog import hide_passwords
+        from ztctl.core.catalog_parse import hide_passwords
 
         return f"proxy {hide_passwords(route.url)}"
     if isinstance(route, SshRoute):
