@@ -360,25 +360,7 @@ def _parse_cluster(
             except ValueError:
                 problems.add(f"{where}.addresses[{i}]", f"{quote(address)} is not an IP address")
 
-    ca_path: Path | None = None
-    ca_data: str | None = None
-    has_path = "certificateAuthority" in raw
-    has_data = "certificateAuthorityData" in raw
-    if has_path and has_data:
-        problems.add(
-            where,
-            "has both certificateAuthority and certificateAuthorityData; keep exactly one",
-        )
-    elif not has_path and not has_data:
-        problems.add(where, "needs certificateAuthority (a PEM file) or certificateAuthorityData")
-    elif has_path:
-        ca_path = _resolve_path(
-            raw["certificateAuthority"], f"{where}.certificateAuthority", problems, base_dir
-        )
-    else:
-        ca_data = _check_ca_data(
-            raw["certificateAuthorityData"], f"{where}.certificateAuthorityData", problems
-        )
+    ca_path, ca_data = _parse_ca(raw, where, problems, base_dir)
 
     namespace = raw.get("namespace")
     if namespace is not None and (
@@ -411,6 +393,28 @@ def _parse_cluster(
         namespace=namespace,
         break_glass=break_glass,
     )
+
+
+def _parse_ca(
+    raw: dict[str, Any], where: str, problems: _Problems, base_dir: Path | None
+) -> tuple[Path | None, str | None]:
+    """Exactly one of certificateAuthority (a file) and certificateAuthorityData."""
+    has_path = "certificateAuthority" in raw
+    has_data = "certificateAuthorityData" in raw
+    if has_path and has_data:
+        problems.add(
+            where,
+            "has both certificateAuthority and certificateAuthorityData; keep exactly one",
+        )
+    elif not has_path and not has_data:
+        problems.add(where, "needs certificateAuthority (a PEM file) or certificateAuthorityData")
+    elif has_path:
+        path = raw["certificateAuthority"]
+        return _resolve_path(path, f"{where}.certificateAuthority", problems, base_dir), None
+    else:
+        data = raw["certificateAuthorityData"]
+        return None, _check_ca_data(data, f"{where}.certificateAuthorityData", problems)
+    return None, None
 
 
 def _check_server(server: str, where: str, problems: _Problems) -> None:

@@ -184,61 +184,13 @@ class WarpClient:
     def _raise_for(self, run: WarpRun, kind: WarpErrorKind) -> None:
         cmd = " ".join(run.args)
         detail = error_detail(run.stdout, run.stderr)
-        if kind is WarpErrorKind.NO_DAEMON:
-            raise WarpError(
+        known = _KNOWN_FAILURES.get(kind)
+        if known is not None:
+            error, message, fix = known
+            raise error(
                 kind,
-                "the WARP daemon is not running (warp-cli cannot reach it)",
-                _daemon_fix(),
-                command=run.args,
-                output=detail,
-            )
-        if kind is WarpErrorKind.TOS_NOT_ACCEPTED:
-            raise WarpActionNeeded(
-                kind,
-                "the WARP client's Terms of Service have not been accepted on this device",
-                "run `warp-cli status` in a terminal and answer the prompt (or, having read "
-                "the terms, `warp-cli --accept-tos status`); ztctl does not accept them for you",
-                command=run.args,
-                output=detail,
-            )
-        if kind is WarpErrorKind.MISSING_REGISTRATION:
-            raise WarpActionNeeded(
-                kind,
-                "this device is not enrolled in a Zero Trust team (warp-cli has no registration)",
-                "run `ztctl login`",
-                command=run.args,
-                output=detail,
-            )
-        if kind is WarpErrorKind.OLD_REGISTRATION:
-            raise WarpError(
-                kind,
-                "warp-cli refused to enrol: an old registration is still on this device",
-                "run `warp-cli registration delete` (or `warp-cli delete` on old clients), "
-                "then `ztctl login`",
-                command=run.args,
-                output=detail,
-            )
-        if kind is WarpErrorKind.API_UNREACHABLE:
-            raise WarpError(
-                kind,
-                "the WARP client could not reach the Cloudflare API",
-                "check the network connection (captive portal, firewall, proxy) and retry",
-                command=run.args,
-                output=detail,
-            )
-        if kind is WarpErrorKind.NOT_CONNECTED:
-            raise WarpError(
-                kind,
-                "WARP is not connected",
-                "run `warp-cli connect` or `ztctl login`",
-                command=run.args,
-                output=detail,
-            )
-        if kind is WarpErrorKind.NOT_AUTHORIZED:
-            raise WarpError(
-                kind,
-                f"the WARP client refused `warp-cli {cmd}`: not authorized by the device profile",
-                "ask the Zero Trust administrators to allow this change (e.g. mode switching)",
+                message.format(cmd=cmd),
+                fix if fix is not None else _daemon_fix(),
                 command=run.args,
                 output=detail,
             )
@@ -420,3 +372,46 @@ class WarpClient:
 
     def delete_registration(self) -> None:
         self._run_renamed(["registration", "delete"], ["delete"])
+
+
+# What each recognised warp-cli failure means: the error to raise, the message (``{cmd}``:
+# the command) and the fix (None: the daemon fix of this platform).
+_KNOWN_FAILURES: dict[WarpErrorKind, tuple[type[WarpError], str, str | None]] = {
+    WarpErrorKind.NO_DAEMON: (
+        WarpError,
+        "the WARP daemon is not running (warp-cli cannot reach it)",
+        None,
+    ),
+    WarpErrorKind.TOS_NOT_ACCEPTED: (
+        WarpActionNeeded,
+        "the WARP client's Terms of Service have not been accepted on this device",
+        "run `warp-cli status` in a terminal and answer the prompt (or, having read "
+        "the terms, `warp-cli --accept-tos status`); ztctl does not accept them for you",
+    ),
+    WarpErrorKind.MISSING_REGISTRATION: (
+        WarpActionNeeded,
+        "this device is not enrolled in a Zero Trust team (warp-cli has no registration)",
+        "run `ztctl login`",
+    ),
+    WarpErrorKind.OLD_REGISTRATION: (
+        WarpError,
+        "warp-cli refused to enrol: an old registration is still on this device",
+        "run `warp-cli registration delete` (or `warp-cli delete` on old clients), "
+        "then `ztctl login`",
+    ),
+    WarpErrorKind.API_UNREACHABLE: (
+        WarpError,
+        "the WARP client could not reach the Cloudflare API",
+        "check the network connection (captive portal, firewall, proxy) and retry",
+    ),
+    WarpErrorKind.NOT_CONNECTED: (
+        WarpError,
+        "WARP is not connected",
+        "run `warp-cli connect` or `ztctl login`",
+    ),
+    WarpErrorKind.NOT_AUTHORIZED: (
+        WarpError,
+        "the WARP client refused `warp-cli {cmd}`: not authorized by the device profile",
+        "ask the Zero Trust administrators to allow this change (e.g. mode switching)",
+    ),
+}

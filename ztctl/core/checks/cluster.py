@@ -31,6 +31,7 @@ from ztctl.problems import PATH_KINDS, REJECTED_KINDS, Phase
 from ztctl.problems import FailureKind as Kind
 
 if TYPE_CHECKING:
+    from ztctl.adapters.routes import RouteInfo, TunnelOwner
     from ztctl.core.checks.context import DoctorContext
     from ztctl.core.model import Cluster
     from ztctl.core.probe import ProbeResult, Target
@@ -224,7 +225,6 @@ def check_dns(ctx: DoctorContext, name: str) -> Outcome:
 def check_route(ctx: DoctorContext, name: str) -> Outcome:
     from ztctl.adapters.routes import (
         RouteUnavailable,
-        TunnelOwner,
         interface_matches,
         interface_owner,
         is_utun,
@@ -281,6 +281,13 @@ def check_route(ctx: DoctorContext, name: str) -> Outcome:
     if not bad:
         listed = ", ".join(r.address for r in routes)
         return passed(f"{listed} → {interface} (the WARP interface)", data)
+    return _off_warp(interface, bad, owners, data)
+
+
+def _off_warp(
+    interface: str, bad: list[RouteInfo], owners: dict[str, TunnelOwner], data: dict[str, Any]
+) -> Outcome:
+    """Some cluster addresses leave outside WARP: where each goes, and the likely why."""
     parts = []
     for info in bad:
         if info.interface is None:

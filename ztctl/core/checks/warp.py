@@ -454,6 +454,11 @@ def check_split_tunnel(ctx: DoctorContext) -> Outcome:
             f"({PROFILE_PATH} > Split Tunnels)",
             data,
         )
+    return _excluded(client, bad, data)
+
+
+def _excluded(client: WarpClient, bad: list[dict[str, Any]], data: dict[str, Any]) -> Outcome:
+    """Exclude mode: which entries exclude which cluster addresses, and how to undo each."""
     parts = []
     fixes = []
     by_entry: dict[str, list[dict[str, Any]]] = {}
