@@ -206,6 +206,9 @@ def cli(
     ctx.obj = App(
         config_option=config_path,
         catalog_option=catalog,
+        catalog_on_command_line=(
+            ctx.get_parameter_source("catalog") == click.core.ParameterSource.COMMANDLINE
+        ),
         kubeconfig=kubeconfig,
         verbose=verbose,
         quiet=quiet,
