@@ -179,7 +179,7 @@ def _age(created: str) -> str:
     return f"{seconds}s"
 
 
-_COLUMNS = {
+_COLUMNS: dict[str, list[tuple[Any, ...]]] = {
     "Namespace": [("Name", "name"), ("Status", "string"), ("Age", "string")],
     "Node": [
         ("Name", "name"),
