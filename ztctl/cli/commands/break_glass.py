@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from ztctl.cli.complete import cluster_names
+from ztctl.cli.complete import cluster_names, session_then_cluster_names
 from ztctl.cli.output import emit, json_option, pass_app, print_table, use_color
 
 if TYPE_CHECKING:
@@ -123,7 +123,7 @@ _EXEC_SETTINGS = {"ignore_unknown_options": True, "allow_interspersed_args": Fal
 
 
 @command.command("exec", context_settings=_EXEC_SETTINGS)
-@click.argument("cluster", shell_complete=cluster_names)
+@click.argument("cluster", shell_complete=session_then_cluster_names)
 @click.argument("argv", nargs=-1, type=click.UNPROCESSED, required=True, metavar="-- CMD [ARGS]...")
 @pass_app
 def exec_command(app: App, cluster: str, argv: tuple[str, ...]) -> None:
@@ -140,7 +140,7 @@ def exec_command(app: App, cluster: str, argv: tuple[str, ...]) -> None:
 
 
 @command.command("shell")
-@click.argument("cluster", shell_complete=cluster_names)
+@click.argument("cluster", shell_complete=session_then_cluster_names)
 @pass_app
 def shell_command(app: App, cluster: str) -> None:
     """Start a shell whose kubectl uses the break-glass route"""
@@ -215,7 +215,7 @@ def _status_text(app: App, result: StatusResult) -> None:
 
 
 @command.command("end")
-@click.argument("cluster", required=False, shell_complete=cluster_names)
+@click.argument("cluster", required=False, shell_complete=session_then_cluster_names)
 @click.option("--all", "all_", is_flag=True, help="End every open session.")
 @json_option
 @pass_app

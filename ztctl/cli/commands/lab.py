@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from ztctl.cli.complete import lab_set_keys
 from ztctl.cli.output import emit, json_option, pass_app
 
 if TYPE_CHECKING:
@@ -95,7 +96,7 @@ def down(app: App, lab_dir: Path | None) -> None:
 
 
 @command.command("set")
-@click.argument("assignments", nargs=-1, metavar="KEY=VALUE...")
+@click.argument("assignments", nargs=-1, metavar="KEY=VALUE...", shell_complete=lab_set_keys)
 @_dir_option
 @json_option
 @pass_app
