@@ -83,7 +83,7 @@ def test_doctor_does_not_offer_a_cluster_twice(env) -> None:
 
 
 def test_break_glass_offers_open_sessions_first(env, tmp_path: Path) -> None:
-    from ztctl.core.breakglass import RouteState, Session, list_sessions, session_file
+    from ztctl.core.breakglass.session import ProxyState, Session, list_sessions, session_file
 
     # An open session for gamma, written in break-glass's own format.
     state = tmp_path / "state"
@@ -99,7 +99,7 @@ def test_break_glass_offers_open_sessions_first(env, tmp_path: Path) -> None:
         started=now - 60,
         deadline=now + 3600,
         ttl_s=3660,
-        route=RouteState(kind="proxy", display="socks5://127.0.0.1:1080"),
+        route=ProxyState(display="proxy socks5://127.0.0.1:1080"),
     )
     path.write_text(json.dumps(session.to_dict()))
     assert [s.cluster for s in list_sessions(state)] == ["gamma"]

@@ -46,7 +46,7 @@ def _open_sessions() -> list[tuple[str, str]]:
         import time
 
         from ztctl.core import config as config_mod
-        from ztctl.core.breakglass import list_sessions
+        from ztctl.core.breakglass.session import list_sessions
 
         now = time.time()
         return [
