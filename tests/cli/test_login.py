@@ -212,3 +212,28 @@ def test_login_refuses_a_bad_team_name_before_doing_anything(access: AccessEnv, 
     assert "not a Zero Trust team name" in result.stderr
     assert not access.lab.state().warp.connected
     assert config.read_text() == before
+
+
+def test_headless_login_still_connects_warp_and_names_the_fix(access: AccessEnv) -> None:
+    """No OS keyring (a container, WSL, a server): WARP is enrolled and connected anyway;
+    only the Access-token cluster reports the keyring, with a fix the machine can run."""
+    from ztctl.lab.cloudflared import app_token_path
+
+    path = app_token_path(access.lab.dir, access.lab.server)
+    path.parent.mkdir(mode=0o700, exist_ok=True)
+    path.write_text(access.mint())
+    access.lab.set_many("warp.connected=false")
+    access.fault("no-backend")
+    result = access.run(["login"], input="")
+    assert result.returncode == 4
+    assert "no usable OS keyring" in result.stderr
+    assert "dbus-run-session" in result.stderr and "gnome-keyring-daemon --unlock" in result.stderr
+    assert "keyring --list-backends" not in result.stderr  # not a command the install provides
+    assert access.lab.state().warp.connected
+
+
+def test_logout_without_a_keyring_and_nothing_to_remove_exits_0(access: AccessEnv) -> None:
+    access.fault("no-backend")
+    result = access.run(["logout", "--json"])
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["removed"] == []

@@ -528,7 +528,13 @@ def logout(
     from ztctl.core import audit
 
     names = sorted(set(remembered_tokens(state_dir)) | {n for n, _ in _access_clusters(catalog)})
-    removed = tuple(name for name in names if keyring.delete_secret(name))
+    removed: tuple[str, ...] = ()
+    try:
+        removed = tuple(name for name in names if keyring.delete_secret(name))
+    except keyring.KeyringUnavailable:
+        # No keyring (a headless machine, a container): ztctl never stored a token, so there
+        # is nothing to remove; logging out still works (and still disconnects on request).
+        removed = ()
     if _index_path(state_dir).exists():
         atomic_write(_index_path(state_dir), json.dumps({"clusters": []}).encode(), mode=0o600)
     disconnected: bool | None = None
