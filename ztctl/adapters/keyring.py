@@ -78,10 +78,10 @@ def _no_backend_fix() -> str:
     return (
         "start a Secret Service provider in your desktop session (gnome-keyring, KWallet, "
         "KeePassXC) with DBUS_SESSION_BUS_ADDRESS set; on a headless machine, container or WSL, "
-        "run ztctl inside one: `dbus-run-session -- bash -c 'printf %s \"$KEYRING_PASSWORD\" | "
+        'run ztctl inside one: `dbus-run-session -- bash -c \'printf %s "$KEYRING_PASSWORD" | '
         "gnome-keyring-daemon --unlock --components=secrets >/dev/null; exec bash'` (packages "
-        "dbus-daemon and gnome-keyring); clusters with client certificates need no keyring. ztctl never falls "
-        "back to plain files"
+        "dbus-daemon and gnome-keyring); clusters with client certificates need no keyring. "
+        "ztctl never falls back to plain files"
     )
 
 
