@@ -126,3 +126,30 @@ def test_kubectl_client_version_is_parsed() -> None:
     assert parse_version("cloudflared", "cloudflared version 2024.6.1 (built 2024-06)") == (
         "2024.6.1"
     )
+
+
+def test_an_unexpected_error_is_one_line_and_the_traceback_needs_vv(tmp_path) -> None:
+    """A bug in ztctl: `error:`/`fix:` and exit 1; -vv adds the traceback (-v does not)."""
+    import os
+
+    # Stand in for a bug: a sitecustomize makes the catalog loader raise something ztctl
+    # does not expect.
+    hook = tmp_path / "sitecustomize.py"
+    hook.write_text(
+        "import ztctl.core.catalog as c\n"
+        "def boom(*a, **k):\n    raise RuntimeError('kaboom')\n"
+        "c.load_catalog = boom\n"
+    )
+    env = {
+        **os.environ,
+        "PYTHONPATH": f"{tmp_path}:{os.environ.get('PYTHONPATH', '')}",
+        "ZTCTL_CATALOG": str(tmp_path / "c.yaml"),
+    }
+    plain = run("clusters", "-v", env=env)
+    assert plain.returncode == 1
+    assert plain.stderr.splitlines()[0] == "error: internal error: RuntimeError: kaboom"
+    assert "Traceback" not in plain.stderr
+    loud = run("clusters", "-vv", env=env)
+    assert loud.returncode == 1 and "Traceback" in loud.stderr
+    as_json = run("clusters", "--json", env=env)
+    assert json.loads(as_json.stdout)["error"]["message"].startswith("internal error")

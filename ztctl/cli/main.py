@@ -300,4 +300,18 @@ def main(argv: list[str] | None = None) -> None:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         code = 0
+    except Exception as exc:  # a bug: one clear line; the traceback with -vv
+        app = _current.get("app")
+        verbose = bool(app and app.verbose > 1)
+        if verbose:
+            import traceback
+
+            traceback.print_exc()
+        bug = OperationFailed(
+            f"internal error: {type(exc).__name__}: {exc}",
+            "this is a bug in ztctl: rerun with -vv for the traceback and report it with the "
+            "output of `ztctl version`",
+        )
+        render_error(bug, as_json=bool(app and app.json))
+        code = bug.exit_code
     sys.exit(code)

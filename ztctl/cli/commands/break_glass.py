@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import click
 
 from ztctl.cli.complete import cluster_names, session_then_cluster_names
-from ztctl.cli.output import emit, json_option, pass_app, print_table, use_color
+from ztctl.cli.output import emit, json_option, local_time, pass_app, print_table, use_color
 
 if TYPE_CHECKING:
     from ztctl.cli.app import App
@@ -82,8 +82,6 @@ def start_command(
 
 
 def _start_text(app: App, result: StartResult) -> None:
-    from ztctl.core.duration import format_duration
-
     s = result.session
     v = result.verified
     bold = "\x1b[1m{}\x1b[0m" if use_color(app) else "{}"
@@ -106,19 +104,13 @@ def _start_text(app: App, result: StartResult) -> None:
         f"  verified   {s.server} answers over it: {answered}",
         f"  zero trust {zt_text}",
         f"  reason     {s.reason}",
-        f"  expires    {_local(s.deadline)} (in {format_duration(s.remaining())})",
+        f"  expires    {local_time(s.deadline)}",
         "",
         f"Use it:   ztctl break-glass exec {s.cluster} -- kubectl get pods",
         f"          ztctl break-glass shell {s.cluster}",
         f"End it:   ztctl break-glass end {s.cluster}",
     ]
     sys.stdout.write("\n".join(lines) + "\n")
-
-
-def _local(ts: float) -> str:
-    from datetime import datetime
-
-    return datetime.fromtimestamp(ts).astimezone().strftime("%H:%M:%S %Z").strip()
 
 
 _EXEC_SETTINGS = {"ignore_unknown_options": True, "allow_interspersed_args": False}
