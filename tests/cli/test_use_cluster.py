@@ -205,7 +205,7 @@ def test_picker_on_a_terminal(home: Path) -> None:
         home,
         ["use-cluster", "--no-probe"],
         [
-            (b"unique prefix)", b"stagn\n"),  # a typo first: suggested, asked again
+            (b"(number or name)", b"stagn\n"),  # a typo first: suggested, asked again
             (b"did you mean 'staging'", b"2\n"),
         ],
         {},
@@ -218,7 +218,7 @@ def test_picker_on_a_terminal(home: Path) -> None:
 def test_picker_marks_the_current_context_and_takes_a_unique_prefix(home: Path) -> None:
     assert run(home, "use-cluster", "prod-eu", "--no-probe", kubeconfig=home / "k").returncode == 0
     code, text = _on_a_terminal(
-        home, ["use-cluster", "--no-probe"], [(b"unique prefix)", b"st\n")], {}
+        home, ["use-cluster", "--no-probe"], [(b"(number or name)", b"st\n")], {}
     )
     assert code == 0, text
     lines = [line.strip() for line in text.splitlines()]

@@ -69,8 +69,9 @@ class App:
             if not source:
                 raise InvalidInput(
                     "no cluster catalog is configured",
-                    "run `ztctl login --catalog PATH|URL` (saved once login succeeds) or "
-                    "`ztctl config set catalog PATH|URL`; or pass --catalog (ZTCTL_CATALOG)",
+                    "run `ztctl login --catalog PATH|URL` (saved to "
+                    f"{self.config.path} once login succeeds) or `ztctl config set catalog "
+                    "PATH|URL`; or pass --catalog (ZTCTL_CATALOG)",
                 )
             # The state dir (and platformdirs) only matters for a URL's cache.
             catalog = load_catalog(source, lambda: self.state_dir, self.env)

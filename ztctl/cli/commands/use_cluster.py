@@ -190,7 +190,7 @@ def _pick(app: App, catalog: Catalog) -> Cluster:
     for index, row in enumerate(rows, 1):
         click.echo(f"  {index:>{len(str(len(rows)))}}) {row}", err=True)
     while True:
-        answer = click.prompt("Cluster (number, name or unique prefix)", err=True).strip()
+        answer = click.prompt("Cluster (number or name)", err=True).strip()
         found, problem = choose(catalog, answer)
         if found is not None:
             return found
