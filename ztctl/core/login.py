@@ -175,23 +175,10 @@ def discover_team(client: WarpClient, env: Mapping[str, str]) -> tuple[str, str]
 
 
 def _team_from_mdm(env: Mapping[str, str]) -> str | None:
-    """HOOK(mdm): the ``organization`` of WARP's MDM file (mdm.xml / the macOS plist).
+    """The ``organization`` WARP's MDM file names (mdm.xml, or the macOS managed plist)."""
+    from ztctl.adapters.mdm import team_from_mdm
 
-    The reader lives in ``ztctl.adapters.mdm`` (``team_from_mdm()``); until it exists in
-    this installation, this finds nothing and the registration alone is used.
-    """
-    try:
-        from ztctl.adapters import mdm  # type: ignore[attr-defined, unused-ignore]
-    except ImportError:
-        return None
-    reader = getattr(mdm, "team_from_mdm", None)
-    if reader is None:
-        return None
-    try:
-        team = reader()
-    except Exception:  # an unreadable MDM file must not break login: the user can pass --team
-        return None
-    return team if isinstance(team, str) and team else None
+    return team_from_mdm()
 
 
 def _ignore(_kind: str, _text: str) -> None:
