@@ -14,8 +14,9 @@ from tests.support.access import AccessEnv, access_fixture  # noqa: F401
 
 REPO = Path(__file__).resolve().parents[2]
 CAMEL = re.compile(r"^[a-z][a-zA-Z0-9]*$")
-# Objects whose keys are data, not field names: tool names, environment variable names.
-DATA_MAPS = {"tools", "env", "settingsSources"}
+# Objects whose keys are data, not field names: tool names, environment variable names,
+# Cloudflare API permission groups (`zero-trust`).
+DATA_MAPS = {"tools", "env", "settingsSources", "permissions"}
 
 
 def keys(value: Any, path: str = "") -> Iterator[tuple[str, str]]:

@@ -73,7 +73,7 @@ def test_eval_up_then_eval_down_leaves_the_shell_as_it_was(tmp_path: Path) -> No
         f'before="$PATH"; eval "$({ztctl_cmd} lab up --dir {lab_dir})"; '
         'echo "up:$KUBECONFIG"; '
         f'eval "$({ztctl_cmd} lab down --dir {lab_dir})"; '
-        'echo "down:${KUBECONFIG-unset}:${ZTCTL_CONFIG-unset}"; '
+        'echo "down:${KUBECONFIG-unset}:${ZTCTL_CONFIG-unset}:${ZTCTL_CF_API_TOKEN-unset}"; '
         '[ "$PATH" = "$before" ] && echo "path restored"'
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ZTCTL_", "KUBE"))}
@@ -82,7 +82,7 @@ def test_eval_up_then_eval_down_leaves_the_shell_as_it_was(tmp_path: Path) -> No
     )
     lines = result.stdout.splitlines()
     assert f"up:{lab_dir.resolve()}/kubeconfig" in lines, result.stderr
-    assert "down:unset:unset" in lines
+    assert "down:unset:unset:unset" in lines
     assert "path restored" in lines, result.stdout
 
 
