@@ -38,7 +38,7 @@ from ztctl.core.kubeconfig.yamlio import gc_paused
 from ztctl.core.model import AccessToken, ClientCertificate, Cluster, ExecCredential
 
 if TYPE_CHECKING:
-    from ztctl.core.probe import ProbeResult
+    from ztctl.core.probe import ProbeResult, Target
 
 EXEC_API_VERSION = "client.authentication.k8s.io/v1"
 CREDENTIAL_COMMAND = "ztctl"
@@ -561,6 +561,45 @@ def _audit(
     except OSError as exc:
         return [f"could not record the audit event in {state_dir}: {exc}"]
     return []
+
+
+def verify(
+    result: UseClusterResult,
+    cluster: Cluster,
+    team: str | None,
+    *,
+    timeout: float,
+    interactive: bool,
+    env: Mapping[str, str],
+) -> UseClusterResult:
+    """``--probe``: reach the API server with the entries kubectl now uses (Zero Trust
+    route); the result carries what the probe found."""
+    import dataclasses
+
+    from ztctl.core.probe import ProbeOptions, probe, zero_trust_path
+
+    target = merged_target(cluster, team)
+    options = ProbeOptions(timeout=timeout, allow_interactive=interactive, env=env)
+    outcome = probe(target, zero_trust_path(target, env), options)
+    return dataclasses.replace(result, probe=outcome)
+
+
+def merged_target(cluster: Cluster, team: str | None) -> Target:
+    """The target of the entries ``use-cluster`` just merged for ``cluster``.
+
+    After a successful merge the cluster and user named after the catalog cluster are the
+    ones ztctl writes (a conflicting entry stops the merge), so they are built again here
+    rather than read back from a possibly large kubeconfig.
+    """
+    from ztctl.core.probe import target_from_kubeconfig
+
+    entries = desired_entries(cluster, team, None)
+    return target_from_kubeconfig(
+        cluster.name,
+        entries["cluster"]["cluster"],
+        entries["user"]["user"],
+        catalog_cluster=cluster,
+    )
 
 
 # --- `use-cluster -`: the previous context ------------------------------------------

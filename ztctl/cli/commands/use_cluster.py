@@ -275,17 +275,16 @@ def _with_warning(result: UseClusterResult, warning: str) -> UseClusterResult:
 
 
 def _probe(app: App, cluster: Cluster, result: UseClusterResult) -> UseClusterResult:
-    """Reach the API server with the entries kubectl now uses (Zero Trust route)."""
-    import dataclasses
+    from ztctl.core.use_cluster import verify
 
-    from ztctl.core.probe import ProbeOptions, merged_target, probe, zero_trust_path
-
-    target = merged_target(cluster, app.catalog().team)
-    options = ProbeOptions(
-        timeout=app.config.doctor.timeout, allow_interactive=app.interactive, env=app.env
+    return verify(
+        result,
+        cluster,
+        app.catalog().team,
+        timeout=app.config.doctor.timeout,
+        interactive=app.interactive,
+        env=app.env,
     )
-    outcome = probe(target, zero_trust_path(target, app.env), options)
-    return dataclasses.replace(result, probe=outcome)
 
 
 # --- text ---------------------------------------------------------------------------
