@@ -31,6 +31,7 @@ from ztctl.core.breakglass.processes import (
     watchdog_alive,
 )
 from ztctl.core.breakglass.session import (
+    OPENING_ALLOWANCE_S,
     STATE_ACTIVE,
     STATE_OPENING,
     ProxyState,
@@ -67,9 +68,6 @@ if TYPE_CHECKING:
     from ztctl.core.kubeconfig.model import Kubeconfig
     from ztctl.core.model import Cluster
     from ztctl.core.probe import ProbeOptions, ProbeResult, RoutePath, Target
-
-# The route must be open and proven within this time, or the watchdog closes it.
-OPENING_ALLOWANCE_S = 300
 
 
 def close_route(session: Session, env: Mapping[str, str] | None = None) -> str | None:

@@ -31,6 +31,11 @@ ENV_EXPIRES = "ZTCTL_BREAK_GLASS_EXPIRES"  # RFC 3339 deadline, for shell prompt
 STATE_OPENING = "opening"
 STATE_ACTIVE = "active"
 
+# No session lasts longer than this, whatever the catalog or the session file says.
+MAX_SESSION_S = 7 * 86400
+# The route must be open and proven within this time, or the watchdog closes it.
+OPENING_ALLOWANCE_S = 300
+
 
 def _route_dict(kind: str, display: str, **fields: Any) -> dict[str, Any]:
     """The stored shape of every route kind: all keys, unused ones empty."""
