@@ -476,3 +476,111 @@ def test_an_api_server_that_answers_but_is_not_ready_is_a_warning(bg: Env) -> No
     assert "warning: over the break-glass route:" in result.stderr
     assert "not ready" in result.stderr
     assert len(bg.events("break-glass.start")) == 1
+
+
+# --- failing closed on the audit log ---------------------------------------------------
+
+
+def break_audit_log(state: Path) -> None:
+    """Make ``audit.jsonl`` unwritable even for root: a directory where the file should be."""
+    audit = state / "audit.jsonl"
+    if audit.exists():
+        audit.rename(state / "audit.jsonl.saved")
+    audit.mkdir(parents=True)
+
+
+def saved_events(bg: Env) -> list[dict[str, Any]]:
+    path = bg.state / "audit.jsonl.saved"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+@pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="needs Linux /proc")
+def test_start_with_an_unwritable_audit_log_opens_nothing(bg: Env) -> None:
+    break_audit_log(bg.state)
+    result = bg.start("--reason", REASON, "--force")
+    assert result.returncode == 1, result.stderr
+    assert "to the audit log" in result.stderr
+    assert "Is a directory" in result.stderr
+    assert "free disk space" in result.stderr  # the fix
+    assert "Traceback" not in result.stderr
+    assert bg.session_file() is None  # no active session without its start event
+    assert not (bg.state / "break-glass" / "lab").exists()  # no overlay either
+    assert wait_for(lambda: route_processes(bg) == [])  # the watchdog is gone too
+    status = bg.ztctl("break-glass", "status", "--json")
+    assert json.loads(status.stdout)["sessions"] == []
+
+
+VPN_UP_BREAKS_AUDIT = (
+    VPN_UP
+    + """
+import os
+audit = os.path.join(sys.argv[2], "audit.jsonl")
+if os.path.exists(audit):
+    os.rename(audit, audit + ".saved")
+os.mkdir(audit)
+"""
+)
+
+
+def test_start_whose_start_event_cannot_be_written_closes_the_route_again(bg: Env) -> None:
+    """The disk fails after the route is up: the VPN's down runs, no session is left."""
+    pidfile = bg.state.parent / "vpn.pid"
+    up = [sys.executable, "-c", VPN_UP_BREAKS_AUDIT, str(pidfile), str(bg.state)]
+    down = [sys.executable, "-c", VPN_DOWN, str(pidfile)]
+    bg.use_catalog({"maxTtl": "1h", "vpn": {"up": up, "down": down, "interface": "lo"}})
+    result = bg.start("--reason", REASON, "--force")
+    assert result.returncode == 1, result.stderr
+    assert "cannot write break-glass.start to the audit log" in result.stderr
+    assert "was closed again and no session is open" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert wait_for(lambda: not pidfile.exists())  # down ran: the VPN is closed
+    assert bg.session_file() is None
+    assert all(e["event"] != "break-glass.start" for e in saved_events(bg))
+
+
+def test_exec_with_an_unwritable_audit_log_runs_nothing(bg: Env) -> None:
+    assert bg.start("--reason", REASON, "--force").returncode == 0
+    break_audit_log(bg.state)
+    marker = bg.state.parent / "ran"
+    result = bg.ztctl("break-glass", "exec", "lab", "--", "touch", str(marker))
+    assert result.returncode == 1, result.stderr
+    assert "cannot write break-glass.exec to the audit log" in result.stderr
+    assert "touch was not run" in result.stderr
+    assert not marker.exists()
+    shell = bg.ztctl("break-glass", "shell", "lab", input=f"touch {marker}\n")
+    assert shell.returncode == 1
+    assert not marker.exists()
+
+
+def test_end_with_an_unwritable_audit_log_still_closes_the_route(bg: Env) -> None:
+    pidfile = bg.state.parent / "vpn.pid"
+    up = [sys.executable, "-c", VPN_UP, str(pidfile)]
+    down = [sys.executable, "-c", VPN_DOWN, str(pidfile)]
+    bg.use_catalog({"maxTtl": "1h", "vpn": {"up": up, "down": down, "interface": "lo"}})
+    assert bg.start("--reason", REASON, "--force").returncode == 0
+    pid = vpn_daemon(pidfile)
+    break_audit_log(bg.state)
+    ended = bg.ztctl("break-glass", "end", "lab", "--json")
+    assert ended.returncode == 1, ended.stderr  # the exit code says the audit failed ...
+    assert "cannot write break-glass.end to the audit log" in ended.stderr
+    [row] = json.loads(ended.stdout)["ended"]
+    assert "Is a directory" in row["auditError"]
+    assert row["problem"] is None
+    assert wait_for(lambda: not routes_bg.process_matches(pid, "ztctl-test-vpn"))  # ... down ran
+    assert not pidfile.exists()
+    assert bg.session_file() is None
+
+
+def test_huge_ttl_under_a_huge_max_ttl_is_refused_at_start(bg: Env) -> None:
+    bg.use_catalog({"maxTtl": "999999999999d", "proxy": bg.lab.proxy_url})
+    result = bg.start("--reason", REASON, "--force", "--ttl", "3000000d")
+    assert result.returncode == 3, result.stderr
+    assert "over ztctl's limit of 7d" in result.stderr
+    assert "7d or less" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert bg.session_file() is None
+    assert bg.events() == []
+    for args in (("status",), ("end", "lab"), ("exec", "lab", "--", "true")):
+        after = bg.ztctl("break-glass", *args)
+        assert "Traceback" not in after.stderr
+        assert after.returncode in (0, 1), after.stderr

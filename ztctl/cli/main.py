@@ -158,6 +158,8 @@ def _reap_break_glass(app: App) -> None:
             app.info(
                 f"break-glass session for {ended.session.cluster} expired; its route is closed"
             )
+            if ended.audit:
+                app.warn(ended.audit)
     except Exception as exc:  # never let the backstop break the command itself
         app.debug(f"could not check break-glass sessions: {exc}")
 

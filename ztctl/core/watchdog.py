@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import signal
+import sys
 import time
 from pathlib import Path
 
@@ -35,7 +36,9 @@ def watch(state_dir: Path, cluster: str, session_id: str) -> int:
         remaining = session.remaining()
         abandoned = session.state == STATE_OPENING and not starter_alive(session)
         if remaining <= 0 or abandoned:
-            expire(state_dir, cluster, session_id, by="watchdog")
+            ended = expire(state_dir, cluster, session_id, by="watchdog")
+            if ended is not None and ended.audit:  # to watchdog.log; the route is closed
+                print(f"ztctl watchdog: {ended.audit}", file=sys.stderr, flush=True)
             if read_session(state_dir, cluster) is None:
                 return 0
             time.sleep(POLL_OPENING_S)  # the lock was busy: try again

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import errno
 import subprocess
 import sys
 from dataclasses import replace
 from pathlib import Path
+
+import pytest
 
 from tests.core.breakglass.helpers import make_session, ssh_route, wait_for
 from ztctl.adapters import routes_bg
@@ -13,7 +16,7 @@ from ztctl.core import audit
 from ztctl.core.breakglass.lifecycle import end, reap
 from ztctl.core.breakglass.processes import spawn_watchdog, watchdog_alive
 from ztctl.core.breakglass.session import STATE_OPENING, read_session
-from ztctl.core.breakglass.store import write_session
+from ztctl.core.breakglass.store import AuditFailed, record, write_session
 
 
 def test_reap_closes_an_expired_route_and_audits_it(
@@ -103,3 +106,38 @@ def test_abandoned_opening_session_is_reaped(
     assert [e["why"] for e in audit.read_events(tmp_path, "break-glass.expire")] == [
         "start interrupted"
     ]
+
+
+@pytest.mark.parametrize(
+    ("failure", "shown"),
+    [
+        (OSError(errno.ENOSPC, "No space left on device"), "No space left on device"),
+        (OSError(errno.EIO, "Input/output error"), "Input/output error"),
+        (RuntimeError("short write: 12 of 80 bytes"), "RuntimeError: short write"),
+    ],
+)
+def test_any_audit_write_failure_is_an_audit_failed_and_end_still_closes_the_route(
+    tmp_path: Path,
+    route_process: tuple[subprocess.Popen[bytes], str],
+    monkeypatch: pytest.MonkeyPatch,
+    failure: Exception,
+    shown: str,
+) -> None:
+    proc, control = route_process
+    session = make_session(tmp_path, route=ssh_route(proc, control))
+
+    def broken(_path: Path, _line: str) -> None:
+        raise failure
+
+    monkeypatch.setattr(audit, "append_line_durably", broken)
+    with pytest.raises(AuditFailed) as caught:
+        record(tmp_path, "break-glass.exec", session, command="kubectl")
+    assert caught.value.exit_code == 1
+    assert shown in caught.value.message
+    assert "cannot write break-glass.exec to the audit log" in caught.value.message
+
+    result = end(tmp_path, ["prod-eu"], by="alice")
+    [ended] = result.ended
+    assert ended.audit is not None and shown in ended.audit
+    assert proc.wait(timeout=10) is not None  # the route is closed all the same
+    assert read_session(tmp_path, "prod-eu") is None

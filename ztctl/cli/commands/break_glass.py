@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import click
@@ -13,7 +14,7 @@ from ztctl.cli.output import emit, json_option, pass_app, print_table, use_color
 if TYPE_CHECKING:
     from ztctl.cli.app import App
     from ztctl.core.breakglass.child import ExecPlan
-    from ztctl.core.breakglass.lifecycle import EndResult, StartResult, StatusResult
+    from ztctl.core.breakglass.lifecycle import Ended, EndResult, StartResult, StatusResult
 
 
 @click.group("break-glass")
@@ -183,6 +184,17 @@ def status_command(app: App) -> None:
 
     result = status(app.state_dir, app.env)
     emit(app, result.to_dict(), lambda: _status_text(app, result))
+    _exit_if_unaudited(app, result.expired)
+
+
+def _exit_if_unaudited(app: App, ended: Sequence[Ended]) -> None:
+    """Exit 1 when a session was closed but its event could not be audited."""
+    lost = [e for e in ended if e.audit]
+    for e in lost:
+        app.warn(f"the break-glass session for {e.session.cluster} is closed, but {e.audit}")
+    if lost:
+        sys.stdout.flush()
+        raise SystemExit(1)
 
 
 def _status_text(app: App, result: StatusResult) -> None:
@@ -242,6 +254,7 @@ def end_command(app: App, cluster: str | None, all_: bool) -> None:
         names = open_
     result = end(app.state_dir, names, by=os_user(), env=app.env)
     emit(app, result.to_dict(), lambda: _end_text(app, result))
+    _exit_if_unaudited(app, result.ended + result.expired)
     if any(e.problem for e in result.ended):
         sys.stdout.flush()
         raise SystemExit(1)

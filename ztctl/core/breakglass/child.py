@@ -25,7 +25,7 @@ from ztctl.core.breakglass.session import (
     read_session,
     rfc3339,
 )
-from ztctl.core.breakglass.store import record
+from ztctl.core.breakglass.store import AuditFailed, record
 from ztctl.core.errors import OperationFailed, Unreachable, UsageError
 
 # A child still running at the deadline gets this long after SIGTERM/SIGHUP.
@@ -85,13 +85,16 @@ def prepare_exec(
     child_env["KUBECONFIG"] = child_kubeconfig(session.overlay, state_dir, kubeconfig, environ)
     child_env[ENV_CLUSTER] = cluster
     child_env[ENV_EXPIRES] = rfc3339(session.deadline)
-    record(
-        state_dir,
-        "break-glass.exec",
-        session,
-        command=os.path.basename(argv[0]),  # never the arguments: they may hold secrets
-        mode="shell" if as_shell else "exec",
-    )
+    try:
+        record(
+            state_dir,
+            "break-glass.exec",
+            session,
+            command=os.path.basename(argv[0]),  # never the arguments: they may hold secrets
+            mode="shell" if as_shell else "exec",
+        )
+    except AuditFailed as exc:  # fail closed: nothing runs over the route unaudited
+        raise AuditFailed(f"{exc.message}; {argv[0]} was not run", exc.fix) from None
     return ExecPlan(session=session, argv=tuple(argv), env=child_env, shell=as_shell)
 
 

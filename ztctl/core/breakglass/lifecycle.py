@@ -46,6 +46,7 @@ from ztctl.core.breakglass.session import (
 )
 from ztctl.core.breakglass.store import (
     LOCK_TIMEOUT_S,
+    AuditFailed,
     locked,
     record,
     remove_session,
@@ -113,15 +114,20 @@ def _finish(
     extra = {k: v for k, v in fields.items() if v is not None}
     if problem:
         extra["teardownProblem"] = problem
-    record(
-        state_dir,
-        event,
-        session,
-        started=rfc3339(session.started),
-        deadline=rfc3339(session.deadline),
-        durationSeconds=round(max(0.0, now - session.started), 1),
-        **extra,
-    )
+    try:
+        record(
+            state_dir,
+            event,
+            session,
+            started=rfc3339(session.started),
+            deadline=rfc3339(session.deadline),
+            durationSeconds=round(max(0.0, now - session.started), 1),
+            **extra,
+        )
+    except AuditFailed as exc:
+        # The route is closed all the same (never left open because the disk is full);
+        # the caller reports the lost event with a non-zero exit.
+        return Ended(session=session, event=event, problem=problem, at=now, audit=exc.message)
     return Ended(session=session, event=event, problem=problem, at=now)
 
 
@@ -131,6 +137,7 @@ class Ended:
     event: str  # break-glass.end | break-glass.expire
     problem: str | None  # the route may still be open (e.g. the VPN down command failed)
     at: float
+    audit: str | None = None  # the event could not be written to the audit log: why
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -140,6 +147,7 @@ class Ended:
             "route": self.session.route.display,
             "at": rfc3339(self.at),
             "problem": self.problem,
+            "auditError": self.audit,
         }
 
 
@@ -358,17 +366,6 @@ def start(request: StartRequest, on_progress: Progress | None = None) -> StartRe
         opening = _Opening.prepare(request, env, say)
         session = opening.open_session(reason, ttl)
         session, verified = opening.open_and_prove(session, ttl)
-        record(
-            request.state_dir,
-            "break-glass.start",
-            session,
-            ttlSeconds=ttl,
-            deadline=rfc3339(session.deadline),
-            forced=request.force,
-            ztPath=opening.zt_state,
-            server=opening.target.server,
-            kubeUser=verified.user,
-        )
     return StartResult(
         session=session,
         zero_trust=opening.zero_trust,
@@ -515,18 +512,39 @@ class _Opening:
             now = time.time()
             session = replace(
                 session,
-                state=STATE_ACTIVE,
                 started=now,
                 deadline=now + ttl,
                 kube_user=verified.user,
                 overlay=str(overlay),
-                starter_pid=None,
             )
+            # Fail closed: the session becomes active only once its start event is durable.
+            self._record_start(session, ttl, verified)
+            session = replace(session, state=STATE_ACTIVE, starter_pid=None)
             write_session(session)
+        except AuditFailed as exc:
+            _abandon(session, request.state_dir, self.env)
+            raise AuditFailed(
+                f"{exc.message}; the break-glass route of {cluster.name} was closed again and "
+                "no session is open",
+                exc.fix,
+            ) from None
         except BaseException:
             _abandon(session, request.state_dir, self.env)
             raise
         return session, verified
+
+    def _record_start(self, session: Session, ttl: int, verified: ProbeResult) -> None:
+        record(
+            self.request.state_dir,
+            "break-glass.start",
+            session,
+            ttlSeconds=ttl,
+            deadline=rfc3339(session.deadline),
+            forced=self.request.force,
+            ztPath=self.zt_state,
+            server=self.target.server,
+            kubeUser=verified.user,
+        )
 
 
 def _abandon(session: Session, state_dir: Path, env: Mapping[str, str]) -> None:
