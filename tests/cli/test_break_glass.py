@@ -149,6 +149,7 @@ def test_outage_break_glass_start_exec_end(bg: Env) -> None:
 
     events = bg.events()
     assert [e["event"] for e in events] == [
+        "break-glass.route-open",  # the attempt, before anything opens
         "break-glass.start",
         "break-glass.exec",
         "break-glass.exec",
@@ -156,13 +157,14 @@ def test_outage_break_glass_start_exec_end(bg: Env) -> None:
     ]
     assert {e["reason"] for e in events} == {REASON}
     assert {e["cluster"] for e in events} == {"lab"}
-    start = events[0]
+    assert len({e["session"] for e in events}) == 1
+    start = events[1]
     assert start["route"] == f"proxy {bg.lab.proxy_url}"
     assert start["ttlSeconds"] == 3600
     assert start["ztPath"] == "timeout"
     assert start["forced"] is False
     assert start["user"]
-    assert [e["command"] for e in events[1:3]] == ["kubectl", "kubectl"]
+    assert [e["command"] for e in events[2:4]] == ["kubectl", "kubectl"]
     audit_text = (bg.state / "audit.jsonl").read_text()
     assert "/readyz" not in audit_text and "whoami" not in audit_text  # never the arguments
 
@@ -584,3 +586,155 @@ def test_huge_ttl_under_a_huge_max_ttl_is_refused_at_start(bg: Env) -> None:
         after = bg.ztctl("break-glass", *args)
         assert "Traceback" not in after.stderr
         assert after.returncode in (0, 1), after.stderr
+
+
+# --- VPN commands: announced, audited, taken from the catalog ---------------------------
+
+SECRET = "hunter2-s3cret"
+
+
+def vpn_catalog(bg: Env, interface: str = "lo", max_ttl: str = "1h") -> tuple[Path, list[str]]:
+    """A lab VPN whose up/down carry secrets the way a careless catalog might."""
+    pidfile = bg.state.parent / "vpn.pid"
+    up = [
+        sys.executable,
+        "-c",
+        VPN_UP,
+        str(pidfile),
+        f"--token={SECRET}",
+        f"https://oncall:{SECRET}@vpn.acme.test/",
+    ]
+    down = [sys.executable, "-c", VPN_DOWN, str(pidfile), "--password", SECRET]
+    bg.use_catalog({"maxTtl": max_ttl, "vpn": {"up": up, "down": down, "interface": interface}})
+    return pidfile, up
+
+
+def test_vpn_up_is_announced_and_a_failed_check_is_audited_with_its_down(bg: Env) -> None:
+    pidfile, up = vpn_catalog(bg, interface="oob0")  # up succeeds, the route check fails
+    bg.env["ZTCTL_NO_INPUT"] = "1"  # as in the report: no prompt, still announced
+    result = bg.start("--reason", REASON, "--force")
+    assert result.returncode == 5, result.stderr
+    assert not pidfile.exists()  # down ran
+    # Both commands were shown before they ran, shell-quoted, the secrets redacted.
+    shown_up = "'--token=***' 'https://oncall:***@vpn.acme.test/'"
+    assert "running the catalog's VPN up command for lab: " in result.stderr
+    assert shown_up in result.stderr
+    assert "running the catalog's VPN down command for lab: " in result.stderr
+    assert "--password '***'" in result.stderr
+    assert SECRET not in result.stderr + result.stdout
+    # The attempt and its failure are in the audit log, with what tearing it down did.
+    events = bg.events()
+    assert [e["event"] for e in events] == ["break-glass.route-open", "break-glass.route-failed"]
+    opened, failed = events
+    assert opened["route"] == "vpn oob0" and opened["reason"] == REASON
+    assert opened["command"][:4] == [*up[:3], str(pidfile)]
+    assert opened["command"][4:] == ["--token=***", "https://oncall:***@vpn.acme.test/"]
+    assert "does not go through oob0" in failed["error"]
+    assert failed["downCommand"].endswith("--password '***'")
+    assert "teardownProblem" not in failed
+    assert failed["session"] == opened["session"]
+    assert SECRET not in (bg.state / "audit.jsonl").read_text()
+    assert bg.session_file() is None
+
+
+def test_a_failing_vpn_up_is_audited_too(bg: Env) -> None:
+    pidfile = bg.state.parent / "vpn.pid"
+    up = [sys.executable, "-c", "import sys; print('no tunnel for you'); sys.exit(7)"]
+    down = [sys.executable, "-c", VPN_DOWN, str(pidfile)]
+    bg.use_catalog({"maxTtl": "1h", "vpn": {"up": up, "down": down, "interface": "lo"}})
+    result = bg.start("--reason", REASON, "--force")
+    assert result.returncode == 5
+    [failed] = bg.events("break-glass.route-failed")
+    assert "failed (exit 7): no tunnel for you" in failed["error"]
+    assert bg.events("break-glass.start") == []
+
+
+def edit_session(bg: Env, **changes: Any) -> None:
+    path = bg.state / "break-glass" / "lab.json"
+    document = json.loads(path.read_text())
+    for key, value in changes.items():
+        if key == "route":
+            document["route"].update(value)
+        else:
+            document[key] = value
+    path.write_text(json.dumps(document))
+
+
+def test_end_runs_the_catalogs_down_not_the_session_files(bg: Env) -> None:
+    pidfile, _up = vpn_catalog(bg)
+    assert bg.start("--reason", REASON, "--force").returncode == 0
+    pid = vpn_daemon(pidfile)
+    assert bg.session_file()["route"]["down"] == []  # type: ignore[index]  # not stored
+    pwned = bg.state.parent / "pwned"
+    ten_years = time.time() + 10 * 365 * 86400
+    edit_session(bg, deadline=ten_years, route={"down": ["touch", str(pwned)]})
+    [row] = json.loads(bg.ztctl("break-glass", "status", "--json").stdout)["sessions"]
+    assert row["remainingSeconds"] <= 3600  # the deadline is capped by the TTL
+    assert row["deadline"] < "2100"
+    ended = bg.ztctl("break-glass", "end", "lab")
+    assert ended.returncode == 0, ended.stderr
+    assert "running the catalog's VPN down command for lab" in ended.stderr
+    assert not pwned.exists()
+    assert wait_for(lambda: not routes_bg.process_matches(pid, "ztctl-test-vpn"))
+    [end_event] = bg.events("break-glass.end")
+    assert end_event["downCommand"].endswith("--password '***'")
+
+
+def test_end_without_the_route_in_the_catalog_still_ends_the_session(bg: Env) -> None:
+    pidfile, _up = vpn_catalog(bg)
+    assert bg.start("--reason", REASON, "--force").returncode == 0
+    pid = vpn_daemon(pidfile)
+    try:
+        bg.use_catalog({"maxTtl": "1h", "proxy": bg.lab.proxy_url})  # the VPN is gone
+        ended = bg.ztctl("break-glass", "end", "lab")
+        assert ended.returncode == 1
+        assert "the catalog no longer gives lab a VPN route" in ended.stderr
+        assert "close vpn lo yourself" in ended.stderr
+        assert bg.session_file() is None  # the session is ended all the same
+        [end_event] = bg.events("break-glass.end")
+        assert "no longer gives lab a VPN route" in end_event["teardownProblem"]
+        assert routes_bg.process_matches(pid, "ztctl-test-vpn")  # nothing ran
+    finally:
+        if pid:
+            routes_bg.terminate(pid, "ztctl-test-vpn", grace=1.0)
+
+
+def test_watchdog_and_exec_honour_the_capped_deadline(bg: Env) -> None:
+    """An edited deadline and TTL: the catalog's maxTtl still ends the session in time."""
+    bg.use_catalog({"maxTtl": "4s", "proxy": bg.lab.proxy_url})
+    assert bg.start("--reason", REASON, "--force", "--ttl", "4s").returncode == 0
+    started = bg.session_file()["started"]  # type: ignore[index]
+    far = time.time() + 10 * 365 * 86400
+    edit_session(bg, deadline=far, ttlSeconds=10 * 365 * 86400)
+    began = time.monotonic()
+    run = bg.ztctl("break-glass", "exec", "lab", "--", "sleep", "60", timeout=40)
+    assert run.returncode == 128 + signal.SIGTERM, run.stderr  # stopped at the real deadline
+    assert time.monotonic() - began < 15
+    assert wait_for(lambda: bg.session_file() is None)  # the watchdog ended it
+    [expire] = bg.events("break-glass.expire")
+    assert expire["by"] in ("watchdog", "ztctl")
+    assert expire["deadline"] <= expire_rfc3339(started + 4)
+
+
+def expire_rfc3339(ts: float) -> str:
+    from ztctl.core.breakglass.session import rfc3339
+
+    return rfc3339(ts)
+
+
+def test_a_proxy_password_is_never_printed(bg: Env) -> None:
+    with_password = bg.lab.proxy_url.replace("socks5://", f"socks5://oncall:{SECRET}@")
+    assert with_password != bg.lab.proxy_url
+    bg.use_catalog({"maxTtl": "1h", "proxy": with_password})
+    outputs = [bg.start("--reason", REASON, "--force"), bg.start("--reason", REASON, "--force")]
+    assert outputs[0].returncode == 0, outputs[0].stderr
+    outputs += [
+        bg.ztctl("break-glass", "status"),
+        bg.ztctl("break-glass", "status", "--json"),
+        bg.ztctl("break-glass", "exec", "lab", "--", "true"),
+        bg.ztctl("break-glass", "end", "lab", "--json"),
+    ]
+    for out in outputs:
+        assert SECRET not in out.stdout + out.stderr
+    assert "proxy socks5://127.0.0.1:" in outputs[2].stdout
+    assert SECRET not in (bg.state / "audit.jsonl").read_text()

@@ -15,6 +15,20 @@ if TYPE_CHECKING:
     from ztctl.cli.app import App
     from ztctl.core.breakglass.child import ExecPlan
     from ztctl.core.breakglass.lifecycle import Ended, EndResult, StartResult, StatusResult
+    from ztctl.core.breakglass.trusted import CatalogRoutes
+
+
+def catalog_routes(app: App) -> CatalogRoutes:
+    """Where break-glass takes route commands and ``maxTtl`` from: ``--catalog`` or the
+    configured catalog (read without the network), never the session file."""
+    from ztctl.core.breakglass.trusted import CatalogRoutes
+    from ztctl.core.errors import ZtctlError
+
+    try:
+        source = app.catalog_source
+    except ZtctlError:  # a broken config: ZTCTL_CATALOG, else the route cannot be looked up
+        source = None
+    return CatalogRoutes(app.state_dir, app.env, source=source)
 
 
 @click.group("break-glass")
@@ -73,6 +87,7 @@ def start_command(
         interactive=app.interactive,
         timeout=timeout if timeout is not None else app.config.doctor.timeout,
         catalog_names=tuple(app.catalog().names),
+        catalog_source=app.catalog_source,
     )
     result = lifecycle.start(request, on_progress=app.info)
     for ended in result.expired:
@@ -136,7 +151,14 @@ def exec_command(app: App, cluster: str, argv: tuple[str, ...]) -> None:
     args = list(argv)
     if args and args[0] == "--":
         args = args[1:]
-    plan = child.prepare_exec(app.state_dir, cluster, args, kubeconfig=app.kubeconfig, env=app.env)
+    plan = child.prepare_exec(
+        app.state_dir,
+        cluster,
+        args,
+        kubeconfig=app.kubeconfig,
+        env=app.env,
+        routes=catalog_routes(app),
+    )
     _run(app, plan)
 
 
@@ -150,7 +172,13 @@ def shell_command(app: App, cluster: str) -> None:
 
     shell = child.default_shell(app.env)
     plan = child.prepare_exec(
-        app.state_dir, cluster, [shell], kubeconfig=app.kubeconfig, env=app.env, as_shell=True
+        app.state_dir,
+        cluster,
+        [shell],
+        kubeconfig=app.kubeconfig,
+        env=app.env,
+        as_shell=True,
+        routes=catalog_routes(app),
     )
     from ztctl.core.duration import format_duration
 
@@ -182,7 +210,7 @@ def status_command(app: App) -> None:
     """Show open break-glass sessions"""
     from ztctl.core.breakglass.lifecycle import status
 
-    result = status(app.state_dir, app.env)
+    result = status(app.state_dir, app.env, catalog_routes(app))
     emit(app, result.to_dict(), lambda: _status_text(app, result))
     _exit_if_unaudited(app, result.expired)
 
@@ -252,7 +280,14 @@ def end_command(app: App, cluster: str | None, all_: bool) -> None:
                 "name one (`ztctl break-glass end CLUSTER`) or end them all with --all",
             )
         names = open_
-    result = end(app.state_dir, names, by=os_user(), env=app.env)
+    result = end(
+        app.state_dir,
+        names,
+        by=os_user(),
+        env=app.env,
+        routes=catalog_routes(app),
+        on_progress=app.info,
+    )
     emit(app, result.to_dict(), lambda: _end_text(app, result))
     _exit_if_unaudited(app, result.ended + result.expired)
     if any(e.problem for e in result.ended):

@@ -26,6 +26,7 @@ from ztctl.core.breakglass.session import (
     rfc3339,
 )
 from ztctl.core.breakglass.store import AuditFailed, record
+from ztctl.core.breakglass.trusted import CatalogRoutes
 from ztctl.core.errors import OperationFailed, Unreachable, UsageError
 
 # A child still running at the deadline gets this long after SIGTERM/SIGHUP.
@@ -48,11 +49,16 @@ def prepare_exec(
     kubeconfig: str | None = None,
     env: Mapping[str, str] | None = None,
     as_shell: bool = False,
+    routes: CatalogRoutes | None = None,
 ) -> ExecPlan:
-    """Check the session, build the child's environment, record ``break-glass.exec``."""
+    """Check the session, build the child's environment, record ``break-glass.exec``.
+
+    The session's deadline is capped by the catalog's ``maxTtl`` (``routes``) and 7 days,
+    whatever the session file says; the child is stopped at the capped deadline."""
     environ = dict(os.environ if env is None else env)
-    reap(state_dir, environ)
-    session = read_session(state_dir, cluster)
+    routes = routes or CatalogRoutes(state_dir, environ)
+    reap(state_dir, environ, routes)
+    session = routes.cap(read_session(state_dir, cluster))
     if session is None or session.state != STATE_ACTIVE or session.expired():
         start_fix = f"start one: `ztctl break-glass start {cluster} --reason '...'`"
         last = _last_event(state_dir, cluster)

@@ -29,9 +29,10 @@ def write_session(session: Session) -> None:
 def remove_session(session: Session) -> None:
     import shutil
 
+    # The directory first: while the session file exists, its files may too.
+    shutil.rmtree(session.dir, ignore_errors=True)
     with contextlib.suppress(FileNotFoundError):
         session.path.unlink()
-    shutil.rmtree(session.dir, ignore_errors=True)
 
 
 @contextlib.contextmanager
