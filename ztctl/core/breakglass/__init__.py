@@ -33,7 +33,3 @@ The life of a session:
 
 Nothing here prints; progress reaches the caller through ``on_progress``.
 """
-
-# TEMPORARY (remove once probe no longer imports break-glass, issue 11): probe.py still does
-# `from ztctl.core import breakglass; breakglass.active_session(...)`.
-from ztctl.core.breakglass.session import active_session, session_proxy  # noqa: F401

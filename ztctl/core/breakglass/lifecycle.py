@@ -853,14 +853,13 @@ def find_entry(
     equals, then one named like the cluster, then any other on the same API server that is
     not named after another catalog cluster), else the cluster and user entries named like
     the cluster."""
+    # ONE RANKING: the context that stands for a cluster is decided in one place, shared
+    # with probe and doctor.
+    from ztctl.core.contexts import context_for
     from ztctl.core.kubeconfig.model import server_matches
 
-    # ONE RANKING: the context that stands for a cluster is decided in one place, shared
-    # with probe and doctor. At the merge of the context_for split, only this import changes.
-    from ztctl.core.probe import _context_for as context_for
-
     name = cluster.name
-    context = context_for(kubeconfig, cluster, catalog_names)
+    context = context_for(cluster, kubeconfig, catalog_names)
     cl = us = None
     if context is not None:
         _ctx, cl, us = kubeconfig.context_entries(context)
