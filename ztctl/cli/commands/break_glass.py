@@ -49,7 +49,7 @@ def command() -> None:
     "--ttl",
     metavar="DURATION",
     help="How long the route stays open, e.g. 30m or 2h (default 1h; at most the "
-    "catalog's maxTtl).",
+    "catalog's maxTtl, and never over 7d).",
 )
 @click.option(
     "--force",
@@ -92,6 +92,8 @@ def start_command(
     result = lifecycle.start(request, on_progress=app.info)
     for ended in result.expired:
         app.info(f"closed the expired break-glass session for {ended.session.cluster}")
+        if ended.audit:
+            app.warn(ended.audit)
     for warning in result.warnings:
         app.warn(warning)
     emit(app, result.to_dict(), lambda: _start_text(app, result))
