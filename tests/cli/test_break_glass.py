@@ -738,3 +738,48 @@ def test_a_proxy_password_is_never_printed(bg: Env) -> None:
         assert SECRET not in out.stdout + out.stderr
     assert "proxy socks5://127.0.0.1:" in outputs[2].stdout
     assert SECRET not in (bg.state / "audit.jsonl").read_text()
+
+
+def unprivileged() -> list[str]:
+    """As root, `unshare -U` drops the permission override, so mode 0400 means read-only."""
+    if os.geteuid() != 0:
+        return []
+    if shutil.which("unshare") is None:
+        pytest.skip("running as root and `unshare` is not installed")
+    probe = subprocess.run(["unshare", "-U", "true"], capture_output=True, timeout=10, check=False)
+    if probe.returncode != 0:
+        pytest.skip("running as root and `unshare -U` is not permitted here")
+    return ["unshare", "-U"]
+
+
+def test_start_and_exec_with_a_read_only_audit_log_fail_closed(bg: Env) -> None:
+    prefix = unprivileged()
+    assert bg.start("--reason", REASON, "--force").returncode == 0  # a session to exec in
+    audit = bg.state / "audit.jsonl"
+    before = audit.read_bytes()
+    audit.chmod(0o400)
+    marker = bg.state.parent / "ran"
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*prefix, *ZTCTL, "break-glass", *args],
+            env=bg.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    refused = run("exec", "lab", "--", "touch", str(marker))
+    assert refused.returncode == 1, refused.stderr
+    assert "Permission denied" in refused.stderr and "touch was not run" in refused.stderr
+    assert not marker.exists()
+    ended = run("end", "lab")
+    assert ended.returncode == 1, ended.stderr
+    assert "cannot write break-glass.end to the audit log" in ended.stderr
+    assert bg.session_file() is None  # ended all the same
+    again = run("start", "lab", "--timeout", "1", "--reason", REASON, "--force")
+    assert again.returncode == 1, again.stderr
+    assert "was not opened" in again.stderr
+    assert bg.session_file() is None
+    assert audit.read_bytes() == before
