@@ -13,10 +13,12 @@ import pytest
 from tests.core.breakglass.helpers import make_session, ssh_route, wait_for
 from ztctl.adapters import routes_bg
 from ztctl.core import audit
-from ztctl.core.breakglass.lifecycle import end, reap
+from ztctl.core.breakglass.lifecycle import close_route, end, reap
 from ztctl.core.breakglass.processes import spawn_watchdog, watchdog_alive
-from ztctl.core.breakglass.session import STATE_OPENING, read_session
+from ztctl.core.breakglass.session import STATE_OPENING, VpnState, read_session
 from ztctl.core.breakglass.store import AuditFailed, record, write_session
+from ztctl.core.breakglass.trusted import CatalogRoutes
+from ztctl.core.model import BreakGlass, VpnRoute
 
 
 def test_reap_closes_an_expired_route_and_audits_it(
@@ -141,3 +143,40 @@ def test_any_audit_write_failure_is_an_audit_failed_and_end_still_closes_the_rou
     assert ended.audit is not None and shown in ended.audit
     assert proc.wait(timeout=10) is not None  # the route is closed all the same
     assert read_session(tmp_path, "prod-eu") is None
+
+
+def _vpn(interface: str, down: list[str]) -> BreakGlass:
+    return BreakGlass(route=VpnRoute(up=("true",), down=tuple(down), interface=interface))
+
+
+def test_close_route_runs_the_catalogs_vpn_down_or_says_why_it_cannot(tmp_path: Path) -> None:
+    marker = tmp_path / "down-ran"
+    down = [sys.executable, "-c", f"open({str(marker)!r}, 'w').close()", "--token=t0ps3cret"]
+    session = make_session(tmp_path, route=VpnState("vpn oob", "oob"))
+    shown: list[str] = []
+
+    ran = close_route(
+        session, CatalogRoutes(tmp_path, known={"prod-eu": _vpn("oob", down)}), None, shown.append
+    )
+    assert ran.problem is None and marker.exists()
+    assert ran.command is not None and ran.command.endswith("'--token=***'")
+    assert shown == [f"running the catalog's VPN down command for prod-eu: {ran.command}"]
+    marker.unlink()
+
+    cases = [
+        (CatalogRoutes(tmp_path, known={"prod-eu": None}), "no longer gives prod-eu a VPN route"),
+        (
+            CatalogRoutes(tmp_path, known={"prod-eu": _vpn("wg1", down)}),
+            "now for interface wg1, not oob",
+        ),
+        (
+            CatalogRoutes(tmp_path, {"ZTCTL_CATALOG": str(tmp_path / "gone.yaml")}),
+            "the catalog cannot be read (catalog",
+        ),
+    ]
+    for routes, problem in cases:
+        teardown = close_route(session, routes, None, shown.append)
+        assert teardown.problem is not None and problem in teardown.problem
+        assert "close vpn oob yourself" in teardown.problem
+        assert teardown.command is None
+        assert not marker.exists()  # nothing ran

@@ -105,11 +105,14 @@ def close_route(
             if say is not None:
                 say(f"running the catalog's VPN down command for {session.cluster}: {shown}")
             try:
+                ensure_private_dir(session.dir)  # its log's home (it may have been deleted)
                 routes_bg.run_vpn_command(
                     down, log_file=session.dir / "vpn.log", interactive=False, env=env
                 )
             except routes_bg.RouteError as exc:
                 return Teardown(exc.message, shown)
+            except OSError as exc:
+                return Teardown(f"the VPN's down command could not run: {exc}", shown)
             return Teardown(None, shown)
         case _:
             return Teardown()
@@ -570,7 +573,9 @@ class _Opening:
         remove_session(session)  # leftovers of a session that ended badly
         ensure_private_dir(session.dir)
         write_session(session)
-        watchdog = spawn_watchdog(request.state_dir, session, self.env, self.routes.source())
+        watchdog = spawn_watchdog(
+            request.state_dir, session, self.env, _source_or_none(self.routes)
+        )
         session = replace(session, watchdog_pid=watchdog)
         write_session(session)
         return session
