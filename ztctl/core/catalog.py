@@ -490,15 +490,14 @@ def _resolve_path(
 
 
 def _check_ca_data(value: Any, where: str, problems: _Problems) -> str | None:
-    import base64
-    import binascii
+    from ztctl.core.kubeconfig.gobase64 import decode_std
 
     if not isinstance(value, str):
         problems.add(where, "must be the base64 of a PEM certificate")
         return None
-    try:
-        decoded = base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError):
+    try:  # as kubectl will decode it once written into the kubeconfig
+        decoded = decode_std(value)
+    except ValueError:
         problems.add(where, "is not valid base64 (it must be the base64 of a PEM certificate)")
         return None
     if b"-----BEGIN CERTIFICATE-----" not in decoded:

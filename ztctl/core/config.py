@@ -39,7 +39,7 @@ __all__ = [
 
 def default_warp_interface() -> str:
     if sys.platform == "darwin":
-        return "utun"  # macOS names it utunN; a prefix match is used there
+        return "utun"  # macOS: one of the utunN, told apart by its addresses (routes.py)
     return "CloudflareWARP"
 
 
