@@ -157,20 +157,19 @@ def _finish(
     say: Progress | None = None,
     **fields: Any,
 ) -> Ended:
-    """Close the route, delete the files, audit ``event``. The caller holds the lock."""
+    """Close the route, audit ``event``, delete the files. The caller holds the lock.
+
+    The session file goes last: once it is gone, the event is in the audit log (or
+    :attr:`Ended.audit` says why not)."""
     teardown = close_route(session, routes, env, say)
     problem = teardown.problem
-    remove_session(session)
-    if stop_watchdog and session.watchdog_pid and session.watchdog_pid != os.getpid():
-        from ztctl.adapters.routes_bg import terminate
-
-        terminate(session.watchdog_pid, session.watchdog_marker, grace=1.0)
     now = time.time()
     extra = {k: v for k, v in fields.items() if v is not None}
     if problem:
         extra["teardownProblem"] = problem
     if teardown.command:
         extra["downCommand"] = teardown.command
+    lost = None
     try:
         record(
             state_dir,
@@ -184,8 +183,14 @@ def _finish(
     except AuditFailed as exc:
         # The route is closed all the same (never left open because the disk is full);
         # the caller reports the lost event with a non-zero exit.
-        return Ended(session=session, event=event, problem=problem, at=now, audit=exc.message)
-    return Ended(session=session, event=event, problem=problem, at=now)
+        lost = exc.message
+    finally:
+        remove_session(session)
+        if stop_watchdog and session.watchdog_pid and session.watchdog_pid != os.getpid():
+            from ztctl.adapters.routes_bg import terminate
+
+            terminate(session.watchdog_pid, session.watchdog_marker, grace=1.0)
+    return Ended(session=session, event=event, problem=problem, at=now, audit=lost)
 
 
 @dataclass(frozen=True)
