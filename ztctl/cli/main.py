@@ -12,7 +12,7 @@ import click
 
 from ztctl import __version__
 from ztctl.cli.app import App, no_color_from_env
-from ztctl.cli.output import render_error
+from ztctl.cli.output import install_terminal_guard, render_error
 from ztctl.core.errors import (
     EXIT_INTERRUPTED,
     EXIT_USAGE,
@@ -178,6 +178,7 @@ def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: run the CLI and map every outcome to an exit code."""
     args = sys.argv[1:] if argv is None else argv
     _current.clear()
+    install_terminal_guard()  # no control character from the data reaches the terminal
     code = 0
     try:
         # Without standalone mode click returns ctx.exit()'s code instead of exiting.

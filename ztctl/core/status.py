@@ -213,10 +213,15 @@ def gather_status(
 
 def _active_sessions(state_dir: Path) -> tuple[dict[str, Any], ...]:
     from ztctl.core.breakglass.session import list_sessions
+    from ztctl.core.catalog import hide_passwords
 
     now = time.time()
-    return tuple(
-        s.view(now)
-        for s in list_sessions(state_dir)
-        if s.state == "active" and s.remaining(now) > 0
-    )
+    views = []
+    for s in list_sessions(state_dir):
+        if s.state == "active" and s.remaining(now) > 0:
+            view = dict(s.view(now))
+            for key, value in view.items():
+                if isinstance(value, str):
+                    view[key] = hide_passwords(value)  # a proxy URL's password stays private
+            views.append(view)
+    return tuple(views)

@@ -10,6 +10,7 @@ import click
 
 from ztctl.cli.complete import cluster_names
 from ztctl.cli.output import emit, json_option, pass_app, print_table, use_color
+from ztctl.cli.params import Seconds
 
 if TYPE_CHECKING:
     from ztctl.cli.app import App
@@ -58,7 +59,7 @@ def command() -> None:
 )
 @click.option(
     "--timeout",
-    type=click.FloatRange(min=0.05),
+    type=Seconds(0.05, 600),
     default=None,
     metavar="S",
     help="Seconds each probe may take (default: doctor.timeout from the config, 3).",

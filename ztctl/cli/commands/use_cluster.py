@@ -18,11 +18,11 @@ if TYPE_CHECKING:
     from ztctl.core.use_cluster import UseClusterResult
 
 # client-go validates a context namespace as a DNS-1123 label.
-_NAMESPACE_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_NAMESPACE_RE = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 
 
 def _check_namespace(_ctx: click.Context, _param: click.Parameter, value: str | None) -> Any:
-    if value is not None and not _NAMESPACE_RE.match(value):
+    if value is not None and not _NAMESPACE_RE.fullmatch(value):
         raise click.BadParameter(
             f"{value!r} is not a valid namespace (lower-case letters, digits and '-', "
             "at most 63, starting and ending with a letter or digit)"
@@ -80,6 +80,8 @@ def command(
     gc.disable()
     catalog = app.catalog()
     cluster = _pick(app, catalog) if name is None else app.cluster(name)
+    if not dry_run:
+        _require_trust(app, cluster)
     result = merge_cluster(
         cluster,
         team=catalog.team,
@@ -101,6 +103,28 @@ def command(
     if not dry_run and probe is not False:  # --probe is the default
         result = _probe(app, cluster, result)
     emit(app, result.to_dict(), lambda: _text(app, result))
+
+
+def _require_trust(app: App, cluster: Cluster) -> None:
+    """A catalog exec plugin lands in kubeconfig (kubectl runs it) only once approved."""
+    from ztctl.core import trust
+
+    command = trust.exec_command(cluster)
+    if command is None:
+        return
+
+    def confirm(shown: str) -> bool:
+        click.echo(
+            "The catalog asks to run this command on this computer whenever kubectl talks "
+            f"to {cluster.name}:",
+            err=True,
+        )
+        click.echo(shown, err=True)
+        return click.confirm("Run it (kubectl and ztctl will)?", default=False, err=True)
+
+    trust.require(
+        app.state_dir, [command], interactive=app.interactive, confirm=confirm, env=app.env
+    )
 
 
 def _pick(app: App, catalog: Catalog) -> Cluster:
