@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from ztctl.core.breakglass.child import ExecPlan
     from ztctl.core.breakglass.lifecycle import Ended, EndResult, StartResult, StatusResult
     from ztctl.core.breakglass.trusted import CatalogRoutes
+    from ztctl.core.model import Cluster
 
 
 def catalog_routes(app: App) -> CatalogRoutes:
@@ -76,9 +77,15 @@ def start_command(
 ) -> None:
     """Open the out-of-band route, prove the API server answers"""
     from ztctl.core.breakglass import lifecycle
+    from ztctl.core.breakglass.policy import resolve_ttl, validate_reason
 
+    chosen = app.cluster(cluster)
+    if chosen.break_glass is not None:  # a bad request is refused before anything is asked
+        validate_reason(reason)
+        resolve_ttl(ttl, chosen.break_glass.max_ttl_s, chosen.name)
+    _require_trust(app, chosen)
     request = lifecycle.StartRequest(
-        cluster=app.cluster(cluster),
+        cluster=chosen,
         reason=reason,
         state_dir=app.state_dir,
         ttl=ttl,
@@ -98,6 +105,28 @@ def start_command(
     for warning in result.warnings:
         app.warn(warning)
     emit(app, result.to_dict(), lambda: _start_text(app, result))
+
+
+def _require_trust(app: App, cluster: Cluster) -> None:
+    """A catalog VPN's up and down commands run only once approved (docs/security.md)."""
+    from ztctl.core import trust
+
+    commands = trust.vpn_commands(cluster)
+    if not commands:
+        return
+
+    def confirm(shown: str) -> bool:
+        click.echo(
+            f"The catalog asks to run these commands on this computer to bring the break-glass "
+            f"VPN of {cluster.name} up and down:",
+            err=True,
+        )
+        click.echo(shown, err=True)
+        return click.confirm("Run them?", default=False, err=True)
+
+    trust.require(
+        app.state_dir, commands, interactive=app.interactive, confirm=confirm, env=app.env
+    )
 
 
 def _start_text(app: App, result: StartResult) -> None:
