@@ -15,7 +15,7 @@ from typing import Any
 
 from ztctl.adapters.fs import atomic_write, ensure_private_dir
 from ztctl.core.breakglass.session import Session, sessions_dir
-from ztctl.core.errors import OperationFailed
+from ztctl.core.errors import OperationFailed, ZtctlError
 
 LOCK_TIMEOUT_S = 60.0
 
@@ -101,6 +101,8 @@ def audit_failed(state_dir: Path, event: str, exc: BaseException) -> AuditFailed
     from ztctl.core.audit import AUDIT_FILE
 
     path = Path(state_dir) / AUDIT_FILE
+    if isinstance(exc, ZtctlError) and exc.__cause__ is not None:
+        exc = exc.__cause__  # core.audit's own error: say what the OS said, once
     if isinstance(exc, OSError) and exc.strerror:
         why = exc.strerror
     else:
