@@ -209,3 +209,28 @@ def pass_app(func: F) -> F:
         return func(ctx.find_root().obj, *args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
+
+
+def local_time(epoch: float, now: float | None = None) -> str:
+    """The one way text output shows a moment: local time with its zone, and how far off.
+
+    ``14:05:09 CET (in 1h2m5s)`` today; ``2026-12-05 09:00:00 CET (3d ago)`` on another day.
+    JSON keeps RFC 3339 in UTC.
+    """
+    import time
+    from datetime import datetime
+
+    from ztctl.core.duration import format_duration
+
+    now = time.time() if now is None else now
+    moment = datetime.fromtimestamp(epoch).astimezone()
+    today = datetime.fromtimestamp(now).astimezone().date()
+    shape = "%H:%M:%S %Z" if moment.date() == today else "%Y-%m-%d %H:%M:%S %Z"
+    delta = epoch - now
+    if abs(delta) < 1:
+        relative = "now"
+    elif delta > 0:
+        relative = f"in {format_duration(round(delta))}"
+    else:
+        relative = f"{format_duration(round(-delta))} ago"
+    return f"{moment.strftime(shape).strip()} ({relative})"

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from ztctl.cli.complete import cluster_names
-from ztctl.cli.output import emit, json_option, pass_app, print_table, use_color
+from ztctl.cli.complete import cluster_names, session_then_cluster_names
+from ztctl.cli.output import emit, json_option, local_time, pass_app, print_table, use_color
 from ztctl.cli.params import Seconds
 
 if TYPE_CHECKING:
@@ -130,8 +130,6 @@ def _require_trust(app: App, cluster: Cluster) -> None:
 
 
 def _start_text(app: App, result: StartResult) -> None:
-    from ztctl.core.duration import format_duration
-
     s = result.session
     v = result.verified
     bold = "\x1b[1m{}\x1b[0m" if use_color(app) else "{}"
@@ -154,7 +152,7 @@ def _start_text(app: App, result: StartResult) -> None:
         f"  verified   {s.server} answers over it: {answered}",
         f"  zero trust {zt_text}",
         f"  reason     {s.reason}",
-        f"  expires    {_local(s.deadline)} (in {format_duration(s.remaining())})",
+        f"  expires    {local_time(s.deadline)}",
         "",
         f"Use it:   ztctl break-glass exec {s.cluster} -- kubectl get pods",
         f"          ztctl break-glass shell {s.cluster}",
@@ -163,17 +161,11 @@ def _start_text(app: App, result: StartResult) -> None:
     sys.stdout.write("\n".join(lines) + "\n")
 
 
-def _local(ts: float) -> str:
-    from datetime import datetime
-
-    return datetime.fromtimestamp(ts).astimezone().strftime("%H:%M:%S %Z").strip()
-
-
 _EXEC_SETTINGS = {"ignore_unknown_options": True, "allow_interspersed_args": False}
 
 
 @command.command("exec", context_settings=_EXEC_SETTINGS)
-@click.argument("cluster", shell_complete=cluster_names)
+@click.argument("cluster", shell_complete=session_then_cluster_names)
 @click.argument("argv", nargs=-1, type=click.UNPROCESSED, required=True, metavar="-- CMD [ARGS]...")
 @pass_app
 def exec_command(app: App, cluster: str, argv: tuple[str, ...]) -> None:
@@ -195,7 +187,7 @@ def exec_command(app: App, cluster: str, argv: tuple[str, ...]) -> None:
 
 
 @command.command("shell")
-@click.argument("cluster", shell_complete=cluster_names)
+@click.argument("cluster", shell_complete=session_then_cluster_names)
 @pass_app
 def shell_command(app: App, cluster: str) -> None:
     """Start a shell whose kubectl uses the break-glass route"""
@@ -287,7 +279,7 @@ def _status_text(app: App, result: StatusResult) -> None:
 
 
 @command.command("end")
-@click.argument("cluster", required=False, shell_complete=cluster_names)
+@click.argument("cluster", required=False, shell_complete=session_then_cluster_names)
 @click.option("--all", "all_", is_flag=True, help="End every open session.")
 @json_option
 @pass_app

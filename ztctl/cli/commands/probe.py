@@ -80,13 +80,17 @@ def command(
         env=app.env,
         on_sample=_LiveLine(app) if count and not app.quiet else None,
     )
-    result = probe_cluster(
-        resolved.target,
-        route=route,
-        options=options,
-        session_proxy=session_proxy,
-        session_open=session_open,
-    )
+    from ztctl.cli.spinner import spinner
+
+    # A black-holed path is silent until the timeout: show a spinner after 300 ms on a TTY.
+    with spinner(f"Probing {resolved.target.name}", enabled=not count and not app.quiet):
+        result = probe_cluster(
+            resolved.target,
+            route=route,
+            options=options,
+            session_proxy=session_proxy,
+            session_open=session_open,
+        )
     payload = result.to_dict()
     payload["context"] = resolved.context
     emit(app, payload, lambda: _text(app, result, resolved.context))
