@@ -237,12 +237,15 @@ def _reap_break_glass(app: App) -> None:
         sessions = app.state_dir / "break-glass"
         if not sessions.is_dir():
             return
+        from ztctl.cli.commands.break_glass import catalog_routes
         from ztctl.core.breakglass.lifecycle import reap
 
-        for ended in reap(app.state_dir, app.env):
+        for ended in reap(app.state_dir, app.env, catalog_routes(app)):
             app.info(
                 f"break-glass session for {ended.session.cluster} expired; its route is closed"
             )
+            if ended.audit:
+                app.warn(ended.audit)
     except Exception as exc:  # never let the backstop break the command itself
         app.debug(f"could not check break-glass sessions: {exc}")
 
