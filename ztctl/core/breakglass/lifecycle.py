@@ -58,6 +58,7 @@ from ztctl.core.errors import (
     EXIT_UNREACHABLE,
     OperationFailed,
     Unreachable,
+    ZtctlError,
     error_for,
 )
 from ztctl.core.model import ProxyRoute, SshRoute, VpnRoute
