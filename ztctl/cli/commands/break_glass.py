@@ -16,7 +16,8 @@ from ztctl.cli.params import Seconds
 if TYPE_CHECKING:
     from ztctl.cli.app import App
     from ztctl.core.breakglass.child import ExecPlan
-    from ztctl.core.breakglass.lifecycle import Ended, EndResult, StartResult, StatusResult
+    from ztctl.core.breakglass.lifecycle import Ended, EndResult, StatusResult
+    from ztctl.core.breakglass.opening import StartResult
     from ztctl.core.breakglass.trusted import CatalogRoutes
     from ztctl.core.model import Cluster
 
@@ -77,7 +78,7 @@ def start_command(
     timeout: float | None,
 ) -> None:
     """Open the out-of-band route, prove the API server answers"""
-    from ztctl.core.breakglass import lifecycle
+    from ztctl.core.breakglass import opening
     from ztctl.core.breakglass.policy import resolve_ttl, validate_reason
 
     chosen = app.cluster(cluster)
@@ -85,7 +86,7 @@ def start_command(
         validate_reason(reason)
         resolve_ttl(ttl, chosen.break_glass.max_ttl_s, chosen.name)
     _require_trust(app, chosen)
-    request = lifecycle.StartRequest(
+    request = opening.StartRequest(
         cluster=chosen,
         reason=reason,
         state_dir=app.state_dir,
@@ -98,7 +99,7 @@ def start_command(
         catalog_names=tuple(app.catalog().names),
         catalog_source=app.catalog_source,
     )
-    result = lifecycle.start(request, on_progress=app.info)
+    result = opening.start(request, on_progress=app.info)
     for ended in result.expired:
         app.info(f"closed the expired break-glass session for {ended.session.cluster}")
         if ended.audit:
