@@ -1,7 +1,7 @@
 """What a probe or a doctor check finds: a :class:`Problem` with a :class:`FailureKind` and a
 :class:`Phase`. Kinds and phases are enums whose members are their plain words, so the JSON
 (``"kind": "tls-inspection"``) stays the contract's. A Problem is a value; :meth:`Problem.error`
-turns it into the :class:`~ztctl.core.errors.ZtctlError` that ends a command with its code.
+turns it into the :class:`~ztctl.errors.ZtctlError` that ends a command with its code.
 """
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
-from ztctl.core.errors import failure_dict
+from ztctl.errors import failure_dict
 
 if TYPE_CHECKING:
-    from ztctl.core.errors import ZtctlError
+    from ztctl.errors import ZtctlError
 
 
 class _Text(str, Enum):
@@ -89,6 +89,6 @@ class Problem:
 
     def error(self) -> ZtctlError:
         """This finding as the error of its exit code (to end a command with it)."""
-        from ztctl.core.errors import error_for
+        from ztctl.errors import error_for
 
         return error_for(self.exit_code, self.message, self.fix)

@@ -24,7 +24,7 @@ from ztctl.adapters.cloudflare import (
     fix_for,
     is_zero_route,
 )
-from ztctl.core.errors import InvalidInput
+from ztctl.errors import InvalidInput
 
 
 @pytest.fixture

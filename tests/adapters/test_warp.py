@@ -34,7 +34,7 @@ from ztctl.adapters.warp import (
     parse_tunnel_ip_list,
     parse_version,
 )
-from ztctl.core.errors import EXIT_AUTH_NEEDED, ZtctlError
+from ztctl.errors import EXIT_AUTH_NEEDED, ZtctlError
 from ztctl.lab import state as labstate
 
 FIXTURES = Path(__file__).parent / "fixtures" / "warp"

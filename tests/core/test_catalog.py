@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from ztctl.core.catalog import load_catalog, parse_catalog
-from ztctl.core.errors import InvalidInput
 from ztctl.core.model import AccessToken, ClientCertificate, ExecCredential, ProxyRoute, SshRoute
+from ztctl.errors import InvalidInput
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "examples" / "catalog.yaml"
 

@@ -19,7 +19,7 @@ from tests.support.access import (
     ztctl_argv,
 )
 from ztctl.core.bundle import OMITTED, Scrubber, _exec_args, archive_format, read_members
-from ztctl.core.errors import UsageError
+from ztctl.errors import UsageError
 
 PRIVATE_KEY = (
     "-----BEGIN PRIVATE KEY-----\n"

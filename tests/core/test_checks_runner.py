@@ -19,7 +19,7 @@ from ztctl.core.checks.runner import (
     skipped,
     warned,
 )
-from ztctl.core.errors import OperationFailed
+from ztctl.errors import OperationFailed
 
 
 def const(outcome: Outcome):  # type: ignore[no-untyped-def]

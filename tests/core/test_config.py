@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from ztctl.core.config import config_path, load_config, state_dir
-from ztctl.core.errors import InvalidInput
+from ztctl.errors import InvalidInput
 
 
 def write(tmp_path: Path, text: str | bytes) -> Path:

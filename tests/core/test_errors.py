@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from ztctl.core.errors import (
+from ztctl.errors import (
     EXIT_AUTH_NEEDED,
     EXIT_FAILED,
     EXIT_INVALID_INPUT,

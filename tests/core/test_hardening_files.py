@@ -17,7 +17,7 @@ import pytest
 
 from ztctl.adapters import fs
 from ztctl.core import audit
-from ztctl.core.errors import InvalidInput
+from ztctl.errors import InvalidInput
 
 FIXED_LIMIT = 1024
 

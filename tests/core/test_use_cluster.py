@@ -13,11 +13,11 @@ import pytest
 import yaml
 
 from ztctl.core import audit
-from ztctl.core.errors import InvalidInput, OperationFailed
 from ztctl.core.kubeconfig.model import load_kubeconfig
 from ztctl.core.kubeconfig.store import lock_path
 from ztctl.core.model import AccessToken, ClientCertificate, Cluster, ExecCredential
 from ztctl.core.use_cluster import merge_cluster
+from ztctl.errors import InvalidInput, OperationFailed
 
 PROD = Cluster(
     name="prod-eu",

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ztctl.core.errors import InvalidInput
 from ztctl.core.kubeconfig.files import parse_file
 from ztctl.core.kubeconfig.model import load_kubeconfig
 from ztctl.core.kubeconfig.store import lock_path
+from ztctl.errors import InvalidInput
 
 ZTCTL = [sys.executable, "-m", "ztctl"]
 HELPER = Path(__file__).with_name("kill_helper.py")

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from ztctl.core.errors import InvalidInput
+from ztctl.errors import InvalidInput
 
 if TYPE_CHECKING:
     import httpx

@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ztctl.adapters.procs import killed_on_exit
-from ztctl.core.errors import AuthNeeded, OperationFailed
+from ztctl.errors import AuthNeeded, OperationFailed
 
 TOKEN_TIMEOUT_S = 15.0
 LOGIN_TIMEOUT_S = 180.0  # a person logs in in the browser meanwhile (kubelogin uses 180 s too)

@@ -14,7 +14,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from ztctl.core.errors import InvalidInput
+from ztctl.errors import InvalidInput
 
 if TYPE_CHECKING:
     from rich.console import Console

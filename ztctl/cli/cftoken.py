@@ -22,7 +22,7 @@ MAX_INPUT = 4096
 
 def read_token(app: App) -> str:
     from ztctl.core.cloudflare import clean_token
-    from ztctl.core.errors import UsageError
+    from ztctl.errors import UsageError
 
     if sys.stdin.isatty():
         if app.no_input:
@@ -39,7 +39,7 @@ def read_token(app: App) -> str:
     else:
         raw = sys.stdin.read(MAX_INPUT + 1)
         if len(raw) > MAX_INPUT:
-            from ztctl.core.errors import InvalidInput
+            from ztctl.errors import InvalidInput
 
             raise InvalidInput(
                 "the input on stdin is too long to be an API token",
@@ -61,7 +61,7 @@ def login_api_token(app: App, timeout: float = 10.0) -> None:
         make_api,
         verify,
     )
-    from ztctl.core.errors import AuthNeeded, InvalidInput, OperationFailed
+    from ztctl.errors import AuthNeeded, InvalidInput, OperationFailed
 
     settings = api_settings(app.config)
     if settings is None:

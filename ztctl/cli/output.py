@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from ztctl.cli.palette import Palette
-from ztctl.core.errors import ZtctlError
+from ztctl.errors import ZtctlError
 
 if TYPE_CHECKING:
     from ztctl.cli.app import App

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ztctl.adapters.fs import append_line_durably, ensure_private_dir
-from ztctl.core.errors import OperationFailed
+from ztctl.errors import OperationFailed
 
 AUDIT_FILE = "audit.jsonl"
 

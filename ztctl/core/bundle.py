@@ -40,7 +40,7 @@ from typing import Any
 
 from ztctl import __version__
 from ztctl.adapters.fs import atomic_write
-from ztctl.core.errors import OperationFailed, UsageError
+from ztctl.errors import OperationFailed, UsageError
 
 OMITTED = "<omitted>"
 REDACTED = "<redacted>"
@@ -227,8 +227,8 @@ def _extension_names(extensions: Any) -> list[Any]:
 
 def kubeconfig_structure(paths: Sequence[Path], scrub: Scrubber) -> dict[str, Any]:
     """The structure of each kubeconfig file, secrets left out (their values go to ``scrub``)."""
-    from ztctl.core.errors import ZtctlError
     from ztctl.core.kubeconfig.files import read_file
+    from ztctl.errors import ZtctlError
 
     files: list[dict[str, Any]] = []
     for path in paths:

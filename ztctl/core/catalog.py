@@ -16,10 +16,10 @@ from urllib.parse import urlsplit
 
 from ztctl.core.catalog_parse import MAX_CATALOG_BYTES, parse_catalog, quote, redact_url
 from ztctl.core.duration import format_duration
-from ztctl.core.errors import InvalidInput
 from ztctl.core.model import (
     Catalog,
 )
+from ztctl.errors import InvalidInput
 
 # The whole fetch of an https catalog, however slowly the server trickles (seconds).
 FETCH_DEADLINE_S = 10.0

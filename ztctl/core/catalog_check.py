@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ztctl.core.checks.runner import Check, CheckResult, Outcome, passed, run_checks, warned
-from ztctl.core.errors import EXIT_AUTH_NEEDED, EXIT_INVALID_INPUT, InvalidInput
+from ztctl.errors import EXIT_AUTH_NEEDED, EXIT_INVALID_INPUT, InvalidInput
 
 if TYPE_CHECKING:
     from ztctl.core.config import Config

@@ -14,7 +14,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ztctl.core.duration import format_duration, parse_duration
-from ztctl.core.errors import InvalidInput
 from ztctl.core.model import (
     AccessToken,
     BreakGlass,
@@ -29,6 +28,7 @@ from ztctl.core.model import (
     VpnRoute,
 )
 from ztctl.core.suggest import did_you_mean
+from ztctl.errors import InvalidInput
 
 API_VERSION = "ztctl/v1"
 KIND = "ClusterCatalog"

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ztctl.core.errors import AuthNeeded, InvalidInput
+from ztctl.errors import AuthNeeded, InvalidInput
 
 if TYPE_CHECKING:
     from ztctl.adapters.cloudflare import ApiError, CloudflareApi, Permission

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ztctl.core.errors import InvalidInput
 from ztctl.core.paths import (  # re-exported: the config's own API since the beginning
     APP_NAME,
     config_path,
@@ -22,6 +21,7 @@ from ztctl.core.paths import (  # re-exported: the config's own API since the be
     state_dir,
 )
 from ztctl.core.suggest import did_you_mean
+from ztctl.errors import InvalidInput
 
 __all__ = [
     "APP_NAME",

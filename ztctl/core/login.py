@@ -4,7 +4,7 @@
 :class:`Step` per thing it looked at — ``ok`` (already so), ``changed`` (it did something),
 ``fail`` (a problem it explains but cannot fix, e.g. a mode that does not route private
 networks). When a person must act and may not (``--no-input`` / no TTY), or the device is in
-another team, it raises :class:`~ztctl.core.errors.AuthNeeded` (exit 4) naming the URL.
+another team, it raises :class:`~ztctl.errors.AuthNeeded` (exit 4) naming the URL.
 
 Idempotent: with everything in place every step is ``ok`` and nothing is written except
 the audit event. Tokens go only to the OS keyring (:mod:`ztctl.adapters.keyring`); the state
@@ -32,7 +32,7 @@ from ztctl.core.credential import (
     token_claims,
     token_problem,
 )
-from ztctl.core.errors import AuthNeeded, InvalidInput, OperationFailed, ZtctlError
+from ztctl.errors import AuthNeeded, InvalidInput, OperationFailed, ZtctlError
 
 ENROL_TIMEOUT_S = 180.0
 CONNECT_TIMEOUT_S = 30.0

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ztctl.core.credential import expires_at, identity, rfc3339, token_claims, token_problem
-from ztctl.core.errors import ZtctlError
+from ztctl.errors import ZtctlError
 
 if TYPE_CHECKING:
     from ztctl.adapters.warp import WarpClient

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ztctl.core.errors import InvalidInput, OperationFailed
 from ztctl.core.kubeconfig.edit import EditedFile, FileEditor
 from ztctl.core.kubeconfig.files import precedence, read_file
 from ztctl.core.kubeconfig.model import (
@@ -36,6 +35,7 @@ from ztctl.core.kubeconfig.store import (
 )
 from ztctl.core.kubeconfig.yamlio import gc_paused
 from ztctl.core.model import AccessToken, ClientCertificate, Cluster, ExecCredential
+from ztctl.errors import InvalidInput, OperationFailed
 
 if TYPE_CHECKING:
     from ztctl.core.probe import ProbeResult, Target

@@ -13,8 +13,8 @@ from tests.core.breakglass.helpers import SERVER, make_cluster
 from ztctl.core.breakglass.child import prepare_exec
 from ztctl.core.breakglass.opening import StartRequest, start
 from ztctl.core.breakglass.session import STATE_OPENING, Session
-from ztctl.core.errors import ZtctlError, error_for
 from ztctl.core.model import BreakGlass, ClientCertificate, Cluster, ProxyRoute
+from ztctl.errors import ZtctlError, error_for
 
 # --- exit codes --------------------------------------------------------------------------
 #

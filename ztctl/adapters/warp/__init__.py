@@ -21,7 +21,7 @@ raises :class:`WarpActionNeeded` whose fix tells the user how to accept them.
 
 The package: :mod:`.types` (values and errors), :mod:`.parse` (the parsers),
 :mod:`.client` (:class:`WarpClient`); every public name is importable from here too.
-Nothing here prints; errors are :class:`ztctl.core.errors.ZtctlError` subclasses.
+Nothing here prints; errors are :class:`ztctl.errors.ZtctlError` subclasses.
 """
 
 from __future__ import annotations

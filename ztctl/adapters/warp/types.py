@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ParamSpec, TypeVar
 
-from ztctl.core.errors import EXIT_AUTH_NEEDED, OperationFailed
+from ztctl.errors import EXIT_AUTH_NEEDED, OperationFailed
 
 P = ParamSpec("P")
 R = TypeVar("R")

@@ -26,7 +26,7 @@ def catalog_routes(app: App) -> CatalogRoutes:
     """Where break-glass takes route commands and ``maxTtl`` from: ``--catalog`` or the
     configured catalog (read without the network), never the session file."""
     from ztctl.core.breakglass.trusted import CatalogRoutes
-    from ztctl.core.errors import ZtctlError
+    from ztctl.errors import ZtctlError
 
     try:
         source = app.catalog_source
@@ -247,8 +247,7 @@ def _exit_if_unaudited(app: App, ended: Sequence[Ended]) -> None:
     for e in lost:
         app.warn(f"the break-glass session for {e.session.cluster} is closed, but {e.audit}")
     if lost:
-        sys.stdout.flush()
-        raise SystemExit(1)
+        app.exit(1)
 
 
 def _status_text(app: App, result: StatusResult) -> None:
@@ -294,7 +293,7 @@ def end_command(app: App, cluster: str | None, all_: bool) -> None:
     from ztctl.core.audit import os_user
     from ztctl.core.breakglass.lifecycle import end
     from ztctl.core.breakglass.session import list_sessions
-    from ztctl.core.errors import UsageError
+    from ztctl.errors import UsageError
 
     if cluster and all_:
         raise UsageError("give a CLUSTER or --all, not both", "ztctl break-glass end --all")

@@ -46,7 +46,7 @@ def check(app: App, clusters: tuple[str, ...], timeout: float | None) -> None:
     """
     from ztctl.core.catalog import load_catalog
     from ztctl.core.catalog_check import check_catalog
-    from ztctl.core.errors import InvalidInput
+    from ztctl.errors import InvalidInput
 
     source = app.catalog_source
     if not source:

@@ -20,8 +20,8 @@ if TYPE_CHECKING:
 def command(app: App) -> None:
     """List the catalog's clusters and their break-glass routes"""
     from ztctl.core.clusters import list_clusters
-    from ztctl.core.errors import InvalidInput
     from ztctl.core.kubeconfig.model import load_kubeconfig
+    from ztctl.errors import InvalidInput
 
     catalog = app.catalog()
     try:

@@ -90,7 +90,7 @@ def _context(
     app: App, names: tuple[str, ...], all_clusters: bool, timeout: float | None
 ) -> tuple[DoctorContext, str | None]:
     from ztctl.core.checks import DoctorContext, catalog_context, select_clusters
-    from ztctl.core.errors import UsageError
+    from ztctl.errors import UsageError
 
     config = app.config
     seconds = timeout if timeout is not None else config.doctor.timeout

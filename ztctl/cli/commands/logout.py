@@ -20,8 +20,8 @@ if TYPE_CHECKING:
 @pass_app
 def command(app: App, disconnect: bool, api_token: bool) -> None:
     """Remove ztctl's Access tokens from the OS keyring"""
-    from ztctl.core.errors import InvalidInput
     from ztctl.core.login import logout
+    from ztctl.errors import InvalidInput
 
     try:
         catalog = app.catalog()

@@ -127,8 +127,8 @@ def command(
 
 
 def _previous(app: App) -> str:
-    from ztctl.core.errors import InvalidInput
     from ztctl.core.use_cluster import previous_context
+    from ztctl.errors import InvalidInput
 
     previous = previous_context(app.state_dir)
     if previous is None:
@@ -187,7 +187,7 @@ def _require_trust(app: App, cluster: Cluster) -> None:
 
 
 def _pick(app: App, catalog: Catalog) -> Cluster:
-    from ztctl.core.errors import UsageError
+    from ztctl.errors import UsageError
 
     names = catalog.names
     if not names:
@@ -251,8 +251,8 @@ def choose(catalog: Catalog, answer: str) -> tuple[Cluster | None, str]:
 
 
 def _current_context(app: App) -> str | None:
-    from ztctl.core.errors import ZtctlError
     from ztctl.core.kubeconfig.model import load_kubeconfig
+    from ztctl.errors import ZtctlError
 
     try:
         return load_kubeconfig(app.kubeconfig, app.env).current_context or None

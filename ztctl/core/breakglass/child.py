@@ -27,7 +27,7 @@ from ztctl.core.breakglass.session import (
 )
 from ztctl.core.breakglass.store import AuditFailed, record
 from ztctl.core.breakglass.trusted import CatalogRoutes
-from ztctl.core.errors import OperationFailed, Unreachable, UsageError
+from ztctl.errors import OperationFailed, Unreachable, UsageError
 
 # A child still running at the deadline gets this long after SIGTERM/SIGHUP.
 CHILD_GRACE_S = 5.0

@@ -40,11 +40,11 @@ from ztctl.core.breakglass.store import (
     write_session,
 )
 from ztctl.core.breakglass.trusted import CatalogRoutes
-from ztctl.core.errors import (
+from ztctl.core.model import VpnRoute
+from ztctl.errors import (
     OperationFailed,
     ZtctlError,
 )
-from ztctl.core.model import VpnRoute
 
 if TYPE_CHECKING:
     pass

@@ -48,14 +48,14 @@ from ztctl.core.breakglass.store import (
 )
 from ztctl.core.breakglass.trusted import CatalogRoutes
 from ztctl.core.duration import format_duration
-from ztctl.core.errors import (
+from ztctl.core.model import ProxyRoute, SshRoute, VpnRoute
+from ztctl.errors import (
     EXIT_UNREACHABLE,
     OperationFailed,
     Unreachable,
     ZtctlError,
     error_for,
 )
-from ztctl.core.model import ProxyRoute, SshRoute, VpnRoute
 from ztctl.problems import ANSWERED_KINDS
 
 if TYPE_CHECKING:

@@ -101,7 +101,7 @@ class CatalogRoutes:
             raise self._error
         if self._catalog is None:
             from ztctl.core.catalog import load_catalog
-            from ztctl.core.errors import InvalidInput
+            from ztctl.errors import InvalidInput
 
             try:
                 source = self.source()

@@ -110,8 +110,8 @@ def select_clusters(
     Names must be catalog clusters (an unknown one is an :class:`InvalidInput` with a
     suggestion); ``--all`` is every cluster; neither is the current context's cluster.
     """
-    from ztctl.core.errors import InvalidInput, UsageError
     from ztctl.core.suggest import did_you_mean
+    from ztctl.errors import InvalidInput, UsageError
 
     if names and all_clusters:
         raise UsageError("give cluster names or --all, not both", "drop one of them")

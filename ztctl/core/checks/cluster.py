@@ -544,7 +544,7 @@ def check_credentials(ctx: DoctorContext, name: str) -> Outcome:
 def _check_access_token(ctx: DoctorContext, name: str, data: dict[str, Any]) -> Outcome:
     """An ``accessToken`` cluster: is there an Access token in the keyring, and is it fresh?"""
     from ztctl.core.checks.device import default_token_source
-    from ztctl.core.errors import ZtctlError
+    from ztctl.errors import ZtctlError
 
     source = ctx.token_source or default_token_source
     try:

@@ -427,7 +427,7 @@ def default_token_source(ctx: DoctorContext, cluster: str | None = None) -> tupl
 
     Looks for the tokens ``ztctl login`` stores (per cluster with ``accessToken``
     credentials). Never prompts, never runs cloudflared. A keyring that cannot be used
-    raises its :class:`~ztctl.core.errors.ZtctlError` (with the fix).
+    raises its :class:`~ztctl.errors.ZtctlError` (with the fix).
     """
     import importlib.util
 
@@ -480,7 +480,7 @@ def identity_url(ctx: DoctorContext) -> str | None:
 def server_verdict(ctx: DoctorContext, timeout: float | None = None) -> dict[str, Any]:
     """``{"available": bool, "note": str, "rules": [...]}`` from get-identity."""
     from ztctl.core.checks.net import FetchError, fetch
-    from ztctl.core.errors import ZtctlError
+    from ztctl.errors import ZtctlError
 
     source: TokenSource = ctx.token_source or default_token_source
     try:

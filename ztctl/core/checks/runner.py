@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from ztctl.core.errors import ZtctlError
+from ztctl.errors import ZtctlError
 
 STATUSES = ("pass", "warn", "fail", "skip")
 T = TypeVar("T")

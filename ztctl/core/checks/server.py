@@ -584,7 +584,7 @@ def server_side(
         make_api,
         resolve_token,
     )
-    from ztctl.core.errors import AuthNeeded, InvalidInput
+    from ztctl.errors import AuthNeeded, InvalidInput
 
     settings = api_settings(config)
     token = resolve_token(env)

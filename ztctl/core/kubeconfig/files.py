@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ztctl.core.errors import InvalidInput
 from ztctl.core.kubeconfig import schema
 from ztctl.core.kubeconfig.yamlio import YamlProblem, parse
+from ztctl.errors import InvalidInput
 
 BOM = "\ufeff"
 

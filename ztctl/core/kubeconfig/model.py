@@ -173,7 +173,7 @@ def load_kubeconfig(
 ) -> Kubeconfig:
     """Read every file of the precedence list and merge them the way client-go does.
 
-    Raises :class:`~ztctl.core.errors.InvalidInput` for any file kubectl would refuse.
+    Raises :class:`~ztctl.errors.InvalidInput` for any file kubectl would refuse.
     Missing files are empty configs.
     """
     prec = precedence(kubeconfig, env)

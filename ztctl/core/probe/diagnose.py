@@ -10,13 +10,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ztctl.adapters.wire import errors as wire
-from ztctl.core.errors import (
+from ztctl.core.probe.result import CertificateInfo, DnsInfo, Problem
+from ztctl.errors import (
     EXIT_AUTH_NEEDED,
     EXIT_FAILED,
     EXIT_INVALID_INPUT,
     EXIT_UNREACHABLE,
 )
-from ztctl.core.probe.result import CertificateInfo, DnsInfo, Problem
 from ztctl.problems import FailureKind as Kind
 from ztctl.problems import Phase
 

@@ -79,9 +79,9 @@ def resolve_target(
     credentials (what ``use-cluster`` would write). A NAME that is only a kubeconfig context
     is probed from the kubeconfig alone (no catalog addresses).
     """
-    from ztctl.core.errors import InvalidInput, UsageError
     from ztctl.core.kubeconfig.model import load_kubeconfig
     from ztctl.core.suggest import did_you_mean
+    from ztctl.errors import InvalidInput, UsageError
 
     kc = load_kubeconfig(kubeconfig, env)
     if name is None:

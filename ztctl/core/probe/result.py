@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ztctl.core.errors import EXIT_OK
+from ztctl.errors import EXIT_OK
 from ztctl.problems import Problem
 
 # --------------------------------------------------------------------------------------
