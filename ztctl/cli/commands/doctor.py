@@ -15,7 +15,7 @@ from ztctl.cli.params import Seconds
 
 if TYPE_CHECKING:
     from ztctl.cli.app import App
-    from ztctl.core.checks import CheckResult, DoctorContext, DoctorReport
+    from ztctl.core.doctor import CheckResult, DoctorContext, DoctorReport
 
 _LABELS = {"pass": "PASS", "warn": "WARN", "fail": "FAIL", "skip": "SKIP"}
 
@@ -64,7 +64,7 @@ def command(
     failed (warnings alone exit 0).
     """
     from ztctl.core.bundle import archive_format
-    from ztctl.core.checks import run_doctor
+    from ztctl.core.doctor import run_doctor
 
     if bundle is not None:
         archive_format(bundle)  # a bad name is a usage error before anything runs
@@ -89,7 +89,7 @@ def command(
 def _context(
     app: App, names: tuple[str, ...], all_clusters: bool, timeout: float | None
 ) -> tuple[DoctorContext, str | None]:
-    from ztctl.core.checks import DoctorContext, catalog_context, select_clusters
+    from ztctl.core.doctor import DoctorContext, catalog_context, select_clusters
     from ztctl.errors import UsageError
 
     config = app.config
@@ -124,10 +124,10 @@ def _context(
 
 
 def _server_side(app: App, ctx: DoctorContext, *, required: bool) -> Any:
-    from ztctl.core.checks.server import server_side
+    from ztctl.core.doctor.server import server_side
 
     def device_id() -> str | None:
-        from ztctl.core.checks.warp import registration_fact
+        from ztctl.core.doctor.warp import registration_fact
 
         try:
             registration = registration_fact(ctx)
@@ -156,7 +156,7 @@ class _Live:
     def start(self, ctx: DoctorContext) -> None:
         from rich.live import Live
 
-        from ztctl.core.checks import build_checks
+        from ztctl.core.doctor import build_checks
 
         self.order = [(c.key, c.id, c.cluster) for c in build_checks(ctx)]
         self.live = Live(
@@ -230,7 +230,7 @@ def _text(app: App, report: DoctorReport, live_shown: bool) -> None:
 
 def _write_bundle(app: App, ctx: DoctorContext, report: DoctorReport, path: Path) -> None:
     from ztctl.core.bundle import BundleInput, collect, write_bundle
-    from ztctl.core.checks.device import default_token_source
+    from ztctl.core.doctor.device import default_token_source
     from ztctl.core.kubeconfig.files import precedence
     from ztctl.core.model import AccessToken
 

@@ -14,16 +14,16 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from ztctl.core.checks.cluster import (
+from ztctl.core.doctor.cluster import (
     break_glass_note,
     local_domain_fallback_fix,
     path_down_fix,
 )
-from ztctl.core.checks.runner import CheckResult
+from ztctl.core.doctor.runner import CheckResult
 from ztctl.problems import PATH_KINDS
 
 if TYPE_CHECKING:
-    from ztctl.core.checks.context import DoctorContext
+    from ztctl.core.doctor.context import DoctorContext
     from ztctl.core.model import Cluster
 
 # Device checks that stop every packet to a private address, in the order a person should
@@ -146,7 +146,7 @@ def _server_root(by_key: dict[str, CheckResult], result: CheckResult) -> CheckRe
     """The failed cf.* check (server side) that explains ``result``, if any."""
     if result.status != "fail" or not result.cluster:
         return None
-    from ztctl.core.checks.server import server_root_cause
+    from ztctl.core.doctor.server import server_root_cause
 
     kind = result.data.get("kind")
     check_id = "cluster.tls-inspection" if kind == "tls-inspection" else result.id

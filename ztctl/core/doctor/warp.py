@@ -12,7 +12,7 @@ import ipaddress
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from ztctl.core.checks.runner import Check, Outcome, check_key, failed, passed, skipped, warned
+from ztctl.core.doctor.runner import Check, Outcome, check_key, failed, passed, skipped, warned
 
 if TYPE_CHECKING:
     from ztctl.adapters.warp import (
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
         WarpSettings,
         WarpStatus,
     )
-    from ztctl.core.checks.context import DoctorContext
+    from ztctl.core.doctor.context import DoctorContext
 
 TITLES = {
     "warp.cli": "WARP client installed",

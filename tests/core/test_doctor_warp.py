@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.core.checks_lab import doctor, result
+from tests.core.doctor_lab import doctor, result
 from ztctl.adapters.warp import SplitEntry
-from ztctl.core.checks.warp import _rest_of, evaluate_split_tunnel
+from ztctl.core.doctor.warp import _rest_of, evaluate_split_tunnel
 from ztctl.lab.state import ERA_VERSIONS, ERAS
 
 WARP_IDS = (

@@ -2,7 +2,7 @@
 ``cf.inspection``) and the Gateway rule lint behind ``cf.inspection``.
 
 :mod:`.server` builds them into checks and runs them through its guard; they read the API
-only through :class:`~ztctl.core.checks.server.ServerSide`'s memo.
+only through :class:`~ztctl.core.doctor.server.ServerSide`'s memo.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ztctl.adapters.cloudflare import ApiError, ApiErrorKind
-from ztctl.core.checks.runner import Outcome, failed, passed, skipped, warned
+from ztctl.core.doctor.runner import Outcome, failed, passed, skipped, warned
 
 if TYPE_CHECKING:
-    from ztctl.core.checks.server import ServerSide
+    from ztctl.core.doctor.server import ServerSide
     from ztctl.core.model import Cluster
 
 

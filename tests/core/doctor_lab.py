@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ztctl.core.checks import (
+from ztctl.core.doctor import (
     CheckResult,
     DoctorContext,
     DoctorReport,

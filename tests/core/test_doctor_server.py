@@ -15,9 +15,9 @@ import pytest
 from tests.support.cfapi import TOKEN, StandIn, catalog_entries, stand_in
 from ztctl.adapters.cloudflare import CloudflareApi
 from ztctl.core.catalog import parse_catalog
-from ztctl.core.checks.runner import CheckResult, run_checks
-from ztctl.core.checks.server import ServerSide, checks
-from ztctl.core.checks.server_cluster import connectors, describe_connectors, lint_http_rules
+from ztctl.core.doctor.runner import CheckResult, run_checks
+from ztctl.core.doctor.server import ServerSide, checks
+from ztctl.core.doctor.server_cluster import connectors, describe_connectors, lint_http_rules
 
 TIMEOUT = 2.0
 

@@ -13,7 +13,7 @@ inspection check is a *policy lint* of the Gateway rules, not Gateway's verdict.
 API trouble (unreachable, slow, rate-limited, a broken answer) makes a check ``warn`` or
 ``skip`` with the reason, never ``fail``: a failure always means something in the account
 is wrong. Each failure carries ``data["cause"]``, the sentence the root-cause pass
-(:mod:`~ztctl.core.checks.diagnose`) puts into the fix of the local failure it explains.
+(:mod:`~ztctl.core.doctor.diagnose`) puts into the fix of the local failure it explains.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ztctl.adapters.cloudflare import ApiError, ApiErrorKind, Permission, is_zero_route
-from ztctl.core.checks.runner import Check, Outcome, failed, passed, skipped, warned
-from ztctl.core.checks.server_cluster import (
+from ztctl.core.doctor.runner import Check, Outcome, failed, passed, skipped, warned
+from ztctl.core.doctor.server_cluster import (
     PLATFORM,
     check_inspection,
     check_route,
@@ -301,7 +301,7 @@ def checks(
 ) -> list[Check]:
     """``cf.api``, (with ``device``) ``cf.device`` and ``cf.gateway``, and per cluster the
     ids in ``on_cluster_ids``. ``timeout`` bounds each check's API calls."""
-    from ztctl.core.checks.context import inner_timeout
+    from ztctl.core.doctor.context import inner_timeout
 
     budget = inner_timeout(timeout)
 

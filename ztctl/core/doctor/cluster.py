@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from ztctl.core.checks.runner import (
+from ztctl.core.doctor.runner import (
     Check,
     Outcome,
     check_key,
@@ -32,7 +32,7 @@ from ztctl.problems import FailureKind as Kind
 
 if TYPE_CHECKING:
     from ztctl.adapters.routes import RouteInfo, TunnelOwner
-    from ztctl.core.checks.context import DoctorContext
+    from ztctl.core.doctor.context import DoctorContext
     from ztctl.core.model import Cluster
     from ztctl.core.probe import ProbeResult, Target
 
@@ -543,7 +543,7 @@ def check_credentials(ctx: DoctorContext, name: str) -> Outcome:
 
 def _check_access_token(ctx: DoctorContext, name: str, data: dict[str, Any]) -> Outcome:
     """An ``accessToken`` cluster: is there an Access token in the keyring, and is it fresh?"""
-    from ztctl.core.checks.device import default_token_source
+    from ztctl.core.doctor.device import default_token_source
     from ztctl.errors import ZtctlError
 
     source = ctx.token_source or default_token_source

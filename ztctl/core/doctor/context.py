@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ztctl.core.checks.runner import Facts
+from ztctl.core.doctor.runner import Facts
 
 if TYPE_CHECKING:
     from ztctl.adapters.warp import WarpClient
@@ -42,10 +42,10 @@ class DoctorContext:
     # them serves device.posture's get-identity call.
     access_clusters: tuple[str, ...] = ()
     # How to find an Access token (tests replace it); None: the OS keyring
-    # (ztctl.core.checks.device.default_token_source).
+    # (ztctl.core.doctor.device.default_token_source).
     token_source: Any = None
     facts: Facts = field(default_factory=Facts)
-    # The server-side checks (ztctl.core.checks.server.ServerSide); None: --no-server.
+    # The server-side checks (ztctl.core.doctor.server.ServerSide); None: --no-server.
     server: Any = None
     started: float = field(default_factory=time.monotonic)
     _warp_client: WarpClient | None = field(default=None, repr=False)

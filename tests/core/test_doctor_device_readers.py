@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ztctl.core.checks.device import (
+from ztctl.core.doctor.device import (
     parse_fdesetup,
     parse_manage_bde,
     parse_netsh_firewall,

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.core.checks_lab import doctor, result
+from tests.core.doctor_lab import doctor, result
 from tests.support.access import access_fixture  # noqa: F401
-from ztctl.core.checks.device import linux_disk_encryption, parse_device_posture
+from ztctl.core.doctor.device import linux_disk_encryption, parse_device_posture
 
 DEVICE = {"clusters": ()}
 

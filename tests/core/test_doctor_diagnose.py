@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from ztctl.core.checks.context import DoctorContext
-from ztctl.core.checks.diagnose import diagnose
-from ztctl.core.checks.runner import CheckResult
 from ztctl.core.config import WarpConfig
+from ztctl.core.doctor.context import DoctorContext
+from ztctl.core.doctor.diagnose import diagnose
+from ztctl.core.doctor.runner import CheckResult
 from ztctl.core.model import BreakGlass, ClientCertificate, Cluster, ProxyRoute
 
 DEVICE_IDS = ("warp.cli", "warp.daemon", "warp.registration", "warp.connected", "warp.mode")

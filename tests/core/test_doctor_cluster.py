@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.core.checks_lab import (
+from tests.core.doctor_lab import (
     doctor,
     lab_cluster_entry,
     lab_context,
     result,
     write_catalog,
 )
-from ztctl.core.checks import run_doctor
+from ztctl.core.doctor import run_doctor
 
 CLUSTER_IDS = (
     "cluster.dns",
@@ -175,7 +175,7 @@ def test_route_is_moot_through_a_proxy(lab, tmp_path: Path) -> None:  # type: ig
     env = {**lab.env, "KUBECONFIG": str(kubeconfig)}
     ctx = lab_context(lab)
     ctx.env = env
-    from ztctl.core.checks import kubeconfig_targets
+    from ztctl.core.doctor import kubeconfig_targets
     from ztctl.core.kubeconfig.model import load_kubeconfig
 
     ctx.targets = kubeconfig_targets(ctx.clusters, load_kubeconfig(None, env))
@@ -287,7 +287,7 @@ def test_expired_bearer_token_in_the_kubeconfig(lab, tmp_path: Path) -> None:  #
     )
     lab.reset()
     env = {**lab.env, "KUBECONFIG": str(kubeconfig)}
-    from ztctl.core.checks import kubeconfig_targets
+    from ztctl.core.doctor import kubeconfig_targets
     from ztctl.core.kubeconfig.model import load_kubeconfig
 
     ctx = lab_context(lab, kubeconfig=False)

@@ -6,8 +6,8 @@ import socket
 
 import pytest
 
-from tests.core.checks_lab import doctor, result
-from ztctl.core.checks.net import Fetched, FetchError, parse_trace, validate_url
+from tests.core.doctor_lab import doctor, result
+from ztctl.core.doctor.net import Fetched, FetchError, parse_trace, validate_url
 
 DEVICE = {"clusters": ()}
 

@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from ztctl import __version__
-from ztctl.core.checks.runner import Check, Outcome, failed, passed, warned
+from ztctl.core.doctor.runner import Check, Outcome, failed, passed, warned
 
 if TYPE_CHECKING:
-    from ztctl.core.checks.context import DoctorContext
+    from ztctl.core.doctor.context import DoctorContext
 
 TITLE = "Cloudflare sees WARP and Gateway"
 USER_AGENT = f"ztctl/{__version__} (doctor)"

@@ -1,6 +1,6 @@
 """``ztctl doctor``: every device, network and per-cluster check, run concurrently.
 
-Groups (one module each): :mod:`~ztctl.core.checks.warp` (warp-cli), :mod:`~.net`
+Groups (one module each): :mod:`~ztctl.core.doctor.warp` (warp-cli), :mod:`~.net`
 (``/cdn-cgi/trace``), :mod:`~.device` (clock, posture) and :mod:`~.cluster` (DNS, route,
 credentials, TCP, TLS, API, auth per cluster). :mod:`~.runner` runs them with dependencies, a
 per-check timeout and a global deadline; :mod:`~.diagnose` then names the root cause of
@@ -17,8 +17,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ztctl.core.checks.context import DoctorContext, inner_timeout
-from ztctl.core.checks.runner import Check, CheckResult, Outcome, run_checks
+from ztctl.core.doctor.context import DoctorContext, inner_timeout
+from ztctl.core.doctor.runner import Check, CheckResult, Outcome, run_checks
 
 if TYPE_CHECKING:
     from ztctl.core.config import WarpConfig
@@ -180,13 +180,13 @@ def catalog_context(
 
 
 def build_checks(ctx: DoctorContext) -> list[Check]:
-    from ztctl.core.checks import cluster, device, net, warp
+    from ztctl.core.doctor import cluster, device, net, warp
 
     out = [*warp.checks(ctx), *net.checks(ctx), *device.checks(ctx)]
     for c in ctx.clusters:
         out += cluster.checks(ctx, c.name)
     if ctx.server is not None:
-        from ztctl.core.checks import server
+        from ztctl.core.doctor import server
 
         out += server.checks(ctx.server, ctx.clusters, timeout=ctx.timeout)
     return out
@@ -204,7 +204,7 @@ def run_doctor(
     ``deadline`` defaults to twice the per-check timeout plus one second: enough for the
     longest chain (warp-cli version, then status, then settings) to time out step by step.
     """
-    from ztctl.core.checks.diagnose import diagnose
+    from ztctl.core.doctor.diagnose import diagnose
 
     checks = build_checks(ctx)
     report = run_checks(

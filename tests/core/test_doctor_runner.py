@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from ztctl.core.checks.runner import (
+from ztctl.core.doctor.runner import (
     Check,
     Facts,
     Outcome,
@@ -137,7 +137,7 @@ def test_the_global_deadline_stops_everything_unfinished() -> None:
     assert results["b"].status == "skip" and "deadline" in results["b"].summary
 
 
-def test_checks_run_concurrently() -> None:
+def test_doctor_run_concurrently() -> None:
     """Four checks that each wait for all four to have started: only concurrency passes."""
     barrier = threading.Barrier(4, timeout=5)
 

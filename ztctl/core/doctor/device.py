@@ -29,10 +29,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from ztctl.core.checks.runner import Check, Outcome, failed, passed, skipped, warned
+from ztctl.core.doctor.runner import Check, Outcome, failed, passed, skipped, warned
 
 if TYPE_CHECKING:
-    from ztctl.core.checks.context import DoctorContext
+    from ztctl.core.doctor.context import DoctorContext
 
 TITLES = {
     "device.clock": "Clock in sync",
@@ -64,7 +64,7 @@ def clock_fix() -> str:
 
 
 def check_clock(ctx: DoctorContext) -> Outcome:
-    from ztctl.core.checks.net import FetchError, trace_fact
+    from ztctl.core.doctor.net import FetchError, trace_fact
 
     try:
         fetched = trace_fact(ctx)
@@ -467,7 +467,7 @@ def identity_url(ctx: DoctorContext) -> str | None:
     serves the team's Access endpoints: use its origin. Otherwise the team's auth domain,
     ``https://<team>.cloudflareaccess.com``.
     """
-    from ztctl.core.checks.net import is_loopback_host
+    from ztctl.core.doctor.net import is_loopback_host
 
     trace = urlsplit(ctx.warp.trace_url)
     if trace.scheme == "http" and trace.hostname and is_loopback_host(trace.hostname):
@@ -479,7 +479,7 @@ def identity_url(ctx: DoctorContext) -> str | None:
 
 def server_verdict(ctx: DoctorContext, timeout: float | None = None) -> dict[str, Any]:
     """``{"available": bool, "note": str, "rules": [...]}`` from get-identity."""
-    from ztctl.core.checks.net import FetchError, fetch
+    from ztctl.core.doctor.net import FetchError, fetch
     from ztctl.errors import ZtctlError
 
     source: TokenSource = ctx.token_source or default_token_source
