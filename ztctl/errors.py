@@ -1,4 +1,4 @@
-"""The failures ztctl knows, each mapped to one exit code of the contract (§2).
+"""The failures ztctl knows, each mapped to one exit code of docs/exit-codes.md.
 
 What a probe or a doctor check *finds* (a :class:`~ztctl.problems.Problem`, a value) lives
 in :mod:`ztctl.problems`; this module is on every command's start-up path and stays small.
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-# Exit codes of the contract, §2.
+# Exit codes (docs/exit-codes.md).
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2

@@ -215,7 +215,7 @@ def test_ztctl_config_env_and_flag_name_the_config_file(lab: Any, tmp_path: Path
 
 
 # --------------------------------------------------------------------------------------
-# --json: exactly one document, also for errors (contract §1), with §2's codes
+# --json: exactly one document, also for errors, with the codes of docs/exit-codes.md
 
 REASON = "INC-4711 acceptance check of the JSON error document"
 

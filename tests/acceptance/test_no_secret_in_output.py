@@ -1,4 +1,4 @@
-"""Acceptance, contract §3: no secret is ever printed or logged, by any command.
+"""Acceptance: no secret is ever printed or logged, by any command.
 
 One environment holds every kind of secret ztctl can meet — the Access token in the keyring,
 a bearer token and inline key data in kubeconfig, the lab's client key — and every command

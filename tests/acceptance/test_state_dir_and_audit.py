@@ -3,8 +3,8 @@
 One realistic sequence on the lab — use-cluster, login, the credential plugin, a break-glass
 session that is ended and one that expires, logout — run with a permissive umask (000), so
 ztctl's own modes are what is checked: every directory it creates in the state dir is 0700,
-every file 0600. The audit log then holds every event kind of §3, one JSON object per line
-with an RFC 3339 timestamp, and never a secret.
+every file 0600. The audit log then holds every event kind (docs/configuration.md), one JSON
+object per line with an RFC 3339 timestamp, and never a secret.
 """
 
 from __future__ import annotations

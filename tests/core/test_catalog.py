@@ -1,4 +1,4 @@
-"""The catalog (contract §4): the sample, every kind of bad input, and https with a cache."""
+"""The catalog (docs/catalog.md): the sample, every kind of bad input, and https with a cache."""
 
 from __future__ import annotations
 

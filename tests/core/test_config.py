@@ -1,4 +1,4 @@
-"""Config (contract §3): defaults, environment overrides, and every kind of bad file."""
+"""Config (docs/configuration.md): defaults, environment overrides, and every kind of bad file."""
 
 from __future__ import annotations
 

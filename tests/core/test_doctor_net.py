@@ -11,7 +11,7 @@ from ztctl.core.doctor.net import Fetched, FetchError, parse_trace, validate_url
 
 DEVICE = {"clusters": ()}
 
-# The reference §2 sample (cmj2002/warp-docker#60, proxy mode: warp=on gateway=off).
+# The sample (cmj2002/warp-docker#60, proxy mode: warp=on gateway=off).
 REFERENCE_SAMPLE = """fl=22f399
 h=cloudflare.com
 ip=104.28.196.2

@@ -51,7 +51,7 @@ ZERO_UUID = "00000000-0000-0000-0000-000000000000"
 
 
 class Permission(enum.Enum):
-    """The permission groups the checks need, by what they cover (reference token recipe)."""
+    """The permission groups the checks need, by what they cover (docs/server-checks.md)."""
 
     NETWORKS = "Cloudflare Tunnel Read (or Cloudflare One Networks Read)"  # routes, vnets
     TUNNELS = "Cloudflare Tunnel Read (or Cloudflare One Connector: cloudflared Read)"

@@ -1,4 +1,4 @@
-"""Cloudflare Access tokens through ``cloudflared`` (reference cloudflare-zero-trust.md §4.1).
+"""Cloudflare Access tokens through ``cloudflared`` (docs/login.md).
 
 * :func:`cached_token` runs ``cloudflared access token -app=URL``: the app token cloudflared
   holds, with no browser and no prompt; ``None`` when it has none ("Unable to find token for

@@ -1,4 +1,4 @@
-"""Run a kubectl exec credential plugin the way client-go does (reference kubeconfig.md §4).
+"""Run a kubectl exec credential plugin the way client-go does.
 
 - ``KUBERNETES_EXEC_INFO`` always holds an ``ExecCredential`` in the configured apiVersion,
   with ``spec.interactive`` and, with ``provideClusterInfo``, ``spec.cluster``.

@@ -2,7 +2,7 @@
 
 Members (under one ``ztctl-doctor-<UTC time>/`` folder):
 
-- ``results.json``: the doctor document (contract §6);
+- ``results.json``: the doctor document (docs/doctor.md);
 - ``warp-cli.txt``: every warp-cli call doctor made, with its exit code and output;
 - ``routes.txt``: the routing table (``ip route show table all`` and ``ip rule`` on Linux,
   ``netstat -rn`` on macOS) and the route to each cluster address;

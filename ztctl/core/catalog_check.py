@@ -1,4 +1,4 @@
-"""``ztctl catalog check``: the catalog as the platform team's CI sees it (contract §9).
+"""``ztctl catalog check``: the catalog as the platform team's CI sees it (docs/doctor.md).
 
 Validate the catalog (``catalog.valid``, with a warning for two clusters whose addresses
 overlap while their API servers differ), then, with a Cloudflare API token, run the

@@ -1,4 +1,4 @@
-"""The Cloudflare API token and account for the server-side checks (contract §3, §9).
+"""The Cloudflare API token and account for the server-side checks (docs/configuration.md).
 
 Where the token comes from (``ZTCTL_CF_API_TOKEN`` first, for CI; else the keyring item
 ``cloudflare-api-token``), how it is verified (the account-owned endpoint first, then the

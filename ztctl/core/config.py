@@ -1,4 +1,5 @@
-"""ztctl's configuration file (contract §3): TOML, platformdirs paths, environment overrides.
+"""ztctl's configuration file (docs/configuration.md): TOML, platform paths, environment
+overrides.
 
 A missing file means defaults. A present but broken one is an :class:`InvalidInput` that
 names the file, the key and the fix, with every problem listed at once.
@@ -91,7 +92,7 @@ _SCHEMA: dict[str, dict[str, type]] = {
 }
 _SECTIONS = [s for s in _SCHEMA if s]
 
-# Environment variables that override a key (contract §3).
+# Environment variables that override a key (docs/configuration.md).
 _ENV_OVERRIDES = {
     ("warp", "cli"): "ZTCTL_WARP_CLI",
     ("warp", "interface"): "ZTCTL_WARP_INTERFACE",

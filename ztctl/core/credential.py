@@ -1,4 +1,4 @@
-"""``ztctl credential CLUSTER``: the kubectl exec credential plugin (kubeconfig.md §4).
+"""``ztctl credential CLUSTER``: the kubectl exec credential plugin (docs/login.md).
 
 This runs inside every kubectl call, so the keyring-hit path imports only the standard
 library pieces it needs (``json``, ``base64``, ``time``) and the fast keyring reader — no

@@ -137,7 +137,7 @@ class LoginRequest:
 
 
 def enrol_url(team: str) -> str:
-    """Where a person logs in to enrol a device (reference §1.8)."""
+    """Where a person logs in to enrol a device."""
     return f"https://{team}.cloudflareaccess.com/warp"
 
 

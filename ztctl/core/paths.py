@@ -1,4 +1,4 @@
-"""Where ztctl's files live (contract §3), without loading the config schema.
+"""Where ztctl's files live (docs/configuration.md), without loading the config schema.
 
 Kept apart from :mod:`ztctl.core.config` so that finding the state directory (which every
 command does, to reap expired break-glass sessions) costs no dataclass creation.

@@ -239,7 +239,7 @@ def _split_entries(w: WarpState) -> list[str]:
 
 
 def settings_rows(inv: Invocation, w: WarpState) -> list[tuple[str, str, str | list[str]]]:
-    """(source, key, value or list) in the order of the recorded samples (§1.7)."""
+    """(source, key, value or list) in the order of the recorded samples."""
     default_split = w.split_mode == "exclude" and tuple(w.split) == labstate.DEFAULT_EXCLUDES
     split_key = (
         "Exclude mode, with hosts/ips"
@@ -316,7 +316,7 @@ def render_settings(inv: Invocation, w: WarpState) -> str:
             lines.append(f"{prefix}{key}:")
             lines += [f"  {item}" for item in shown]
             if key.endswith("hosts/ips"):
-                lines.append("")  # a blank line follows the split-tunnel list (§1.7)
+                lines.append("")  # a blank line follows the split-tunnel list
         else:
             lines.append(f"{prefix}{key}: {shown}")
     return "\n".join(lines) + "\n"
@@ -340,7 +340,7 @@ def _enrol_url(team: str) -> str:
 
 
 def enrolment_text(team: str) -> str:
-    """What `teams-enroll` / `registration new TEAM` print (reference §1.8)."""
+    """What `teams-enroll` / `registration new TEAM` print."""
     return (
         "A browser window should open at the following URL:\n\n"
         f"{_enrol_url(team)}\n\n"

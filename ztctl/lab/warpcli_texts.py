@@ -19,10 +19,10 @@ TOS_PROMPT = (
 )
 API_UNREACHABLE = "Error: Failed to communicate with the WARP API."
 NOT_CONNECTED = "WARP is not connected."
-NOT_AUTHORIZED = "Error: Operation not authorized in this context"  # unconfirmed (§1.8)
+NOT_AUTHORIZED = "Error: Operation not authorized in this context"  # unconfirmed
 CLI_MODES = ("warp", "doh", "warp+doh", "dot", "warp+dot", "proxy", "tunnel_only")
 
-# `Mode:` text per mode (reference §1.7; DoT and posture-only spellings are unconfirmed).
+# `Mode:` text per mode (DoT and posture-only spellings are unconfirmed).
 MODE_TEXT = {
     "warp": "Warp",
     "warp+doh": "WarpWithDnsOverHttps",
@@ -44,7 +44,7 @@ MODE_JSON = {
     "postureonly": "posture_only",
 }
 
-# Old names and what replaced them (reference §1.3).
+# Old names and what replaced them.
 RENAMED = {
     "account": "registration show",
     "register": "registration new",
@@ -103,7 +103,7 @@ Options:
   -v, --verbose...  Enable verbose output. Multiple "v"s adds more verbosity
   -h, --help        Print help
   -V, --version     Print version
-"""  # noqa: E501  (recorded 2024.2.62 text, reference §1.1 and §1.3)
+"""  # noqa: E501  (recorded 2024.2.62 text)
 
 HELP_2025 = """\
 Usage: warp-cli [OPTIONS] <COMMAND>
@@ -139,7 +139,7 @@ Options:
       --no-paginate            Disable automatic pagination
   -h, --help                   Print help
   -V, --version                Print version
-"""  # noqa: E501  (2024.2.62 text plus the 2025 additions of reference §1.1 and §1.3)
+"""  # noqa: E501  (2024.2.62 text plus the 2025 additions)
 
 HELP_2023 = """\
 Usage: warp-cli [OPTIONS] <COMMAND>
@@ -168,6 +168,6 @@ Options:
   -v, --verbose...  Enable verbose output. Multiple "v"s adds more verbosity
   -h, --help        Print help
   -V, --version     Print version
-"""  # unrecorded: the 2023.3.398 list of old names (reference §1.3), in the 2024 layout
+"""  # unrecorded: the 2023.3.398 list of old names, in the 2024 layout
 
 HELP = {"2023": HELP_2023, "2024": HELP_2024, "2025": HELP_2025, "2026": HELP_2025}

@@ -418,7 +418,7 @@ _ROUTES_HEADER = re.compile(r"^(Excluded|Included)(?:\s+routes)?\s*:\s*$", re.IG
 def parse_tunnel_ip_list(text: str) -> SplitTunnel:
     """Parse ``tunnel ip list`` (or the old ``get-excluded-routes``): a header line
     ``Excluded routes:`` / ``Included routes:`` and indented entries, CLI-added ones with a
-    `` (CLI exclude)`` suffix (reference §1.9; byte format unconfirmed)."""
+    `` (CLI exclude)`` suffix (byte format unconfirmed)."""
     mode: str | None = None
     entries: list[SplitEntry] = []
     for raw in text.splitlines():

@@ -15,7 +15,7 @@ R = TypeVar("R")
 
 DEFAULT_TIMEOUT = 3.0
 
-# Modes as `warp-cli mode` takes them (reference §1.3) plus the MDM-only posture mode.
+# Modes as `warp-cli mode` takes them plus the MDM-only posture mode.
 CLI_MODES = ("warp", "doh", "warp+doh", "dot", "warp+dot", "proxy", "tunnel_only")
 ALL_MODES = (*CLI_MODES, "postureonly")
 # Modes that put private-network traffic into the tunnel. Proxy (SOCKS5 only for apps that

@@ -4,7 +4,7 @@ Groups (one module each): :mod:`~ztctl.core.doctor.warp` (warp-cli), :mod:`~.net
 (``/cdn-cgi/trace``), :mod:`~.device` (clock, posture) and :mod:`~.cluster` (DNS, route,
 credentials, TCP, TLS, API, auth per cluster). :mod:`~.runner` runs them with dependencies, a
 per-check timeout and a global deadline; :mod:`~.diagnose` then names the root cause of
-each path failure. Check ids and the JSON shape are contract §6.
+each path failure. Check ids and the JSON shape are in docs/doctor.md.
 
 Public API: :func:`select_clusters`, :func:`catalog_context` (with :func:`kubeconfig_targets`),
 :class:`DoctorContext`,
@@ -84,7 +84,7 @@ class DoctorReport:
         return out
 
     def to_dict(self) -> dict[str, Any]:
-        """Contract §6 (``schemaVersion`` is added by the renderer), plus extra keys."""
+        """The document of docs/doctor.md (the renderer adds ``schemaVersion``), plus extras."""
         out: dict[str, Any] = {
             "ok": self.ok,
             "checks": [r.to_dict() for r in self.results],

@@ -1,4 +1,4 @@
-"""Per-cluster checks, layer by layer (contract §6): ``cluster.dns``, ``cluster.route``,
+"""Per-cluster checks, layer by layer (docs/doctor.md): ``cluster.dns``, ``cluster.route``,
 ``cluster.credentials``, ``cluster.tcp``, ``cluster.tls``, ``cluster.api``, ``cluster.auth``.
 
 The network layers come from one :func:`ztctl.core.probe.probe` per cluster on the Zero Trust

@@ -1,4 +1,4 @@
-"""Device checks: ``device.clock`` and ``device.posture`` (contract §6).
+"""Device checks: ``device.clock`` and ``device.posture`` (docs/doctor.md).
 
 ``device.clock`` compares the local clock with the ``Date`` header of the trace server (the
 Cloudflare edge; the lab's edge in the lab), sharing the fetch with ``net.trace``.

@@ -1,5 +1,5 @@
 """``net.trace``: what Cloudflare's edge says about this device's traffic (``warp=``,
-``gateway=`` of ``/cdn-cgi/trace``, reference §2), and the fetch it shares with
+``gateway=`` of ``/cdn-cgi/trace``), and the fetch it shares with
 ``device.clock`` (the edge's ``Date`` header).
 
 The fetch (:mod:`ztctl.adapters.httpget`) verifies certificates, sends one request, takes

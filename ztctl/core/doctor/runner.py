@@ -3,7 +3,7 @@
 A :class:`Check` is an id, a title, an optional cluster, the keys of the checks it needs
 (``after``) and a function that returns an :class:`Outcome`. :func:`run_checks` starts each
 check on its own daemon thread as soon as everything it needs has finished, and turns every
-outcome into a frozen :class:`CheckResult` (contract §6):
+outcome into a frozen :class:`CheckResult` (docs/doctor.md):
 
 - a check whose prerequisite failed (or was skipped because of a failure) is ``skip`` and
   names the failure at the root, without running;

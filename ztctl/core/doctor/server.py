@@ -1,4 +1,4 @@
-"""The server-side checks (``cf.*``, contract §9): what only Cloudflare's API can answer.
+"""The server-side checks (``cf.*``, docs/server-checks.md): what only Cloudflare's API can answer.
 
 :class:`ServerSide` holds the API client and a single-flight memo of every call the checks
 share: one token verification, one route lookup per address, one tunnel fetch per tunnel

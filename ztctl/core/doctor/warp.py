@@ -1,5 +1,5 @@
 """Device checks over the WARP client: ``warp.cli``, ``warp.daemon``, ``warp.registration``,
-``warp.connected``, ``warp.mode`` and ``warp.split-tunnel`` (contract §6).
+``warp.connected``, ``warp.mode`` and ``warp.split-tunnel`` (docs/doctor.md).
 
 Every warp-cli call goes through :class:`ztctl.adapters.warp.WarpClient` (every version
 era, ``--json`` where the client has it, a timeout on each call); results several checks
@@ -490,7 +490,7 @@ def _excluded(client: WarpClient, bad: list[dict[str, Any]], data: dict[str, Any
     )
 
 
-# WARP's default Split Tunnels exclude list (reference §1.9), IPv4 and IPv6 private ranges.
+# WARP's default Split Tunnels exclude list, IPv4 and IPv6 private ranges.
 _DEFAULT_EXCLUDES = frozenset(
     {
         "10.0.0.0/8",

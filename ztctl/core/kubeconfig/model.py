@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 EXTENSION_NAME = "ztctl"
 KINDS = {"cluster": "clusters", "user": "users", "context": "contexts"}
 
-# client-go ResolvePaths: only these fields, only when relative (reference §1.2).
+# client-go ResolvePaths: only these fields, only when relative.
 _RESOLVED = {
     "cluster": (("certificate-authority",),),
     "user": (("client-certificate",), ("client-key",), ("tokenFile",)),

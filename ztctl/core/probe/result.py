@@ -196,7 +196,7 @@ class ProbeResult:
         return self.readyz_status is not None
 
     def to_dict(self) -> dict[str, Any]:
-        """Contract §7, plus extra keys."""
+        """docs/probe.md's document, plus extra keys."""
         out: dict[str, Any] = {
             "schemaVersion": 1,
             "cluster": self.cluster,
