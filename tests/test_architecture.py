@@ -5,6 +5,7 @@ through one exit path."""
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -274,3 +275,26 @@ def test_no_module_and_no_function_is_too_long() -> None:
                 if length > MAX_FUNCTION_LINES:
                     too_long.append(f"{where}:{node.lineno} {node.name}: {length} lines")
     assert not too_long, "too long (split them): " + "; ".join(too_long)
+
+
+def test_no_reference_outside_the_repository() -> None:
+    """Code, tests and docs cite what a reader of the repository can open: no section sign
+    pointing at notes that are not here (RFC sections are fine), no developer's path."""
+    root = PACKAGE.parent
+    # These two name the forbidden forms in order to look for them.
+    checkers = {"tests/test_architecture.py", "tests/test_compatibility_doc.py"}
+    bad = []
+    for folder in ("ztctl", "tests", "docs", "bench"):
+        for path in sorted((root / folder).rglob("*")):
+            if path.suffix not in {".py", ".md"} or not path.is_file():
+                continue
+            if str(path.relative_to(root)) in checkers:
+                continue
+            for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+                cleaned = re.sub(r"RFC \d+ §[\d.]+", "", line)
+                if "§" in cleaned or "/work/" in cleaned or "shared/reference" in cleaned:
+                    bad.append(f"{path.relative_to(root)}:{number}")
+    for name in ("README.md", "ARCHITECTURE.md"):
+        if "§" in (root / name).read_text(encoding="utf-8"):
+            bad.append(name)
+    assert not bad, "cites something outside the repository: " + ", ".join(bad)
