@@ -11,12 +11,12 @@ from ztctl.cli.complete import cluster_names
 from ztctl.cli.output import emit, json_option, pass_app
 from ztctl.cli.palette import CLEAR_LINE, stdout_palette
 from ztctl.cli.params import Seconds
-from ztctl.problems import Phase
 
 if TYPE_CHECKING:
     from ztctl.cli.app import App
     from ztctl.core.model import Cluster
     from ztctl.core.probe import ProbeResult, SampleEvent, SampleStats
+    from ztctl.problems import Phase
 
 
 @click.command("probe")
@@ -188,6 +188,8 @@ def _text(app: App, result: ProbeResult, context: str | None) -> None:
 
 def _rows(result: ProbeResult, context: str | None) -> list[tuple[str, str, str]]:
     """(phase, time, note) for each line of the table."""
+    from ztctl.problems import Phase
+
     t = result.timings
     rows: list[tuple[str, str, str]] = []
     source = f"kubeconfig context {context}" if context else "catalog (no kubeconfig entry)"
