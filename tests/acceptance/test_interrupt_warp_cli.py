@@ -1,4 +1,4 @@
-"""Issue 15 (low): Ctrl-C of `ztctl status` or `ztctl login` while warp-cli hangs must not
+"""Ctrl-C of `ztctl status` or `ztctl login` while warp-cli hangs must not
 leave that warp-cli running (ztctl starts it in a session of its own so a timeout can kill
 its group, which also keeps the terminal's Ctrl-C from reaching it)."""
 
@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.acceptance.test_issue2_interrupt import (
+from tests.acceptance.test_interrupt_exit_130 import (
     ZTCTL,
     _alive,
     _warp_cli_processes,
