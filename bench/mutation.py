@@ -1,0 +1,183 @@
+"""Mutation testing of the modules where a silent bug hurts most, with mutmut.
+
+    pip install -e '.[test,mutation]'
+    nice -n 19 .venv/bin/python bench/mutation.py                 # every target
+    nice -n 19 .venv/bin/python bench/mutation.py duration catalog --jobs 1
+
+Each target is a set of modules and the fast, pure tests written for them (no lab). For each
+target the script copies ``ztctl/``, ``tests/`` and ``pyproject.toml`` into a scratch
+directory under ``bench/results/mutation/`` (ignored by git), adds a ``[tool.mutmut]`` section
+naming only that target's modules and tests, runs ``mutmut run`` there, and writes
+``bench/results/mutation/<target>.md`` and ``.json``: the score (killed ÷ all mutants; a
+mutant no test reaches counts as a survivor) and every surviving mutant with its diff.
+
+Not part of CI (minutes, not seconds). docs/testing.md records the latest scores and explains
+the surviving mutants that are equivalent (no test can tell them apart from the original).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "bench" / "results" / "mutation"
+
+
+@dataclass(frozen=True)
+class Target:
+    modules: tuple[str, ...]  # files under ztctl/ to mutate
+    tests: tuple[str, ...]  # the fast tests that guard them
+    functions: tuple[str, ...] = ()  # when set: only mutants of these functions count
+
+
+TARGETS: dict[str, Target] = {
+    "duration": Target(
+        modules=("ztctl/core/duration.py",),
+        tests=("tests/core/test_duration_rules.py",),
+    ),
+}
+
+
+def _toml_list(items: tuple[str, ...] | list[str]) -> str:
+    return "[" + ", ".join(json.dumps(i) for i in items) + "]"
+
+
+def _prepare(name: str, target: Target) -> Path:
+    work = OUT / f"work-{name}"
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache", ".hypothesis")
+    shutil.copytree(ROOT / "ztctl", work / "ztctl", ignore=ignore)
+    shutil.copytree(ROOT / "tests", work / "tests", ignore=ignore)
+    pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    pyproject += (
+        "\n[tool.mutmut]\n"
+        'source_paths = ["ztctl"]\n'
+        f"only_mutate = {_toml_list(target.modules)}\n"
+        f"pytest_add_cli_args_test_selection = {_toml_list(target.tests)}\n"
+        'pytest_add_cli_args = ["-p", "no:xdist", "-p", "no:cacheprovider", "-q"]\n'
+    )
+    (work / "pyproject.toml").write_text(pyproject, encoding="utf-8")
+    return work
+
+
+def _mutmut(work: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+    return subprocess.run(
+        [sys.executable, "-m", "mutmut", *args],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def _wanted(mutant: str, target: Target) -> bool:
+    if not target.functions:
+        return True
+    # mutmut names a mutant `package.module.x_function__mutmut_N` (methods: `xǁClassǁm__...`)
+    stem = mutant.rsplit("__mutmut_", 1)[0].rsplit(".", 1)[-1]
+    return any(stem in (f"x_{f}", f) or stem.endswith(f"ǁ{f}") for f in target.functions)
+
+
+def run_target(name: str, target: Target, jobs: int) -> dict[str, object]:
+    work = _prepare(name, target)
+    started = time.monotonic()
+    run = _mutmut(work, "run", "--max-children", str(jobs))
+    elapsed = time.monotonic() - started
+    listing = _mutmut(work, "results", "--all", "true")
+    statuses: dict[str, str] = {}
+    for line in listing.stdout.splitlines():
+        mutant, sep, status = line.strip().rpartition(": ")
+        if sep and "__mutmut_" in mutant and _wanted(mutant, target):
+            statuses[mutant] = status
+    if not statuses:
+        raise SystemExit(
+            f"mutmut produced no results for {name}:\n{run.stdout[-3000:]}\n{run.stderr[-3000:]}"
+        )
+    counts = Counter(statuses.values())
+    killed = counts["killed"] + counts["timeout"]
+    survivors = sorted(m for m, s in statuses.items() if s not in ("killed", "timeout"))
+    diffs = {m: _mutmut(work, "show", m).stdout for m in survivors}
+    report: dict[str, object] = {
+        "target": name,
+        "modules": list(target.modules),
+        "tests": list(target.tests),
+        "functions": list(target.functions),
+        "commit": _commit(),
+        "date": time.strftime("%Y-%m-%d", time.gmtime()),
+        "seconds": round(elapsed),
+        "total": len(statuses),
+        "killed": killed,
+        "score": round(100.0 * killed / len(statuses), 1),
+        "counts": dict(counts),
+        "survivors": {m: statuses[m] for m in survivors},
+    }
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / f"{name}.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    lines = [
+        f"# mutation: {name}",
+        "",
+        f"{report['killed']}/{report['total']} killed = {report['score']}% "
+        f"(commit {report['commit']}, {report['date']}, {report['seconds']} s)",
+        "",
+        f"counts: {dict(counts)}",
+        "",
+    ]
+    for mutant in survivors:
+        lines += [
+            f"## {mutant}: {statuses[mutant]}",
+            "",
+            "```diff",
+            diffs[mutant].strip(),
+            "```",
+            "",
+        ]
+    (OUT / f"{name}.md").write_text("\n".join(lines), encoding="utf-8")
+    shutil.rmtree(work, ignore_errors=True)
+    return report
+
+
+def _commit() -> str:
+    proc = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return proc.stdout.strip() or "unknown"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("targets", nargs="*", help=f"default: all of {', '.join(TARGETS)}")
+    parser.add_argument("--jobs", type=int, default=1, help="mutants tested at once (default 1)")
+    args = parser.parse_args(argv)
+    names = args.targets or list(TARGETS)
+    unknown = [n for n in names if n not in TARGETS]
+    if unknown:
+        parser.error(f"unknown target(s) {', '.join(unknown)}; known: {', '.join(TARGETS)}")
+    if shutil.which("mutmut") is None and not (Path(sys.executable).parent / "mutmut").exists():
+        parser.error("mutmut is not installed: pip install -e '.[mutation]'")
+    for name in names:
+        report = run_target(name, TARGETS[name], args.jobs)
+        print(
+            f"{name:<12} {report['killed']:>4}/{report['total']:<4} killed "
+            f"{report['score']:>5}%  ({report['seconds']} s)  → bench/results/mutation/{name}.md"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
