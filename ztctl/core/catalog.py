@@ -376,7 +376,7 @@ def _parse_cluster(
     before = len(problems.items)
     problems.unknown_keys(where, raw, _CLUSTER_KEYS)
 
-    if not isinstance(name, str) or not NAME_RE.match(name):
+    if not isinstance(name, str) or not NAME_RE.fullmatch(name):
         problems.add(
             f"{where}.name",
             f"{name!r} is not a valid name (lowercase letters, digits, '.', '_', '-'; "
@@ -421,7 +421,7 @@ def _parse_cluster(
 
     namespace = raw.get("namespace")
     if namespace is not None and (
-        not isinstance(namespace, str) or not DNS_LABEL_RE.match(namespace)
+        not isinstance(namespace, str) or not DNS_LABEL_RE.fullmatch(namespace)
     ):
         problems.add(
             f"{where}.namespace", f"{namespace!r} is not a valid namespace (DNS-1123 label)"
