@@ -101,6 +101,38 @@ def _mutmut(work: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+_DIFFS = """
+import json, sys
+from mutmut.mutation.diff_apply import get_diff_for_mutant
+out = {}
+for name in json.load(sys.stdin):
+    try:
+        out[name] = get_diff_for_mutant(name)
+    except Exception as exc:  # report what could not be shown rather than stop
+        out[name] = f"(no diff: {exc})"
+json.dump(out, sys.stdout)
+"""
+
+
+def _diffs(work: Path, mutants: list[str]) -> dict[str, str]:
+    """Each mutant's diff, from one process (`mutmut show` per mutant is slow)."""
+    if not mutants:
+        return {}
+    proc = subprocess.run(
+        [sys.executable, "-c", _DIFFS],
+        cwd=work,
+        input=json.dumps(mutants),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    try:
+        found: dict[str, str] = json.loads(proc.stdout)
+    except ValueError:
+        found = {}
+    return {m: found.get(m, f"(no diff: {proc.stderr.strip()[-300:]})") for m in mutants}
+
+
 def _wanted(mutant: str, target: Target) -> bool:
     return not target.only or any(fnmatch.fnmatchcase(mutant, glob) for glob in target.only)
 
@@ -123,7 +155,7 @@ def run_target(name: str, target: Target, jobs: int) -> dict[str, object]:
     counts = Counter(statuses.values())
     killed = counts["killed"] + counts["timeout"]
     survivors = sorted(m for m, s in statuses.items() if s not in ("killed", "timeout"))
-    diffs = {m: _mutmut(work, "show", m).stdout for m in survivors}
+    diffs = _diffs(work, survivors)
     report: dict[str, object] = {
         "target": name,
         "modules": list(target.modules),
