@@ -50,7 +50,7 @@ TARGETS: dict[str, Target] = {
     # Validation (the YAML document to a Catalog); reading files and https URLs is not scored.
     "catalog": Target(
         modules=("ztctl/core/catalog.py",),
-        tests=("tests/core/test_catalog.py",),
+        tests=("tests/core/test_catalog_rules.py", "tests/core/test_catalog.py"),
         only=(
             "ztctl.core.catalog.x_parse_catalog__mutmut_*",
             "ztctl.core.catalog.x__load_yaml__mutmut_*",
@@ -60,6 +60,66 @@ TARGETS: dict[str, Target] = {
             "ztctl.core.catalog.x__resolve_path__*",
             "ztctl.core.catalog.x__exactly_one__*",
             "ztctl.core.catalog.xǁ_Problemsǁ*",
+        ),
+    ),
+    # The doctor's WARP verdicts and split-tunnel rules.
+    "warp-verdicts": Target(
+        modules=("ztctl/core/checks/warp.py",),
+        tests=("tests/core/test_warp_rules.py", "tests/core/test_checks_warp.py"),
+        only=(
+            "ztctl.core.checks.warp.x_check_mode__*",
+            "ztctl.core.checks.warp.x_check_connected__*",
+            "ztctl.core.checks.warp.x_check_registration__*",
+            "ztctl.core.checks.warp.x__host_matches__*",
+            "ztctl.core.checks.warp.x__network__*",
+            "ztctl.core.checks.warp.x_evaluate_split_tunnel__*",
+            "ztctl.core.checks.warp.x__rest_of__*",
+            "ztctl.core.checks.warp.x__source_of__*",
+        ),
+    ),
+    # warp-cli output parsing (the pure parsers; running the binary is not scored).
+    "warp-parsers": Target(
+        modules=("ztctl/adapters/warp.py",),
+        tests=("tests/adapters/test_warp.py", "tests/core/test_warp_rules.py"),
+        only=(
+            "ztctl.adapters.warp.x_mode_routes_private__*",
+            "ztctl.adapters.warp.x_normalize_mode__*",
+            "ztctl.adapters.warp.x_parse_*",
+            "ztctl.adapters.warp.x__status_from_json__*",
+            "ztctl.adapters.warp.x__settings_from_json__*",
+            "ztctl.adapters.warp.x__split_entry__*",
+            "ztctl.adapters.warp.x__bool__*",
+            "ztctl.adapters.warp.x__proxy_port__*",
+            "ztctl.adapters.warp.x__key_values__*",
+            "ztctl.adapters.warp.x__load_json__*",
+            "ztctl.adapters.warp.x__json_error__*",
+            "ztctl.adapters.warp.x__reason_code__*",
+            "ztctl.adapters.warp.x__camel_words__*",
+            "ztctl.adapters.warp.x_classify_error__*",
+            "ztctl.adapters.warp.x_error_detail__*",
+            "ztctl.adapters.warp.x__clap_word__*",
+            "ztctl.adapters.warp.x__redact__*",
+        ),
+    ),
+    # What `ztctl credential` prints for kubectl, and reading a catalog exec plugin's answer.
+    "credential": Target(
+        modules=("ztctl/core/credential.py", "ztctl/adapters/execcred.py"),
+        tests=("tests/core/test_credential_rules.py", "tests/adapters/test_execcred.py"),
+        only=(
+            "ztctl.core.credential.xǁCredentialǁ*",
+            "ztctl.core.credential.x_rfc3339__*",
+            "ztctl.core.credential.x_token_claims__*",
+            "ztctl.core.credential.x__number__*",
+            "ztctl.core.credential.x_expires_at__*",
+            "ztctl.core.credential.x_identity__*",
+            "ztctl.core.credential.x_token_problem__*",
+            "ztctl.core.credential.x_exec_request__*",
+            "ztctl.core.credential.x__valid_name__*",
+            "ztctl.core.credential.x__answer__*",
+            "ztctl.adapters.execcred.x_exec_info__*",
+            "ztctl.adapters.execcred.x_parse_exec_output__*",
+            "ztctl.adapters.execcred.x_parse_rfc3339__*",
+            "ztctl.adapters.execcred.xǁPluginCredentialǁ*",
         ),
     ),
 }

@@ -336,3 +336,67 @@ def test_exec_info(
         "spec": spec,
     }
     assert " " not in text  # compact, as client-go writes it
+
+
+# -- whether a token fits (the keyring copy is used, else refreshed) ---------------------------
+
+FITS = {
+    "aud": ["a" * 64],
+    "exp": NOW + 3600,
+    "nbf": NOW - 10,
+    "iss": "https://acme.cloudflareaccess.com",
+    "type": "app",
+}
+DROPPED = object()
+
+# (claims changed from a fitting token, team, the problem: exact text or None)
+TOKEN_RULES = [
+    ({}, "acme", None),
+    ({}, None, None),
+    ({"iss": "https://acme.cloudflareaccess.com/"}, "acme", None),  # a trailing slash is the same
+    ({"iss": DROPPED}, "acme", None),  # no issuer claim: nothing to compare
+    ({"iss": 5}, "acme", None),
+    ({"type": DROPPED}, "acme", None),
+    ({"nbf": DROPPED}, "acme", None),
+    ({"nbf": NOW + 60}, "acme", None),  # a minute of clock skew is tolerated
+    ({"aud": "one"}, "acme", None),
+    ({"aud": ["", "one"]}, "acme", None),
+    ({"exp": NOW + 10.5}, "acme", None),  # just past the leeway
+    ({"exp": NOW + 10}, "acme", "expires at 2027-01-15T08:00:10Z"),  # inside the leeway
+    ({"exp": NOW}, "acme", "expired at 2027-01-15T08:00:00Z"),
+    ({"exp": NOW - 1}, "acme", "expired at 2027-01-15T07:59:59Z"),
+    ({"exp": DROPPED}, "acme", "has no expiry (exp)"),
+    ({"exp": "soon"}, "acme", "has no expiry (exp)"),
+    (
+        {"nbf": NOW + 61},
+        "acme",
+        "is not valid before 2027-01-15T08:01:01Z (check the device clock)",
+    ),
+    ({"type": "org"}, "acme", "is an Access org token, not an application token"),
+    ({"aud": []}, "acme", "names no audience (aud)"),
+    ({"aud": [""]}, "acme", "names no audience (aud)"),
+    ({"aud": ""}, "acme", "names no audience (aud)"),
+    ({"aud": DROPPED}, "acme", "names no audience (aud)"),
+    ({"aud": [5]}, "acme", "names no audience (aud)"),
+    (
+        {},
+        "other",
+        "was issued by https://acme.cloudflareaccess.com, not by team 'other' "
+        "(https://other.cloudflareaccess.com)",
+    ),
+]
+
+
+@pytest.mark.parametrize(("changes", "team", "problem"), TOKEN_RULES)
+def test_token_rules(changes: dict[str, Any], team: str | None, problem: str | None) -> None:
+    from ztctl.core.credential import token_problem
+
+    claims = {k: v for k, v in {**FITS, **changes}.items() if v is not DROPPED}
+    assert token_problem(claims, now=NOW, team=team) == problem
+
+
+def test_a_token_that_is_not_a_jwt_does_not_fit() -> None:
+    from ztctl.core.credential import token_problem
+
+    assert token_problem(None, now=NOW) == "is not a JWT"
+    assert token_problem(FITS, now=NOW, leeway=3600) == "expires at 2027-01-15T09:00:00Z"
