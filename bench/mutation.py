@@ -101,6 +101,28 @@ TARGETS: dict[str, Target] = {
             "ztctl.adapters.warp.x__redact__*",
         ),
     ),
+    # Merging a catalog cluster into the kubeconfig (the plan: entries, adoption, conflicts).
+    "use-cluster": Target(
+        modules=("ztctl/core/use_cluster.py",),
+        tests=("tests/core/test_use_cluster_rules.py", "tests/core/test_use_cluster.py"),
+        only=(
+            "ztctl.core.use_cluster.x__extension__*",
+            "ztctl.core.use_cluster.x__exec__*",
+            "ztctl.core.use_cluster.x_desired_entries__*",
+            "ztctl.core.use_cluster.x__keep_foreign_extensions__*",
+            "ztctl.core.use_cluster.x__without__*",
+            "ztctl.core.use_cluster.x__same_but_unmarked__*",
+            "ztctl.core.use_cluster.x__adoptable__*",
+            "ztctl.core.use_cluster.x__find_duplicates__*",
+            "ztctl.core.use_cluster.x_plan_merge__*",
+            "ztctl.core.use_cluster.x_refuse_empty_files__*",
+        ),
+    ),
+    # Writing kubeconfig files: the lock, the backup, the atomic replace.
+    "kubeconfig-store": Target(
+        modules=("ztctl/core/kubeconfig/store.py",),
+        tests=("tests/core/test_kubeconfig_store_rules.py",),
+    ),
     # What `ztctl credential` prints for kubectl, and reading a catalog exec plugin's answer.
     "credential": Target(
         modules=("ztctl/core/credential.py", "ztctl/adapters/execcred.py"),
@@ -137,10 +159,18 @@ def _prepare(name: str, target: Target) -> Path:
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache", ".hypothesis")
     shutil.copytree(ROOT / "ztctl", work / "ztctl", ignore=ignore)
     shutil.copytree(ROOT / "tests", work / "tests", ignore=ignore)
+    # Some tests read the docs (e.g. the sample catalog): copy them and let mutmut copy them on.
+    extras = [name for name in ("docs", "completions", "README.md") if (ROOT / name).exists()]
+    for name in extras:
+        if (ROOT / name).is_dir():
+            shutil.copytree(ROOT / name, work / name, ignore=ignore)
+        else:
+            shutil.copy2(ROOT / name, work / name)
     pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
     pyproject += (
         "\n[tool.mutmut]\n"
         'source_paths = ["ztctl"]\n'
+        f"also_copy = {_toml_list(extras)}\n"
         f"only_mutate = {_toml_list(target.modules)}\n"
         f"pytest_add_cli_args_test_selection = {_toml_list(target.tests)}\n"
         'pytest_add_cli_args = ["-p", "no:xdist", "-p", "no:cacheprovider", "-q"]\n'
@@ -213,6 +243,11 @@ def run_target(name: str, target: Target, jobs: int) -> dict[str, object]:
             f"mutmut produced no results for {name}:\n{run.stdout[-3000:]}\n{run.stderr[-3000:]}"
         )
     counts = Counter(statuses.values())
+    if counts["not checked"] == len(statuses):
+        raise SystemExit(
+            f"mutmut checked no mutant of {name} (its tests fail without mutants?):\n"
+            f"{run.stdout[-3000:]}\n{run.stderr[-3000:]}"
+        )
     killed = counts["killed"] + counts["timeout"]
     survivors = sorted(m for m, s in statuses.items() if s not in ("killed", "timeout"))
     diffs = _diffs(work, survivors)

@@ -29,7 +29,16 @@ from ztctl.core.model import (
 BASE = Path("/catalogs")
 PEM = b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
 PEM_B64 = base64.b64encode(PEM).decode()
-DROP = object()  # a row value meaning: leave the field out
+
+
+class _Dropped:
+    """A row value meaning: leave the field out (a stable repr keeps test ids stable)."""
+
+    def __repr__(self) -> str:
+        return "DROP"
+
+
+DROP = _Dropped()
 
 
 def cluster(**changes: Any) -> dict[str, Any]:

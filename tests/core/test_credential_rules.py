@@ -347,7 +347,16 @@ FITS = {
     "iss": "https://acme.cloudflareaccess.com",
     "type": "app",
 }
-DROPPED = object()
+
+
+class _Dropped:
+    """A row value meaning: leave the field out (a stable repr keeps test ids stable)."""
+
+    def __repr__(self) -> str:
+        return "DROPPED"
+
+
+DROPPED = _Dropped()
 
 # (claims changed from a fitting token, team, the problem: exact text or None)
 TOKEN_RULES = [
