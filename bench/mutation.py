@@ -147,6 +147,17 @@ TARGETS: dict[str, Target] = {
 }
 
 
+_PLAIN_IDS = """
+
+def pytest_make_parametrize_id(config, val, argname):  # added by bench/mutation.py
+    import re as _re
+
+    if not isinstance(val, str) or _re.fullmatch(r"[A-Za-z0-9_.,@+=/ -]*", val):
+        return None
+    return _re.sub(r"[^A-Za-z0-9_.,@+=/ -]", "_", val)
+"""
+
+
 def _toml_list(items: tuple[str, ...] | list[str]) -> str:
     return "[" + ", ".join(json.dumps(i) for i in items) + "]"
 
@@ -166,6 +177,10 @@ def _prepare(name: str, target: Target) -> Path:
             shutil.copytree(ROOT / name, work / name, ignore=ignore)
         else:
             shutil.copy2(ROOT / name, work / name)
+    # mutmut hands node ids back to pytest, which cannot find an id with a backslash escape
+    # (a newline or non-ASCII in a table row); in the scratch copy only, ids are made plain.
+    with (work / "tests" / "conftest.py").open("a", encoding="utf-8") as conftest:
+        conftest.write(_PLAIN_IDS)
     pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
     pyproject += (
         "\n[tool.mutmut]\n"
