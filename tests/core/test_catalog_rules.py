@@ -120,7 +120,7 @@ def test_valid_names(name: str) -> None:
     assert parse(document(cluster(name=name))).names == [name]
 
 
-@pytest.mark.parametrize("name", INVALID_NAMES, ids=repr)
+@pytest.mark.parametrize("name", INVALID_NAMES)
 def test_invalid_names(name: str) -> None:
     problem = only_problem(document(cluster(name=name)))
     assert problem.startswith("cat.yaml: clusters[0]")
@@ -128,7 +128,7 @@ def test_invalid_names(name: str) -> None:
     assert "at most 63 characters" in problem
 
 
-@pytest.mark.parametrize("name", [5, None, ["prod"], True], ids=repr)
+@pytest.mark.parametrize("name", [5, None, ["prod"], True])
 def test_a_name_that_is_not_a_string(name: object) -> None:
     assert "clusters[0].name: " in only_problem(document(cluster(name=name)))
 
@@ -340,7 +340,7 @@ FIELD_PROBLEMS = [
 ]
 
 
-@pytest.mark.parametrize(("field", "value", "path", "text"), FIELD_PROBLEMS, ids=repr)
+@pytest.mark.parametrize(("field", "value", "path", "text"), FIELD_PROBLEMS)
 def test_field_problems(field: str, value: object, path: str, text: str) -> None:
     changes: dict[str, Any] = {field: value}
     if field == "certificateAuthorityData":
@@ -500,7 +500,7 @@ UNKNOWN_KEYS = [
 ]
 
 
-@pytest.mark.parametrize(("changes", "text"), UNKNOWN_KEYS, ids=repr)
+@pytest.mark.parametrize(("changes", "text"), UNKNOWN_KEYS)
 def test_unknown_keys(changes: dict[str, Any], text: str) -> None:
     problem = only_problem(document(cluster(**changes)))
     assert problem.startswith("cat.yaml: " + text), problem
@@ -527,7 +527,7 @@ TOP_PROBLEMS = [
 ]
 
 
-@pytest.mark.parametrize(("top", "text"), TOP_PROBLEMS, ids=repr)
+@pytest.mark.parametrize(("top", "text"), TOP_PROBLEMS)
 def test_document_problems(top: dict[str, Any], text: str) -> None:
     assert only_problem(document(cluster(), **top)) == text
 

@@ -59,9 +59,7 @@ REJECTED = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("text", "reason"), [(t, r) for t, r in REJECTED if r is not None], ids=repr
-)
+@pytest.mark.parametrize(("text", "reason"), [(t, r) for t, r in REJECTED if r is not None])
 def test_rejected_durations(text: str, reason: str) -> None:
     with pytest.raises(ValueError) as caught:
         parse_duration(text)
