@@ -12,7 +12,7 @@ from ztctl.core.checks import (
     CheckResult,
     DoctorContext,
     DoctorReport,
-    kubeconfig_targets,
+    catalog_context,
     run_doctor,
 )
 
@@ -40,19 +40,14 @@ def lab_context(
     cat = catalog if catalog is not None else lab_catalog(lab)
     chosen = tuple(cat.get(name) for name in clusters)
     assert all(chosen), f"unknown cluster in {clusters}"
-    targets = {}
-    if kubeconfig:
-        kube = load_kubeconfig(None, lab.env)
-        targets = kubeconfig_targets(chosen, kube, catalog_names=cat.names)
     warp = dataclasses.replace(config.warp, **warp_overrides) if warp_overrides else config.warp
-    return DoctorContext(
-        team=cat.team,
+    return catalog_context(
+        cat,
+        chosen,
+        load_kubeconfig(None, lab.env) if kubeconfig else None,
         warp=warp,
-        clusters=chosen,
-        targets=targets,
         timeout=timeout,
         env=lab.env,
-        access_clusters=tuple(c.name for c in cat.clusters if c.credentials.kind == "accessToken"),
         token_source=token_source,
     )
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import Lab
 from ztctl.adapters.execcred import ExecConfig
 from ztctl.core.probe import (
     ProbeOptions,
@@ -25,20 +26,14 @@ from ztctl.core.probe import (
     zero_trust_path,
 )
 
-from .probe_lab import LabHandle
+from . import probe_lab as facts
 
 TIMEOUT = 2.0
 
 
 @pytest.fixture
-def lab(lab: Any) -> LabHandle:
-    """The shared lab (reset after each test), with the probe tests' helpers."""
-    return LabHandle(lab.dir)
-
-
-@pytest.fixture
-def target(lab: LabHandle) -> Target:
-    return target_from_cluster(lab.cluster("lab"))
+def target(lab: Lab) -> Target:
+    return target_from_cluster(facts.cluster(lab, "lab"))
 
 
 def opts(**kwargs: Any) -> ProbeOptions:
@@ -50,7 +45,7 @@ def opts(**kwargs: Any) -> ProbeOptions:
 # --- healthy ---------------------------------------------------------------------------
 
 
-def test_healthy_lab_is_ready_with_every_phase_timed(lab: LabHandle, target: Target) -> None:
+def test_healthy_lab_is_ready_with_every_phase_timed(lab: Lab, target: Target) -> None:
     result = probe_cluster(target, route="zero-trust", options=opts())
     assert result.problem is None, result.problem
     assert result.ok and result.exit_code == 0
@@ -63,11 +58,11 @@ def test_healthy_lab_is_ready_with_every_phase_timed(lab: LabHandle, target: Tar
         assert phase is not None and phase >= 0
     assert t.total_ms >= t.tls_ms  # type: ignore[operator]
     assert result.readyz == "ok" and result.readyz_status == 200
-    assert result.version == lab.kube_version()
-    assert result.user == lab.client_user() and "system:authenticated" in result.groups
+    assert result.version == facts.kube_version()
+    assert result.user == facts.client_user(lab) and "system:authenticated" in result.groups
     assert result.certificate is not None and result.certificate.verified
-    assert result.certificate.issuer == lab.ca_subject()
-    assert result.certificate.not_after == lab.server_not_after()
+    assert result.certificate.issuer == facts.ca_subject(lab)
+    assert result.certificate.not_after == facts.server_not_after(lab)
 
 
 def test_json_document_has_the_contract_keys(target: Target) -> None:
@@ -92,43 +87,46 @@ def test_json_document_has_the_contract_keys(target: Target) -> None:
     json.dumps(doc)
 
 
-def test_bearer_token_from_a_token_file(lab: LabHandle, target: Target) -> None:
-    tok = replace(target, client_certificate=None, client_key=None, token_file=lab.pki.token_file)
+def test_bearer_token_from_a_token_file(lab: Lab, target: Target) -> None:
+    tok = replace(
+        target, client_certificate=None, client_key=None, token_file=facts.pki(lab).token_file
+    )
     result = probe(tok, zero_trust_path(tok), opts())
     assert result.ok, result.problem
-    assert result.user == lab.bearer_user()
+    assert result.user == facts.bearer_user()
     assert result.credential == "token"
 
 
-def test_kubeconfig_entry_with_data_fields(lab: LabHandle) -> None:
+def test_kubeconfig_entry_with_data_fields(lab: Lab) -> None:
     import base64
 
     def b64(path: Path) -> str:
         return base64.b64encode(path.read_bytes()).decode()
 
-    catalog_cluster = lab.cluster("lab")
+    catalog_cluster = facts.cluster(lab, "lab")
     t = target_from_kubeconfig(
         "lab",
-        {"server": catalog_cluster.server, "certificate-authority-data": b64(lab.pki.ca_cert)},
         {
-            "client-certificate-data": b64(lab.pki.client_cert),
-            "client-key-data": b64(lab.pki.client_key),
+            "server": catalog_cluster.server,
+            "certificate-authority-data": b64(facts.pki(lab).ca_cert),
+        },
+        {
+            "client-certificate-data": b64(facts.pki(lab).client_cert),
+            "client-key-data": b64(facts.pki(lab).client_key),
         },
         catalog_cluster=catalog_cluster,
     )
     result = probe_cluster(t, route="zero-trust", options=opts())
     assert result.ok, result.problem
     assert result.address_in_catalog is True
-    assert result.user == lab.client_user()
+    assert result.user == facts.client_user(lab)
 
 
 # --- Zero Trust path down --------------------------------------------------------------
 
 
-def test_black_hole_returns_within_the_timeout_as_unreachable(
-    lab: LabHandle, target: Target
-) -> None:
-    lab.set("zt-path=blackhole")
+def test_black_hole_returns_within_the_timeout_as_unreachable(lab: Lab, target: Target) -> None:
+    lab.set_many("zt-path=blackhole")
     started = time.monotonic()
     result = probe_cluster(target, route="zero-trust", options=opts(timeout=1.0))
     elapsed = time.monotonic() - started
@@ -141,28 +139,26 @@ def test_black_hole_returns_within_the_timeout_as_unreachable(
     assert elapsed < 1.0 + 1.5  # bounded by --timeout (with slack for a loaded CI box)
 
 
-def test_reset_is_unreachable(lab: LabHandle, target: Target) -> None:
-    lab.set("zt-path=reset")
+def test_reset_is_unreachable(lab: Lab, target: Target) -> None:
+    lab.set_many("zt-path=reset")
     result = probe_cluster(target, route="zero-trust", options=opts())
     assert result.exit_code == 5
     assert result.problem is not None and result.problem.kind == "reset"
     assert "reset" in result.problem.message
 
 
-def test_break_glass_route_works_while_the_direct_one_is_down(
-    lab: LabHandle, target: Target
-) -> None:
-    lab.set("zt-path=blackhole")
+def test_break_glass_route_works_while_the_direct_one_is_down(lab: Lab, target: Target) -> None:
+    lab.set_many("zt-path=blackhole")
     result = probe_cluster(target, route="break-glass", options=opts())
     assert result.ok, result.problem
     assert result.route == "break-glass"
-    assert result.via == lab.bastion_url()
+    assert result.via == lab.proxy_url
     assert result.timings.proxy_ms is not None
-    assert result.user == lab.client_user()
+    assert result.user == facts.client_user(lab)
 
 
-def test_auto_says_break_glass_would_work(lab: LabHandle, target: Target) -> None:
-    lab.set("zt-path=reset")
+def test_auto_says_break_glass_would_work(lab: Lab, target: Target) -> None:
+    lab.set_many("zt-path=reset")
     result = probe_cluster(target, route="auto", options=opts())
     assert result.exit_code == 5 and result.route == "zero-trust"
     assert result.break_glass is not None and result.break_glass.ok
@@ -179,12 +175,12 @@ def test_auto_does_not_touch_break_glass_when_zero_trust_is_healthy(target: Targ
     assert result.ok and result.break_glass is None
 
 
-def test_auto_reports_a_failing_break_glass_route_too(lab: LabHandle, target: Target) -> None:
+def test_auto_reports_a_failing_break_glass_route_too(lab: Lab, target: Target) -> None:
     from ztctl.core.model import BreakGlass, ProxyRoute
 
-    lab.set("zt-path=reset")
+    lab.set_many("zt-path=reset")
     dead = replace(
-        target, break_glass=BreakGlass(ProxyRoute(f"socks5://127.0.0.1:{lab.free_port()}"))
+        target, break_glass=BreakGlass(ProxyRoute(f"socks5://127.0.0.1:{facts.free_port()}"))
     )
     result = probe_cluster(dead, route="auto", options=opts())
     assert result.exit_code == 5
@@ -208,11 +204,11 @@ def test_ssh_route_needs_an_open_session(target: Target) -> None:
     assert not path.available and "ztctl break-glass start lab" in path.fix
 
 
-def test_session_proxy_is_used_for_break_glass(lab: LabHandle, target: Target) -> None:
-    lab.set("zt-path=blackhole")
+def test_session_proxy_is_used_for_break_glass(lab: Lab, target: Target) -> None:
+    lab.set_many("zt-path=blackhole")
     no_catalog_route = replace(target, break_glass=None)
     result = probe_cluster(
-        no_catalog_route, route="break-glass", options=opts(), session_proxy=lab.bastion_url()
+        no_catalog_route, route="break-glass", options=opts(), session_proxy=lab.proxy_url
     )
     assert result.ok, result.problem
 
@@ -220,8 +216,8 @@ def test_session_proxy_is_used_for_break_glass(lab: LabHandle, target: Target) -
 # --- TLS inspection --------------------------------------------------------------------
 
 
-def test_tls_inspection_is_named_and_never_bypassed(lab: LabHandle, target: Target) -> None:
-    lab.set("inspection=on")
+def test_tls_inspection_is_named_and_never_bypassed(lab: Lab, target: Target) -> None:
+    lab.set_many("inspection=on")
     result = probe_cluster(target, route="zero-trust", options=opts())
     assert result.exit_code == 5
     problem = result.problem
@@ -241,19 +237,19 @@ def test_tls_inspection_is_named_and_never_bypassed(lab: LabHandle, target: Targ
 # --- API server answers, but ------------------------------------------------------------
 
 
-def test_not_ready_is_exit_1_with_the_failing_checks(lab: LabHandle, target: Target) -> None:
-    lab.set("api=notready")
+def test_not_ready_is_exit_1_with_the_failing_checks(lab: Lab, target: Target) -> None:
+    lab.set_many("api=notready")
     result = probe_cluster(target, route="zero-trust", options=opts())
     assert result.exit_code == 1
     assert result.problem is not None and result.problem.kind == "not-ready"
     assert result.readyz_status == 500
     assert result.readyz is not None and result.readyz.startswith("500: ")
     assert "failed" in result.problem.message
-    assert result.version == lab.kube_version()  # still answered
+    assert result.version == facts.kube_version()  # still answered
 
 
-def test_expired_client_certificate_is_exit_4(lab: LabHandle, target: Target) -> None:
-    lab.set("client-cert=expired")
+def test_expired_client_certificate_is_exit_4(lab: Lab, target: Target) -> None:
+    lab.set_many("client-cert=expired")
     result = probe_cluster(target, route="zero-trust", options=opts())
     assert result.exit_code == 4
     assert result.problem is not None and result.problem.kind == "unauthenticated"
@@ -280,12 +276,12 @@ def test_missing_certificate_file_is_exit_4_before_any_connection(
     assert result.timings.connect_ms is None
 
 
-def test_wrong_ca_is_untrusted_not_inspection(lab: LabHandle, target: Target) -> None:
-    other_ca = lab.pki.gateway_ca_cert.read_bytes()  # a CA that did not sign the server
+def test_wrong_ca_is_untrusted_not_inspection(lab: Lab, target: Target) -> None:
+    other_ca = facts.pki(lab).gateway_ca_cert.read_bytes()  # a CA that did not sign the server
     result = probe_cluster(replace(target, ca_pem=other_ca), route="zero-trust", options=opts())
     assert result.exit_code == 5
     assert result.problem is not None and result.problem.kind == "tls-untrusted"
-    assert lab.ca_subject() in result.problem.message  # names the real issuer
+    assert facts.ca_subject(lab) in result.problem.message  # names the real issuer
 
 
 # --- exec plugins ------------------------------------------------------------------------
@@ -320,14 +316,14 @@ def calls(tmp_path: Path) -> list[dict[str, Any]]:
 
 @pytest.mark.parametrize("api_version", ["v1", "v1beta1"])
 def test_exec_plugin_client_certificate(
-    lab: LabHandle, target: Target, tmp_path: Path, api_version: str
+    lab: Lab, target: Target, tmp_path: Path, api_version: str
 ) -> None:
     plugin = write_plugin(
         tmp_path,
         f"""
         status = {{
-            "clientCertificateData": Path({str(lab.pki.client_cert)!r}).read_text(),
-            "clientKeyData": Path({str(lab.pki.client_key)!r}).read_text(),
+            "clientCertificateData": Path({str(facts.pki(lab).client_cert)!r}).read_text(),
+            "clientKeyData": Path({str(facts.pki(lab).client_key)!r}).read_text(),
             "expirationTimestamp": "2999-01-01T00:00:00Z",
         }}
         print(json.dumps({{"apiVersion": info["apiVersion"], "kind": "ExecCredential",
@@ -347,7 +343,7 @@ def test_exec_plugin_client_certificate(
     )
     result = probe_cluster(exec_target, route="zero-trust", options=opts(count=2, interval=0))
     assert result.ok, result.problem
-    assert result.user == lab.client_user()
+    assert result.user == facts.client_user(lab)
     assert result.credential == "exec" and result.timings.credential_ms is not None
     seen = calls(tmp_path)
     assert len(seen) == 1  # cached for the whole run, like client-go's in-memory cache
@@ -360,13 +356,11 @@ def test_exec_plugin_client_certificate(
     assert seen[0]["env"] == "cert"
 
 
-def test_exec_plugin_token_is_rerun_when_expired(
-    lab: LabHandle, target: Target, tmp_path: Path
-) -> None:
+def test_exec_plugin_token_is_rerun_when_expired(lab: Lab, target: Target, tmp_path: Path) -> None:
     plugin = write_plugin(
         tmp_path,
         f"""
-        token = Path({str(lab.pki.token_file)!r}).read_text().strip()
+        token = Path({str(facts.pki(lab).token_file)!r}).read_text().strip()
         status = {{"token": token, "expirationTimestamp": "2000-01-01T00:00:00Z"}}
         print(json.dumps({{"apiVersion": info["apiVersion"], "kind": "ExecCredential",
                           "status": status}}))
@@ -377,7 +371,7 @@ def test_exec_plugin_token_is_rerun_when_expired(
     )
     result = probe_cluster(exec_target, route="zero-trust", options=opts(count=1, interval=0))
     assert result.ok, result.problem
-    assert result.user == lab.bearer_user()
+    assert result.user == facts.bearer_user()
     assert len(calls(tmp_path)) >= 2  # an expired credential is fetched again
 
 
@@ -456,13 +450,13 @@ def test_count_gives_percentiles_on_kept_alive_and_fresh_connections(target: Tar
     assert doc["count"] == 6 and doc["fresh"]["count"] == 6
 
 
-def test_count_counts_loss_when_the_path_breaks(lab: LabHandle, target: Target) -> None:
+def test_count_counts_loss_when_the_path_breaks(lab: Lab, target: Target) -> None:
     events: list[SampleEvent] = []
 
     def on_sample(event: SampleEvent) -> None:
         events.append(event)
         if event.index == 1 and event.kind == "fresh":
-            lab.set("zt-path=reset")
+            lab.set_many("zt-path=reset")
 
     result = probe_cluster(
         target, route="zero-trust", options=opts(count=3, interval=0, on_sample=on_sample)
@@ -476,15 +470,15 @@ def test_count_counts_loss_when_the_path_breaks(lab: LabHandle, target: Target) 
 # --- proxies as kubectl chooses them -----------------------------------------------------
 
 
-def test_kubeconfig_proxy_url_is_used_like_kubectl(lab: LabHandle, target: Target) -> None:
+def test_kubeconfig_proxy_url_is_used_like_kubectl(lab: Lab, target: Target) -> None:
     # kubectl sends even loopback through proxy-url; so does the probe.
-    lab.set("zt-path=blackhole")
-    proxied = replace(target, proxy_url=lab.bastion_url())
+    lab.set_many("zt-path=blackhole")
+    proxied = replace(target, proxy_url=lab.proxy_url)
     path = zero_trust_path(proxied, env={})
-    assert path.proxy == lab.bastion_url() and path.label == f"through {lab.bastion_url()}"
+    assert path.proxy == lab.proxy_url and path.label == f"through {lab.proxy_url}"
     result = probe(proxied, path, opts())
     assert result.ok, result.problem
-    assert result.via == lab.bastion_url()
+    assert result.via == lab.proxy_url
 
 
 def test_environment_proxy_never_applies_to_loopback_names(target: Target) -> None:

@@ -152,7 +152,7 @@ def _reap_break_glass(app: App) -> None:
         sessions = app.state_dir / "break-glass"
         if not sessions.is_dir():
             return
-        from ztctl.core.breakglass import reap
+        from ztctl.core.breakglass.lifecycle import reap
 
         for ended in reap(app.state_dir, app.env):
             app.info(

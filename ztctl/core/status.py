@@ -212,7 +212,7 @@ def gather_status(
 
 
 def _active_sessions(state_dir: Path) -> tuple[dict[str, Any], ...]:
-    from ztctl.core.breakglass import list_sessions
+    from ztctl.core.breakglass.session import list_sessions
 
     now = time.time()
     return tuple(

@@ -14,7 +14,7 @@ import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ztctl.core.errors import InvalidInput, OperationFailed
 from ztctl.core.kubeconfig import (
@@ -36,6 +36,9 @@ from ztctl.core.kubeconfig import (
 from ztctl.core.kubeconfig.store import LOCK_TIMEOUT_S
 from ztctl.core.kubeconfig.yamlio import gc_paused
 from ztctl.core.model import AccessToken, ClientCertificate, Cluster, ExecCredential
+
+if TYPE_CHECKING:
+    from ztctl.core.probe import ProbeResult
 
 EXEC_API_VERSION = "client.authentication.k8s.io/v1"
 CREDENTIAL_COMMAND = "ztctl"
@@ -115,7 +118,7 @@ class UseClusterResult:
     files: tuple[FileChange, ...]
     duplicates: tuple[Duplicate, ...]
     warnings: tuple[str, ...] = ()
-    probe: Any = None  # a one-line probe summary the CLI adds (see cli/commands/use_cluster.py)
+    probe: ProbeResult | None = None  # ``--probe``: the API server reached after the merge
 
     @property
     def changed(self) -> bool:
@@ -139,7 +142,7 @@ class UseClusterResult:
             "warnings": list(self.warnings),
         }
         if self.probe is not None:
-            out["probe"] = self.probe.to_dict() if hasattr(self.probe, "to_dict") else self.probe
+            out["probe"] = self.probe.to_dict()
         return out
 
 

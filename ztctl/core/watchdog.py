@@ -17,7 +17,9 @@ import signal
 import time
 from pathlib import Path
 
-from ztctl.core import breakglass
+from ztctl.core.breakglass.lifecycle import expire
+from ztctl.core.breakglass.processes import starter_alive
+from ztctl.core.breakglass.session import STATE_OPENING, read_session
 
 # While opening, the deadline still moves (to "proven + ttl"): look often. Once active it
 # is fixed; the longer sleep only bounds how long a watchdog lingers after a lost SIGTERM.
@@ -27,20 +29,18 @@ POLL_ACTIVE_S = 30.0
 
 def watch(state_dir: Path, cluster: str, session_id: str) -> int:
     while True:
-        session = breakglass.read_session(state_dir, cluster)
+        session = read_session(state_dir, cluster)
         if session is None or session.id != session_id:
             return 0  # ended (or replaced): nothing to guard
         remaining = session.remaining()
-        abandoned = session.state == breakglass.STATE_OPENING and not breakglass.starter_alive(
-            session
-        )
+        abandoned = session.state == STATE_OPENING and not starter_alive(session)
         if remaining <= 0 or abandoned:
-            breakglass.expire(state_dir, cluster, session_id, by="watchdog")
-            if breakglass.read_session(state_dir, cluster) is None:
+            expire(state_dir, cluster, session_id, by="watchdog")
+            if read_session(state_dir, cluster) is None:
                 return 0
             time.sleep(POLL_OPENING_S)  # the lock was busy: try again
             continue
-        poll = POLL_OPENING_S if session.state == breakglass.STATE_OPENING else POLL_ACTIVE_S
+        poll = POLL_OPENING_S if session.state == STATE_OPENING else POLL_ACTIVE_S
         time.sleep(min(remaining, poll))
 
 

@@ -305,12 +305,13 @@ def step_break_glass_exec(tour: Tour) -> str:
 
 
 def step_break_glass_end(tour: Tour) -> str:
-    from ztctl.core import audit, breakglass
+    from ztctl.core import audit
+    from ztctl.core.breakglass.session import read_session
 
     if tour.info is None:
         raise Skip("the lab was not started")
     state_dir = tour.lab.paths.state_dir
-    if breakglass.read_session(state_dir, "lab") is None:
+    if read_session(state_dir, "lab") is None:
         raise Skip("no break-glass session was open")
     result = tour.ztctl_run("break-glass", "end", "lab")
     _expect_success(result, "ztctl break-glass end lab")

@@ -12,7 +12,8 @@ from ztctl.cli.output import emit, json_option, pass_app, print_table, use_color
 
 if TYPE_CHECKING:
     from ztctl.cli.app import App
-    from ztctl.core.breakglass import EndResult, StartResult, StatusResult
+    from ztctl.core.breakglass.child import ExecPlan
+    from ztctl.core.breakglass.lifecycle import EndResult, StartResult, StatusResult
 
 
 @click.group("break-glass")
@@ -58,9 +59,9 @@ def start_command(
     timeout: float | None,
 ) -> None:
     """Open the out-of-band route, prove the API server answers"""
-    from ztctl.core import breakglass
+    from ztctl.core.breakglass import lifecycle
 
-    request = breakglass.StartRequest(
+    request = lifecycle.StartRequest(
         cluster=app.cluster(cluster),
         reason=reason,
         state_dir=app.state_dir,
@@ -70,8 +71,9 @@ def start_command(
         env=app.env,
         interactive=app.interactive,
         timeout=timeout if timeout is not None else app.config.doctor.timeout,
+        catalog_names=tuple(app.catalog().names),
     )
-    result = breakglass.start(request, on_progress=app.info)
+    result = lifecycle.start(request, on_progress=app.info)
     for ended in result.expired:
         app.info(f"closed the expired break-glass session for {ended.session.cluster}")
     for warning in result.warnings:
@@ -128,14 +130,12 @@ _EXEC_SETTINGS = {"ignore_unknown_options": True, "allow_interspersed_args": Fal
 @pass_app
 def exec_command(app: App, cluster: str, argv: tuple[str, ...]) -> None:
     """Run one command over the open break-glass route"""
-    from ztctl.core import breakglass
+    from ztctl.core.breakglass import child
 
     args = list(argv)
     if args and args[0] == "--":
         args = args[1:]
-    plan = breakglass.prepare_exec(
-        app.state_dir, cluster, args, kubeconfig=app.kubeconfig, env=app.env
-    )
+    plan = child.prepare_exec(app.state_dir, cluster, args, kubeconfig=app.kubeconfig, env=app.env)
     _run(app, plan)
 
 
@@ -144,10 +144,11 @@ def exec_command(app: App, cluster: str, argv: tuple[str, ...]) -> None:
 @pass_app
 def shell_command(app: App, cluster: str) -> None:
     """Start a shell whose kubectl uses the break-glass route"""
-    from ztctl.core import breakglass
+    from ztctl.core.breakglass import child
+    from ztctl.core.breakglass.session import ENV_CLUSTER
 
-    shell = breakglass.default_shell(app.env)
-    plan = breakglass.prepare_exec(
+    shell = child.default_shell(app.env)
+    plan = child.prepare_exec(
         app.state_dir, cluster, [shell], kubeconfig=app.kubeconfig, env=app.env, as_shell=True
     )
     from ztctl.core.duration import format_duration
@@ -155,17 +156,16 @@ def shell_command(app: App, cluster: str) -> None:
     app.info(
         f"break-glass shell for {cluster} over {plan.session.route.display}; it ends with the "
         f"session in {format_duration(plan.session.remaining())} (exit to leave; "
-        f"${breakglass.ENV_CLUSTER} is set for your prompt)"
+        f"${ENV_CLUSTER} is set for your prompt)"
     )
     _run(app, plan)
 
 
-def _run(app: App, plan: object) -> None:
-    from ztctl.core import breakglass
+def _run(app: App, plan: ExecPlan) -> None:
+    from ztctl.core.breakglass.child import run_child
 
-    assert isinstance(plan, breakglass.ExecPlan)
     sys.stdout.flush()
-    outcome = breakglass.run_child(plan)
+    outcome = run_child(plan)
     if outcome.expired:
         sys.stderr.write(
             f"\nztctl: the break-glass session for {plan.session.cluster} reached its deadline; "
@@ -179,9 +179,9 @@ def _run(app: App, plan: object) -> None:
 @pass_app
 def status_command(app: App) -> None:
     """Show open break-glass sessions"""
-    from ztctl.core import breakglass
+    from ztctl.core.breakglass.lifecycle import status
 
-    result = breakglass.status(app.state_dir, app.env)
+    result = status(app.state_dir, app.env)
     emit(app, result.to_dict(), lambda: _status_text(app, result))
 
 
@@ -221,8 +221,9 @@ def _status_text(app: App, result: StatusResult) -> None:
 @pass_app
 def end_command(app: App, cluster: str | None, all_: bool) -> None:
     """Close a break-glass session and its route"""
-    from ztctl.core import breakglass
     from ztctl.core.audit import os_user
+    from ztctl.core.breakglass.lifecycle import end
+    from ztctl.core.breakglass.session import list_sessions
     from ztctl.core.errors import UsageError
 
     if cluster and all_:
@@ -232,14 +233,14 @@ def end_command(app: App, cluster: str | None, all_: bool) -> None:
     elif all_:
         names = None
     else:
-        open_ = [s.cluster for s in breakglass.list_sessions(app.state_dir)]
+        open_ = [s.cluster for s in list_sessions(app.state_dir)]
         if len(open_) > 1:
             raise UsageError(
                 "several break-glass sessions are open: " + ", ".join(open_),
                 "name one (`ztctl break-glass end CLUSTER`) or end them all with --all",
             )
         names = open_
-    result = breakglass.end(app.state_dir, names, by=os_user(), env=app.env)
+    result = end(app.state_dir, names, by=os_user(), env=app.env)
     emit(app, result.to_dict(), lambda: _end_text(app, result))
     if any(e.problem for e in result.ended):
         sys.stdout.flush()

@@ -79,45 +79,38 @@ def command(
 def _context(
     app: App, names: tuple[str, ...], all_clusters: bool, timeout: float | None
 ) -> tuple[DoctorContext, str | None]:
-    from ztctl.core.checks import DoctorContext, kubeconfig_targets, select_clusters
+    from ztctl.core.checks import DoctorContext, catalog_context, select_clusters
     from ztctl.core.errors import UsageError
 
     config = app.config
-    team = config.team
-    chosen: tuple[Any, ...] = ()
-    note: str | None = None
-    targets: dict[str, Any] = {}
-    access: tuple[str, ...] = ()
+    seconds = timeout if timeout is not None else config.doctor.timeout
     if app.catalog_source:
-        catalog = app.catalog()
-        team = catalog.team or team
         from ztctl.core.kubeconfig import load_kubeconfig
 
+        catalog = app.catalog()
         # What kubectl would use: its current context, and each cluster's entry.
         kube = load_kubeconfig(app.kubeconfig, app.env)
         current = kube.catalog_cluster(catalog)
         chosen, note = select_clusters(
             catalog, list(names), all_clusters=all_clusters, current=current
         )
-        targets = kubeconfig_targets(chosen, kube, catalog_names=catalog.names)
-        access = tuple(c.name for c in catalog.clusters if c.credentials.kind == "accessToken")
-    elif names or all_clusters:
+        ctx = catalog_context(
+            catalog,
+            chosen,
+            kube,
+            warp=config.warp,
+            timeout=seconds,
+            env=app.env,
+            team=config.team,
+        )
+        return ctx, note
+    if names or all_clusters:
         raise UsageError(
             "no cluster catalog is configured, so there are no clusters to check",
             f'set `catalog = "..."` in {config.path}, or pass --catalog PATH|URL',
         )
-    else:
-        note = "no cluster catalog is configured: only the device was checked"
-    ctx = DoctorContext(
-        team=team,
-        warp=config.warp,
-        clusters=tuple(chosen),
-        targets=targets,
-        access_clusters=access,
-        timeout=timeout if timeout is not None else config.doctor.timeout,
-        env=app.env,
-    )
-    return ctx, note
+    note = "no cluster catalog is configured: only the device was checked"
+    return DoctorContext(team=config.team, warp=config.warp, timeout=seconds, env=app.env), note
 
 
 def _live_wanted(app: App) -> bool:

@@ -12,6 +12,7 @@ from ztctl.cli.output import emit, json_option, pass_app, use_color
 
 if TYPE_CHECKING:
     from ztctl.cli.app import App
+    from ztctl.core.model import Cluster
     from ztctl.core.probe import ProbeResult, SampleEvent, SampleStats
 
 
@@ -60,9 +61,8 @@ def command(
     """Reach the API server: DNS, TCP, TLS, /readyz, /version and identity, timed per phase"""
     from ztctl.core.probe import ProbeOptions, probe_cluster, resolve_target
 
-    resolved = resolve_target(
-        app.catalog(), cluster, kubeconfig=app.kubeconfig, env=app.env, state_dir=app.state_dir
-    )
+    resolved = resolve_target(app.catalog(), cluster, kubeconfig=app.kubeconfig, env=app.env)
+    session_proxy, session_open = _break_glass_session(app, resolved.cluster)
     options = ProbeOptions(
         timeout=timeout if timeout is not None else app.config.doctor.timeout,
         count=count,
@@ -75,8 +75,8 @@ def command(
         resolved.target,
         route=route,
         options=options,
-        session_proxy=resolved.session_proxy,
-        session_open=resolved.session_open,
+        session_proxy=session_proxy,
+        session_open=session_open,
     )
     payload = result.to_dict()
     payload["context"] = resolved.context
@@ -85,6 +85,18 @@ def command(
         # Not ctx.exit(): click returns its code from main() in non-standalone mode.
         sys.stdout.flush()
         raise SystemExit(result.exit_code)
+
+
+def _break_glass_session(app: App, cluster: Cluster | None) -> tuple[str | None, bool]:
+    """An open break-glass session of an ssh or vpn route: its local proxy (ssh) and whether
+    one is open (a proxy route needs none). The probe itself never reads sessions."""
+    bg = cluster.break_glass if cluster is not None else None
+    if cluster is None or bg is None or bg.route.kind == "proxy":
+        return None, False
+    from ztctl.core.breakglass.session import active_session, session_proxy
+
+    session = active_session(app.state_dir, cluster.name)
+    return session_proxy(session), session is not None
 
 
 class _LiveLine:
@@ -142,7 +154,29 @@ def _text(app: App, result: ProbeResult, context: str | None) -> None:
     elif result.address_in_catalog is False:
         where += " (not a catalog address)"
     out.append(f"{paint(result.cluster, '1')}  {result.server}  {result.route} → {where}")
+    for name, value, note in _rows(result, context):
+        out.append(f"  {name:<11}{value:>9}  {note}".rstrip())
+    if result.samples is not None:
+        s = result.samples
+        out.append(f"  samples    every {s.interval_s:g}s")
+        out.append(_stats_line("kept-alive", s.keep_alive))
+        out.append(_stats_line("fresh", s.fresh))
+        if s.reconnects:
+            out.append(f"             reconnected {s.reconnects} time(s)")
+    sys.stdout.write("\n".join(out) + "\n")
 
+    for warning in result.warnings:
+        app.warn(warning)
+    if result.problem is None:
+        sys.stdout.write(paint("ready", "32") + "\n")
+        return
+    lines = [f"{paint('error', '31')}: {result.problem.message}", *_problem_lines(result)]
+    sys.stdout.flush()
+    sys.stderr.write("\n".join(lines) + "\n")
+
+
+def _rows(result: ProbeResult, context: str | None) -> list[tuple[str, str, str]]:
+    """(phase, time, note) for each line of the table."""
     t = result.timings
     rows: list[tuple[str, str, str]] = []
     source = f"kubeconfig context {context}" if context else "catalog (no kubeconfig entry)"
@@ -178,25 +212,12 @@ def _text(app: App, result: ProbeResult, context: str | None) -> None:
     if result.user is not None:
         groups = f" ({', '.join(result.groups)})" if result.groups else ""
         rows.append(("user", "", result.user + groups))
-    for name, value, note in rows:
-        out.append(f"  {name:<11}{value:>9}  {note}".rstrip())
+    return rows
 
-    if result.samples is not None:
-        s = result.samples
-        out.append(f"  samples    every {s.interval_s:g}s")
-        out.append(_stats_line("kept-alive", s.keep_alive))
-        out.append(_stats_line("fresh", s.fresh))
-        if s.reconnects:
-            out.append(f"             reconnected {s.reconnects} time(s)")
-    sys.stdout.write("\n".join(out) + "\n")
 
-    for warning in result.warnings:
-        app.warn(warning)
-    if result.problem is None:
-        sys.stdout.write(paint("ready", "32") + "\n")
-        return
-    problem = result.problem
-    lines = [f"{paint('error', '31')}: {problem.message}"]
+def _problem_lines(result: ProbeResult) -> list[str]:
+    """What break-glass would do, and the fix, under the error line."""
+    lines: list[str] = []
     if result.break_glass is not None:
         bg = result.break_glass
         if bg.ok:
@@ -208,10 +229,9 @@ def _text(app: App, result: ProbeResult, context: str | None) -> None:
             lines.append(f"break-glass: fails too — {bg.problem.message}")
     elif result.break_glass_note:
         lines.append(f"break-glass: {result.break_glass_note}")
-    if problem.fix:
-        lines.append(f"fix: {problem.fix}")
-    sys.stdout.flush()
-    sys.stderr.write("\n".join(lines) + "\n")
+    if result.problem is not None and result.problem.fix:
+        lines.append(f"fix: {result.problem.fix}")
+    return lines
 
 
 def _failed_here(phase: str, name: str) -> str:

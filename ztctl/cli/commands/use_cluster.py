@@ -14,6 +14,7 @@ from ztctl.cli.output import emit, json_option, pass_app, use_color
 if TYPE_CHECKING:
     from ztctl.cli.app import App
     from ztctl.core.model import Catalog, Cluster
+    from ztctl.core.probe import ProbeResult
     from ztctl.core.use_cluster import UseClusterResult
 
 # client-go validates a context namespace as a DNS-1123 label.
@@ -97,7 +98,7 @@ def command(
             "`ztctl` is not on PATH, so kubectl cannot run `ztctl credential "
             f"{cluster.name}`: add its directory to PATH",
         )
-    if not dry_run and (probe or (probe is None and _probe_available())):
+    if not dry_run and probe is not False:  # --probe is the default
         result = _probe(app, cluster, result)
     emit(app, result.to_dict(), lambda: _text(app, result))
 
@@ -148,37 +149,13 @@ def _with_warning(result: UseClusterResult, warning: str) -> UseClusterResult:
     return dataclasses.replace(result, warnings=(*result.warnings, warning))
 
 
-def _probe_available() -> bool:
-    import importlib.util
-
-    try:
-        return importlib.util.find_spec("ztctl.core.probe") is not None
-    except (ImportError, ValueError):
-        return False
-
-
 def _probe(app: App, cluster: Cluster, result: UseClusterResult) -> UseClusterResult:
-    """Reach the API server with the entries kubectl now uses (Zero Trust route).
-
-    After a successful merge the cluster and user named after the catalog cluster are the
-    ones ztctl writes (a conflicting entry stops the merge), so they are built again here
-    rather than read back from a possibly large kubeconfig.
-    """
+    """Reach the API server with the entries kubectl now uses (Zero Trust route)."""
     import dataclasses
 
-    try:
-        from ztctl.core.probe import ProbeOptions, probe, target_from_kubeconfig, zero_trust_path
-    except ImportError:
-        return result
-    from ztctl.core.use_cluster import desired_entries
+    from ztctl.core.probe import ProbeOptions, merged_target, probe, zero_trust_path
 
-    entries = desired_entries(cluster, app.catalog().team, None)
-    target = target_from_kubeconfig(
-        cluster.name,
-        entries["cluster"]["cluster"],
-        entries["user"]["user"],
-        catalog_cluster=cluster,
-    )
+    target = merged_target(cluster, app.catalog().team)
     options = ProbeOptions(
         timeout=app.config.doctor.timeout, allow_interactive=app.interactive, env=app.env
     )
@@ -262,8 +239,8 @@ def _warn(app: App, message: str) -> None:
         click.echo(f"warning: {message}", err=True)
 
 
-def _probe_line(outcome: Any) -> str:
-    total = getattr(outcome.timings, "total_ms", None)
+def _probe_line(outcome: ProbeResult) -> str:
+    total = outcome.timings.total_ms
     took = f" in {total:.0f} ms" if total is not None else ""
     if outcome.ok:
         parts = ["ready" if outcome.readyz == "ok" else f"readyz {outcome.readyz!r}"]
@@ -273,6 +250,7 @@ def _probe_line(outcome: Any) -> str:
             parts.append(f"as {outcome.user}")
         return f"API server answers{took}: {', '.join(parts)}"
     problem = outcome.problem
+    assert problem is not None
     return f"API server check failed{took}: {problem.message} (fix: {problem.fix})"
 
 

@@ -6,14 +6,14 @@ credentials, TCP, TLS, API, auth per cluster). :mod:`~.runner` runs them with de
 per-check timeout and a global deadline; :mod:`~.diagnose` then names the root cause of
 each path failure. Check ids and the JSON shape are contract §6.
 
-Public API: :func:`select_clusters`, :func:`kubeconfig_targets`, :class:`DoctorContext`,
+Public API: :func:`select_clusters`, :func:`catalog_context` (with :func:`kubeconfig_targets`),
+:class:`DoctorContext`,
 :func:`build_checks`, :func:`run_doctor` → :class:`DoctorReport`.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +21,7 @@ from ztctl.core.checks.context import DoctorContext, inner_timeout
 from ztctl.core.checks.runner import Check, CheckResult, Outcome, run_checks
 
 if TYPE_CHECKING:
+    from ztctl.core.config import WarpConfig
     from ztctl.core.model import Catalog, Cluster
     from ztctl.core.probe import Target
 
@@ -31,6 +32,7 @@ __all__ = [
     "DoctorReport",
     "Outcome",
     "build_checks",
+    "catalog_context",
     "inner_timeout",
     "kubeconfig_targets",
     "run_doctor",
@@ -141,61 +143,40 @@ def kubeconfig_targets(
     *,
     catalog_names: Sequence[str] = (),
 ) -> dict[str, Target]:
-    """What kubectl would use for each catalog cluster: the kubeconfig entries of the best
-    context that reaches it. Clusters without one are left out (the catalog's data is used).
+    """What kubectl would use for each catalog cluster: the kubeconfig entries of the
+    context that stands for it (:func:`ztctl.core.contexts.context_for`). Clusters without
+    one are left out (the catalog's data is used)."""
+    from ztctl.core.probe.resolve import kubeconfig_targets as resolve_all
 
-    A context reaches a cluster when ztctl wrote it (or its cluster entry) for that catalog
-    cluster, or when its server matches (same host or a catalog address, same port) and it
-    is not named after another catalog cluster. Among those: the current context first, then
-    ztctl's own entry, then the one named like the cluster, then any other.
-    """
-    from pathlib import Path
-
-    from ztctl.core.probe import target_from_kubeconfig
-
-    if kubeconfig is None:
-        return {}
-    out: dict[str, Target] = {}
-    names = set(catalog_names) | {c.name for c in clusters}
-    for cluster in clusters:
-        best: tuple[int, str] | None = None
-        for context in kubeconfig.contexts:
-            rank = _reach_rank(kubeconfig, context, cluster, names)
-            if rank is not None and (best is None or rank < best[0]):
-                best = (rank, context)
-        if best is None:
-            continue
-        _ctx, cluster_entry, user_entry = kubeconfig.context_entries(best[1])
-        assert cluster_entry is not None
-        user_body = user_entry.resolved() if user_entry is not None else {}
-        out[cluster.name] = target_from_kubeconfig(
-            cluster.name,
-            cluster_entry.resolved(),
-            user_body,
-            catalog_cluster=cluster,
-            base_dir=Path(os.path.dirname(os.path.abspath(cluster_entry.origin))),
-        )
-    return out
+    return resolve_all(clusters, kubeconfig, catalog_names)
 
 
-def _reach_rank(kubeconfig: Any, context: str, cluster: Cluster, names: set[str]) -> int | None:
-    """How well ``context`` stands for ``cluster`` (lower is better), or None."""
-    from ztctl.core.kubeconfig import server_matches
-
-    ctx_entry, cluster_entry, _ = kubeconfig.context_entries(context)
-    if ctx_entry is None or cluster_entry is None:
-        return None
-    current = 0 if context == kubeconfig.current_context else 1
-    owners = {e.catalog_name for e in (ctx_entry, cluster_entry) if e.catalog_name}
-    if owners:
-        return current if cluster.name in owners else None
-    if server_matches(cluster_entry.body, cluster) is None:
-        return None
-    if context == cluster.name:
-        return 2 + current
-    if context in names or cluster_entry.name in names:
-        return None  # named after another catalog cluster
-    return 4 + current
+def catalog_context(
+    catalog: Catalog,
+    chosen: Sequence[Cluster],
+    kubeconfig: Any,
+    *,
+    warp: WarpConfig,
+    timeout: float,
+    env: Mapping[str, str],
+    team: str | None = None,
+    token_source: Any = None,
+) -> DoctorContext:
+    """The doctor's context for ``chosen`` catalog clusters: each one's target from the
+    kubeconfig (:func:`kubeconfig_targets`; ``kubeconfig=None``: the catalog's data), and
+    the catalog's Access-token clusters for the posture check."""
+    return DoctorContext(
+        team=catalog.team or team,
+        warp=warp,
+        clusters=tuple(chosen),
+        targets=kubeconfig_targets(chosen, kubeconfig, catalog_names=catalog.names),
+        timeout=timeout,
+        env=env,
+        access_clusters=tuple(
+            c.name for c in catalog.clusters if c.credentials.kind == "accessToken"
+        ),
+        token_source=token_source,
+    )
 
 
 def build_checks(ctx: DoctorContext) -> list[Check]:

@@ -288,12 +288,12 @@ def _cert_dates(pem: bytes) -> tuple[datetime, datetime, str]:
 
 def _key_matches(cert: bytes | str, key: bytes | str) -> str | None:
     """None when the key belongs to the certificate, else why not (never shows key data)."""
-    from ztctl.core.probe import _load_chain_from_memory
+    from ztctl.adapters.wire.tls import load_chain_from_memory
 
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     try:
         if isinstance(cert, bytes) and isinstance(key, bytes):
-            _load_chain_from_memory(ctx, cert, key)
+            load_chain_from_memory(ctx, cert, key)
         else:
             ctx.load_cert_chain(str(cert), str(key))
     except ssl.SSLError as exc:
@@ -599,18 +599,11 @@ def check_tls(ctx: DoctorContext, name: str) -> Outcome:
                 data,
             )
         if problem.kind == "tls-inspection":
+            from ztctl.core.probe import diagnose
+
             addresses = ", ".join(cluster.addresses) or cluster.host
-            return failed(
-                problem.message,
-                _with_break_glass(
-                    "ask the Zero Trust admins for a Gateway HTTP policy with the action "
-                    f"Do Not Inspect for {addresses} (the API server needs its own certificate "
-                    "end to end, and client certificates cannot pass inspection); ztctl never "
-                    "turns verification off",
-                    cluster,
-                ),
-                data,
-            )
+            fix = _with_break_glass(diagnose.tls_inspection_fix(addresses), cluster)
+            return failed(problem.message, fix, data)
         if problem.kind in PATH_KINDS:
             return failed(problem.message, _path_fix(ctx, cluster, result.address), data)
         return failed(problem.message, problem.fix, data)

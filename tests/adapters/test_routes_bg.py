@@ -18,7 +18,7 @@ import pytest
 
 from ztctl.adapters import routes_bg, socks
 
-FAKE_SSH = Path(__file__).with_name("fake_ssh.py")
+FAKE_SSH = Path(__file__).parents[1] / "core" / "fake_ssh.py"
 
 
 @pytest.fixture

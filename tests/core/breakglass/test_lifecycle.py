@@ -1,0 +1,105 @@
+"""Reaping, the watchdog and ending sessions, with real processes standing in for a route."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from tests.core.breakglass.helpers import make_session, ssh_route, wait_for
+from ztctl.adapters import routes_bg
+from ztctl.core import audit
+from ztctl.core.breakglass.lifecycle import end, reap
+from ztctl.core.breakglass.processes import spawn_watchdog, watchdog_alive
+from ztctl.core.breakglass.session import STATE_OPENING, read_session
+from ztctl.core.breakglass.store import write_session
+
+
+def test_reap_closes_an_expired_route_and_audits_it(
+    tmp_path: Path, route_process: tuple[subprocess.Popen[bytes], str]
+) -> None:
+    proc, control = route_process
+    make_session(tmp_path, deadline_in=-1, route=ssh_route(proc, control))
+    active = make_session(tmp_path, "keep", deadline_in=3600)
+    ended = reap(tmp_path)
+    assert [e.session.cluster for e in ended] == ["prod-eu"]
+    assert proc.wait(timeout=10) is not None  # the route process is gone
+    assert read_session(tmp_path, "prod-eu") is None
+    assert not (tmp_path / "break-glass" / "prod-eu").exists()
+    assert read_session(tmp_path, "keep") is not None
+    events = list(audit.read_events(tmp_path, "break-glass.expire"))
+    assert len(events) == 1
+    assert events[0]["cluster"] == "prod-eu"
+    assert events[0]["reason"] == "INC-1 Zero Trust tunnel down"
+    assert events[0]["by"] == "ztctl"
+    end(tmp_path, [active.cluster], by="alice")
+
+
+def test_reap_restarts_a_dead_watchdog(tmp_path: Path) -> None:
+    make_session(tmp_path, deadline_in=3600)
+    reap(tmp_path)
+    session = read_session(tmp_path, "prod-eu")
+    assert session is not None and session.watchdog_pid is not None
+    try:
+        assert watchdog_alive(session)
+    finally:
+        end(tmp_path, ["prod-eu"], by="alice")
+    assert wait_for(lambda: not watchdog_alive(session))
+
+
+def test_terminate_never_signals_a_process_without_the_marker(
+    route_process: tuple[subprocess.Popen[bytes], str],
+) -> None:
+    proc, _control = route_process
+    assert routes_bg.terminate(proc.pid, "ControlPath=/somewhere/else")
+    assert proc.poll() is None  # a recycled pid is left alone
+    assert routes_bg.process_matches(proc.pid, None)
+
+
+def test_watchdog_ends_the_route_at_the_deadline_without_ztctl(
+    tmp_path: Path, route_process: tuple[subprocess.Popen[bytes], str]
+) -> None:
+    proc, control = route_process
+    session = make_session(tmp_path, deadline_in=1.0, route=ssh_route(proc, control))
+    spawn_watchdog(tmp_path, session, None)
+    # Nobody calls ztctl: only the detached watchdog can end it.
+    assert proc.wait(timeout=20) is not None
+    assert wait_for(lambda: read_session(tmp_path, "prod-eu") is None)
+    events = list(audit.read_events(tmp_path, "break-glass.expire"))
+    assert [e["by"] for e in events] == ["watchdog"]
+    assert events[0]["session"] == session.id
+
+
+def test_watchdog_exits_when_the_session_ends(tmp_path: Path) -> None:
+    session = make_session(tmp_path, deadline_in=3600)
+    pid = spawn_watchdog(tmp_path, session, None)
+    write_session(replace(session, watchdog_pid=pid))
+    assert wait_for(lambda: routes_bg.process_matches(pid, session.watchdog_marker))
+    result = end(tmp_path, ["prod-eu"], by="alice")
+    assert [e.event for e in result.ended] == ["break-glass.end"]
+    assert wait_for(lambda: not routes_bg.process_matches(pid, session.watchdog_marker))
+    assert [e["event"] for e in audit.read_events(tmp_path)] == ["break-glass.end"]
+
+
+def test_end_of_nothing_reports_it(tmp_path: Path) -> None:
+    result = end(tmp_path, ["prod-eu"], by="alice")
+    assert result.ended == () and result.missing == ("prod-eu",)
+    assert list(audit.read_events(tmp_path)) == []
+
+
+def test_abandoned_opening_session_is_reaped(
+    tmp_path: Path, route_process: tuple[subprocess.Popen[bytes], str]
+) -> None:
+    """ztctl killed while opening: the starter pid is gone, so the route is closed at once."""
+    proc, control = route_process
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    session = make_session(tmp_path, route=ssh_route(proc, control), state_name=STATE_OPENING)
+    write_session(replace(session, starter_pid=dead.pid))
+    ended = reap(tmp_path)
+    assert [e.session.id for e in ended] == [session.id]
+    assert proc.wait(timeout=10) is not None
+    assert [e["why"] for e in audit.read_events(tmp_path, "break-glass.expire")] == [
+        "start interrupted"
+    ]

@@ -1,0 +1,174 @@
+"""Session files, and the cheap questions other commands ask about them."""
+
+from __future__ import annotations
+
+import json
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.core.breakglass.helpers import SERVER, make_cluster, make_session
+from ztctl.core.breakglass.session import (
+    STATE_OPENING,
+    ProxyState,
+    RouteState,
+    SshState,
+    UnknownState,
+    VpnState,
+    active_session,
+    has_route,
+    hint,
+    list_sessions,
+    read_session,
+    route_from_dict,
+    session_proxy,
+)
+from ztctl.core.model import ClientCertificate, Cluster
+
+
+def test_session_file_round_trips_and_is_private(tmp_path: Path) -> None:
+    route = SshState(
+        "ssh oncall@bastion.test:22",
+        proxy_url="socks5://127.0.0.1:4000",
+        pid=123,
+        marker="ControlPath=/c",
+        control_path="/c",
+        host="bastion.test",
+    )
+    session = make_session(tmp_path, route=route)
+    assert stat.S_IMODE(session.path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(session.path.parent.stat().st_mode) == 0o700
+    assert read_session(tmp_path, "prod-eu") == session
+    assert [s.id for s in list_sessions(tmp_path)] == [session.id]
+
+
+def test_unreadable_session_file_is_ignored(tmp_path: Path) -> None:
+    directory = tmp_path / "break-glass"
+    directory.mkdir()
+    (directory / "broken.json").write_text("{not json")
+    assert list_sessions(tmp_path) == []
+
+
+def test_active_session_and_hint_for_other_commands(tmp_path: Path) -> None:
+    cluster = make_cluster()
+    assert has_route(cluster)
+    assert active_session(tmp_path, "prod-eu") is None
+    text = hint(tmp_path, cluster)
+    assert text is not None and "break-glass start prod-eu" in text
+    session = make_session(tmp_path)
+    assert active_session(tmp_path, "prod-eu") == session
+    text = hint(tmp_path, cluster)
+    assert text is not None and "break-glass exec prod-eu" in text
+    # A catalog proxy is dialled with the catalog's own URL: no session proxy.
+    assert session_proxy(session) is None
+    no_route = Cluster(
+        name="x",
+        server=SERVER,
+        addresses=(),
+        credentials=ClientCertificate(Path("c"), Path("k")),
+    )
+    assert not has_route(no_route)
+    assert hint(tmp_path, no_route) is None
+
+
+def test_expired_or_opening_session_is_not_active(tmp_path: Path) -> None:
+    make_session(tmp_path, deadline_in=-1)
+    assert active_session(tmp_path, "prod-eu") is None
+    make_session(tmp_path, "b", state_name=STATE_OPENING)
+    assert active_session(tmp_path, "b") is None
+
+
+def test_ssh_session_proxy_is_the_local_socks_port(tmp_path: Path) -> None:
+    route = SshState(
+        "ssh bastion.test:22", proxy_url="socks5://127.0.0.1:4000", host="bastion.test"
+    )
+    session = make_session(tmp_path, route=route)
+    assert session_proxy(session) == "socks5://127.0.0.1:4000"
+
+
+# --- reading sessions stays cheap ----------------------------------------------------------
+
+
+def test_reading_sessions_imports_only_the_standard_library() -> None:
+    """probe, status and use-cluster read sessions on every run: session.py must not pull in
+    the rest of break-glass (or anything outside the standard library)."""
+
+    code = (
+        "import json, sys; before = set(sys.modules); import ztctl.core.breakglass.session; "
+        "print(json.dumps(sorted(m for m in set(sys.modules) - before if m[0] != '_')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    loaded = json.loads(out)
+    ours = [m for m in loaded if m.split(".")[0] == "ztctl"]
+    assert ours == ["ztctl", "ztctl.core", "ztctl.core.breakglass", "ztctl.core.breakglass.session"]
+    stdlib = set(sys.stdlib_module_names)
+    assert [m for m in loaded if m.split(".")[0] not in stdlib | {"ztctl"}] == []
+
+
+# --- the stored route ------------------------------------------------------------------
+
+EMPTY_ROUTE = {
+    "proxyUrl": None,
+    "pid": None,
+    "marker": None,
+    "controlPath": None,
+    "host": None,
+    "down": [],
+    "interface": None,
+}
+ROUTE_CASES = [
+    (
+        ProxyState("proxy socks5://127.0.0.1:1080", "socks5://127.0.0.1:1080"),
+        {"kind": "proxy", "display": "proxy socks5://127.0.0.1:1080"},
+        {"proxyUrl": "socks5://127.0.0.1:1080"},
+    ),
+    (
+        SshState("ssh a@b:22", "socks5://127.0.0.1:4000", 7, "ControlPath=/c", "/c", "b"),
+        {"kind": "ssh", "display": "ssh a@b:22"},
+        {
+            "proxyUrl": "socks5://127.0.0.1:4000",
+            "pid": 7,
+            "marker": "ControlPath=/c",
+            "controlPath": "/c",
+            "host": "b",
+        },
+    ),
+    (
+        VpnState("vpn oob", ("wg-quick", "down", "oob"), "oob"),
+        {"kind": "vpn", "display": "vpn oob"},
+        {"down": ["wg-quick", "down", "oob"], "interface": "oob"},
+    ),
+    (UnknownState("", "", None), {"kind": "", "display": ""}, {}),
+]
+
+
+@pytest.mark.parametrize(("route", "head", "fields"), ROUTE_CASES)
+def test_stored_route_keeps_its_shape_for_every_kind(
+    route: RouteState, head: dict[str, object], fields: dict[str, object]
+) -> None:
+    stored = route.to_dict()
+    assert stored == {**head, **EMPTY_ROUTE, **fields}
+    assert list(stored) == ["kind", "display", *EMPTY_ROUTE]
+    assert route_from_dict(json.loads(json.dumps(stored))) == route
+
+
+def test_only_an_ssh_route_has_a_session_proxy_and_a_process(tmp_path: Path) -> None:
+    from ztctl.core.breakglass.processes import route_alive
+
+    for route, _head, _fields in ROUTE_CASES:
+        session = make_session(tmp_path, route=route)
+        is_ssh = isinstance(route, SshState)
+        assert session_proxy(session) == ("socks5://127.0.0.1:4000" if is_ssh else None)
+        assert (route_alive(session) is None) is not is_ssh
+
+
+def test_a_route_without_kind_reads_as_unknown() -> None:
+    assert route_from_dict({}) == UnknownState("", "")
+    assert route_from_dict({"kind": "carrier-pigeon", "display": "x", "pid": 3}) == UnknownState(
+        "carrier-pigeon", "x"
+    )

@@ -1,0 +1,334 @@
+"""Break-glass sessions as they are stored: reading and listing them, cheaply.
+
+A session is one JSON file, ``<state>/break-glass/<cluster>.json`` (0600, in a 0700
+directory), next to the session directory ``<state>/break-glass/<cluster>/`` that holds the
+overlay kubeconfig and the route's logs. One session per cluster at a time.
+
+For ``probe``, ``doctor``, ``use-cluster`` and ``status``: :func:`has_route`,
+:func:`active_session`, :func:`session_proxy` and :func:`hint`. This module imports the
+standard library only (``hint`` borrows :mod:`ztctl.core.duration` when it runs), takes no
+lock and has no side effects, so fast commands can read sessions without paying for the
+rest of break-glass. Writing, locking and auditing sessions: :mod:`.store`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from ztctl.core.model import Cluster
+
+SESSIONS_DIR = "break-glass"
+ENV_CLUSTER = "ZTCTL_BREAK_GLASS"  # set for the child: the cluster, for shell prompts
+ENV_EXPIRES = "ZTCTL_BREAK_GLASS_EXPIRES"  # RFC 3339 deadline, for shell prompts
+
+STATE_OPENING = "opening"
+STATE_ACTIVE = "active"
+
+
+def _route_dict(kind: str, display: str, **fields: Any) -> dict[str, Any]:
+    """The stored shape of every route kind: all keys, unused ones empty."""
+    out: dict[str, Any] = {
+        "kind": kind,
+        "display": display,
+        "proxyUrl": None,
+        "pid": None,
+        "marker": None,
+        "controlPath": None,
+        "host": None,
+        "down": [],
+        "interface": None,
+    }
+    out.update(fields)
+    return out
+
+
+@dataclass(frozen=True)
+class ProxyState:
+    """A catalog proxy: nothing to open or close (no credentials in here)."""
+
+    display: str  # "proxy socks5://127.0.0.1:1080"
+    proxy_url: str | None = None  # the catalog's URL with any password redacted
+    kind: ClassVar[str] = "proxy"
+
+    def to_dict(self) -> dict[str, Any]:
+        return _route_dict(self.kind, self.display, proxyUrl=self.proxy_url)
+
+
+@dataclass(frozen=True)
+class SshState:
+    """An ``ssh -D`` tunnel: its local SOCKS port and what ends the background ssh."""
+
+    display: str  # "ssh oncall@bastion:22"
+    proxy_url: str | None = None  # the local SOCKS port clients dial
+    pid: int | None = None  # the background ssh process
+    marker: str | None = None  # on the process's command line (guards against pid reuse)
+    control_path: str | None = None  # ssh -S
+    host: str | None = None  # the bastion
+    kind: ClassVar[str] = "ssh"
+
+    def to_dict(self) -> dict[str, Any]:
+        return _route_dict(
+            self.kind,
+            self.display,
+            proxyUrl=self.proxy_url,
+            pid=self.pid,
+            marker=self.marker,
+            controlPath=self.control_path,
+            host=self.host,
+        )
+
+
+@dataclass(frozen=True)
+class VpnState:
+    """A VPN the OS routes: the command that closes it."""
+
+    display: str  # "vpn oob"
+    down: tuple[str, ...] = ()
+    interface: str | None = None
+    kind: ClassVar[str] = "vpn"
+    proxy_url: ClassVar[None] = None  # the OS routes it
+
+    def to_dict(self) -> dict[str, Any]:
+        return _route_dict(self.kind, self.display, down=list(self.down), interface=self.interface)
+
+
+@dataclass(frozen=True)
+class UnknownState:
+    """A route kind this ztctl does not know (a newer ztctl wrote it, or the file was
+    edited): shown as it is, nothing to check or close."""
+
+    kind: str
+    display: str
+    proxy_url: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return _route_dict(self.kind, self.display, proxyUrl=self.proxy_url)
+
+
+# How the session's route is reached and torn down (no credentials in here).
+RouteState = ProxyState | SshState | VpnState | UnknownState
+
+
+def route_from_dict(data: Mapping[str, Any]) -> RouteState:
+    kind = str(data.get("kind") or "")
+    display = str(data.get("display") or "")
+    proxy_url = data.get("proxyUrl") or None
+    if kind == ProxyState.kind:
+        return ProxyState(display, proxy_url)
+    if kind == SshState.kind:
+        return SshState(
+            display,
+            proxy_url,
+            pid=_int_or_none(data.get("pid")),
+            marker=data.get("marker") or None,
+            control_path=data.get("controlPath") or None,
+            host=data.get("host") or None,
+        )
+    if kind == VpnState.kind:
+        down = tuple(str(x) for x in data.get("down") or ())
+        return VpnState(display, down, interface=data.get("interface") or None)
+    return UnknownState(kind, display, proxy_url)
+
+
+def _int_or_none(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+@dataclass(frozen=True)
+class Session:
+    id: str
+    cluster: str
+    state: str  # opening | active
+    reason: str
+    user: str
+    started: float  # epoch seconds (opening: when start began; active: when it was proven)
+    deadline: float  # epoch seconds
+    ttl_s: int
+    route: RouteState
+    server: str = ""
+    forced: bool = False
+    zt_path: str = ""  # what the Zero Trust probe found at start: ok | <problem kind>
+    kube_user: str | None = None  # who the API server said we are, over the route
+    overlay: str | None = None  # the overlay kubeconfig
+    entries: tuple[str, ...] = ()  # kubeconfig cluster entries the overlay shadows
+    watchdog_pid: int | None = None
+    starter_pid: int | None = None  # the ztctl that is opening it (state opening)
+    path: Path = field(default=Path(), compare=False)  # the session file (not stored)
+
+    def remaining(self, now: float | None = None) -> float:
+        return self.deadline - (time.time() if now is None else now)
+
+    def expired(self, now: float | None = None) -> bool:
+        return self.remaining(now) <= 0
+
+    @property
+    def dir(self) -> Path:
+        return self.path.with_suffix("")
+
+    @property
+    def watchdog_marker(self) -> str:
+        return f"--session {self.id}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": 1,
+            "id": self.id,
+            "cluster": self.cluster,
+            "state": self.state,
+            "reason": self.reason,
+            "user": self.user,
+            "started": self.started,
+            "deadline": self.deadline,
+            "ttlSeconds": self.ttl_s,
+            "route": self.route.to_dict(),
+            "server": self.server,
+            "forced": self.forced,
+            "ztPath": self.zt_path,
+            "kubeUser": self.kube_user,
+            "overlay": self.overlay,
+            "entries": list(self.entries),
+            "watchdogPid": self.watchdog_pid,
+            "starterPid": self.starter_pid,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], path: Path) -> Session:
+        return cls(
+            id=str(data["id"]),
+            cluster=str(data["cluster"]),
+            state=str(data.get("state") or STATE_OPENING),
+            reason=str(data.get("reason") or ""),
+            user=str(data.get("user") or ""),
+            started=float(data["started"]),
+            deadline=float(data["deadline"]),
+            ttl_s=int(data.get("ttlSeconds") or 0),
+            route=route_from_dict(data.get("route") or {}),
+            server=str(data.get("server") or ""),
+            forced=bool(data.get("forced")),
+            zt_path=str(data.get("ztPath") or ""),
+            kube_user=data.get("kubeUser") or None,
+            overlay=data.get("overlay") or None,
+            entries=tuple(str(x) for x in data.get("entries") or ()),
+            watchdog_pid=_int_or_none(data.get("watchdogPid")),
+            starter_pid=_int_or_none(data.get("starterPid")),
+            path=path,
+        )
+
+    def view(self, now: float | None = None) -> dict[str, Any]:
+        """The public JSON shape (``status --json``, ``start --json``)."""
+        now = time.time() if now is None else now
+        return {
+            "id": self.id,
+            "cluster": self.cluster,
+            "state": self.state,
+            "reason": self.reason,
+            "user": self.user,
+            "route": self.route.display,
+            "routeKind": self.route.kind,
+            "proxy": self.route.proxy_url,
+            "started": rfc3339(self.started),
+            "deadline": rfc3339(self.deadline),
+            "ttlSeconds": self.ttl_s,
+            "remainingSeconds": max(0, round(self.remaining(now))),
+            "server": self.server,
+            "forced": self.forced,
+            "kubeUser": self.kube_user,
+            "overlay": self.overlay,
+        }
+
+
+def rfc3339(ts: float) -> str:
+    when = datetime.fromtimestamp(ts, tz=timezone.utc).isoformat(timespec="seconds")
+    return when.replace("+00:00", "Z")
+
+
+def sessions_dir(state_dir: Path) -> Path:
+    return Path(state_dir) / SESSIONS_DIR
+
+
+def session_file(state_dir: Path, cluster: str) -> Path:
+    return sessions_dir(state_dir) / f"{cluster}.json"
+
+
+def read_session(state_dir: Path, cluster: str) -> Session | None:
+    return _read(session_file(state_dir, cluster))
+
+
+def _read(path: Path) -> Session | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return Session.from_dict(data, path)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # unreadable: reported by `status` as a stray file
+
+
+def list_sessions(state_dir: Path) -> list[Session]:
+    """Every session file in the state directory (expired ones included), by cluster."""
+    directory = sessions_dir(state_dir)
+    try:
+        names = sorted(p for p in directory.iterdir() if p.suffix == ".json")
+    except FileNotFoundError:
+        return []
+    found = []
+    for path in names:
+        session = _read(path)
+        if session is not None:
+            found.append(session)
+    return found
+
+
+def has_route(cluster: Cluster) -> bool:
+    """Whether the catalog gives ``cluster`` an out-of-band route."""
+    return cluster.break_glass is not None
+
+
+def active_session(state_dir: Path, cluster: str, now: float | None = None) -> Session | None:
+    """The open, unexpired session for ``cluster``, or None (read-only, no locking)."""
+    session = read_session(state_dir, cluster)
+    if session is None or session.state != STATE_ACTIVE or session.expired(now):
+        return None
+    return session
+
+
+def session_proxy(session: Session | None) -> str | None:
+    """The proxy an open session's route is dialled through, for :func:`probe.break_glass_path`.
+
+    ``None`` for a catalog proxy (the catalog's own URL, credentials included, is used)
+    and for a VPN (no proxy: the OS routes it).
+    """
+    if session is None:
+        return None
+    match session.route:
+        case SshState(proxy_url=url):
+            return url
+        case _:
+            return None
+
+
+def hint(state_dir: Path, cluster: Cluster) -> str | None:
+    """One sentence for a failing Zero Trust path: how to use break-glass, or None."""
+    session = active_session(state_dir, cluster.name)
+    if session is not None:
+        from ztctl.core.duration import format_duration
+
+        left = format_duration(session.remaining())
+        return (
+            f"a break-glass session for {cluster.name} is open ({session.route.display}, "
+            f"{left} left): run `ztctl break-glass exec {cluster.name} -- kubectl ...` "
+            f"or `ztctl break-glass shell {cluster.name}`"
+        )
+    if has_route(cluster):
+        return (
+            f"if Zero Trust itself is down, open the out-of-band route: "
+            f"`ztctl break-glass start {cluster.name} --reason '...'`"
+        )
+    return None
