@@ -21,6 +21,7 @@ import argparse
 import fnmatch
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -40,6 +41,10 @@ class Target:
     # When set, only these mutants are run and scored: fnmatch globs over mutmut's names,
     # `ztctl.pkg.module.x_function__mutmut_N` (a method: `ztctl.pkg.module.xǁClassǁmethod__...`).
     only: tuple[str, ...] = ()
+    # mutmut does not mutate decorated functions. For these (module, decorator) pairs the
+    # scratch copy defines each decorated function undecorated as `NAME__body` and binds
+    # `NAME = decorator(NAME__body)` at the end of the module: the same behaviour, mutable.
+    undecorate: tuple[tuple[str, str], ...] = ()
 
 
 TARGETS: dict[str, Target] = {
@@ -81,6 +86,7 @@ TARGETS: dict[str, Target] = {
     "warp-parsers": Target(
         modules=("ztctl/adapters/warp.py",),
         tests=("tests/adapters/test_warp.py", "tests/core/test_warp_rules.py"),
+        undecorate=(("ztctl/adapters/warp.py", "_guarded"),),
         only=(
             "ztctl.adapters.warp.x_mode_routes_private__*",
             "ztctl.adapters.warp.x_normalize_mode__*",
@@ -122,6 +128,7 @@ TARGETS: dict[str, Target] = {
     "kubeconfig-store": Target(
         modules=("ztctl/core/kubeconfig/store.py",),
         tests=("tests/core/test_kubeconfig_store_rules.py",),
+        undecorate=(("ztctl/core/kubeconfig/store.py", "contextlib.contextmanager"),),
     ),
     # What `ztctl credential` prints for kubectl, and reading a catalog exec plugin's answer.
     "credential": Target(
@@ -158,6 +165,15 @@ def pytest_make_parametrize_id(config, val, argname):  # added by bench/mutation
 """
 
 
+def _undecorate(path: Path, decorator: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    pattern = re.compile(rf"^@{re.escape(decorator)}\ndef (\w+)\(", re.MULTILINE)
+    names = pattern.findall(text)
+    text = pattern.sub(lambda m: f"def {m.group(1)}__body(", text)
+    text += "".join(f"\n{name} = {decorator}({name}__body)" for name in names) + "\n"
+    path.write_text(text, encoding="utf-8")
+
+
 def _toml_list(items: tuple[str, ...] | list[str]) -> str:
     return "[" + ", ".join(json.dumps(i) for i in items) + "]"
 
@@ -177,6 +193,8 @@ def _prepare(name: str, target: Target) -> Path:
             shutil.copytree(ROOT / name, work / name, ignore=ignore)
         else:
             shutil.copy2(ROOT / name, work / name)
+    for module, decorator in target.undecorate:
+        _undecorate(work / module, decorator)
     # mutmut hands node ids back to pytest, which cannot find an id with a backslash escape
     # (a newline or non-ASCII in a table row); in the scratch copy only, ids are made plain.
     with (work / "tests" / "conftest.py").open("a", encoding="utf-8") as conftest:
