@@ -45,6 +45,7 @@ class Target:
     # scratch copy defines each decorated function undecorated as `NAME__body` and binds
     # `NAME = decorator(NAME__body)` at the end of the module: the same behaviour, mutable.
     undecorate: tuple[tuple[str, str], ...] = ()
+    pytest_args: tuple[str, ...] = ()  # e.g. ("-k", "not slow_thing")
 
 
 TARGETS: dict[str, Target] = {
@@ -87,6 +88,8 @@ TARGETS: dict[str, Target] = {
         modules=("ztctl/adapters/warp.py",),
         tests=("tests/adapters/test_warp.py", "tests/core/test_warp_rules.py"),
         undecorate=(("ztctl/adapters/warp.py", "_guarded"),),
+        # the parsers' tests; not WarpClient's subprocess runs nor the slow fuzzing
+        pytest_args=("-k", "not client and not raise_only and not never_raises"),
         only=(
             "ztctl.adapters.warp.x_mode_routes_private__*",
             "ztctl.adapters.warp.x_normalize_mode__*",
@@ -206,7 +209,8 @@ def _prepare(name: str, target: Target) -> Path:
         f"also_copy = {_toml_list(extras)}\n"
         f"only_mutate = {_toml_list(target.modules)}\n"
         f"pytest_add_cli_args_test_selection = {_toml_list(target.tests)}\n"
-        'pytest_add_cli_args = ["-p", "no:xdist", "-p", "no:cacheprovider", "-q"]\n'
+        "pytest_add_cli_args = "
+        f"{_toml_list(['-p', 'no:xdist', '-p', 'no:cacheprovider', '-q', *target.pytest_args])}\n"
     )
     (work / "pyproject.toml").write_text(pyproject, encoding="utf-8")
     return work
