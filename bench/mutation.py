@@ -83,32 +83,51 @@ TARGETS: dict[str, Target] = {
             "ztctl.core.checks.warp.x__source_of__*",
         ),
     ),
-    # warp-cli output parsing (the pure parsers; running the binary is not scored).
+    # warp-cli output parsing: modes, settings, split tunnel, status, registration, errors.
     "warp-parsers": Target(
         modules=("ztctl/adapters/warp.py",),
         tests=("tests/adapters/test_warp.py", "tests/core/test_warp_rules.py"),
-        undecorate=(("ztctl/adapters/warp.py", "_guarded"),),
-        # the parsers' tests; not WarpClient's subprocess runs nor the slow fuzzing
-        pytest_args=("-k", "not client and not raise_only and not never_raises"),
         only=(
             "ztctl.adapters.warp.x_mode_routes_private__*",
             "ztctl.adapters.warp.x_normalize_mode__*",
             "ztctl.adapters.warp.x_parse_*",
-            "ztctl.adapters.warp.x__status_from_json__*",
             "ztctl.adapters.warp.x__settings_from_json__*",
+            "ztctl.adapters.warp.x__status_from_json__*",
             "ztctl.adapters.warp.x__split_entry__*",
             "ztctl.adapters.warp.x__bool__*",
             "ztctl.adapters.warp.x__proxy_port__*",
-            "ztctl.adapters.warp.x__key_values__*",
-            "ztctl.adapters.warp.x__load_json__*",
-            "ztctl.adapters.warp.x__json_error__*",
-            "ztctl.adapters.warp.x__reason_code__*",
-            "ztctl.adapters.warp.x__camel_words__*",
-            "ztctl.adapters.warp.x_classify_error__*",
-            "ztctl.adapters.warp.x_error_detail__*",
-            "ztctl.adapters.warp.x__clap_word__*",
             "ztctl.adapters.warp.x__redact__*",
         ),
+        undecorate=(("ztctl/adapters/warp.py", "_guarded"),),
+        # the parsers' tests; not WarpClient's subprocess runs nor the slow fuzzing
+        pytest_args=("-k", "not client and not raise_only and not never_raises"),
+    ),
+    # Probe verdicts: percentiles, route labels, every failure's kind, fix and exit code.
+    "probe": Target(
+        modules=(
+            "ztctl/core/probe/result.py",
+            "ztctl/core/probe/routes.py",
+            "ztctl/core/probe/diagnose.py",
+        ),
+        tests=("tests/core/test_probe_rules.py", "tests/core/test_probe_diagnose.py"),
+        pytest_args=("-k", "not stalls and not slow_proxy and not failed_probe"),
+    ),
+    # The one budget: every socket wait gets what is left of --timeout.
+    "probe-budget": Target(
+        modules=("ztctl/adapters/wire/dial.py",),
+        tests=("tests/core/test_probe_rules.py", "tests/core/test_probe_wire.py"),
+        only=("ztctl.adapters.wire.dial.xǁDeadlineǁ*",),
+    ),
+    # Break-glass policy: the reason and TTL rules, and the exit code of each failure.
+    "break-glass-policy": Target(
+        modules=("ztctl/core/breakglass/policy.py", "ztctl/core/breakglass/lifecycle.py"),
+        tests=(
+            "tests/core/breakglass/test_reason_rules.py",
+            "tests/core/breakglass/test_policy.py",
+            "tests/core/breakglass/test_exit_codes.py",
+        ),
+        only=("ztctl.core.breakglass.policy.*", "ztctl.core.breakglass.lifecycle.x_error_for__*"),
+    ),
     ),
     # Merging a catalog cluster into the kubeconfig (the plan: entries, adoption, conflicts).
     "use-cluster": Target(
