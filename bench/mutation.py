@@ -128,7 +128,6 @@ TARGETS: dict[str, Target] = {
         ),
         only=("ztctl.core.breakglass.policy.*", "ztctl.core.breakglass.lifecycle.x_error_for__*"),
     ),
-    ),
     # Merging a catalog cluster into the kubeconfig (the plan: entries, adoption, conflicts).
     "use-cluster": Target(
         modules=("ztctl/core/use_cluster.py",),
