@@ -8,6 +8,7 @@ target, keeps the previous content as ``<target>.ztctl.bak`` (0600) and the file
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import threading
@@ -17,8 +18,10 @@ from pathlib import Path
 import pytest
 
 from ztctl.core.errors import EXIT_FAILED, EXIT_INVALID_INPUT, InvalidInput, OperationFailed
+from ztctl.core.kubeconfig import store
 from ztctl.core.kubeconfig.store import (
     _age,
+    _cannot_lock,
     backup_path,
     check_unchanged,
     lock_path,
@@ -49,9 +52,12 @@ AGES = [
     (0, ", created 0 s ago"),
     (5, ", created 5 s ago"),
     (119, ", created 119 s ago"),
+    (120, ", created 2 min ago"),
     (121, ", created 2 min ago"),
     (7100, ", created 118 min ago"),
+    (7200, ", created 2.0 h ago"),
     (7300, ", created 2.0 h ago"),
+    (8101, ", created 2.3 h ago"),  # 2.2503 h: tenths of an hour, rounded
     (36000, ", created 10.0 h ago"),
 ]
 
@@ -106,13 +112,23 @@ def test_a_held_lock_is_refused_within_the_budget(tmp_path: Path) -> None:
     assert lock_path(config).exists()  # someone else's lock is never removed
 
 
-def test_a_lock_released_meanwhile_is_taken(tmp_path: Path) -> None:
+def test_a_lock_released_meanwhile_is_taken_soon(tmp_path: Path) -> None:
     config = tmp_path / "config"
     lock_path(config).write_text("")
-    threading.Timer(0.2, lock_path(config).unlink).start()
+    threading.Timer(0.1, lock_path(config).unlink).start()
+    started = time.monotonic()
     with locked([config], timeout=2.0):
+        waited = time.monotonic() - started
         assert lock_path(config).exists()
     assert not lock_path(config).exists()
+    assert waited < 0.45  # retried with a short backoff, not once a second
+
+
+def test_locks_in_new_directories(tmp_path: Path) -> None:
+    config = tmp_path / "new" / "kube" / "config"
+    with locked([config]):
+        assert lock_path(config).exists()
+    assert mode(tmp_path / "new" / "kube") == 0o700  # the directory that holds it
 
 
 def test_a_lock_that_cannot_be_created_is_invalid_input(tmp_path: Path) -> None:
@@ -122,8 +138,32 @@ def test_a_lock_that_cannot_be_created_is_invalid_input(tmp_path: Path) -> None:
     with pytest.raises(InvalidInput) as caught, locked([config]):
         pass  # pragma: no cover
     assert caught.value.exit_code == EXIT_INVALID_INPUT
-    assert caught.value.message.startswith(f"cannot lock kubeconfig {config}: creating ")
-    assert "nothing was written" in caught.value.fix
+    assert caught.value.message == (
+        f"cannot lock kubeconfig {config}: creating {lock_path(config)} failed: "
+        f"{blocker} is not a directory"
+    )
+    assert caught.value.fix == f"check {blocker}; nothing was written"
+
+
+@pytest.mark.parametrize(
+    ("denied", "fix"),
+    [
+        (
+            True,
+            "kubectl needs write access to /k too: make it writable, or leave /k/config out of "
+            "KUBECONFIG; nothing was written",
+        ),
+        (False, "check /k; nothing was written"),
+    ],
+)
+def test_cannot_lock_messages(denied: bool, fix: str) -> None:
+    config = Path("/k/config")
+    error = _cannot_lock(config, lock_path(config), "Permission denied", denied=denied)
+    assert error.message == (
+        "cannot lock kubeconfig /k/config: creating /k/config.lock failed: Permission denied"
+    )
+    assert error.fix == fix and error.exit_code == EXIT_INVALID_INPUT
+    assert _cannot_lock(config, lock_path(config), "x").fix == "check /k; nothing was written"
 
 
 def test_signature_and_unchanged(tmp_path: Path) -> None:
@@ -136,14 +176,18 @@ def test_signature_and_unchanged(tmp_path: Path) -> None:
     check_unchanged(config, first)
     with pytest.raises(OperationFailed) as caught:
         check_unchanged(config, None)
-    assert "changed while ztctl was updating it" in caught.value.message
+    assert caught.value.message == (
+        f"kubeconfig {config} changed while ztctl was updating it "
+        "(a tool that does not take kubectl's lock wrote it)"
+    )
+    assert caught.value.fix == "run the command again"
     config.write_text("ab")
     with pytest.raises(OperationFailed):
         check_unchanged(config, first)
 
 
 def test_a_new_file_is_private_and_has_no_backup(tmp_path: Path) -> None:
-    config = tmp_path / "new" / "config"
+    config = tmp_path / "new" / "kube" / "config"
     target, backup = write_file(config, b"new", None)
     assert (target, backup) == (config, None)
     assert config.read_bytes() == b"new" and mode(config) == 0o600
@@ -182,6 +226,42 @@ def test_a_failed_write_leaves_the_file_and_no_litter(tmp_path: Path) -> None:
     blocker.write_text("")
     with pytest.raises(OperationFailed) as caught:
         write_file(blocker / "config", b"new", None)
-    assert caught.value.message.startswith(f"cannot write kubeconfig {blocker / 'config'}: ")
-    assert "the file is unchanged" in caught.value.fix
+    assert caught.value.message == f"cannot write kubeconfig {blocker / 'config'}: File exists"
+    assert caught.value.fix == (
+        f"check that {blocker} is writable and the disk is not full; the file is unchanged"
+    )
     assert blocker.read_text() == ""
+
+
+@pytest.mark.parametrize("previous", [b"old", b""])
+def test_without_hard_links_the_backup_is_a_copy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, previous: bytes
+) -> None:
+    """File systems without hard links (some network and FUSE mounts)."""
+
+    def no_link(src: object, dst: object) -> None:
+        raise OSError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", no_link)
+    config = tmp_path / "config"
+    config.write_bytes(previous)
+    _target, backup = write_file(config, b"new", previous)
+    assert config.read_bytes() == b"new"
+    assert backup is not None and backup.read_bytes() == previous and mode(backup) == 0o600
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config", "config.ztctl.bak"]
+
+
+def test_a_write_that_fails_late_leaves_the_file_and_removes_its_staging(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def disk_full(path: Path, data: bytes, *, mode: int | None = None) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(store, "atomic_write", disk_full)
+    config = tmp_path / "config"
+    config.write_bytes(b"old")
+    with pytest.raises(OperationFailed) as caught:
+        write_file(config, b"new", b"old")
+    assert caught.value.message == f"cannot write kubeconfig {config}: No space left on device"
+    assert config.read_bytes() == b"old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config"]  # no staged hard link
