@@ -189,7 +189,21 @@ def test_expires_at(claims: dict[str, Any], when: float | None) -> None:
 
 @pytest.mark.parametrize(
     "name",
-    ["a", "prod", "prod-eu", "a.b_c", "a" * 63, "a" * 64, "", "-a", "a-", "A", "a b", "acc\n"],
+    [
+        "a",
+        "prod",
+        "prod-eu",
+        "a.b_c",
+        "a" * 63,
+        "a" * 64,
+        "",
+        "-a",
+        "a-",
+        "A",
+        "a b",
+        "acc\n",
+        "abcdefghijklmnopqrstuvwxyz0123456789._-a",  # every allowed character at once
+    ],
 )
 def test_the_plugin_accepts_exactly_the_catalog_names(name: str) -> None:
     assert _valid_name(name) is bool(NAME_RE.fullmatch(name))
