@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import os
+import signal
 import stat
 import threading
 import time
@@ -265,3 +266,146 @@ def test_a_write_that_fails_late_leaves_the_file_and_removes_its_staging(
     assert caught.value.message == f"cannot write kubeconfig {config}: No space left on device"
     assert config.read_bytes() == b"old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["config"]  # no staged hard link
+
+
+class Clock:
+    """A stand-in for the store's clock: sleeping advances it; every sleep is recorded."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def time(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        assert len(self.sleeps) < 100, "retrying without end"
+        self.sleeps.append(round(seconds, 6))
+        self.now += seconds
+
+
+class Jitter:
+    """The store's random jitter, at its low end, checking the range asked for."""
+
+    def uniform(self, low: float, high: float) -> float:
+        assert (low, high) == (0.5, 1.0)
+        return low
+
+
+def test_a_held_lock_is_retried_with_doubling_capped_backoff_until_the_deadline(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = Clock()
+    monkeypatch.setattr(store, "time", clock)
+    monkeypatch.setattr(store, "random", Jitter())
+    config = tmp_path / "config"
+    lock_path(config).write_text("")
+    with pytest.raises(OperationFailed), locked([config], timeout=1.0):
+        pass  # pragma: no cover
+    # half of 10 ms, doubling, capped at half of 250 ms; the last sleep ends at the deadline
+    assert clock.sleeps[:7] == [0.005, 0.01, 0.02, 0.04, 0.08, 0.125, 0.125]
+    assert round(sum(clock.sleeps), 6) == 1.0
+    assert 0 < clock.sleeps[-1] <= 0.125
+
+
+def test_locks_are_taken_in_the_order_of_the_path_strings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    taken: list[str] = []
+    acquire = store._acquire
+
+    def recording(path: Path, deadline: float) -> Path:
+        taken.append(str(path.relative_to(tmp_path)))
+        return acquire(path, deadline)
+
+    monkeypatch.setattr(store, "_acquire", recording)
+    paths = [tmp_path / "a" / "b", tmp_path / "a-b", tmp_path / "a" / "b"]
+    with locked(paths):
+        pass
+    assert taken == ["a-b", "a/b"]  # as strings: '-' sorts before '/'
+
+
+def test_sigterm_while_holding_the_locks_removes_them(tmp_path: Path) -> None:
+    config = tmp_path / "config"
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(OperationFailed) as caught, locked([config]):
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(1)  # pragma: no cover - the signal arrives first
+    assert (caught.value.message, caught.value.fix) == (
+        "terminated while writing kubeconfig",
+        "run it again",
+    )
+    assert not lock_path(config).exists()
+    assert signal.getsignal(signal.SIGTERM) is before  # the handler is put back
+
+
+def test_locks_from_another_thread_leave_signals_alone(tmp_path: Path) -> None:
+    config = tmp_path / "config"
+    before = signal.getsignal(signal.SIGTERM)
+    errors: list[BaseException] = []
+
+    def writer() -> None:
+        try:
+            with locked([config]):
+                assert lock_path(config).exists()
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    thread.join(10)
+    assert errors == [] and not lock_path(config).exists()
+    assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_a_lock_someone_removed_meanwhile_is_no_error(tmp_path: Path) -> None:
+    config = tmp_path / "config"
+    with locked([config]):
+        lock_path(config).unlink()
+
+
+@pytest.mark.parametrize(
+    ("error", "fix"),
+    [
+        (errno.ENAMETOOLONG, "check {parent}; nothing was written"),
+        (
+            errno.EACCES,
+            "kubectl needs write access to {parent} too: make it writable, or leave {path} "
+            "out of KUBECONFIG; nothing was written",
+        ),
+        (
+            errno.EROFS,
+            "kubectl needs write access to {parent} too: make it writable, or leave {path} "
+            "out of KUBECONFIG; nothing was written",
+        ),
+    ],
+)
+def test_a_lock_the_system_refuses(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, error: int, fix: str
+) -> None:
+    real_open = os.open
+
+    def refusing(path: object, *args: object, **kwargs: object) -> int:
+        if str(path).endswith(".lock"):
+            raise OSError(error, os.strerror(error))
+        return real_open(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "open", refusing)
+    config = tmp_path / "config"
+    with pytest.raises(InvalidInput) as caught, locked([config]):
+        pass  # pragma: no cover
+    assert caught.value.message == (
+        f"cannot lock kubeconfig {config}: creating {lock_path(config)} failed: "
+        f"{os.strerror(error)}"
+    )
+    assert caught.value.fix == fix.format(parent=tmp_path, path=config)
+
+
+def test_a_really_long_name_cannot_be_locked(tmp_path: Path) -> None:
+    config = tmp_path / ("k" * 255)  # the file name is allowed; with `.lock` it is too long
+    with pytest.raises(InvalidInput) as caught, locked([config]):
+        pass  # pragma: no cover
+    assert caught.value.message.endswith("failed: File name too long")
