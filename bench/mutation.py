@@ -71,7 +71,12 @@ TARGETS: dict[str, Target] = {
     # The doctor's WARP verdicts and split-tunnel rules.
     "warp-verdicts": Target(
         modules=("ztctl/core/checks/warp.py",),
-        tests=("tests/core/test_warp_rules.py", "tests/core/test_checks_warp.py"),
+        tests=(
+            "tests/core/test_warp_rules.py",
+            # the pure tests of that file (the others run doctor against the lab)
+            "tests/core/test_checks_warp.py::test_split_tunnel_rules",
+            "tests/core/test_checks_warp.py::test_the_re_add_list_never_covers_the_cluster",
+        ),
         only=(
             "ztctl.core.checks.warp.x_check_mode__*",
             "ztctl.core.checks.warp.x_check_connected__*",
