@@ -72,7 +72,7 @@ def test_the_exec_credential_kubectl_reads(api: str, token: str, expiry: dict[st
         "kind": "ExecCredential",
         "status": {"token": token, **expiry},
     }
-    assert "\n" not in credential.document  # one line on stdout
+    assert "\n" not in credential.document and " " not in credential.document  # compact
     assert credential.source == "keyring" and credential.api_version == api
     if expiry:
         assert credential.expires_at is not None
@@ -133,7 +133,19 @@ def test_exec_request_refusals_are_usage_errors(raw: str) -> None:
 
     with pytest.raises(UsageError) as caught:
         exec_request({"KUBERNETES_EXEC_INFO": raw})
-    assert caught.value.exit_code == EXIT_USAGE and caught.value.fix
+    assert caught.value.exit_code == EXIT_USAGE
+    if "v1alpha1" in raw:
+        assert caught.value.message == (
+            "kubectl asked for ExecCredential client.authentication.k8s.io/v1alpha1, which "
+            "ztctl does not speak (it answers client.authentication.k8s.io/v1 and "
+            "client.authentication.k8s.io/v1beta1)"
+        )
+        assert caught.value.fix == "rewrite the kubeconfig entry with `ztctl use-cluster CLUSTER`"
+    else:
+        assert caught.value.message == "KUBERNETES_EXEC_INFO is not an ExecCredential JSON object"
+        assert caught.value.fix == (
+            "let kubectl run `ztctl credential`; unset KUBERNETES_EXEC_INFO to run it by hand"
+        )
 
 
 # -- token claims ---------------------------------------------------------------------------
@@ -144,6 +156,7 @@ CLAIMS = [
     (jwt({"sub": "x" * 8}), {"sub": "xxxxxxxx"}),
     (jwt({"sub": "x" * 9}), {"sub": "xxxxxxxxx"}),
     (" " + jwt({"exp": 5}) + "\n", {"exp": 5}),  # surrounding blanks
+    (jwt({"exp": 5}).rsplit(".", 1)[0] + ".", {"exp": 5}),  # no signature: still its claims
     (jwt([1, 2]), None),  # a payload that is not an object
     ("a.b", None),
     ("a.b.c.d", None),
@@ -304,6 +317,11 @@ def test_plugin_credential_expiry(now: datetime, expired: bool) -> None:
     assert PluginCredential("t").expired(now) is False
 
 
+def test_plugin_credential_expiry_against_the_clock() -> None:
+    assert PluginCredential("t", expiration=datetime(2000, 1, 1, tzinfo=timezone.utc)).expired()
+    assert not PluginCredential("t", expiration=datetime(9999, 1, 1, tzinfo=timezone.utc)).expired()
+
+
 RFC3339_IN = [
     ("2030-01-02T03:04:05Z", STAMP),
     ("2030-01-02T03:04:05z", STAMP),
@@ -318,11 +336,20 @@ RFC3339_IN = [
 
 
 @pytest.mark.parametrize(("text", "when"), RFC3339_IN)
-def test_parse_rfc3339(text: str, when: datetime | None) -> None:
-    parsed = parse_rfc3339(text)
+def test_parse_rfc3339(text: str, when: datetime | None, monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    monkeypatch.setenv("TZ", "JST-9")  # a local zone that is not UTC: the answer stays in UTC
+    time.tzset()
+    try:
+        parsed = parse_rfc3339(text)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
     assert parsed == when
     if parsed is not None:
-        assert parsed.utcoffset() is not None and parsed.utcoffset().total_seconds() == 0  # type: ignore[union-attr]
+        offset = parsed.utcoffset()
+        assert offset is not None and offset.total_seconds() == 0
 
 
 @pytest.mark.parametrize(
@@ -378,6 +405,12 @@ TOKEN_RULES = [
     ({"iss": "https://acme.cloudflareaccess.com/"}, "acme", None),  # a trailing slash is the same
     ({"iss": DROPPED}, "acme", None),  # no issuer claim: nothing to compare
     ({"iss": 5}, "acme", None),
+    (
+        {"iss": "https://acme.cloudflareaccess.com/X"},
+        "acme",
+        "was issued by https://acme.cloudflareaccess.com/X, not by team 'acme' "
+        "(https://acme.cloudflareaccess.com)",
+    ),
     ({"type": DROPPED}, "acme", None),
     ({"nbf": DROPPED}, "acme", None),
     ({"nbf": NOW + 60}, "acme", None),  # a minute of clock skew is tolerated
