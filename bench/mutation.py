@@ -182,6 +182,15 @@ TARGETS: dict[str, Target] = {
 
 _PLAIN_IDS = """
 
+try:  # added by bench/mutation.py: a mutated, niced run is slow; no per-example deadline
+    from hypothesis import settings as _settings
+
+    _settings.register_profile("mutation", deadline=None)
+    _settings.load_profile("mutation")
+except ImportError:
+    pass
+
+
 def pytest_make_parametrize_id(config, val, argname):  # added by bench/mutation.py
     import re as _re
 
@@ -222,7 +231,8 @@ def _prepare(name: str, target: Target) -> Path:
     for module, decorator in target.undecorate:
         _undecorate(work / module, decorator)
     # mutmut hands node ids back to pytest, which cannot find an id with a backslash escape
-    # (a newline or non-ASCII in a table row); in the scratch copy only, ids are made plain.
+    # (a newline or non-ASCII in a table row); in the scratch copy only, ids are made plain
+    # and hypothesis has no deadline per example.
     with (work / "tests" / "conftest.py").open("a", encoding="utf-8") as conftest:
         conftest.write(_PLAIN_IDS)
     pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
