@@ -370,11 +370,36 @@ def _commit() -> str:
     return proc.stdout.strip() or "unknown"
 
 
+def _table(names: list[str]) -> str:
+    rows = [
+        "| Target | Modules | Killed | Score | Commit | Date |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name in names:
+        path = OUT / f"{name}.json"
+        if not path.exists():
+            rows.append(f"| {name} | | not run | | | |")
+            continue
+        r = json.loads(path.read_text(encoding="utf-8"))
+        modules = ", ".join(f"`{m.removeprefix('ztctl/')}`" for m in r["modules"])
+        rows.append(
+            f"| {name} | {modules} | {r['killed']}/{r['total']} | {r['score']}% "
+            f"| {r['commit']} | {r['date']} |"
+        )
+    return "\n".join(rows)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("targets", nargs="*", help=f"default: all of {', '.join(TARGETS)}")
     parser.add_argument("--jobs", type=int, default=1, help="mutants tested at once (default 1)")
+    parser.add_argument(
+        "--table", action="store_true", help="print the scores of the last runs as Markdown"
+    )
     args = parser.parse_args(argv)
+    if args.table:
+        print(_table(args.targets or list(TARGETS)))
+        return 0
     names = args.targets or list(TARGETS)
     unknown = [n for n in names if n not in TARGETS]
     if unknown:
