@@ -134,23 +134,79 @@ def context(warp: StandInWarp, team: str | None = "acme") -> DoctorContext:
     return ctx
 
 
-# (mode, switch locked, status, words the summary has, words the fix has)
+ADMIN = (
+    "ask the Zero Trust admins to set the device profile's service mode to Gateway with WARP "
+    "(Zero Trust dashboard > Settings > WARP Client > Device settings > (profile) > Service mode)"
+)
+SWITCH = f"run `warp-cli mode warp`; if the client refuses (mode switching not allowed), {ADMIN}"
+DNS_ONLY = "only DNS queries go to Gateway; no other packet enters a tunnel"
+PROXY_WHY = (
+    "only applications configured to use the local proxy on port 40000 are sent through WARP, "
+    "and kubectl's packets to the cluster are not"
+)
+
+# (mode, switch locked, verdict, summary, fix) — the whole outcome of warp.mode
 MODE_VERDICTS = [
     ("warp", None, "pass", "Gateway with WARP (Warp) routes private networks", ""),
-    ("warp+doh", None, "pass", "Gateway with WARP (DNS over HTTPS)", ""),
-    ("warp+dot", None, "pass", "Gateway with WARP (DNS over TLS)", ""),
-    ("tunnel_only", None, "pass", "Secure Web Gateway without DNS filtering", ""),
-    ("doh", None, "fail", "only DNS queries go to Gateway", "run `warp-cli mode warp`"),
-    ("dot", None, "fail", "Gateway with DoT (DNS only): only DNS queries", "mode warp"),
-    ("proxy", None, "fail", "only applications configured to use the local proxy", "mode"),
-    ("proxy", True, "fail", "local proxy", "(the mode is locked on this device)"),
-    ("postureonly", None, "fail", "sends no traffic at all", "the mode is locked"),
-    ("unknown", None, "warn", "which ztctl does not know", "`warp-cli mode warp`"),
+    (
+        "warp+doh",
+        None,
+        "pass",
+        "Gateway with WARP (DNS over HTTPS) (warp+doh) routes private networks",
+        "",
+    ),
+    (
+        "warp+dot",
+        None,
+        "pass",
+        "Gateway with WARP (DNS over TLS) (warp+dot) routes private networks",
+        "",
+    ),
+    (
+        "tunnel_only",
+        False,
+        "pass",
+        "Secure Web Gateway without DNS filtering (tunnel_only) routes private networks",
+        "",
+    ),
+    ("doh", None, "fail", f"WARP is in Gateway with DoH (DNS only): {DNS_ONLY}", SWITCH),
+    ("dot", None, "fail", f"WARP is in Gateway with DoT (DNS only): {DNS_ONLY}", SWITCH),
+    (
+        "proxy",
+        None,
+        "fail",
+        f"WARP is in proxy mode (a local SOCKS5/HTTP proxy): {PROXY_WHY}",
+        SWITCH,
+    ),
+    (
+        "proxy",
+        True,
+        "fail",
+        f"WARP is in proxy mode (a local SOCKS5/HTTP proxy): {PROXY_WHY}",
+        f"{ADMIN} (the mode is locked on this device)",
+    ),
+    (
+        "postureonly",
+        None,
+        "fail",
+        "WARP is in Device Information Only: the client only reports device posture; "
+        "it sends no traffic at all",
+        f"{ADMIN} (the mode is locked on this device)",
+    ),
+    (
+        "unknown",
+        None,
+        "warn",
+        "WARP reports the mode 'unknown', which ztctl does not know",
+        "private networks need Gateway with WARP: `warp-cli mode warp`",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("mode", "locked", "status", "summary", "fix"), MODE_VERDICTS)
-def test_mode_verdicts(mode: str, locked: bool | None, status: str, summary: str, fix: str) -> None:
+@pytest.mark.parametrize(("mode", "locked", "verdict", "summary", "fix"), MODE_VERDICTS)
+def test_mode_verdicts(
+    mode: str, locked: bool | None, verdict: str, summary: str, fix: str
+) -> None:
     text = {"warp": "Warp", "proxy": "WarpProxy on port 40000"}.get(mode, mode)
     settings = WarpSettings(
         mode=mode,
@@ -158,120 +214,308 @@ def test_mode_verdicts(mode: str, locked: bool | None, status: str, summary: str
         proxy_port=40000 if mode == "proxy" else None,
         switch_locked=locked,
         fields=(("network policy", "Mode", text),),
+        fallback_domains=("corp.example",),
     )
     outcome = check_mode(context(StandInWarp(settings=settings)))
-    assert outcome.status == status
-    assert summary in outcome.summary
-    assert fix in outcome.fix
-    assert outcome.data["mode"] == mode and outcome.data["source"] == "network policy"
-    if mode == "proxy":
-        assert "on port 40000" in outcome.summary
-    if status == "fail" and not locked and mode != "postureonly":
-        assert "the mode is locked" not in outcome.fix
+    assert (outcome.status, outcome.summary, outcome.fix) == (verdict, summary, fix)
+    assert outcome.data == {
+        "mode": mode,
+        "modeText": text,
+        "source": "network policy",
+        "switchLocked": locked,
+        "fallbackDomains": ["corp.example"],
+    }
 
 
-def test_mode_fix_uses_the_old_command_name_on_old_clients() -> None:
-    outcome = check_mode(context(StandInWarp(settings=WarpSettings("doh"), new_names=False)))
-    assert "run `warp-cli set-mode warp`" in outcome.fix
+def test_mode_without_a_source_or_port() -> None:
+    outcome = check_mode(context(StandInWarp(settings=WarpSettings("proxy", mode_text="proxy"))))
+    assert outcome.summary == (
+        "WARP is in proxy mode (a local SOCKS5/HTTP proxy): only applications configured to use "
+        "the local proxy are sent through WARP, and kubectl's packets to the cluster are not"
+    )
+    assert outcome.data["source"] is None and outcome.data["fallbackDomains"] == []
+    plain = check_mode(context(StandInWarp(settings=WarpSettings("warp"))))
+    assert plain.summary == "Gateway with WARP (warp) routes private networks"
 
 
-@pytest.mark.parametrize(
-    ("error", "status"),
-    [
-        (WarpError(WarpErrorKind.NO_DAEMON, "the daemon is down", fix="start it"), "fail"),
-        (WarpParseError("odd"), "warn"),
-    ],
+@pytest.mark.parametrize("mode", ["doh", "unknown"])
+def test_mode_fix_uses_the_old_command_name_on_old_clients(mode: str) -> None:
+    outcome = check_mode(context(StandInWarp(settings=WarpSettings(mode), new_names=False)))
+    assert "`warp-cli set-mode warp`" in outcome.fix and "`warp-cli mode warp`" not in outcome.fix
+
+
+DAEMON_DOWN = WarpError(
+    WarpErrorKind.NO_DAEMON, "the WARP daemon is not running", fix="start it", output="os error 2"
 )
-def test_mode_when_settings_cannot_be_read(error: Exception, status: str) -> None:
-    outcome = check_mode(context(StandInWarp(settings=error)))
-    assert outcome.status == status
+FAILED_DATA = {"reason": "no-daemon", "output": "os error 2"}
+
+
+def parse_error_outcome(what: str) -> tuple[str, str, str, dict[str, Any]]:
+    return (
+        "warn",
+        f"warp-cli answered {what}, but in a form ztctl does not know: odd output",
+        f"run `warp-cli {what}` to see it; please report the output to the ztctl maintainers",
+        {},
+    )
+
+
+# (the check, which answer fails, the outcome) — how each check reports warp-cli failing
+ERRORS = [
+    (
+        check_mode,
+        "settings",
+        DAEMON_DOWN,
+        ("fail", "the WARP daemon is not running", "start it", FAILED_DATA),
+    ),
+    (check_mode, "settings", WarpParseError("odd output"), parse_error_outcome("settings")),
+    (
+        check_connected,
+        "status",
+        DAEMON_DOWN,
+        ("fail", "the WARP daemon is not running", "start it", FAILED_DATA),
+    ),
+    (check_connected, "status", WarpParseError("odd output"), parse_error_outcome("status")),
+    (
+        check_registration,
+        "registration",
+        DAEMON_DOWN,
+        ("fail", "the WARP daemon is not running", "start it", FAILED_DATA),
+    ),
+    (
+        check_registration,
+        "registration",
+        WarpParseError("odd output"),
+        parse_error_outcome("registration show"),
+    ),
+]
+
+
+@pytest.mark.parametrize(("check", "answer", "error", "outcome"), ERRORS)
+def test_checks_when_warp_cli_fails(
+    check: Any, answer: str, error: Exception, outcome: tuple[str, str, str, dict[str, Any]]
+) -> None:
+    got = check(context(StandInWarp(**{answer: error})))
+    assert (got.status, got.summary, got.fix, dict(got.data)) == outcome
+
+
+def test_a_failure_without_output_has_only_its_reason() -> None:
+    error = WarpError(WarpErrorKind.TIMEOUT, "warp-cli did not answer", fix="restart it")
+    got = check_connected(context(StandInWarp(status=error)))
+    assert dict(got.data) == {"reason": "timeout"}
 
 
 # -- the warp.connected verdict ----------------------------------------------------------
 
-# (status, verdict, words in the summary, words in the fix)
+WAIT = (
+    "wait a few seconds and run `ztctl doctor` again; if it stays so, "
+    "`warp-cli disconnect` then `warp-cli connect`"
+)
+
+# (status, team, verdict, summary, fix) — the whole outcome of warp.connected
 CONNECTED = [
-    (WarpStatus("Connected", network="healthy"), "pass", "WARP is connected, network healthy", ""),
-    (WarpStatus("Connected"), "pass", "WARP is connected", ""),
+    (
+        WarpStatus("Connected", network="healthy"),
+        "acme",
+        "pass",
+        "WARP is connected, network healthy",
+        "",
+    ),
+    (
+        WarpStatus("Connected", network="Healthy"),
+        "acme",
+        "pass",
+        "WARP is connected, network Healthy",
+        "",
+    ),
+    (WarpStatus("Connected", network=""), "acme", "pass", "WARP is connected", ""),
+    (WarpStatus("Connected"), "acme", "pass", "WARP is connected", ""),
     (
         WarpStatus("Connected", network="Degraded"),
+        "acme",
         "warn",
-        "reports the network as Degraded",
-        "packet loss",
+        "WARP is connected, but reports the network as Degraded",
+        "packet loss or latency on the way to Cloudflare: try another network; "
+        "`warp-cli debug network` shows details",
     ),
     (
         WarpStatus("Disconnected", "Manual Disconnection", reason_code="Manual"),
+        "acme",
         "fail",
         "WARP is disconnected (reason: Manual Disconnection)",
         "run `warp-cli connect` (or `ztctl login`)",
     ),
     (
         WarpStatus("Disconnected", reason_code="RegistrationMissing"),
+        "acme",
         "fail",
-        "the device has no registration",
+        "WARP is disconnected: the device has no registration",
         "run `ztctl login --team acme`",
     ),
     (
+        WarpStatus("Disconnected", reason_code="RegistrationMissing"),
+        None,
+        "fail",
+        "WARP is disconnected: the device has no registration",
+        "run `ztctl login`",
+    ),
+    (
         WarpStatus("Unable", "HappyEyeballs failed", reason_code="HappyEyeballsFailed"),
+        "acme",
         "fail",
         "WARP is unable to connect (reason: HappyEyeballs failed)",
-        "the network blocks WARP's tunnel",
+        "the network blocks WARP's tunnel to Cloudflare (UDP 443/2408 for WireGuard, UDP 443 "
+        "for MASQUE): try another network, or ask the network admins to allow it; then "
+        "`warp-cli connect`",
     ),
-    (WarpStatus("Connecting"), "warn", "WARP is connecting: not carrying traffic yet", "wait"),
-    (WarpStatus("Paused", "by user"), "warn", "WARP is paused (by user)", "wait a few seconds"),
-    (WarpStatus("Disconnecting"), "warn", "WARP is disconnecting", "wait"),
-    (WarpStatus("Disconnected"), "fail", "WARP is disconnected", "`warp-cli status` says why"),
+    (
+        WarpStatus("Connecting"),
+        "acme",
+        "warn",
+        "WARP is connecting: not carrying traffic yet",
+        WAIT,
+    ),
+    (
+        WarpStatus("Paused", "by user"),
+        "acme",
+        "warn",
+        "WARP is paused (by user): not carrying traffic yet",
+        WAIT,
+    ),
+    (
+        WarpStatus("Disconnecting"),
+        "acme",
+        "warn",
+        "WARP is disconnecting: not carrying traffic yet",
+        WAIT,
+    ),
+    (
+        WarpStatus("Disconnected"),
+        "acme",
+        "fail",
+        "WARP is disconnected",
+        "run `warp-cli connect`; if it does not connect, `warp-cli status` says why",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("status", "verdict", "summary", "fix"), CONNECTED)
-def test_connected_verdicts(status: WarpStatus, verdict: str, summary: str, fix: str) -> None:
-    outcome = check_connected(context(StandInWarp(status=status)))
-    assert (outcome.status, summary in outcome.summary, fix in outcome.fix) == (verdict, True, True)
-    assert outcome.data["state"] == status.state
+@pytest.mark.parametrize(("status", "team", "verdict", "summary", "fix"), CONNECTED)
+def test_connected_verdicts(
+    status: WarpStatus, team: str | None, verdict: str, summary: str, fix: str
+) -> None:
+    outcome = check_connected(context(StandInWarp(status=status), team=team))
+    assert (outcome.status, outcome.summary, outcome.fix) == (verdict, summary, fix)
+    assert outcome.data == {
+        "state": status.state,
+        "reason": status.reason,
+        "reasonCode": status.reason_code,
+        "network": status.network,
+    }
 
 
 # -- the warp.registration verdict --------------------------------------------------------
 
+RELOGIN = "run `warp-cli registration delete`, then `ztctl login --team acme`"
+NOT_ENROLLED = "this device is not enrolled in a Zero Trust team (warp-cli has no registration)"
+CONSUMER = "this device has a consumer WARP registration (account type free), not a Zero Trust one"
+
+# (registration, team, verdict, summary, fix, data) — the whole outcome of warp.registration
 REGISTRATION = [
-    (WarpRegistration("team", "acme", "dev-1"), "acme", "pass", "enrolled in team acme", ""),
-    (WarpRegistration("team", "ACME"), "acme", "pass", "enrolled in team ACME", ""),
     (
-        WarpRegistration("team", "other"),
+        WarpRegistration("team", "acme", "dev-1"),
+        "acme",
+        "pass",
+        "enrolled in team acme",
+        "",
+        {"accountType": "team", "team": "acme", "deviceId": "dev-1", "organization": "acme"},
+    ),
+    (
+        WarpRegistration("team", "ACME"),
+        "acme",
+        "pass",
+        "enrolled in team ACME",
+        "",
+        {"accountType": "team", "team": "acme", "organization": "ACME"},
+    ),
+    (
+        WarpRegistration("team", "other", "dev-1"),
         "acme",
         "fail",
-        "enrolled in team 'other', not in the catalog's team 'acme'",
-        "run `warp-cli registration delete`, then `ztctl login --team acme`",
+        "the device is enrolled in team 'other', not in the catalog's team 'acme'",
+        RELOGIN,
+        {"accountType": "team", "team": "acme", "deviceId": "dev-1", "organization": "other"},
+    ),
+    (
+        WarpRegistration("team", "other"),
+        None,
+        "pass",
+        "enrolled in team other",
+        "",
+        {"accountType": "team", "team": None, "organization": "other"},
     ),
     (
         WarpRegistration("free"),
         "acme",
         "fail",
-        "consumer WARP registration (account type free), not a Zero Trust one in team acme",
-        "registration delete",
+        f"{CONSUMER} in team acme",
+        RELOGIN,
+        {"accountType": "free", "team": "acme"},
     ),
-    (None, "acme", "fail", "not enrolled in a Zero Trust team", "run `ztctl login --team acme`"),
-    (None, None, "fail", "not enrolled", "run `ztctl login`"),
-    (WarpRegistration("team", "other"), None, "pass", "enrolled in team other", ""),
+    (
+        WarpRegistration("free"),
+        None,
+        "fail",
+        CONSUMER,
+        "run `warp-cli registration delete`, then `ztctl login`",
+        {"accountType": "free", "team": None},
+    ),
+    (None, "acme", "fail", NOT_ENROLLED, "run `ztctl login --team acme`", {"team": "acme"}),
+    (None, None, "fail", NOT_ENROLLED, "run `ztctl login`", {"team": None}),
 ]
 
 
-@pytest.mark.parametrize(("reg", "team", "verdict", "summary", "fix"), REGISTRATION)
+@pytest.mark.parametrize(("reg", "team", "verdict", "summary", "fix", "data"), REGISTRATION)
 def test_registration_verdicts(
-    reg: WarpRegistration | None, team: str | None, verdict: str, summary: str, fix: str
+    reg: WarpRegistration | None,
+    team: str | None,
+    verdict: str,
+    summary: str,
+    fix: str,
+    data: dict[str, Any],
 ) -> None:
     outcome = check_registration(context(StandInWarp(registration=reg), team=team))
-    assert outcome.status == verdict, outcome
-    assert summary in outcome.summary and fix in outcome.fix
+    assert (outcome.status, outcome.summary, outcome.fix, dict(outcome.data)) == (
+        verdict,
+        summary,
+        fix,
+        data,
+    )
 
 
-def test_registration_without_organization_asks_settings() -> None:
+def test_registration_fix_uses_the_old_command_name_on_old_clients() -> None:
+    outcome = check_registration(
+        context(StandInWarp(registration=WarpRegistration("free"), new_names=False))
+    )
+    assert outcome.fix == "run `warp-cli delete`, then `ztctl login --team acme`"
+
+
+@pytest.mark.parametrize(
+    ("team", "fix"), [("acme", "check `warp-cli settings` shows `Organization: acme`"), (None, "")]
+)
+def test_registration_without_organization_asks_settings(team: str | None, fix: str) -> None:
     warp = StandInWarp(
         registration=WarpRegistration("team"), settings=WarpSettings("warp", organization="acme")
     )
-    assert check_registration(context(warp)).status == "pass"
+    found = check_registration(context(warp))
+    assert (found.status, found.summary) == ("pass", "enrolled in team acme")
+    assert dict(found.data) == {"accountType": "team", "team": "acme", "organization": "acme"}
     unknown = StandInWarp(registration=WarpRegistration("team"), settings=WarpParseError("x"))
-    assert check_registration(context(unknown)).status == "warn"
+    outcome = check_registration(context(unknown, team=team))
+    assert (outcome.status, outcome.summary, outcome.fix, dict(outcome.data)) == (
+        "warn",
+        "the device is enrolled in a Zero Trust team, but warp-cli does not say which",
+        fix,
+        {"accountType": "team", "team": team, "organization": None},
+    )
 
 
 # -- split tunnel: host patterns ------------------------------------------------------------
