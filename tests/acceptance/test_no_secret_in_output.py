@@ -45,6 +45,7 @@ def secrets_of(access: AccessEnv, token: str) -> list[str]:
     key_body = "".join(line for line in lab_key.splitlines() if "-----" not in line)
     return [
         token,
+        access.lab.paths.cf_token.read_text(encoding="utf-8").strip(),  # the Cloudflare API token
         BEARER,
         KEY_DATA_MARK,
         base64.b64encode(KEY_DATA_MARK.encode()).decode()[:16],
@@ -61,6 +62,8 @@ COMMANDS = [
     ["use-cluster", "lab-sso", "--dry-run", "--no-probe"],
     ["use-cluster", "lab", "--no-probe"],
     ["break-glass", "status"],
+    ["doctor", "--all", "--timeout", "2", "--server"],
+    ["catalog", "check"],
 ]
 
 
@@ -75,6 +78,7 @@ def test_no_command_prints_or_stores_a_secret(
     env = {"KUBECONFIG": str(kubeconfig)}
     if outage:
         access.lab.set(zt_path="reset")
+        access.lab.set_many("cf.tunnel=down", "cf.token=invalid")
     outputs: list[tuple[str, str]] = []
     for command in COMMANDS:
         for extra in ([], ["--json"]):
@@ -84,6 +88,23 @@ def test_no_command_prints_or_stores_a_secret(
             outputs.append((f"{label} (stderr)", result.stderr))
             if extra:
                 json.loads(result.stdout)  # still one JSON document, success or error
+    # The Cloudflare API token: given to login on stdin, and in a doctor bundle's run.
+    cf_token = access.lab.paths.cf_token.read_text(encoding="utf-8").strip()
+    login = access.run(
+        ["-vv", "login", "--api-token"], env={**env, "ZTCTL_CF_API_TOKEN": ""}, input=cf_token
+    )
+    outputs.append(("login --api-token (stdout)", login.stdout))
+    outputs.append(("login --api-token (stderr)", login.stderr))
+    bundle = tmp_path / "bundle.tar.gz"
+    access.run(["doctor", "--all", "--timeout", "2", "--server", "--bundle", str(bundle)], env=env)
+    import tarfile
+
+    with tarfile.open(bundle) as archive:
+        for member in archive.getmembers():
+            handle = archive.extractfile(member)
+            if handle is not None:
+                outputs.append((f"bundle:{member.name}", handle.read().decode("utf-8", "replace")))
+    outputs.append(("lab.log", access.lab.paths.log.read_text(encoding="utf-8")))
     # The credential plugin prints the token on stdout by design (that is its job), but never
     # on stderr; a failing call prints no token at all.
     plugin = access.run(["credential", "lab-sso"], env=env)

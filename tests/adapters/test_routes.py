@@ -114,7 +114,7 @@ def test_parsers_raise_only_their_error_on_garbage(text: str) -> None:
 
 def test_interface_matching() -> None:
     assert interface_matches("CloudflareWARP", "CloudflareWARP")
-    assert interface_matches("utun7", "utun")  # macOS default: any utunN
+    assert not interface_matches("utun7", "utun")  # macOS: whose utun is asked of ifconfig
     assert not interface_matches("utunx", "utun")
     assert not interface_matches("eth0", "CloudflareWARP")
     assert not interface_matches(None, "lo")
@@ -155,3 +155,30 @@ def test_resolve_and_resolver_config() -> None:
 )
 def test_fallback_suffix(host: str, domains: list[str], suffix: str | None) -> None:
     assert fallback_suffix(host, domains) == suffix
+
+
+@given(st.text(max_size=400))
+def test_ifconfig_reader_and_owner_never_raise(text: str) -> None:
+    from ztctl.adapters.routes import parse_ifconfig, tunnel_owner
+
+    for name, addresses in parse_ifconfig(text).items():
+        assert tunnel_owner(name, addresses).owner in ("warp", "tailscale", "other", "unknown")
+
+
+@pytest.mark.parametrize(
+    ("addresses", "owner"),
+    [
+        (("172.16.0.2",), "warp"),
+        (("2606:4700:110:8c7d::1",), "warp"),
+        (("100.96.0.3", "2606:4700:110::5"), "warp"),  # device IP + WARP's IPv6
+        (("100.101.1.2", "fd7a:115c:a1e0::1"), "tailscale"),
+        (("100.101.1.2",), "unknown"),  # Tailscale's range, also WARP's device IPs
+        ((), "other"),
+        (("10.8.0.2",), "other"),
+    ],
+)
+def test_tunnel_owner_by_address(addresses: tuple[str, ...], owner: str) -> None:
+    from ztctl.adapters.routes import tunnel_owner
+
+    assert tunnel_owner("utun4", addresses).owner == owner
+    assert tunnel_owner("utun4", None).owner == "unknown"

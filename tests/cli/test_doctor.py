@@ -28,12 +28,17 @@ CLUSTER_IDS = [
     "cluster.api",
     "cluster.auth",
 ]
+SERVER_IDS = ["cf.api", "cf.device", "cf.gateway"]  # the lab configures its Cloudflare API
+SERVER_CLUSTER_IDS = ["cf.route", "cf.tunnel", "cf.split-tunnel", "cf.inspection"]
 KEYS = {"id", "title", "status", "summary", "fix", "cluster", "durationMs", "data"}
 
 
-def doctor(lab, *args: str, faults: tuple[str, ...] = (), **kwargs):  # type: ignore[no-untyped-def]
+def doctor(lab, *args: str, faults: tuple[str, ...] = (), server: bool = False, **kwargs):  # type: ignore[no-untyped-def]
+    """The local checks only, unless ``server`` (the lab configures its Cloudflare API;
+    tests/cli/test_doctor_server.py covers the cf.* checks)."""
     lab.set_many("reset", *faults)
-    return lab.run([*ztctl_argv(), "doctor", *args], **kwargs)
+    flag = [] if server else ["--no-server"]
+    return lab.run([*ztctl_argv(), "doctor", *flag, *args], **kwargs)
 
 
 def document(proc) -> dict:  # type: ignore[no-untyped-def,type-arg]
@@ -43,16 +48,18 @@ def document(proc) -> dict:  # type: ignore[no-untyped-def,type-arg]
 
 
 def test_healthy_lab_json_is_the_contract_document(lab) -> None:  # type: ignore[no-untyped-def]
-    proc = doctor(lab, "--json")
+    proc = doctor(lab, "--json", server=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     doc = document(proc)
     assert doc["schemaVersion"] == 1 and doc["ok"] is True
-    assert [c["id"] for c in doc["checks"]] == DEVICE_IDS + CLUSTER_IDS
+    ids = DEVICE_IDS + CLUSTER_IDS + SERVER_IDS + SERVER_CLUSTER_IDS
+    assert [c["id"] for c in doc["checks"]] == ids
     for check in doc["checks"]:
         assert set(check) >= KEYS, check
         assert check["status"] in ("pass", "warn", "skip"), check
         assert isinstance(check["durationMs"], (int, float))
-        assert check["cluster"] == ("lab" if check["id"].startswith("cluster.") else None)
+        per_cluster = check["id"].startswith("cluster.") or check["id"] in SERVER_CLUSTER_IDS
+        assert check["cluster"] == ("lab" if per_cluster else None)
     assert doc["clusters"] == ["lab"]  # the current context's catalog cluster
 
 

@@ -119,3 +119,20 @@ def test_directory_and_unreadable(tmp_path: Path) -> None:
             load_config(path, env={})
     finally:
         path.chmod(0o600)
+
+
+def test_cloudflare_section_and_its_environment(tmp_path: Path) -> None:
+    from ztctl.core.config import load_config
+
+    path = tmp_path / "config.toml"
+    path.write_text('[cloudflare]\naccount_id = "699d98642c564d2e855e9661899b7252"\n')
+    config = load_config(path, {})
+    assert config.cloudflare.account_id == "699d98642c564d2e855e9661899b7252"
+    assert config.cloudflare.api_url == "https://api.cloudflare.com/client/v4"
+    env = {"ZTCTL_CF_API_URL": "http://127.0.0.1:9/client/v4", "ZTCTL_CF_ACCOUNT_ID": "a" * 32}
+    overridden = load_config(path, env)
+    assert overridden.cloudflare.account_id == "a" * 32
+    assert overridden.cloudflare.api_url == "http://127.0.0.1:9/client/v4"
+    path.write_text('[cloudflare]\naccount = "x"\n')
+    with pytest.raises(InvalidInput, match="account_id"):
+        load_config(path, {})

@@ -97,6 +97,14 @@ class ResolverConfig:
     def uses_warp_proxy(self) -> bool:
         return self.managed_by_warp or any(ns in WARP_DNS_PROXIES for ns in self.nameservers)
 
+    @property
+    def warp_resolver(self) -> bool | None:
+        """Whether the file points at WARP's DNS proxy; ``None`` when it names no resolver
+        at all (macOS 26 writes only a notice there, and macOS never consults the file)."""
+        if self.uses_warp_proxy:
+            return True
+        return False if self.nameservers else None
+
 
 def parse_resolv_conf(text: str) -> ResolverConfig:
     nameservers: list[str] = []

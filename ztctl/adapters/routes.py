@@ -18,6 +18,7 @@ import json
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 
 
@@ -108,6 +109,16 @@ def parse_ip_route_get(address: str, text: str) -> RouteInfo:
         error=f"route type {kind}" if kind in ("unreachable", "prohibit", "blackhole") else None,
         raw=text,
     )
+
+
+def parse_find_netroute(address: str, text: str) -> RouteInfo:
+    """Parse Windows ``Find-NetRoute -RemoteIPAddress ADDR | Select-Object InterfaceAlias
+    -Last 1``: an ``InterfaceAlias`` header, a dashed underline, the alias (``CloudflareWARP``,
+    ``Wi-Fi``). Windows is refused at start-up today; this reader is the tested first step."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if len(lines) != 3 or lines[0] != "InterfaceAlias" or set(lines[1]) != {"-"}:
+        raise RouteParseError("Find-NetRoute printed no single InterfaceAlias")
+    return RouteInfo(address, lines[2], raw=text)
 
 
 def _from_ip_json(address: str, text: str) -> RouteInfo:
@@ -206,16 +217,32 @@ def route_get(address: str, *, timeout: float = 2.0) -> RouteInfo:
         raise RouteUnavailable(f"`{' '.join(argv)}` did not answer within {timeout:g}s") from None
     except OSError as exc:
         raise RouteUnavailable(f"cannot run {argv[0]}: {exc.strerror or exc}") from None
-    output = f"{proc.stdout}{proc.stderr}"
-    if proc.returncode != 0:
-        missing = _no_route(str(ip), output)
+    return interpret_route_get(str(ip), argv, proc.returncode, proc.stdout, proc.stderr, parse)
+
+
+def interpret_route_get(
+    address: str,
+    argv: list[str],
+    code: int,
+    stdout: str,
+    stderr: str,
+    parse: Callable[[str, str], RouteInfo],
+) -> RouteInfo:
+    """What one run of the route tool means: a route, no route, or RouteUnavailable.
+
+    macOS ``route -n get`` for an address with no route prints ``route: writing to routing
+    socket: not in table`` on stderr and still exits 0 (``route.c`` exits 0 after every
+    ``get``): stderr is read whatever the exit code.
+    """
+    output = f"{stdout}{stderr}"
+    if code != 0 or not stdout.strip():
+        missing = _no_route(address, stderr if not stdout.strip() else output)
         if missing is not None:
             return missing
-        raise RouteUnavailable(
-            f"`{' '.join(argv)}` failed: {(proc.stderr or proc.stdout).strip()[:200]}"
-        )
+    if code != 0:
+        raise RouteUnavailable(f"`{' '.join(argv)}` failed: {(stderr or stdout).strip()[:200]}")
     try:
-        return parse(str(ip), proc.stdout)
+        return parse(address, stdout)
     except RouteParseError as exc:
         raise RouteUnavailable(f"cannot read `{' '.join(argv)}`: {exc}") from None
 
@@ -248,13 +275,122 @@ def route_table(*, timeout: float = 2.0) -> str:
 
 
 def interface_matches(actual: str | None, expected: str) -> bool:
-    """Whether ``actual`` is the WARP interface ``expected``.
+    """Whether ``actual`` is the WARP interface ``expected`` by name.
 
-    macOS names the tunnel ``utunN``: a configured ``utun`` (the macOS default) matches any
-    ``utun<digits>``; otherwise the names must be equal.
+    On macOS WARP's interface is one of several ``utunN`` (Tailscale and other VPNs use
+    them too): the configured ``utun`` matches no name; :func:`interface_owner` tells
+    whose a utun is.
     """
-    if actual is None:
+    return actual is not None and actual == expected
+
+
+# -- which tunnel is a macOS utun? -------------------------------------------------------
+
+# WARP's own tunnel addresses: 172.16.0.2 (IPv4, every WARP client) and an address in
+# Cloudflare's 2606:4700:110::/48 (IPv6). Tailscale's: 100.64.0.0/10 and fd7a:115c:a1e0::/48.
+# WARP's optional device IPs (100.96.0.0/12) lie inside Tailscale's IPv4 range, so an
+# IPv4 address there alone does not tell which VPN owns the interface.
+WARP_TUNNEL_NETS = (
+    ipaddress.ip_network("172.16.0.2/32"),
+    ipaddress.ip_network("2606:4700:110::/48"),
+)
+TAILSCALE_V6 = ipaddress.ip_network("fd7a:115c:a1e0::/48")
+CGNAT = ipaddress.ip_network("100.64.0.0/10")
+
+
+@dataclass(frozen=True)
+class TunnelOwner:
+    """Who holds a tunnel interface: ``warp``, ``tailscale``, ``other`` or ``unknown``."""
+
+    interface: str
+    owner: str
+    detail: str
+    addresses: tuple[str, ...] = ()
+
+    @property
+    def is_warp(self) -> bool | None:
+        if self.owner == "warp":
+            return True
+        if self.owner == "unknown":
+            return None
         return False
-    if actual == expected:
-        return True
-    return expected == "utun" and actual.startswith("utun") and actual[4:].isdigit()
+
+
+def parse_ifconfig(text: str) -> dict[str, tuple[str, ...]]:
+    """Interface name -> its addresses (link-local ones left out) from BSD ``ifconfig``."""
+    found: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for line in text.splitlines():
+        if line[:1] not in ("", " ", "\t") and ":" in line.split()[0]:
+            name = line.split(":", 1)[0]
+            current = found.setdefault(name, [])
+            continue
+        words = line.split()
+        if current is None or len(words) < 2 or words[0] not in ("inet", "inet6"):
+            continue
+        raw = words[1].split("%", 1)[0]
+        try:
+            ip = ipaddress.ip_address(raw)
+        except ValueError:
+            continue
+        if not ip.is_link_local:
+            current.append(str(ip))
+    return {name: tuple(addresses) for name, addresses in found.items()}
+
+
+def tunnel_owner(interface: str, addresses: tuple[str, ...] | None) -> TunnelOwner:
+    """Which VPN holds ``interface``, judged by its addresses (``None``: not readable)."""
+    if addresses is None:
+        return TunnelOwner(interface, "unknown", f"the addresses of {interface} could not be read")
+    ips = [ipaddress.ip_address(a) for a in addresses]
+    shown = ", ".join(addresses)
+    if any(any(ip in net for net in WARP_TUNNEL_NETS if net.version == ip.version) for ip in ips):
+        return TunnelOwner(interface, "warp", f"{interface} is WARP's tunnel ({shown})", addresses)
+    if any(ip.version == 6 and ip in TAILSCALE_V6 for ip in ips):
+        return TunnelOwner(
+            interface, "tailscale", f"{interface} is Tailscale's tunnel ({shown})", addresses
+        )
+    if not ips:
+        return TunnelOwner(
+            interface,
+            "other",
+            f"{interface} has no address, so it is not WARP's tunnel (another VPN's)",
+            addresses,
+        )
+    if all(ip.version == 4 and ip in CGNAT for ip in ips):
+        return TunnelOwner(
+            interface,
+            "unknown",
+            f"{interface} has only {shown}, in the range Tailscale and WARP's device IPs share",
+            addresses,
+        )
+    return TunnelOwner(
+        interface, "other", f"{interface} is another VPN's tunnel ({shown}), not WARP's", addresses
+    )
+
+
+def interface_owner(interface: str, *, timeout: float = 2.0) -> TunnelOwner:
+    """Run ``ifconfig INTERFACE`` and judge who holds it (macOS utun interfaces)."""
+    tool = shutil.which("ifconfig") or (
+        "/sbin/ifconfig" if shutil.which("/sbin/ifconfig") else None
+    )
+    if tool is None or not interface.replace("_", "").isalnum():
+        return tunnel_owner(interface, None)
+    try:
+        proc = subprocess.run(
+            [tool, interface],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+    except (subprocess.TimeoutExpired, OSError):
+        return tunnel_owner(interface, None)
+    if proc.returncode != 0:
+        return tunnel_owner(interface, None)
+    return tunnel_owner(interface, parse_ifconfig(proc.stdout).get(interface))
+
+
+def is_utun(name: str | None) -> bool:
+    return name is not None and name.startswith("utun") and name[4:].isdigit()

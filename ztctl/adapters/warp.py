@@ -3,7 +3,7 @@
 Two layers:
 
 * Pure parsers (no I/O) for every recorded output era of ``warp-cli``
-  (``/work/shared/reference/cloudflare-zero-trust.md`` §1): :func:`parse_version`,
+  as recorded from real clients: :func:`parse_version`,
   :func:`parse_status`, :func:`parse_registration`, :func:`parse_settings`,
   :func:`parse_tunnel_ip_list`, :func:`parse_help_commands` and :func:`classify_error`.
   They accept the text forms (single-line era A and multi-line era B ``status``, settings with
@@ -222,6 +222,11 @@ class WarpSettings:
     profile_id: str | None = None
     # Every `Key: value` pair and its `(source)` tag ("" when the client prints none).
     fields: tuple[tuple[str, str, str], ...] = ()
+    # An elision (`...`) stood in the output: a pasted or shortened copy, so the lists
+    # (split tunnel, fallback domains) may be incomplete. warp-cli itself never elides.
+    elided: bool = False
+    # Hand-written `# ...` notes stood in the output (a docs copy): values may carry them.
+    annotated: bool = False
 
     @property
     def routes_private(self) -> bool | None:
@@ -390,8 +395,18 @@ def parse_status(text: str) -> WarpStatus:
             reason = value.strip() or None
         elif key.strip() == "Network":
             network = value.strip() or None
-    code = _reason_code(reason) if reason else None
-    return WarpStatus(state=state, reason=reason, network=network, reason_code=code or None)
+    code: str | None = None
+    detail: str | None = None
+    if reason:
+        # 2025+: `Reason: Registration Missing due to: Daemon Startup` (JSON:
+        # {"RegistrationMissing": "DaemonStartup"}): the code is the part before `due to:`.
+        head, sep, tail = reason.partition(" due to:")
+        code = _reason_code(head if sep else reason)
+        if sep and tail.strip():
+            detail = tail.strip()
+    return WarpStatus(
+        state=state, reason=reason, network=network, reason_code=code or None, detail=detail
+    )
 
 
 def _key_values(text: str) -> dict[str, str]:
@@ -485,6 +500,7 @@ _KNOWN_SETTINGS = {
     "Profile ID",
 }
 _EXCLUDE_KEY = "Exclude mode, with hosts/ips"
+_ELISIONS = frozenset({"...", "…"})
 _INCLUDE_KEY = "Include mode, with hosts/ips"
 
 
@@ -567,9 +583,13 @@ def parse_settings(text: str) -> WarpSettings:
     lists: dict[str, list[str]] = {}
     fields: list[tuple[str, str, str]] = []
     current: list[str] | None = None
+    elided = annotated = False
     for raw in text.splitlines():
         if not raw.strip():
             current = None
+            continue
+        if raw.strip() in _ELISIONS:
+            elided = True
             continue
         if raw[:1] in (" ", "\t") and current is not None:
             current.append(raw.strip())
@@ -585,6 +605,11 @@ def parse_settings(text: str) -> WarpSettings:
         if not sep or not key or key == "Merged configuration":
             current = None
             continue
+        if value.startswith("# "):
+            # A hand-written note after a list header (`Exclude mode, with hosts/ips: # ...`,
+            # as docs annotate it): the list still follows.
+            annotated = True
+            value = ""
         fields.append((source, key, value))
         if value:
             values.setdefault(key, value)
@@ -613,6 +638,8 @@ def parse_settings(text: str) -> WarpSettings:
         fallback_domains=tuple(lists.get("Fallback domains", ())),
         profile_id=values.get("Profile ID"),
         fields=tuple(fields),
+        elided=elided,
+        annotated=annotated or any(" # " in v for _s, _k, v in fields),
     )
 
 
@@ -667,7 +694,12 @@ def parse_help_commands(text: str) -> frozenset[str]:
 
 
 _ERROR_PATTERNS: tuple[tuple[re.Pattern[str], WarpErrorKind], ...] = (
-    (re.compile(r"unable to connect to the cloudflarewarp daemon", re.I), WarpErrorKind.NO_DAEMON),
+    # 2024.11+: "Unable to connect to the CloudflareWARP daemon: ..."; 2021-2023 builds said
+    # "Unable to connect to CloudflareWARP daemon. Maybe the daemon is not running?".
+    (
+        re.compile(r"unable to connect to (the )?cloudflarewarp daemon", re.I),
+        WarpErrorKind.NO_DAEMON,
+    ),
     (re.compile(r"error communicating with (the )?daemon", re.I), WarpErrorKind.NO_DAEMON),
     (re.compile(r"accept the warp terms of service", re.I), WarpErrorKind.TOS_NOT_ACCEPTED),
     (
@@ -758,6 +790,16 @@ def _daemon_fix() -> str:
     return "start the WARP daemon: `sudo systemctl enable --now warp-svc`, then retry"
 
 
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    """Kill ``proc`` and its process group (it was started with a session of its own)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    with contextlib.suppress(OSError):
+        proc.kill()
+    with contextlib.suppress(OSError, subprocess.TimeoutExpired):
+        proc.wait(timeout=1.0)
+
+
 def _redact(args: Sequence[str]) -> tuple[str, ...]:
     """Hide the one-time enrolment token of `registration token <url>`."""
     out: list[str] = []
@@ -800,6 +842,14 @@ class WarpClient:
         """The resolved path of warp-cli, or :class:`WarpError` (``NOT_INSTALLED``)."""
         if self._path is None:
             found = shutil.which(self.cli) if os.sep not in self.cli else self.cli
+            if not found and self.cli == "warp-cli":
+                # Not on PATH: where the vendor installers put it (the macOS app bundle...).
+                from ztctl.adapters.mdm import warp_cli_paths
+
+                found = next(
+                    (p for p in warp_cli_paths() if os.path.isfile(p) and os.access(p, os.X_OK)),
+                    None,
+                )
             if not found or not os.access(found, os.X_OK):
                 raise WarpError(
                     WarpErrorKind.NOT_INSTALLED,
@@ -834,9 +884,7 @@ class WarpClient:
             with killed_on_exit(proc):
                 out, err = proc.communicate(timeout=limit)
         except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.kill()
+            _kill_group(proc)
             out, err = proc.communicate()
             self._record(args, -9, out, err, started)
             raise WarpTimeout(
@@ -847,6 +895,11 @@ class WarpClient:
                 "reopen the Cloudflare WARP app), then retry",
                 command=_redact(args),
             ) from None
+        except BaseException:
+            # Ctrl-C (KeyboardInterrupt) in this thread: the child is in a session of its
+            # own, so the terminal's signal did not reach it; end its group before leaving.
+            _kill_group(proc)
+            raise
         return self._record(args, proc.returncode, out, err, started)
 
     def _record(

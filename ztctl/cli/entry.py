@@ -8,6 +8,16 @@ from __future__ import annotations
 
 import sys
 
+# Printed instead of running any command on Windows (see docs/compatibility.md): ztctl's
+# process groups, file locks, route and posture readers are POSIX-only today, and a
+# half-working ztctl would give wrong answers. Exit code 1: the operation failed.
+WINDOWS_REFUSAL = (
+    "error: ztctl does not run on Windows yet: its warp-cli timeouts, kubeconfig locks, "
+    "route and posture checks are written and tested for macOS and Linux only\n"
+    "fix: use ztctl on macOS or Linux; on Windows, use `warp-cli status` and kubectl "
+    "directly (docs/compatibility.md lists what is covered)\n"
+)
+
 
 def main() -> None:
     if sys.argv[1:] == ["--version"]:
@@ -15,6 +25,9 @@ def main() -> None:
 
         sys.stdout.write(f"ztctl {__version__}\n")
         return
+    if sys.platform == "win32":
+        sys.stderr.write(WINDOWS_REFUSAL)
+        sys.exit(1)
     args = sys.argv[1:]
     if len(args) == 2 and args[0] == "credential" and not args[1].startswith("-"):
         # kubectl's exec plugin, run for every kubectl call: no click on this path.

@@ -41,6 +41,9 @@ KIND = "ClusterCatalog"
 NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$")
 DNS_LABEL_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 DEFAULT_MAX_TTL_S = 3600
+# The whole fetch of an https catalog, however slowly the server trickles (seconds).
+FETCH_DEADLINE_S = 10.0
+MAX_CATALOG_BYTES = 4 * 1024 * 1024
 
 _TOP_KEYS = ["apiVersion", "kind", "team", "clusters"]
 _CLUSTER_KEYS = [
@@ -168,26 +171,26 @@ def _read_url(url: str, state_dir: Path, env: Mapping[str, str]) -> CatalogText:
     headers = {"Accept": "application/yaml, text/yaml, text/plain"}
     if meta.get("etag"):
         headers["If-None-Match"] = str(meta["etag"])
-    import httpx
 
     error: str
     try:
-        with http.client(timeout=10.0, verify=_verify_for(env)) as client:
-            response = client.get(url, headers=headers)
-    except httpx.HTTPError as exc:
-        error = _describe_http_error(exc)
+        response = http.fetch(
+            url, headers=headers, deadline_s=FETCH_DEADLINE_S, max_bytes=MAX_CATALOG_BYTES, env=env
+        )
+    except http.FetchError as exc:
+        error = str(exc)
     else:
-        if response.status_code == 304 and meta:
+        if response.status == 304 and meta:
             meta["checked_at"] = time.time()
             _store_meta(meta_path, meta)
             return _cached(url, body_path, ())
-        if response.status_code == 200:
-            text = _decode(response.content, url)
+        if response.status == 200:
+            text = _decode(response.body, url)
             # Validate before caching: only a good copy may become the fallback.
             parse_catalog(text, source=url, label=url, base_dir=None)
             _store(state_dir, body_path, meta_path, text, url, response.headers.get("etag"))
             return CatalogText(text=text, source=url, label=url, base_dir=None)
-        error = f"HTTP {response.status_code}"
+        error = f"HTTP {response.status}"
 
     if meta:
         age = format_duration(time.time() - float(meta.get("checked_at", 0)))
@@ -198,21 +201,6 @@ def _read_url(url: str, state_dir: Path, env: Mapping[str, str]) -> CatalogText:
         "check the URL and your connection (is WARP connected? `ztctl doctor`), "
         "or use a local copy with --catalog PATH",
     )
-
-
-def _verify_for(env: Mapping[str, str]) -> object:
-    """Trust SSL_CERT_FILE when set (corporate CAs), else the default bundle."""
-    cafile = env.get("SSL_CERT_FILE")
-    if cafile:
-        import ssl
-
-        return ssl.create_default_context(cafile=cafile)
-    return True
-
-
-def _describe_http_error(exc: Exception) -> str:
-    text = str(exc) or type(exc).__name__
-    return text.splitlines()[0]
 
 
 def _cached(url: str, body_path: Path, warnings: tuple[str, ...]) -> CatalogText:
@@ -490,15 +478,14 @@ def _resolve_path(
 
 
 def _check_ca_data(value: Any, where: str, problems: _Problems) -> str | None:
-    import base64
-    import binascii
+    from ztctl.core.kubeconfig.gobase64 import decode_std
 
     if not isinstance(value, str):
         problems.add(where, "must be the base64 of a PEM certificate")
         return None
-    try:
-        decoded = base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError):
+    try:  # as kubectl will decode it once written into the kubeconfig
+        decoded = decode_std(value)
+    except ValueError:
         problems.add(where, "is not valid base64 (it must be the base64 of a PEM certificate)")
         return None
     if b"-----BEGIN CERTIFICATE-----" not in decoded:

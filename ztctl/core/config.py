@@ -26,6 +26,7 @@ from ztctl.core.suggest import did_you_mean
 __all__ = [
     "APP_NAME",
     "AccessConfig",
+    "CloudflareConfig",
     "Config",
     "DoctorConfig",
     "WarpConfig",
@@ -39,7 +40,7 @@ __all__ = [
 
 def default_warp_interface() -> str:
     if sys.platform == "darwin":
-        return "utun"  # macOS names it utunN; a prefix match is used there
+        return "utun"  # macOS: one of the utunN, told apart by its addresses (routes.py)
     return "CloudflareWARP"
 
 
@@ -61,6 +62,14 @@ class DoctorConfig:
 
 
 @dataclass(frozen=True)
+class CloudflareConfig:
+    """The Cloudflare API for the server-side checks (the token itself is in the keyring)."""
+
+    account_id: str | None = None
+    api_url: str = "https://api.cloudflare.com/client/v4"
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path
     exists: bool
@@ -69,6 +78,7 @@ class Config:
     warp: WarpConfig = field(default_factory=WarpConfig)
     access: AccessConfig = field(default_factory=AccessConfig)
     doctor: DoctorConfig = field(default_factory=DoctorConfig)
+    cloudflare: CloudflareConfig = field(default_factory=CloudflareConfig)
 
 
 # The schema: section -> key -> type. The top level is section "".
@@ -77,6 +87,7 @@ _SCHEMA: dict[str, dict[str, type]] = {
     "warp": {"cli": str, "interface": str, "trace_url": str},
     "access": {"cloudflared": str},
     "doctor": {"timeout": float},
+    "cloudflare": {"account_id": str, "api_url": str},
 }
 _SECTIONS = [s for s in _SCHEMA if s]
 
@@ -86,6 +97,8 @@ _ENV_OVERRIDES = {
     ("warp", "interface"): "ZTCTL_WARP_INTERFACE",
     ("warp", "trace_url"): "ZTCTL_TRACE_URL",
     ("access", "cloudflared"): "ZTCTL_CLOUDFLARED",
+    ("cloudflare", "account_id"): "ZTCTL_CF_ACCOUNT_ID",
+    ("cloudflare", "api_url"): "ZTCTL_CF_API_URL",
 }
 
 
@@ -124,6 +137,7 @@ def load_config(path: Path, env: Mapping[str, str] = os.environ) -> Config:
         warp=WarpConfig(**values["warp"]),
         access=AccessConfig(**values["access"]),
         doctor=DoctorConfig(**values["doctor"]),
+        cloudflare=CloudflareConfig(**values["cloudflare"]),
     )
 
 

@@ -55,6 +55,7 @@ from ztctl.lab import (
     ROUTE_ZERO_TRUST,
 )
 from ztctl.lab import state as lab_state
+from ztctl.lab.cfapi import intercepts, path_verdict
 from ztctl.lab.pki import LabPki
 from ztctl.lab.service import TcpService, reset, shutdown
 
@@ -187,6 +188,8 @@ def zero_trust_verdict(state: lab_state.LabState) -> str:
     """``up``, ``blackhole`` or ``reset``: what a Zero Trust connection meets right now."""
     if not lab_state.zero_trust_routes(state, CLUSTER_ADDRESS):
         return "blackhole"  # WARP would not carry it: packets go nowhere
+    if path_verdict(state) != "up":
+        return "blackhole"  # the account drops it: no route, no connector, proxy off...
     return state.faults.zt_path if state.faults.zt_path in lab_state.PATH_STATES else "up"
 
 
@@ -229,7 +232,9 @@ class ApiServer(TcpService):
                 log.info("%s:%s zero-trust connection meets %s", peer[0], peer[1], verdict)
                 self.drop(sock, verdict)
                 return
-        inspected = route == ROUTE_ZERO_TRUST and state.faults.tls_inspection
+        inspected = route == ROUTE_ZERO_TRUST and (
+            state.faults.tls_inspection or intercepts(state, self.port)
+        )
         context = self._inspect_context if inspected else self._context
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # no Nagle delay per reply
         sock.settimeout(HANDSHAKE_TIMEOUT_S)

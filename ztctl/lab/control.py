@@ -141,6 +141,9 @@ def up(lab_dir: Path, *, timeout: float = START_TIMEOUT_S) -> UpResult:
     ensure_private_dir(paths.state_dir)
     paths.kube_cache.mkdir(exist_ok=True, mode=0o700)
     stand_ins = install_stand_ins(paths)
+    from ztctl.lab.cfapi import ensure_token
+
+    ensure_token(paths.root)
 
     info = _start(paths, timeout)
     from ztctl.lab.env import write_catalog, write_config, write_kubeconfig
@@ -221,6 +224,7 @@ def _start(paths: LabPaths, timeout: float) -> LabInfo:
             )
         time.sleep(0.02)
     ports = [info.api_port, info.bastion_port] + ([info.edge_port] if info.edge_port else [])
+    ports += [info.cfapi_port] if info.cfapi_port else []
     for port in ports:
         if not _port_answers(port):
             _stop_pid(proc.pid, STOP_TIMEOUT_S)
@@ -436,6 +440,50 @@ def _warp(attr: str) -> Callable[[lab_state.LabState, Any], None]:
     return lambda s, v: setattr(s.warp, attr, v)
 
 
+def _cf(attr: str) -> Callable[[lab_state.LabState, Any], None]:
+    def apply(s: lab_state.LabState, v: Any) -> None:
+        setattr(s.cloudflare, attr, v)
+        cf = s.cloudflare
+        if attr in ("tunnel", "connectors", "device"):
+            broken = cf.tunnel != "healthy" or cf.connectors <= 0 or cf.device != "active"
+            cf.down_since = (cf.down_since or time.time()) if broken else 0.0
+
+    return apply
+
+
+def _parse_count(value: str) -> int:
+    try:
+        count = int(value)
+    except ValueError:
+        raise ValueError("expected a whole number") from None
+    if not 0 <= count <= 10:
+        raise ValueError("expected 0 to 10")
+    return count
+
+
+def _parse_page_size(value: str) -> int:
+    try:
+        count = int(value)
+    except ValueError:
+        raise ValueError("expected a whole number") from None
+    if not 1 <= count <= 1000:
+        raise ValueError("expected 1 to 1000")
+    return count
+
+
+def _parse_permissions(value: str) -> list[str]:
+    if value.strip().lower() in ("", "none"):
+        return []
+    names = [n.strip() for n in value.split(",") if n.strip()]
+    for name in names:
+        if name not in lab_state.CF_PERMISSIONS:
+            hint = did_you_mean(name, lab_state.CF_PERMISSIONS)
+            raise ValueError(
+                f"unknown permission {name!r}{hint}: {', '.join(lab_state.CF_PERMISSIONS)}"
+            )
+    return names
+
+
 @dataclass(frozen=True)
 class _Key:
     parse: Callable[[str], Any]
@@ -473,6 +521,36 @@ SET_KEYS: dict[str, _Key] = {
     "warp.split": _Key(
         _parse_choice(SPLIT_PRESETS), lambda s, v: _apply_split(s.warp, v), "|".join(SPLIT_PRESETS)
     ),
+    # The Cloudflare API stand-in (ztctl/lab/cfapi.py): the server-side faults.
+    "cf.api": _Key(
+        _parse_choice(lab_state.CF_API_MODES), _cf("api"), "|".join(lab_state.CF_API_MODES)
+    ),
+    "cf.latency": _Key(_parse_duration_ms, _cf("latency_ms"), "added to every API answer"),
+    "cf.route": _Key(
+        _parse_choice(lab_state.CF_ROUTE_STATES), _cf("route"), "|".join(lab_state.CF_ROUTE_STATES)
+    ),
+    "cf.tunnel": _Key(
+        _parse_choice(lab_state.CF_TUNNEL_STATES),
+        _cf("tunnel"),
+        "|".join(lab_state.CF_TUNNEL_STATES),
+    ),
+    "cf.connectors": _Key(_parse_count, _cf("connectors"), "cloudflared replicas up, 0-10"),
+    "cf.device": _Key(
+        _parse_choice(lab_state.CF_DEVICE_STATES),
+        _cf("device"),
+        "|".join(lab_state.CF_DEVICE_STATES),
+    ),
+    "cf.proxy": _Key(_parse_bool, _cf("proxy"), "on | off (Gateway TCP proxy)"),
+    "cf.inspection": _Key(
+        _parse_choice(lab_state.CF_INSPECTION_STATES),
+        _cf("inspection"),
+        "|".join(lab_state.CF_INSPECTION_STATES),
+    ),
+    "cf.token": _Key(
+        _parse_choice(lab_state.CF_TOKEN_KINDS), _cf("token"), "|".join(lab_state.CF_TOKEN_KINDS)
+    ),
+    "cf.lacks": _Key(_parse_permissions, _cf("lacks"), "permissions the token lacks, or none"),
+    "cf.page-size": _Key(_parse_page_size, _cf("page_size"), "items per API page, 1-1000"),
 }
 RESET = "reset"
 

@@ -400,6 +400,46 @@ def step_doctor_outage(tour: Tour) -> str:
     )
 
 
+def step_server_outage(tour: Tour) -> str:
+    control.set_values(tour.dir, ["reset", "cf.tunnel=down"])
+    return (
+        "ztctl lab set cf.tunnel=down: the cluster's cloudflared replicas lose their "
+        "connections; the Cloudflare API says so"
+    )
+
+
+def step_doctor_server(tour: Tour) -> str:
+    result = tour.ztctl_run("doctor", "--timeout", "2", "--json")
+    if result.returncode != 1:
+        raise StepFailed(f"ztctl doctor exited {result.returncode}, expected 1")
+    checks = json.loads(result.stdout)["checks"]
+    tunnel = next((c for c in checks if c["id"] == "cf.tunnel"), None)
+    if tunnel is None or tunnel["status"] != "fail" or "0 connectors" not in tunnel["summary"]:
+        raise StepFailed(f"cf.tunnel did not report the tunnel down: {tunnel}")
+    path = [c for c in checks if c["id"].startswith("cluster.") and c["status"] == "fail"]
+    if not path or "0 connectors" not in path[0]["fix"]:
+        raise StepFailed(f"the local failure does not point at the tunnel: {path}")
+    return f"ztctl doctor → {path[0]['id']}: {path[0]['fix'].split(' (see ')[0]}"
+
+
+def step_catalog_check(tour: Tour) -> str:
+    broken = tour.ztctl_run("catalog", "check", "--json")
+    if broken.returncode != 1:
+        raise StepFailed(f"ztctl catalog check exited {broken.returncode} with the tunnel down")
+    failing = sorted(
+        {c["id"] for c in json.loads(broken.stdout)["checks"] if c["status"] == "fail"}
+    )
+    control.set_values(tour.dir, ["reset"])
+    fixed = tour.ztctl_run("catalog", "check", "--json")
+    if fixed.returncode != 0:
+        raise StepFailed(f"ztctl catalog check exited {fixed.returncode} once the tunnel was up")
+    calls = json.loads(fixed.stdout)["apiCalls"]
+    return (
+        f"ztctl catalog check → exit 1 ({', '.join(failing)}) with the tunnel down, exit 0 "
+        f"once it is back ({calls} API calls)"
+    )
+
+
 STEPS: list[Step] = [
     Step("lab-up", "Start the lab", step_lab_up),
     Step("login", "ztctl login from an unenrolled device", step_login),
@@ -415,6 +455,9 @@ STEPS: list[Step] = [
     Step("break-glass-start", "ztctl break-glass start during the outage", step_break_glass_start),
     Step("break-glass", "kubectl over the break-glass route", step_break_glass_exec),
     Step("break-glass-end", "ztctl break-glass end", step_break_glass_end, always=True),
+    Step("server-outage", "Take the cluster's tunnel down", step_server_outage),
+    Step("doctor-server", "ztctl doctor explains it server-side", step_doctor_server),
+    Step("catalog-check", "ztctl catalog check fails, then passes", step_catalog_check),
     Step("lab-down", "Stop the lab", step_lab_down, always=True),
 ]
 

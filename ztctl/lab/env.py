@@ -7,6 +7,7 @@ point ztctl and kubectl at the lab: ``DIR/config.toml``, ``DIR/catalog.yaml`` an
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shlex
@@ -22,6 +23,7 @@ TEAM = "lab"
 CLUSTER = "lab"
 SSO_CLUSTER = "lab-sso"
 MAX_TTL = "1h"
+CF_TOKEN_ENV = "ZTCTL_CF_API_TOKEN"  # noqa: S105 - a variable name
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,11 @@ class LabPaths:
         return self.root / "kube-cache"
 
     @property
+    def cf_token(self) -> Path:
+        """The lab's Cloudflare API token (0600): what its API stand-in accepts."""
+        return self.root / "cf-token"
+
+    @property
     def pki(self) -> Path:
         return self.root / "pki"
 
@@ -99,6 +106,7 @@ class LabInfo:
     api_port: int
     bastion_port: int
     edge_port: int | None
+    cfapi_port: int | None = None
 
     @property
     def dir(self) -> Path:
@@ -122,10 +130,18 @@ class LabInfo:
     def edge_url(self) -> str | None:
         return None if self.edge_port is None else f"http://{CLUSTER_ADDRESS}:{self.edge_port}"
 
-    def env(self, base: dict[str, str] | None = None) -> dict[str, str]:
-        """The variables the ``export`` lines set (PATH prefixed onto ``base``'s)."""
+    @property
+    def cfapi_url(self) -> str | None:
+        if self.cfapi_port is None:
+            return None
+        return f"http://{CLUSTER_ADDRESS}:{self.cfapi_port}/client/v4"
+
+    def env(self, base: dict[str, str] | None = None, *, with_token: bool = True) -> dict[str, str]:
+        """The variables the ``export`` lines set (PATH prefixed onto ``base``'s). The lab's
+        Cloudflare API token is read from its file (``with_token``); the export lines and
+        JSON output never carry it, only a ``$(cat FILE)`` that reads it."""
         path = (base if base is not None else dict(os.environ)).get("PATH", os.defpath)
-        return {
+        out = {
             "ZTCTL_LAB_DIR": str(self.dir),
             "ZTCTL_CONFIG": str(self.paths.config),
             "ZTCTL_STATE_DIR": str(self.paths.state_dir),
@@ -133,14 +149,21 @@ class LabInfo:
             "KUBECACHEDIR": str(self.paths.kube_cache),
             "PATH": f"{self.paths.bin}{os.pathsep}{path}",
         }
+        if self.cfapi_port is not None and with_token:
+            with contextlib.suppress(OSError):
+                out[CF_TOKEN_ENV] = self.paths.cf_token.read_text(encoding="utf-8").strip()
+        return out
 
     def export_lines(self) -> list[str]:
         lines = []
-        for name, value in self.env({"PATH": "$PATH"}).items():
+        for name, value in self.env({"PATH": "$PATH"}, with_token=False).items():
             if name == "PATH":
                 lines.append(f'export PATH={shlex.quote(str(self.paths.bin))}:"$PATH"')
             else:
                 lines.append(f"export {name}={shlex.quote(value)}")
+        if self.cfapi_port is not None:
+            token_file = shlex.quote(str(self.paths.cf_token))
+            lines.append(f'export {CF_TOKEN_ENV}="$(cat {token_file})"')
         return lines
 
     def to_dict(self) -> dict[str, Any]:
@@ -153,6 +176,7 @@ class LabInfo:
             "bastion": self.proxy_url,
             "bastionSource": BASTION_SOURCE,
             "edge": self.edge_url,
+            "cloudflareApi": self.cfapi_url,
             "config": str(self.paths.config),
             "catalog": str(self.paths.catalog),
             "kubeconfig": str(self.paths.kubeconfig),
@@ -165,6 +189,7 @@ def read_lab_file(paths: LabPaths) -> LabInfo | None:
     try:
         data = json.loads(paths.lab_file.read_text(encoding="utf-8"))
         edge = data.get("edge")
+        cfapi = data.get("cloudflareApi")
         return LabInfo(
             paths=paths,
             pid=int(data["pid"]),
@@ -172,6 +197,7 @@ def read_lab_file(paths: LabPaths) -> LabInfo | None:
             api_port=int(data["api"]["port"]),
             bastion_port=int(data["bastion"]["port"]),
             edge_port=int(edge["port"]) if edge else None,
+            cfapi_port=int(cfapi["port"]) if cfapi else None,
         )
     except FileNotFoundError:
         return None
@@ -206,6 +232,17 @@ def write_config(info: LabInfo) -> None:
         "timeout = 3.0",
         "",
     ]
+    if info.cfapi_url:
+        from ztctl.lab.state import WarpState
+
+        lines += [
+            "# The lab's stand-in of the Cloudflare API; its token is in "
+            f"{p.cf_token.name} ({CF_TOKEN_ENV}).",
+            "[cloudflare]",
+            f"account_id = {_toml_string(WarpState().account_id)}",
+            f"api_url = {_toml_string(info.cfapi_url)}",
+            "",
+        ]
     atomic_write(p.config, "\n".join(lines).encode("utf-8"), mode=0o600)
 
 

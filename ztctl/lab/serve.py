@@ -37,7 +37,11 @@ class Stoppable(Protocol):
 
 
 def lab_document(
-    api_port: int, bastion_port: int, edge_port: int | None, lab_dir: Path
+    api_port: int,
+    bastion_port: int,
+    edge_port: int | None,
+    lab_dir: Path,
+    cfapi_port: int | None = None,
 ) -> dict[str, Any]:
     """The content of ``DIR/lab.json``."""
     return {
@@ -59,6 +63,13 @@ def lab_document(
         "edge": None
         if edge_port is None
         else {"host": LAB_HOST, "port": edge_port, "url": f"http://{LAB_HOST}:{edge_port}"},
+        "cloudflareApi": None
+        if cfapi_port is None
+        else {
+            "host": LAB_HOST,
+            "port": cfapi_port,
+            "url": f"http://{LAB_HOST}:{cfapi_port}/client/v4",
+        },
     }
 
 
@@ -99,14 +110,21 @@ def run(lab_dir: Path, stop: threading.Event) -> None:
         edge = _start_edge(lab_dir)
         if edge is not None:
             servers.append(edge)
-        document = lab_document(api.port, bastion.port, edge.port if edge else None, lab_dir)
+        from ztctl.lab.cfapi import start_for_lab
+
+        cfapi = start_for_lab(lab_dir, host=LAB_HOST)
+        servers.append(cfapi)
+        document = lab_document(
+            api.port, bastion.port, edge.port if edge else None, lab_dir, cfapi.port
+        )
         atomic_write(lab_file, json.dumps(document, indent=2).encode("utf-8") + b"\n", mode=0o600)
         log.info(
-            "lab ready: pid %s api %s bastion %s edge %s",
+            "lab ready: pid %s api %s bastion %s edge %s cloudflare api %s",
             os.getpid(),
             api.port,
             bastion.port,
             edge.port if edge else "-",
+            cfapi.port,
         )
         while not stop.wait(0.5):
             pass

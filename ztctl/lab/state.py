@@ -166,12 +166,40 @@ class AccessState:
     login: str = "auto"
 
 
+CF_API_MODES = ("up", "down", "blackhole", "rate-limited", "flaky", "malformed", "unsuccessful")
+CF_ROUTE_STATES = ("ok", "missing", "other-vnet")
+CF_TUNNEL_STATES = ("healthy", "degraded", "down")
+CF_DEVICE_STATES = ("active", "revoked", "missing")
+CF_INSPECTION_STATES = ("dni", "no-dni", "static", "off")
+CF_TOKEN_KINDS = ("account", "user", "other-account", "invalid")
+CF_PERMISSIONS = ("networks", "tunnels", "zero-trust")
+
+
+@dataclass
+class CloudflareState:
+    """The lab's Cloudflare account as its API stand-in (ztctl/lab/cfapi.py) serves it."""
+
+    api: str = "up"  # CF_API_MODES
+    latency_ms: int = 0  # added to every API answer
+    route: str = "ok"  # CF_ROUTE_STATES
+    tunnel: str = "healthy"  # CF_TUNNEL_STATES
+    connectors: int = 3  # cloudflared replicas connected (each with 4 edge connections)
+    down_since: float = 0.0  # when the tunnel lost its connectors (set by `lab set`)
+    device: str = "active"  # CF_DEVICE_STATES
+    proxy: bool = True  # Gateway's TCP proxy (gateway_proxy_enabled)
+    inspection: str = "dni"  # decryption on, dynamic mode, with (dni) or without a DNI rule
+    token: str = "account"  # CF_TOKEN_KINDS: how the stand-in treats the lab token  # noqa: S105
+    lacks: list[str] = field(default_factory=list)  # CF_PERMISSIONS the token lacks
+    page_size: int = 1000  # the most items the stand-in puts on one page
+
+
 @dataclass
 class LabState:
     team: str = "lab"  # the catalog's team
     warp: WarpState = field(default_factory=WarpState)
     faults: Faults = field(default_factory=Faults)
     access: AccessState = field(default_factory=AccessState)
+    cloudflare: CloudflareState = field(default_factory=CloudflareState)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -181,7 +209,14 @@ class LabState:
         warp = WarpState(**_known(WarpState, data.get("warp", {})))
         faults = Faults(**_known(Faults, data.get("faults", {})))
         access = AccessState(**_known(AccessState, data.get("access", {})))
-        return cls(team=str(data.get("team", "lab")), warp=warp, faults=faults, access=access)
+        cloudflare = CloudflareState(**_known(CloudflareState, data.get("cloudflare", {})))
+        return cls(
+            team=str(data.get("team", "lab")),
+            warp=warp,
+            faults=faults,
+            access=access,
+            cloudflare=cloudflare,
+        )
 
 
 def _known(kind: type, data: dict[str, Any]) -> dict[str, Any]:

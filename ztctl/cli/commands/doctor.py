@@ -37,6 +37,11 @@ _STYLES = {"pass": "green", "warn": "yellow", "fail": "bold red", "skip": "dim"}
     metavar="FILE",
     help="Also write a redacted archive for a helpdesk ticket (FILE.tar.gz or FILE.zip).",
 )
+@click.option(
+    "--server/--no-server",
+    default=None,
+    help="Also ask the Cloudflare API (needs an API token; default: when one is configured).",
+)
 @json_option
 @pass_app
 def command(
@@ -45,6 +50,7 @@ def command(
     all_clusters: bool,
     timeout: float | None,
     bundle: Path | None,
+    server: bool | None,
 ) -> None:
     """Find out why kubectl cannot reach a cluster, layer by layer, with a fix for each problem
 
@@ -52,7 +58,10 @@ def command(
     edge sees (warp=, gateway=), the clock and device posture, then for each cluster: DNS,
     the OS route, credentials, TCP, TLS, /readyz and who the API server says you are. Checks
     run concurrently; each has a timeout. Without CLUSTER: the current context's catalog
-    cluster. Exit status 1 when a check failed (warnings alone exit 0).
+    cluster. With a Cloudflare API token (`ztctl login --api-token`), also what only
+    Cloudflare knows: the route, tunnel and connectors, the device's registration and
+    profile, Gateway's proxy and TLS inspection (cf.* checks). Exit status 1 when a check
+    failed (warnings alone exit 0).
     """
     from ztctl.core.bundle import archive_format
     from ztctl.core.checks import run_doctor
@@ -60,6 +69,8 @@ def command(
     if bundle is not None:
         archive_format(bundle)  # a bad name is a usage error before anything runs
     ctx, note = _context(app, clusters, all_clusters, timeout)
+    if server is not False:
+        ctx.server = _server_side(app, ctx, required=server is True)
     live = _Live(app) if _live_wanted(app) else None
     if live is not None:
         live.start(ctx)
@@ -111,6 +122,23 @@ def _context(
         )
     note = "no cluster catalog is configured: only the device was checked"
     return DoctorContext(team=config.team, warp=config.warp, timeout=seconds, env=app.env), note
+
+
+def _server_side(app: App, ctx: DoctorContext, *, required: bool) -> Any:
+    from ztctl.core.checks.server import server_side
+
+    def device_id() -> str | None:
+        from ztctl.core.checks.warp import registration_fact
+
+        try:
+            registration = registration_fact(ctx)
+        except Exception:  # warp.registration reports warp-cli's problem
+            return None
+        return registration.device_id if registration is not None else None
+
+    return server_side(
+        app.config, app.env, required=required, timeout=ctx.io_timeout, device_id=device_id
+    )
 
 
 def _live_wanted(app: App) -> bool:
@@ -220,6 +248,9 @@ def _write_bundle(app: App, ctx: DoctorContext, report: DoctorReport, path: Path
                 token = None
             if token:
                 secrets.append(token)
+    api = getattr(ctx.server, "api", None)
+    if api is not None:
+        secrets.append(api.token)  # never in a bundle, even where a server echoes it
     version = None
     for result in report.results:
         if result.id == "warp.cli" and result.data.get("version"):

@@ -63,7 +63,7 @@ def up(app: App, lab_dir: Path | None) -> None:
     payload = {
         "lab": info.to_dict(),
         "standIns": list(result.stand_ins),
-        "env": info.env({"PATH": "$PATH"}),
+        "env": info.env({"PATH": "$PATH"}, with_token=False),
         "exports": info.export_lines(),
     }
     emit(app, payload, lambda: click.echo("\n".join(info.export_lines())))
@@ -116,6 +116,12 @@ def set_(app: App, assignments: tuple[str, ...], lab_dir: Path | None) -> None:
       warp.registered=true|false  warp.connected=true|false  warp.team=NAME|none
       warp.mode=warp|proxy|doh|...   warp.era=2023|2024|2025|2026
       warp.split=default|exclude-cluster|include-cluster|include-other
+      cf.api=up|down|blackhole|rate-limited|flaky|malformed|unsuccessful
+      cf.latency=50ms                added to every Cloudflare API answer
+      cf.route=ok|missing|other-vnet cf.tunnel=healthy|degraded|down  cf.connectors=0-10
+      cf.device=active|revoked|missing  cf.proxy=on|off  cf.inspection=dni|no-dni|static|off
+      cf.token=account|user|other-account|invalid  cf.lacks=networks,tunnels,zero-trust|none
+      cf.page-size=1-1000            items per Cloudflare API page
       reset                          back to the healthy default
     """
     from ztctl.lab.control import set_values

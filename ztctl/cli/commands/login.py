@@ -23,11 +23,22 @@ _MARK = {"ok": "ok", "changed": "changed", "fail": "FAIL"}
 @click.option(
     "--no-browser", is_flag=True, help="Print the login URLs instead of opening a browser."
 )
+@click.option(
+    "--api-token",
+    is_flag=True,
+    help="Only store a read-only Cloudflare API token (read from stdin) for server-side checks.",
+)
 @json_option
 @pass_app
-def command(app: App, team: str | None, no_browser: bool) -> None:
+def command(app: App, team: str | None, no_browser: bool, api_token: bool) -> None:
     """Enrol this device, connect WARP and keep Access tokens for the catalog's clusters"""
     from ztctl.core.errors import InvalidInput
+
+    if api_token:
+        from ztctl.cli.cftoken import login_api_token
+
+        login_api_token(app)
+        return
     from ztctl.core.login import LoginRequest, login
 
     catalog = None

@@ -15,9 +15,10 @@ if TYPE_CHECKING:
 
 @click.command("logout")
 @click.option("--disconnect", is_flag=True, help="Also disconnect WARP.")
+@click.option("--api-token", is_flag=True, help="Also remove the Cloudflare API token.")
 @json_option
 @pass_app
-def command(app: App, disconnect: bool) -> None:
+def command(app: App, disconnect: bool, api_token: bool) -> None:
     """Remove ztctl's Access tokens from the OS keyring"""
     from ztctl.core.errors import InvalidInput
     from ztctl.core.login import logout
@@ -28,7 +29,24 @@ def command(app: App, disconnect: bool) -> None:
         app.warn(f"{exc.message}; removing the tokens ztctl remembers storing")
         catalog = None
     result = logout(app.state_dir, catalog, disconnect=disconnect, config=app.config, env=app.env)
-    emit(app, result.to_dict(), lambda: _text(result))
+    payload = result.to_dict()
+    removed_api_token: bool | None = None
+    if api_token:
+        from ztctl.cli.cftoken import logout_api_token
+
+        removed_api_token = logout_api_token()
+        payload["apiTokenRemoved"] = removed_api_token
+
+    def text() -> None:
+        _text(result)
+        if removed_api_token is not None:
+            click.echo(
+                "Removed the Cloudflare API token."
+                if removed_api_token
+                else "No Cloudflare API token was in the keyring."
+            )
+
+    emit(app, payload, text)
 
 
 def _text(result: LogoutResult) -> None:

@@ -185,6 +185,10 @@ def build_checks(ctx: DoctorContext) -> list[Check]:
     out = [*warp.checks(ctx), *net.checks(ctx), *device.checks(ctx)]
     for c in ctx.clusters:
         out += cluster.checks(ctx, c.name)
+    if ctx.server is not None:
+        from ztctl.core.checks import server
+
+        out += server.checks(ctx.server, ctx.clusters, timeout=ctx.timeout)
     return out
 
 

@@ -182,7 +182,7 @@ def check_dns(ctx: DoctorContext, name: str) -> Outcome:
     if not resolution.ok:
         conf = resolver_config()
         data["nameservers"] = list(conf.nameservers)
-        data["warpResolver"] = conf.uses_warp_proxy
+        data["warpResolver"] = conf.warp_resolver  # None: resolv.conf names none
         catalog = f"; the catalog says {', '.join(expected)}" if expected else ""
         return failed(
             f"{resolution.host} does not resolve ({resolution.error}){catalog}",
@@ -217,7 +217,14 @@ def check_dns(ctx: DoctorContext, name: str) -> Outcome:
 
 
 def check_route(ctx: DoctorContext, name: str) -> Outcome:
-    from ztctl.adapters.routes import RouteUnavailable, interface_matches, route_get
+    from ztctl.adapters.routes import (
+        RouteUnavailable,
+        TunnelOwner,
+        interface_matches,
+        interface_owner,
+        is_utun,
+        route_get,
+    )
     from ztctl.core.probe import zero_trust_path
 
     cluster = ctx.cluster(name)
@@ -238,6 +245,7 @@ def check_route(ctx: DoctorContext, name: str) -> Outcome:
     interface = ctx.warp.interface
     routes = []
     bad = []
+    owners: dict[str, TunnelOwner] = {}  # macOS: whose utun each route leaves through
     for address in addresses:
         try:
             info = route_get(address, timeout=ctx.io_timeout)
@@ -246,11 +254,25 @@ def check_route(ctx: DoctorContext, name: str) -> Outcome:
         except ValueError:
             continue
         routes.append(info)
-        if not interface_matches(info.interface, interface):
+        if interface == "utun" and info.interface is not None and is_utun(info.interface):
+            if info.interface not in owners:
+                owners[info.interface] = interface_owner(info.interface, timeout=ctx.io_timeout)
+            if owners[info.interface].is_warp is False:
+                bad.append(info)
+        elif not interface_matches(info.interface, interface):
             bad.append(info)
     data: dict[str, Any] = {"interface": interface, "routes": [r.to_dict() for r in routes]}
+    if owners:
+        data["tunnels"] = {name: o.owner for name, o in owners.items()}
     if not routes:
         return skipped("no IP address to look up")
+    unsure = [o for o in owners.values() if o.is_warp is None]
+    if not bad and unsure:
+        return warned(
+            f"cannot tell whether the route leaves through WARP: {unsure[0].detail}",
+            "check `warp-cli status` and `ifconfig`: WARP's tunnel has the address 172.16.0.2",
+            data,
+        )
     if not bad:
         listed = ", ".join(r.address for r in routes)
         return passed(f"{listed} → {interface} (the WARP interface)", data)
@@ -260,7 +282,9 @@ def check_route(ctx: DoctorContext, name: str) -> Outcome:
             parts.append(f"{info.address} has no route ({info.error or 'unreachable'})")
         else:
             via = f" via {info.gateway}" if info.gateway else ""
-            parts.append(f"{info.address} leaves through {info.interface}{via}")
+            owner = owners.get(info.interface)
+            whose = f" ({owner.detail})" if owner else ""
+            parts.append(f"{info.address} leaves through {info.interface}{via}{whose}")
     local = [b for b in bad if b.directly_connected and b.kind != "local"]
     fix = (
         "WARP does not take these packets: warp.connected, warp.mode and warp.split-tunnel say "

@@ -45,6 +45,8 @@ class DoctorContext:
     # (ztctl.core.checks.device.default_token_source).
     token_source: Any = None
     facts: Facts = field(default_factory=Facts)
+    # The server-side checks (ztctl.core.checks.server.ServerSide); None: --no-server.
+    server: Any = None
     started: float = field(default_factory=time.monotonic)
     _warp_client: WarpClient | None = field(default=None, repr=False)
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -215,21 +216,28 @@ def linux_disk_encryption(
     )
 
 
+def parse_fdesetup(out: str) -> LocalFact:
+    """``fdesetup status``: ``FileVault is On.`` / ``FileVault is Off.`` (first line)."""
+    first = out.strip().splitlines()[0] if out.strip() else ""
+    if first.startswith("FileVault is On"):
+        return LocalFact("diskEncryption", "pass", "FileVault is on")
+    if first.startswith("FileVault is Off"):
+        return LocalFact(
+            "diskEncryption",
+            "warn",
+            "FileVault is off",
+            "turn on FileVault: System Settings > Privacy & Security > FileVault",
+        )
+    shown = first[:120] or "nothing"
+    return LocalFact("diskEncryption", "skip", f"fdesetup status printed {shown!r}, not On/Off")
+
+
 def disk_encryption_fact(timeout: float) -> LocalFact:
     if sys.platform == "darwin":
         out = _run(["fdesetup", "status"], timeout)
         if out is None:
             return LocalFact("diskEncryption", "skip", "fdesetup did not answer")
-        if "FileVault is On" in out:
-            return LocalFact("diskEncryption", "pass", "FileVault is on")
-        if "FileVault is Off" in out:
-            return LocalFact(
-                "diskEncryption",
-                "warn",
-                "FileVault is off",
-                "turn on FileVault: System Settings > Privacy & Security > FileVault",
-            )
-        return LocalFact("diskEncryption", "skip", out.strip().splitlines()[0][:120] if out else "")
+        return parse_fdesetup(out)
     if sys.platform.startswith("linux"):
         try:
             mountinfo = Path("/proc/self/mountinfo").read_text(encoding="utf-8")
@@ -239,22 +247,104 @@ def disk_encryption_fact(timeout: float) -> LocalFact:
     return LocalFact("diskEncryption", "skip", f"not checked on {sys.platform}")
 
 
+_FIREWALL_STATE = re.compile(r"\(State = (\d+)\)")
+
+
+def parse_socketfilterfw(out: str) -> LocalFact:
+    """``socketfilterfw --getglobalstate``: the first line's ``(State = N)`` decides — 0 off,
+    1 on, 2 on and blocking all incoming connections (the strictest). Its wording changed
+    (``Firewall is enabled. (State = 2)`` before, ``Firewall is blocking all non-essential
+    incoming connections. (State = 2)`` now), the state number did not."""
+    first = out.strip().splitlines()[0] if out.strip() else ""
+    match = _FIREWALL_STATE.search(first)
+    state = int(match.group(1)) if match else None
+    if state is None:
+        low = first.lower()
+        state = 0 if "is disabled" in low else 1 if "is enabled" in low else None
+    if state == 0:
+        return LocalFact(
+            "firewall",
+            "warn",
+            "the application firewall is off",
+            "turn it on: System Settings > Network > Firewall",
+        )
+    if state == 1:
+        return LocalFact("firewall", "pass", "the application firewall is on")
+    if state == 2:
+        return LocalFact(
+            "firewall", "pass", "the application firewall is on, blocking all incoming connections"
+        )
+    shown = first[:120] or "nothing"
+    return LocalFact("firewall", "skip", f"socketfilterfw printed {shown!r}, not a known state")
+
+
+# Windows readers: pure, tested against real outputs. ztctl refuses to start on Windows
+# today (see ztctl.cli.entry), so nothing runs them yet.
+
+
+def _windows_fields(text: str) -> list[tuple[str, str]]:
+    """manage-bde's ``Key:   value`` lines, in order (a pasted trailing backtick dropped)."""
+    fields: list[tuple[str, str]] = []
+    for line in text.splitlines():
+        key, sep, value = line.strip().partition(":")
+        if sep and key and value.strip():
+            fields.append((key.strip(), value.strip().rstrip("`")))
+    return fields
+
+
+def parse_manage_bde(text: str) -> LocalFact:
+    """``manage-bde -status C:``: ``Protection Status: Protection On|Off`` decides (a volume
+    can be fully encrypted with protection suspended, which posture checks count as off)."""
+    values = dict(_windows_fields(text))
+    status = values.get("Protection Status", "")
+    converted = values.get("Conversion Status")
+    note = f" (conversion: {converted})" if converted else ""
+    if status == "Protection On":
+        return LocalFact("diskEncryption", "pass", f"BitLocker protection is on{note}")
+    if status == "Protection Off":
+        return LocalFact(
+            "diskEncryption",
+            "warn",
+            f"BitLocker protection is off{note}",
+            "turn on BitLocker (or resume its protection): `manage-bde -protectors -enable C:`",
+        )
+    return LocalFact("diskEncryption", "skip", "manage-bde printed no Protection Status")
+
+
+def parse_netsh_firewall(text: str) -> LocalFact:
+    """``netsh advfirewall show currentprofile`` (or ``allprofiles``): each ``<Name> Profile
+    Settings:`` section's ``State ON|OFF``; any profile off is reported."""
+    states: list[tuple[str, str]] = []
+    profile = ""
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.endswith("Profile Settings:"):
+            profile = stripped[: -len(" Profile Settings:")]
+            continue
+        parts = stripped.split()
+        if len(parts) == 2 and parts[0] == "State" and parts[1] in ("ON", "OFF"):
+            states.append((profile or "current", parts[1]))
+    if not states:
+        return LocalFact("firewall", "skip", "netsh printed no firewall State")
+    off = [name for name, state in states if state == "OFF"]
+    if off:
+        return LocalFact(
+            "firewall",
+            "warn",
+            f"Windows Defender Firewall is off for the {', '.join(off)} profile",
+            "turn it on: `netsh advfirewall set currentprofile state on` (as administrator)",
+        )
+    names = ", ".join(name for name, _state in states)
+    return LocalFact("firewall", "pass", f"Windows Defender Firewall is on ({names} profile)")
+
+
 def firewall_fact(timeout: float) -> LocalFact:
     if sys.platform == "darwin":
         tool = "/usr/libexec/ApplicationFirewall/socketfilterfw"
         out = _run([tool, "--getglobalstate"], timeout)
         if out is None:
             return LocalFact("firewall", "skip", "socketfilterfw did not answer")
-        if "enabled" in out.lower() and "disabled" not in out.lower():
-            return LocalFact("firewall", "pass", "the application firewall is on")
-        if "disabled" in out.lower():
-            return LocalFact(
-                "firewall",
-                "warn",
-                "the application firewall is off",
-                "turn it on: System Settings > Network > Firewall",
-            )
-        return LocalFact("firewall", "skip", out.strip()[:120])
+        return parse_socketfilterfw(out)
     if sys.platform.startswith("linux"):
         active = []
         for unit in ("ufw", "firewalld", "nftables"):

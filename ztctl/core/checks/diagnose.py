@@ -103,12 +103,15 @@ def diagnose(results: Sequence[CheckResult], ctx: DoctorContext) -> tuple[CheckR
         if cluster is None:
             out.append(result)
             continue
+        server_root = _server_root(by_key, result)
         if _is_path_failure(result):
             root = _root_cause(by_key, cluster)
             if root is not None:
                 note = break_glass_note(cluster)
                 fix = _because(root) + (f"; {note}" if note else "")
                 result = replace(result, fix=fix, data={**result.data, "rootCause": root.id})
+            elif server_root is not None:
+                result = _explained_server_side(result, server_root, cluster)
             elif _all_passed(by_key, cluster):
                 address = result.data.get("address")
                 result = replace(
@@ -116,6 +119,8 @@ def diagnose(results: Sequence[CheckResult], ctx: DoctorContext) -> tuple[CheckR
                     fix=path_down_fix(cluster, str(address) if address else None),
                     data={**result.data, "rootCause": "zero-trust-path"},
                 )
+        elif server_root is not None and result.data.get("kind") == "tls-inspection":
+            result = _explained_server_side(result, server_root, cluster)
         elif result.id == "cluster.route" and result.status == "fail":
             root = _root_cause(by_key, cluster, include_route=False)
             if root is not None:
@@ -135,6 +140,27 @@ def diagnose(results: Sequence[CheckResult], ctx: DoctorContext) -> tuple[CheckR
                 )
         out.append(result)
     return tuple(out)
+
+
+def _server_root(by_key: dict[str, CheckResult], result: CheckResult) -> CheckResult | None:
+    """The failed cf.* check (server side) that explains ``result``, if any."""
+    if result.status != "fail" or not result.cluster:
+        return None
+    from ztctl.core.checks.server import server_root_cause
+
+    kind = result.data.get("kind")
+    check_id = "cluster.tls-inspection" if kind == "tls-inspection" else result.id
+    found: CheckResult | None = server_root_cause(by_key, result.cluster, check_id)
+    return found
+
+
+def _explained_server_side(result: CheckResult, root: CheckResult, cluster: Cluster) -> CheckResult:
+    note = break_glass_note(cluster)
+    note = note.replace("if you need", "meanwhile, if you need", 1) if note else ""
+    fix = f"{root.data['cause']} (see {root.id}): tell the platform team" + (
+        f"; {note}" if note else ""
+    )
+    return replace(result, fix=fix, data={**result.data, "rootCause": root.id})
 
 
 def _fallback_domains(by_key: dict[str, CheckResult]) -> list[str]:

@@ -70,6 +70,17 @@ def registration_fact(ctx: DoctorContext) -> WarpRegistration | None:
     return ctx.facts.get("warp.registration", client.registration)
 
 
+def _team(ctx: DoctorContext) -> tuple[str | None, str | None]:
+    """(team, where it came from): the configured team, else the one WARP's MDM file names
+    (where the organisation deployed one), else (None, None)."""
+    if ctx.team:
+        return ctx.team, "config"
+    from ztctl.adapters.mdm import team_from_mdm
+
+    team = ctx.facts.get("warp.mdm-team", team_from_mdm)
+    return (team, "mdm") if team else (None, None)
+
+
 def _cmd(client: WarpClient, new: str, old: str) -> str:
     try:
         return f"warp-cli {new if client.new_names else old}"
@@ -139,7 +150,7 @@ def check_registration(ctx: DoctorContext) -> Outcome:
     from ztctl.adapters.warp import WarpError, WarpParseError
 
     client = ctx.warp_client()
-    team = ctx.team
+    team, team_source = _team(ctx)
     login = f"ztctl login --team {team}" if team else "ztctl login"
     try:
         reg = registration_fact(ctx)
@@ -152,6 +163,8 @@ def check_registration(ctx: DoctorContext) -> Outcome:
             {"team": team},
         )
     data: dict[str, Any] = {"accountType": reg.account_type, "team": team}
+    if team_source:
+        data["teamSource"] = team_source
     if reg.device_id:
         data["deviceId"] = reg.device_id
     delete = _cmd(client, "registration delete", "delete")
@@ -176,8 +189,9 @@ def check_registration(ctx: DoctorContext) -> Outcome:
             data,
         )
     if team and organization.lower() != team.lower():
+        whose = "WARP's MDM file's" if team_source == "mdm" else "the catalog's"
         return failed(
-            f"the device is enrolled in team {organization!r}, not in the catalog's team {team!r}",
+            f"the device is enrolled in team {organization!r}, not in {whose} team {team!r}",
             f"run `{delete}`, then `{login}`",
             data,
         )
@@ -214,7 +228,8 @@ def check_connected(ctx: DoctorContext) -> Outcome:
         return passed(f"WARP is connected{note}", data)
     connect = "warp-cli connect"
     if status.registration_missing:
-        team = f" --team {ctx.team}" if ctx.team else ""
+        known, _source = _team(ctx)
+        team = f" --team {known}" if known else ""
         return failed(
             f"WARP is {state}{reason}: the device has no registration",
             f"run `ztctl login{team}`",
@@ -260,9 +275,18 @@ def check_mode(ctx: DoctorContext) -> Outcome:
         "fallbackDomains": list(settings.fallback_domains),
     }
     routes = settings.routes_private
-    if routes is None:
+    if settings.mode_text is None:
         return warned(
-            f"WARP reports the mode {shown!r}, which ztctl does not know",
+            "warp-cli settings did not show the mode (no `Mode:` line), so ztctl cannot tell "
+            "whether WARP routes private networks",
+            "run `warp-cli settings` and look for `Mode:`; private networks need Gateway with "
+            f"WARP: `{_cmd(client, 'mode warp', 'set-mode warp')}`",
+            data,
+        )
+    if routes is None:
+        notes = " (the output carries hand-written `# ...` notes)" if settings.annotated else ""
+        return warned(
+            f"WARP reports the mode {shown!r}, which ztctl does not know{notes}",
             "private networks need Gateway with WARP: "
             f"`{_cmd(client, 'mode warp', 'set-mode warp')}`",
             data,
@@ -398,6 +422,18 @@ def check_split_tunnel(ctx: DoctorContext) -> Outcome:
         "sent": ok,
         "notSent": bad,
     }
+    # An elided list (`...`) is incomplete: what it lacks cannot be judged from it.
+    unknown = ok if mode == "exclude" else bad
+    if settings.elided and unknown:
+        data["elided"] = True
+        where = ", ".join(sorted({row["address"] for row in unknown}))
+        return warned(
+            f"warp-cli settings shows the {mode} list elided (`...`), so ztctl cannot tell "
+            f"whether {where} enter the tunnel",
+            "run `warp-cli settings` on the device itself and check the full list; "
+            "`cluster.route` shows where the packets go",
+            data,
+        )
     if not bad:
         where = ", ".join(sorted({row["address"] for row in ok}))
         if mode == "include":

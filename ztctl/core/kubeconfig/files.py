@@ -160,6 +160,15 @@ def parse_file(
         data, root = parse(raw[len(BOM.encode()) :] if bom else raw)
     except YamlProblem as exc:
         where = f" at line {exc.line}" if exc.line else ""
+        if exc.several:
+            raise _invalid(
+                path,
+                f"holds more than one YAML document (the second starts{where}); kubectl reads "
+                "only the first and ignores the rest",
+                f"ztctl does not edit such a file, so as not to lose or misplace the other "
+                f"documents: keep one document per file (list the files in KUBECONFIG), or "
+                f"point --kubeconfig at another file; nothing was written to {path}",
+            ) from None
         raise _invalid(path, f"is not valid YAML{where}: {exc.message}") from None
     if data is None:
         data = {}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ztctl.core.kubeconfig.yamlio import check_base64
+from ztctl.core.kubeconfig.gobase64 import Base64Error, decode_std
 
 STR = "string"
 BOOL = "boolean"
@@ -122,8 +122,17 @@ def _check(value: Any, spec: Any, path: tuple[Any, ...], problems: list[Any]) ->
     elif spec is BYTES:
         if value.__class__ is not str:
             problems.append((path, f"must be a base64 string, not a {type_name(value)}"))
-        elif not check_base64(value):
-            problems.append((path, "is not valid base64 (standard alphabet, with padding)"))
+        else:
+            try:
+                decode_std(value)
+            except Base64Error as exc:
+                problems.append(
+                    (
+                        path,
+                        f"is not base64 kubectl can decode ({exc}; standard alphabet, `=` "
+                        "padding and nothing after it)",
+                    )
+                )
     elif spec.__class__ is dict:
         if value.__class__ is not dict:
             problems.append((path, f"must be a mapping, not a {type_name(value)}"))

@@ -14,8 +14,6 @@ not indented under their key) and quotes every string Go could read as something
 
 from __future__ import annotations
 
-import base64
-import binascii
 import gc
 import re
 from collections.abc import Iterator
@@ -56,10 +54,13 @@ class _Loader(_BaseLoader):
 class YamlProblem(Exception):
     """The text is not YAML that kubectl can load; ``line`` is 1-based when known."""
 
-    def __init__(self, message: str, line: int | None = None) -> None:
+    def __init__(self, message: str, line: int | None = None, *, several: bool = False) -> None:
         super().__init__(message)
         self.message = message
         self.line = line
+        # Valid YAML with more than one document: kubectl (1.32) loads the first and
+        # ignores the rest; ztctl refuses to edit it (see files.read_file).
+        self.several = several
 
 
 @contextmanager
@@ -88,9 +89,12 @@ def compose(data: bytes | str) -> Node | None:
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             problem = exc.problem or str(exc)
+            line = mark.line + 1 if mark else None
             if exc.context and "single document" in str(exc.context):
-                problem = "it holds more than one YAML document"
-            raise YamlProblem(problem, mark.line + 1 if mark else None) from None
+                raise YamlProblem(
+                    "it holds more than one YAML document", line, several=True
+                ) from None
+            raise YamlProblem(problem, line) from None
         except yaml.YAMLError as exc:
             raise YamlProblem(str(exc)) from None
         finally:
@@ -206,16 +210,6 @@ def _merged(merges: list[Node], explicit: dict[str, Any]) -> dict[str, Any]:
         base.update(value)
     base.update(explicit)
     return base
-
-
-def check_base64(value: str) -> bool:
-    """Go's ``[]byte`` JSON decoding: standard alphabet, padded; CR and LF are skipped."""
-    cleaned = value.replace("\n", "").replace("\r", "")
-    try:
-        base64.b64decode(cleaned, validate=True)
-    except (binascii.Error, ValueError):
-        return False
-    return True
 
 
 # --- emitting -----------------------------------------------------------------------

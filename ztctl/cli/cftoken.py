@@ -1,0 +1,129 @@
+"""`ztctl login --api-token` and `ztctl logout --api-token`: the Cloudflare API token.
+
+The token is read from stdin (a hidden prompt on a TTY), verified (account-owned first, then
+user-owned), probed for the permission groups the server-side checks need, and kept in the
+keyring item ``cloudflare-api-token``. It is never echoed, logged or passed to a child.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from ztctl.cli.output import emit
+
+if TYPE_CHECKING:
+    from ztctl.cli.app import App
+
+MAX_INPUT = 4096
+
+
+def read_token(app: App) -> str:
+    from ztctl.core.cloudflare import clean_token
+    from ztctl.core.errors import UsageError
+
+    if sys.stdin.isatty():
+        if app.no_input:
+            raise UsageError(
+                "--no-input forbids the prompt for the API token",
+                "pipe the token on stdin: `pass show cf-token | ztctl login --api-token`",
+            )
+        raw = click.prompt(
+            "Cloudflare API token (read-only; input hidden)",
+            hide_input=True,
+            err=True,
+            prompt_suffix=": ",
+        )
+    else:
+        raw = sys.stdin.read(MAX_INPUT + 1)
+        if len(raw) > MAX_INPUT:
+            from ztctl.core.errors import InvalidInput
+
+            raise InvalidInput(
+                "the input on stdin is too long to be an API token",
+                "pipe only the token itself",
+            )
+    return clean_token(str(raw))
+
+
+def login_api_token(app: App, timeout: float = 10.0) -> None:
+    from ztctl.adapters.cloudflare import ApiErrorKind
+    from ztctl.adapters.keyring import set_secret
+    from ztctl.core.cloudflare import (
+        ACCOUNT_FIX,
+        KEYRING_ITEM,
+        TOKEN_ENV,
+        api_settings,
+        deadline_in,
+        describe_access,
+        make_api,
+        verify,
+    )
+    from ztctl.core.errors import AuthNeeded, InvalidInput, OperationFailed
+
+    settings = api_settings(app.config)
+    if settings is None:
+        raise InvalidInput("cloudflare.account_id is not set", ACCOUNT_FIX)
+    token = read_token(app)
+    api = make_api(settings, token, app.env, timeout=timeout)
+    try:
+        result = verify(api, deadline_in(timeout))
+    finally:
+        api.close()
+    error = result.error
+    if error is not None:
+        if error.transient:
+            raise OperationFailed(
+                f"could not verify the token: {error.message}; it was not stored", error.fix
+            )
+        if error.kind is ApiErrorKind.ACCOUNT:
+            raise AuthNeeded(
+                f"the token cannot read account {settings.account_id}: {error.message}",
+                error.fix,
+            )
+        raise AuthNeeded(f"{error.message}; it was not stored", error.fix)
+    if not result.ok:
+        raise AuthNeeded(
+            f"the token is {result.status}; it was not stored",
+            "create a new read-only token and run `ztctl login --api-token` again",
+        )
+    set_secret(KEYRING_ITEM, token)
+    access = describe_access(result)
+    payload: dict[str, Any] = {
+        "stored": True,
+        "keyringItem": KEYRING_ITEM,
+        "accountId": settings.account_id,
+        "token": result.to_dict(),
+        "checks": {line.split(":", 1)[0]: line.split(":", 1)[1].strip() for line in access},
+    }
+    if app.env.get(TOKEN_ENV):
+        app.warn(f"{TOKEN_ENV} is set and takes precedence over the stored token")
+
+    def text() -> None:
+        owner = f"{result.ownership}-owned"
+        expiry = f", expires {result.expires_on}" if result.expires_on else ""
+        lines = [
+            f"Verified the Cloudflare API token ({owner}, {result.status}{expiry}) for account "
+            f"{settings.account_id} and stored it in the keyring ({KEYRING_ITEM}).",
+            "The server-side checks of `ztctl doctor` and `ztctl catalog check` will see:",
+            *(f"  {line}" for line in access),
+        ]
+        if result.missing:
+            lines.append(
+                "To see everything, add "
+                + " and ".join(p.value for p in result.missing)
+                + " to the token (docs/server-checks.md)."
+            )
+        click.echo("\n".join(lines))
+
+    emit(app, payload, text)
+
+
+def logout_api_token() -> bool:
+    """Remove the stored token; whether there was one."""
+    from ztctl.adapters.keyring import delete_secret
+    from ztctl.core.cloudflare import KEYRING_ITEM
+
+    return delete_secret(KEYRING_ITEM)
