@@ -131,6 +131,7 @@ class StandInWarp:
 def context(warp: StandInWarp, team: str | None = "acme") -> DoctorContext:
     ctx = DoctorContext(team=team, warp=WarpConfig(cli="warp-cli", interface="CloudflareWARP"))
     ctx._warp_client = warp  # type: ignore[assignment]
+    ctx.facts.get("warp.mdm-team", lambda: None)  # no WARP MDM file names a team
     return ctx
 
 
@@ -234,8 +235,14 @@ def test_mode_without_a_source_or_port() -> None:
         "the local proxy are sent through WARP, and kubectl's packets to the cluster are not"
     )
     assert outcome.data["source"] is None and outcome.data["fallbackDomains"] == []
-    plain = check_mode(context(StandInWarp(settings=WarpSettings("warp"))))
-    assert plain.summary == "Gateway with WARP (warp) routes private networks"
+    silent = check_mode(context(StandInWarp(settings=WarpSettings("warp"))))  # no Mode: line
+    assert (silent.status, silent.summary, silent.fix) == (
+        "warn",
+        "warp-cli settings did not show the mode (no `Mode:` line), so ztctl cannot tell "
+        "whether WARP routes private networks",
+        "run `warp-cli settings` and look for `Mode:`; private networks need Gateway with "
+        "WARP: `warp-cli mode warp`",
+    )
 
 
 @pytest.mark.parametrize("mode", ["doh", "unknown"])
@@ -426,7 +433,13 @@ REGISTRATION = [
         "pass",
         "enrolled in team acme",
         "",
-        {"accountType": "team", "team": "acme", "deviceId": "dev-1", "organization": "acme"},
+        {
+            "accountType": "team",
+            "team": "acme",
+            "teamSource": "config",
+            "deviceId": "dev-1",
+            "organization": "acme",
+        },
     ),
     (
         WarpRegistration("team", "ACME"),
@@ -434,7 +447,7 @@ REGISTRATION = [
         "pass",
         "enrolled in team ACME",
         "",
-        {"accountType": "team", "team": "acme", "organization": "ACME"},
+        {"accountType": "team", "team": "acme", "teamSource": "config", "organization": "ACME"},
     ),
     (
         WarpRegistration("team", "other", "dev-1"),
@@ -442,7 +455,13 @@ REGISTRATION = [
         "fail",
         "the device is enrolled in team 'other', not in the catalog's team 'acme'",
         RELOGIN,
-        {"accountType": "team", "team": "acme", "deviceId": "dev-1", "organization": "other"},
+        {
+            "accountType": "team",
+            "team": "acme",
+            "teamSource": "config",
+            "deviceId": "dev-1",
+            "organization": "other",
+        },
     ),
     (
         WarpRegistration("team", "other"),
@@ -458,7 +477,7 @@ REGISTRATION = [
         "fail",
         f"{CONSUMER} in team acme",
         RELOGIN,
-        {"accountType": "free", "team": "acme"},
+        {"accountType": "free", "team": "acme", "teamSource": "config"},
     ),
     (
         WarpRegistration("free"),
@@ -507,14 +526,20 @@ def test_registration_without_organization_asks_settings(team: str | None, fix: 
     )
     found = check_registration(context(warp))
     assert (found.status, found.summary) == ("pass", "enrolled in team acme")
-    assert dict(found.data) == {"accountType": "team", "team": "acme", "organization": "acme"}
+    assert dict(found.data) == {
+        "accountType": "team",
+        "team": "acme",
+        "teamSource": "config",
+        "organization": "acme",
+    }
     unknown = StandInWarp(registration=WarpRegistration("team"), settings=WarpParseError("x"))
     outcome = check_registration(context(unknown, team=team))
     assert (outcome.status, outcome.summary, outcome.fix, dict(outcome.data)) == (
         "warn",
         "the device is enrolled in a Zero Trust team, but warp-cli does not say which",
         fix,
-        {"accountType": "team", "team": team, "organization": None},
+        {"accountType": "team", "team": team, "organization": None}
+        | ({"teamSource": "config"} if team else {}),
     )
 
 
@@ -619,18 +644,13 @@ def test_an_excluded_row_says_whether_the_cli_added_it() -> None:
 # -- the WARP interface name ------------------------------------------------------------
 
 # (the interface a route leaves by, the configured WARP interface, the same one?)
+# Names match exactly. On macOS WARP's tunnel is one of several utunN (other VPNs use them
+# too), so a configured `utun` matches no utunN by name: the addresses tell (below).
 INTERFACES = [
     ("CloudflareWARP", "CloudflareWARP", True),
-    ("utun0", "utun", True),  # macOS: utun stands for any utun<N>
-    ("utun7", "utun", True),
-    ("utun10", "utun", True),
-    ("utun123", "utun", True),
-    ("utun", "utun", True),
-    ("utunx", "utun", False),
-    ("utun1x", "utun", False),
-    ("xutun1", "utun", False),
-    ("utun1", "utun1", True),
-    ("utun2", "utun1", False),  # a configured utunN is exact
+    ("utun7", "utun7", True),
+    ("utun7", "utun", False),
+    ("utun10", "utun1", False),
     ("cloudflarewarp", "CloudflareWARP", False),
     ("CloudflareWARP0", "CloudflareWARP", False),
     ("eth0", "CloudflareWARP", False),
@@ -641,3 +661,28 @@ INTERFACES = [
 @pytest.mark.parametrize(("actual", "expected", "same"), INTERFACES)
 def test_interface_names(actual: str | None, expected: str, same: bool) -> None:
     assert interface_matches(actual, expected) is same
+
+
+# (a utun's addresses, whose tunnel it is) — None: the addresses could not be read
+OWNERS = [
+    (("172.16.0.2",), "warp"),
+    (("2606:4700:110:8a36::1",), "warp"),
+    (("100.96.0.3", "172.16.0.2"), "warp"),
+    (("fd7a:115c:a1e0::1",), "tailscale"),
+    (("100.101.102.103", "fd7a:115c:a1e0::1"), "tailscale"),
+    (("100.101.102.103",), "unknown"),  # Tailscale and WARP's device IPs share this range
+    (("10.8.0.2",), "other"),
+    (("100.101.102.103", "10.8.0.2"), "other"),
+    ((), "other"),
+    (None, "unknown"),
+]
+
+
+@pytest.mark.parametrize(("addresses", "owner"), OWNERS)
+def test_whose_tunnel_a_utun_is(addresses: tuple[str, ...] | None, owner: str) -> None:
+    from ztctl.adapters.routes import tunnel_owner
+
+    found = tunnel_owner("utun4", addresses)
+    assert (found.interface, found.owner) == ("utun4", owner)
+    assert found.is_warp is {"warp": True, "unknown": None}.get(owner, False)
+    assert found.detail.startswith("utun4 ") or found.detail.startswith("the addresses of utun4")
