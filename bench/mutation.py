@@ -298,6 +298,7 @@ def _wanted(mutant: str, target: Target) -> bool:
 
 
 def run_target(name: str, target: Target, jobs: int) -> dict[str, object]:
+    commit = _commit()  # what the scratch copy is taken from
     work = _prepare(name, target)
     started = time.monotonic()
     run = _mutmut(work, "run", "--max-children", str(jobs), *target.only)
@@ -326,7 +327,7 @@ def run_target(name: str, target: Target, jobs: int) -> dict[str, object]:
         "modules": list(target.modules),
         "tests": list(target.tests),
         "only": list(target.only),
-        "commit": _commit(),
+        "commit": commit,
         "date": time.strftime("%Y-%m-%d", time.gmtime()),
         "seconds": round(elapsed),
         "total": len(statuses),
@@ -361,13 +362,15 @@ def run_target(name: str, target: Target, jobs: int) -> dict[str, object]:
 
 
 def _commit() -> str:
-    proc = subprocess.run(
-        ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return proc.stdout.strip() or "unknown"
+    def git(*args: str) -> str:
+        proc = subprocess.run(
+            ["git", "-C", str(ROOT), *args], capture_output=True, text=True, check=False
+        )
+        return proc.stdout.strip()
+
+    head = git("rev-parse", "--short", "HEAD") or "unknown"
+    dirty = git("status", "--porcelain", "--", "ztctl", "tests")
+    return f"{head}+changes" if dirty else head
 
 
 def _table(names: list[str]) -> str:
