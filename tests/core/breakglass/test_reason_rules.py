@@ -24,6 +24,11 @@ EDGES = [
     ("cloudflared asdfasdf", False, "one word and keyboard noise"),
     ("cloudflared jjjjjj", False, "one word and a run of one letter"),
     ("cloudflared abab abab", False, "one word and a repeated pair"),
+    ("cloudflared asdfgh", False, "one word and a row of the keyboard"),
+    ("cloudflared qwertz", False, "one word and a row of the keyboard"),
+    ("cloudflared zxcvbn", False, "one word and a row of the keyboard"),
+    ("cloudflared hjklmn", False, "one word and a row of the keyboard"),
+    ("cloudflared tartar", True, "a repeated unit of three letters is a word"),
     ("ab cd ef gh ij", False, "no meaningful word of three letters"),
     ("db down", False, "under 10 characters"),
     ("vpn failed", True, "exactly 10 characters"),
@@ -57,6 +62,46 @@ def test_reasons_refused_before_the_words_are_read(reason: str, message: str) ->
     with pytest.raises(UsageError) as caught:
         validate_reason(reason)
     assert message in caught.value.message and caught.value.exit_code == EXIT_USAGE
+
+
+EXAMPLE = "e.g. --reason 'INC-4711: Zero Trust tunnel down, restart cloudflared'"
+
+
+@pytest.mark.parametrize(
+    ("reason", "message", "fix"),
+    [
+        (
+            "INC-1 tunnel down\x07",
+            "the break-glass reason contains control characters",
+            f"write it on one line of plain text, {EXAMPLE}",
+        ),
+        (
+            "",
+            "break-glass needs a reason: what is broken and why you need the out-of-band route",
+            f"pass --reason, {EXAMPLE}",
+        ),
+        (
+            "test test",
+            "the break-glass reason 'test test' does not say what is broken or why; it goes to "
+            "the audit log for whoever reviews this access",
+            f"say what is broken and why you need the route, {EXAMPLE}",
+        ),
+    ],
+)
+def test_reason_messages(reason: str, message: str, fix: str) -> None:
+    with pytest.raises(UsageError) as caught:
+        validate_reason(reason)
+    assert (caught.value.message, caught.value.fix) == (message, fix)
+
+
+@pytest.mark.parametrize("ttl", ["10", "1h garbage", "0s"])
+def test_an_invalid_ttl_says_how_to_write_one(ttl: str) -> None:
+    from ztctl.core.breakglass.policy import resolve_ttl
+
+    with pytest.raises(UsageError) as caught:
+        resolve_ttl(ttl, 3600, "prod")
+    assert caught.value.message.startswith("invalid --ttl: ")
+    assert caught.value.fix == "write it like 30m, 1h or 1h30m"
 
 
 def test_the_longest_reason_is_kept() -> None:
