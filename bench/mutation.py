@@ -300,49 +300,61 @@ def _wanted(mutant: str, target: Target) -> bool:
 def run_target(name: str, target: Target, jobs: int) -> dict[str, object]:
     commit = _commit()  # what the scratch copy is taken from
     work = _prepare(name, target)
+    (work / "COMMIT").write_text(commit, encoding="utf-8")
     started = time.monotonic()
     run = _mutmut(work, "run", "--max-children", str(jobs), *target.only)
     elapsed = time.monotonic() - started
+    report = collect(name, target, work, seconds=round(elapsed), output=run.stdout + run.stderr)
+    shutil.rmtree(work, ignore_errors=True)
+    return report
+
+
+def collect(
+    name: str, target: Target, work: Path, *, seconds: int | None, output: str = ""
+) -> dict[str, object]:
+    """Write the report of the mutants of ``work``; those not checked yet (a run stopped
+    early: ``--report``) are left out of the score and counted apart."""
     listing = _mutmut(work, "results", "--all", "true")
     statuses: dict[str, str] = {}
     for line in listing.stdout.splitlines():
         mutant, sep, status = line.strip().rpartition(": ")
         if sep and "__mutmut_" in mutant and _wanted(mutant, target):
             statuses[mutant] = status
-    if not statuses:
-        raise SystemExit(
-            f"mutmut produced no results for {name}:\n{run.stdout[-3000:]}\n{run.stderr[-3000:]}"
-        )
     counts = Counter(statuses.values())
-    if counts["not checked"] == len(statuses):
-        raise SystemExit(
-            f"mutmut checked no mutant of {name} (its tests fail without mutants?):\n"
-            f"{run.stdout[-3000:]}\n{run.stderr[-3000:]}"
-        )
+    unchecked = counts["not checked"]
+    if not statuses or unchecked == len(statuses):
+        raise SystemExit(f"mutmut checked no mutant of {name}:\n{output[-3000:]}")
+    checked = len(statuses) - unchecked
     killed = counts["killed"] + counts["timeout"]
-    survivors = sorted(m for m, s in statuses.items() if s not in ("killed", "timeout"))
+    survivors = sorted(
+        m for m, s in statuses.items() if s not in ("killed", "timeout", "not checked")
+    )
     diffs = _diffs(work, survivors)
+    commit_file = work / "COMMIT"
     report: dict[str, object] = {
         "target": name,
         "modules": list(target.modules),
         "tests": list(target.tests),
         "only": list(target.only),
-        "commit": commit,
+        "commit": commit_file.read_text(encoding="utf-8") if commit_file.exists() else "?",
         "date": time.strftime("%Y-%m-%d", time.gmtime()),
-        "seconds": round(elapsed),
+        "seconds": seconds,
         "total": len(statuses),
+        "checked": checked,
         "killed": killed,
-        "score": round(100.0 * killed / len(statuses), 1),
+        "score": round(100.0 * killed / checked, 1),
+        "partial": unchecked > 0,
         "counts": dict(counts),
         "survivors": {m: statuses[m] for m in survivors},
     }
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / f"{name}.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    scope = f"killed ({unchecked} more not reached yet)" if unchecked else "killed"
     lines = [
         f"# mutation: {name}",
         "",
-        f"{report['killed']}/{report['total']} killed = {report['score']}% "
-        f"(commit {report['commit']}, {report['date']}, {report['seconds']} s)",
+        f"{killed}/{checked} {scope} = {report['score']}% "
+        f"(commit {report['commit']}, {report['date']}, {seconds} s)",
         "",
         f"counts: {dict(counts)}",
         "",
@@ -357,7 +369,6 @@ def run_target(name: str, target: Target, jobs: int) -> dict[str, object]:
             "",
         ]
     (OUT / f"{name}.md").write_text("\n".join(lines), encoding="utf-8")
-    shutil.rmtree(work, ignore_errors=True)
     return report
 
 
@@ -385,8 +396,10 @@ def _table(names: list[str]) -> str:
             continue
         r = json.loads(path.read_text(encoding="utf-8"))
         modules = ", ".join(f"`{m.removeprefix('ztctl/')}`" for m in r["modules"])
+        checked = r.get("checked", r["total"])
+        partial = f" (partial: {r['total'] - checked} not reached)" if checked < r["total"] else ""
         rows.append(
-            f"| {name} | {modules} | {r['killed']}/{r['total']} | {r['score']}% "
+            f"| {name} | {modules} | {r['killed']}/{checked}{partial} | {r['score']}% "
             f"| {r['commit']} | {r['date']} |"
         )
     return "\n".join(rows)
@@ -399,9 +412,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--table", action="store_true", help="print the scores of the last runs as Markdown"
     )
+    parser.add_argument(
+        "--report",
+        action="store_true",
+        help="write the reports of runs stopped early (their scratch copies) without running",
+    )
     args = parser.parse_args(argv)
     if args.table:
         print(_table(args.targets or list(TARGETS)))
+        return 0
+    if args.report:
+        for name in args.targets or list(TARGETS):
+            work = OUT / f"work-{name}"
+            if work.exists():
+                report = collect(name, TARGETS[name], work, seconds=None)
+                print(f"{name:<18} {report['killed']}/{report['checked']} ({report['score']}%)")
         return 0
     names = args.targets or list(TARGETS)
     unknown = [n for n in names if n not in TARGETS]
