@@ -201,8 +201,10 @@ def test_a_rewrite_keeps_the_mode_and_one_private_backup(tmp_path: Path, file_mo
     config = tmp_path / "config"
     config.write_bytes(b"old")
     config.chmod(file_mode)
+    old_inode = config.stat().st_ino
     target, backup = write_file(config, b"new", b"old")
     assert target == config and backup == tmp_path / "config.ztctl.bak"
+    assert backup.stat().st_ino == old_inode  # the old file itself, not a second copy
     assert config.read_bytes() == b"new" and mode(config) == file_mode
     assert backup.read_bytes() == b"old" and mode(backup) == 0o600
     write_file(config, b"newer", b"new")
@@ -246,6 +248,8 @@ def test_without_hard_links_the_backup_is_a_copy(
     monkeypatch.setattr(os, "link", no_link)
     config = tmp_path / "config"
     config.write_bytes(previous)
+    (tmp_path / "config.ztctl.bak").write_bytes(b"older")
+    (tmp_path / "config.ztctl.bak").chmod(0o644)  # a backup left readable by an old version
     _target, backup = write_file(config, b"new", previous)
     assert config.read_bytes() == b"new"
     assert backup is not None and backup.read_bytes() == previous and mode(backup) == 0o600
@@ -330,16 +334,25 @@ def test_locks_are_taken_in_the_order_of_the_path_strings(
 
 def test_sigterm_while_holding_the_locks_removes_them(tmp_path: Path) -> None:
     config = tmp_path / "config"
-    before = signal.getsignal(signal.SIGTERM)
-    with pytest.raises(OperationFailed) as caught, locked([config]):
-        os.kill(os.getpid(), signal.SIGTERM)
-        time.sleep(1)  # pragma: no cover - the signal arrives first
-    assert (caught.value.message, caught.value.fix) == (
-        "terminated while writing kubeconfig",
-        "run it again",
-    )
-    assert not lock_path(config).exists()
-    assert signal.getsignal(signal.SIGTERM) is before  # the handler is put back
+    reached_outside: list[int] = []
+
+    def outside(signum: int, frame: object) -> None:  # the handler before the write
+        reached_outside.append(signum)
+
+    previous = signal.signal(signal.SIGTERM, outside)
+    try:
+        with pytest.raises(OperationFailed) as caught, locked([config]):
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(1)  # pragma: no cover - the signal arrives first
+        assert (caught.value.message, caught.value.fix) == (
+            "terminated while writing kubeconfig",
+            "run it again",
+        )
+        assert not lock_path(config).exists()
+        assert reached_outside == []  # the write's own handler took it
+        assert signal.getsignal(signal.SIGTERM) is outside  # and the old one is back
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def test_locks_from_another_thread_leave_signals_alone(tmp_path: Path) -> None:
@@ -409,3 +422,23 @@ def test_a_really_long_name_cannot_be_locked(tmp_path: Path) -> None:
     with pytest.raises(InvalidInput) as caught, locked([config]):
         pass  # pragma: no cover
     assert caught.value.message.endswith("failed: File name too long")
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (119.4, ", created 119 s ago"),
+        (120.0, ", created 2 min ago"),
+        (7199.0, ", created 120 min ago"),
+        (7200.0, ", created 2.0 h ago"),
+    ],
+)
+def test_lock_age_boundaries_on_a_stand_in_clock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seconds: float, text: str
+) -> None:
+    lock = tmp_path / "config.lock"
+    lock.write_text("")
+    clock = Clock()
+    clock.now = lock.lstat().st_mtime + seconds
+    monkeypatch.setattr(store, "time", clock)
+    assert _age(lock) == text
