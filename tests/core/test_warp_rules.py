@@ -686,3 +686,54 @@ def test_whose_tunnel_a_utun_is(addresses: tuple[str, ...] | None, owner: str) -
     assert (found.interface, found.owner) == ("utun4", owner)
     assert found.is_warp is {"warp": True, "unknown": None}.get(owner, False)
     assert found.detail.startswith("utun4 ") or found.detail.startswith("the addresses of utun4")
+
+
+# -- the parts of an exclude entry to re-add (the fix names them) ----------------------------
+
+# (the exclude entry, the cluster addresses, at most this many parts, the parts to re-add)
+REST = [
+    ("10.0.0.0/22", ["10.0.1.9"], 6, ["10.0.0.0/24", "10.0.2.0/23"]),
+    ("10.0.0.0/22", ["10.0.1.9"], 2, ["10.0.0.0/24", "10.0.2.0/23"]),  # exactly the limit
+    ("10.0.0.0/16", ["10.0.1.9"], 2, ["10.0.0.0/24", "10.0.2.0/23", "…"]),  # more: elided
+    (
+        "10.0.0.0/8",
+        ["10.1.2.3"],
+        6,
+        [
+            "10.0.0.0/16",
+            "10.1.0.0/23",
+            "10.1.3.0/24",
+            "10.1.4.0/22",
+            "10.1.8.0/21",
+            "10.1.16.0/20",
+            "…",
+        ],
+    ),
+    ("10.1.2.3/22", ["10.1.1.9"], 6, ["10.1.0.0/24", "10.1.2.0/23"]),  # host bits ignored
+    (
+        "10.0.0.0/22",
+        ["fd00::1", "10.0.1.9"],
+        6,
+        ["10.0.0.0/24", "10.0.2.0/23"],
+    ),  # other family skipped
+    ("10.0.0.0/22", ["10.0.1.9", "10.0.3.1"], 6, ["10.0.0.0/24", "10.0.2.0/24"]),
+    ("10.1.2.0/24", ["10.1.2.3"], 6, []),  # the whole entry is the cluster's /24
+    ("10.1.2.128/25", ["10.1.2.3"], 6, []),  # inside the cluster's /24
+    ("fd00::/62", ["fd00::10"], 6, ["fd00:0:0:1::/64", "fd00:0:0:2::/63"]),  # /64 holes in IPv6
+    ("not-a-range", ["10.1.2.3"], 6, []),
+]
+
+
+@pytest.mark.parametrize(("entry", "addresses", "limit", "parts"), REST)
+def test_the_parts_to_re_add(
+    entry: str, addresses: list[str], limit: int, parts: list[str]
+) -> None:
+    from ztctl.core.checks.warp import _rest_of
+
+    assert _rest_of(entry, addresses, limit) == parts
+
+
+def test_six_parts_by_default() -> None:
+    from ztctl.core.checks.warp import _rest_of
+
+    assert len(_rest_of("10.0.0.0/8", ["10.1.2.3"])) == 6 + 1
