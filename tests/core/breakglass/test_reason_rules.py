@@ -31,6 +31,7 @@ EDGES = [
     ("cloudflared tartar", True, "a repeated unit of three letters is a word"),
     ("ab cd ef gh ij", False, "no meaningful word of three letters"),
     ("db down", False, "under 10 characters"),
+    ("db vpn off", True, "three letters are enough for the longest word"),
     ("vpn failed", True, "exactly 10 characters"),
     ("x" * MAX_REASON, False, "one word"),
 ]
@@ -79,6 +80,11 @@ EXAMPLE = "e.g. --reason 'INC-4711: Zero Trust tunnel down, restart cloudflared'
             "",
             "break-glass needs a reason: what is broken and why you need the out-of-band route",
             f"pass --reason, {EXAMPLE}",
+        ),
+        (
+            "INC-1 tunnel " + "down " * 100,
+            "the break-glass reason is 512 characters long (at most 500)",
+            "keep it to a sentence and link the incident ticket for the details",
         ),
         (
             "test test",
