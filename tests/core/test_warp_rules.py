@@ -737,3 +737,16 @@ def test_six_parts_by_default() -> None:
     from ztctl.core.checks.warp import _rest_of
 
     assert len(_rest_of("10.0.0.0/8", ["10.1.2.3"])) == 6 + 1
+
+
+def test_the_team_from_warps_mdm_file_is_named_as_such() -> None:
+    ctx = DoctorContext(team=None, warp=WarpConfig(cli="warp-cli", interface="CloudflareWARP"))
+    ctx._warp_client = StandInWarp(registration=WarpRegistration("team", "other"))  # type: ignore[assignment]
+    ctx.facts.get("warp.mdm-team", lambda: "acme")  # no team configured; WARP's MDM file has one
+    outcome = check_registration(ctx)
+    assert (outcome.status, outcome.summary, outcome.fix, dict(outcome.data)) == (
+        "fail",
+        "the device is enrolled in team 'other', not in WARP's MDM file's team 'acme'",
+        "run `warp-cli registration delete`, then `ztctl login --team acme`",
+        {"accountType": "team", "team": "acme", "teamSource": "mdm", "organization": "other"},
+    )
