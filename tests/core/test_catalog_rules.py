@@ -125,8 +125,11 @@ def test_valid_names(name: str) -> None:
 def test_invalid_names(name: str) -> None:
     problem = only_problem(document(cluster(name=name)))
     assert problem.startswith("cat.yaml: clusters[0]")
-    assert ".name: " in problem and "is not a valid name" in problem
-    assert "at most 63 characters" in problem
+    assert ".name: " in problem
+    assert problem.endswith(
+        f"{name!r} is not a valid name (lowercase letters, digits, '.', '_', '-'; "
+        "starts and ends with a letter or digit; at most 63 characters)"
+    )
 
 
 @pytest.mark.parametrize("name", [5, None, ["prod"], True])
@@ -138,6 +141,11 @@ def test_missing_name() -> None:
     assert "clusters[0].name: None is not a valid name" in only_problem(
         document(cluster(name=DROP))
     )
+
+
+def test_problems_after_a_duplicate_are_reported_too() -> None:
+    found = problems(document(cluster(), cluster(), cluster(name="dev", server="http://x")))
+    assert [p.split(": ")[1] for p in found] == ["clusters[1] (prod)", "clusters[2] (dev).server"]
 
 
 def test_duplicate_names_point_at_the_first() -> None:
