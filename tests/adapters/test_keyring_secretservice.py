@@ -449,7 +449,10 @@ def test_fast_path_reads_what_keyring_wrote_without_importing_keyring(
     token = unsigned_jwt()
     kr.set_secret("lab-sso", token)  # keyring's SecretService backend writes it
     info = json.dumps({"apiVersion": EXEC_V1, "kind": "ExecCredential", "spec": {}})
-    env = {**secret_service.env, "KUBERNETES_EXEC_INFO": info}
+    # The fast path serves only a token of the configured team (its `iss`).
+    config = Path(secret_service.env["HOME"]) / "team.toml"
+    config.write_text('team = "lab"\n', encoding="utf-8")
+    env = {**secret_service.env, "KUBERNETES_EXEC_INFO": info, "ZTCTL_CONFIG": str(config)}
     result = run_python(ENTRY.format(name="lab-sso"), env)
     report = json.loads(result.stderr.strip().splitlines()[-1])
     assert report["code"] == 0, result.stderr

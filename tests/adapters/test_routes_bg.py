@@ -342,3 +342,40 @@ def test_vpn_command_that_succeeds(tmp_path: Path) -> None:
         interactive=False,
     )
     assert marker.exists()
+
+
+REDACTION_CASES = [
+    (["wg-quick", "up", "oob"], "wg-quick up oob"),
+    (["openconnect", "--password", "pw1", "vpn.acme"], "openconnect --password '***' vpn.acme"),
+    (["tool", "--api-key", "k", "-p", "22"], "tool --api-key '***' -p 22"),
+    (["tool", "--token=abc", "--user=bob"], "tool '--token=***' --user=bob"),
+    (["tool", "client_secret=abc", "PSK=xyz"], "tool 'client_secret=***' 'PSK=***'"),
+    (["curl", "https://bob:pw2@vpn.acme/x"], "curl 'https://bob:***@vpn.acme/x'"),
+    (["curl", "https://bob@vpn.acme/x"], "curl https://bob@vpn.acme/x"),  # no password
+    (
+        ["sh", "-c", "PASSWORD=pw3; connect --auth-key=k2 https://u:pw4@h/ && id"],
+        "sh -c 'PASSWORD=***; connect --auth-key=*** https://u:***@h/ && id'",
+    ),
+    (["ip", "link", "set", "monkey=1", "keyboard"], "ip link set monkey=1 keyboard"),
+    (["echo", "it's a test"], "echo 'it'\"'\"'s a test'"),  # shell-quoted as run
+]
+
+
+@pytest.mark.parametrize(("argv", "shown"), REDACTION_CASES)
+def test_vpn_commands_are_shown_shell_quoted_with_secrets_redacted(
+    argv: list[str], shown: str
+) -> None:
+    assert routes_bg.shown_command(argv) == shown
+    assert len(routes_bg.redact_argv(argv)) == len(argv)
+
+
+def test_vpn_command_failure_does_not_print_its_secrets(tmp_path: Path) -> None:
+    secret = "s3cret-pw"
+    with pytest.raises(routes_bg.RouteError) as caught:
+        routes_bg.run_vpn_command(
+            ["sh", "-c", "exit 3", f"--password={secret}"],
+            log_file=tmp_path / "vpn.log",
+            interactive=False,
+        )
+    assert secret not in caught.value.message + caught.value.fix
+    assert "'--password=***'" in caught.value.message

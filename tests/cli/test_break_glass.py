@@ -73,8 +73,19 @@ class Env:
         path = self.state / "break-glass" / "lab.json"
         return json.loads(path.read_text()) if path.exists() else None
 
-    def use_catalog(self, break_glass: dict[str, Any]) -> None:
-        """A copy of the lab catalog whose cluster ``lab`` has this breakGlass."""
+    def use_catalog(self, break_glass: dict[str, Any], *, trusted: bool = True) -> None:
+        """A copy of the lab catalog whose cluster ``lab`` has this breakGlass; its VPN
+        commands approved (``ZTCTL_TRUST``) unless not ``trusted``."""
+        from ztctl.core import trust
+
+        self.env.pop(trust.TRUST_ENV, None)
+        vpn = break_glass.get("vpn")
+        if vpn and trusted:
+            commands = [
+                trust.CatalogCommand("lab", trust.VPN_UP, tuple(vpn["up"])),
+                trust.CatalogCommand("lab", trust.VPN_DOWN, tuple(vpn["down"])),
+            ]
+            self.env[trust.TRUST_ENV] = " ".join(c.fingerprint for c in commands)
         document = yaml.safe_load(self.lab.paths.catalog.read_text())
         for cluster in document["clusters"]:
             ca = cluster.get("certificateAuthority")
@@ -149,6 +160,7 @@ def test_outage_break_glass_start_exec_end(bg: Env) -> None:
 
     events = bg.events()
     assert [e["event"] for e in events] == [
+        "break-glass.route-open",  # the attempt, before anything opens
         "break-glass.start",
         "break-glass.exec",
         "break-glass.exec",
@@ -156,13 +168,14 @@ def test_outage_break_glass_start_exec_end(bg: Env) -> None:
     ]
     assert {e["reason"] for e in events} == {REASON}
     assert {e["cluster"] for e in events} == {"lab"}
-    start = events[0]
+    assert len({e["session"] for e in events}) == 1
+    start = events[1]
     assert start["route"] == f"proxy {bg.lab.proxy_url}"
     assert start["ttlSeconds"] == 3600
     assert start["ztPath"] == "timeout"
     assert start["forced"] is False
     assert start["user"]
-    assert [e["command"] for e in events[1:3]] == ["kubectl", "kubectl"]
+    assert [e["command"] for e in events[2:4]] == ["kubectl", "kubectl"]
     audit_text = (bg.state / "audit.jsonl").read_text()
     assert "/readyz" not in audit_text and "whoami" not in audit_text  # never the arguments
 
@@ -374,10 +387,10 @@ def test_sigkilled_ztctl_leaves_no_route_past_the_ttl(bg: Env) -> None:
         # No ztctl runs now. At the deadline the watchdog closes the tunnel.
         assert wait_for(lambda: not routes_bg.process_matches(route["pid"], route["marker"]))
         assert wait_for(lambda: not routes_bg.port_answers("127.0.0.1", port, timeout=0.5))
-        assert wait_for(lambda: bool(bg.events("break-glass.expire")))
+        # The session file goes last, once the event is recorded.
+        assert wait_for(lambda: bg.session_file() is None)
         [expire] = bg.events("break-glass.expire")
         assert expire["by"] == "watchdog"
-        assert bg.session_file() is None
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)  # the orphaned `sleep`
@@ -476,3 +489,326 @@ def test_an_api_server_that_answers_but_is_not_ready_is_a_warning(bg: Env) -> No
     assert "warning: over the break-glass route:" in result.stderr
     assert "not ready" in result.stderr
     assert len(bg.events("break-glass.start")) == 1
+
+
+# --- failing closed on the audit log ---------------------------------------------------
+
+
+def break_audit_log(state: Path) -> None:
+    """Make ``audit.jsonl`` unwritable even for root: a directory where the file should be."""
+    audit = state / "audit.jsonl"
+    if audit.exists():
+        audit.rename(state / "audit.jsonl.saved")
+    audit.mkdir(parents=True)
+
+
+def saved_events(bg: Env) -> list[dict[str, Any]]:
+    path = bg.state / "audit.jsonl.saved"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+@pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="needs Linux /proc")
+def test_start_with_an_unwritable_audit_log_opens_nothing(bg: Env) -> None:
+    break_audit_log(bg.state)
+    result = bg.start("--reason", REASON, "--force")
+    assert result.returncode == 1, result.stderr
+    assert "to the audit log" in result.stderr
+    assert "Is a directory" in result.stderr
+    assert "free disk space" in result.stderr  # the fix
+    assert "Traceback" not in result.stderr
+    assert bg.session_file() is None  # no active session without its start event
+    assert not (bg.state / "break-glass" / "lab").exists()  # no overlay either
+    assert wait_for(lambda: route_processes(bg) == [])  # the watchdog is gone too
+    status = bg.ztctl("break-glass", "status", "--json")
+    assert json.loads(status.stdout)["sessions"] == []
+
+
+VPN_UP_BREAKS_AUDIT = (
+    VPN_UP
+    + """
+import os
+audit = os.path.join(sys.argv[2], "audit.jsonl")
+if os.path.exists(audit):
+    os.rename(audit, audit + ".saved")
+os.mkdir(audit)
+"""
+)
+
+
+def test_start_whose_start_event_cannot_be_written_closes_the_route_again(bg: Env) -> None:
+    """The disk fails after the route is up: the VPN's down runs, no session is left."""
+    pidfile = bg.state.parent / "vpn.pid"
+    up = [sys.executable, "-c", VPN_UP_BREAKS_AUDIT, str(pidfile), str(bg.state)]
+    down = [sys.executable, "-c", VPN_DOWN, str(pidfile)]
+    bg.use_catalog({"maxTtl": "1h", "vpn": {"up": up, "down": down, "interface": "lo"}})
+    result = bg.start("--reason", REASON, "--force")
+    assert result.returncode == 1, result.stderr
+    assert "cannot write break-glass.start to the audit log" in result.stderr
+    assert "was closed again and no session is open" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert wait_for(lambda: not pidfile.exists())  # down ran: the VPN is closed
+    assert bg.session_file() is None
+    assert all(e["event"] != "break-glass.start" for e in saved_events(bg))
+
+
+def test_exec_with_an_unwritable_audit_log_runs_nothing(bg: Env) -> None:
+    assert bg.start("--reason", REASON, "--force").returncode == 0
+    break_audit_log(bg.state)
+    marker = bg.state.parent / "ran"
+    result = bg.ztctl("break-glass", "exec", "lab", "--", "touch", str(marker))
+    assert result.returncode == 1, result.stderr
+    assert "cannot write break-glass.exec to the audit log" in result.stderr
+    assert "touch was not run" in result.stderr
+    assert not marker.exists()
+    shell = bg.ztctl("break-glass", "shell", "lab", input=f"touch {marker}\n")
+    assert shell.returncode == 1
+    assert not marker.exists()
+
+
+def test_end_with_an_unwritable_audit_log_still_closes_the_route(bg: Env) -> None:
+    pidfile = bg.state.parent / "vpn.pid"
+    up = [sys.executable, "-c", VPN_UP, str(pidfile)]
+    down = [sys.executable, "-c", VPN_DOWN, str(pidfile)]
+    bg.use_catalog({"maxTtl": "1h", "vpn": {"up": up, "down": down, "interface": "lo"}})
+    assert bg.start("--reason", REASON, "--force").returncode == 0
+    pid = vpn_daemon(pidfile)
+    break_audit_log(bg.state)
+    ended = bg.ztctl("break-glass", "end", "lab", "--json")
+    assert ended.returncode == 1, ended.stderr  # the exit code says the audit failed ...
+    assert "cannot write break-glass.end to the audit log" in ended.stderr
+    [row] = json.loads(ended.stdout)["ended"]
+    assert "Is a directory" in row["auditError"]
+    assert row["problem"] is None
+    assert wait_for(lambda: not routes_bg.process_matches(pid, "ztctl-test-vpn"))  # ... down ran
+    assert not pidfile.exists()
+    assert bg.session_file() is None
+
+
+def test_huge_ttl_under_a_huge_max_ttl_is_refused_at_start(bg: Env) -> None:
+    bg.use_catalog({"maxTtl": "999999999999d", "proxy": bg.lab.proxy_url})
+    result = bg.start("--reason", REASON, "--force", "--ttl", "3000000d")
+    assert result.returncode == 3, result.stderr
+    # The catalog check refuses it when the catalog loads; the TTL rule again at use.
+    assert "7d" in result.stderr and "maxTtl" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert bg.session_file() is None
+    assert bg.events() == []
+    for args in (("status",), ("end", "lab"), ("exec", "lab", "--", "true")):
+        after = bg.ztctl("break-glass", *args)
+        assert "Traceback" not in after.stderr
+        assert after.returncode in (0, 1), after.stderr
+
+
+# --- VPN commands: announced, audited, taken from the catalog ---------------------------
+
+SECRET = "hunter2-s3cret"
+
+
+def vpn_catalog(bg: Env, interface: str = "lo", max_ttl: str = "1h") -> tuple[Path, list[str]]:
+    """A lab VPN whose up/down carry secrets the way a careless catalog might."""
+    pidfile = bg.state.parent / "vpn.pid"
+    up = [
+        sys.executable,
+        "-c",
+        VPN_UP,
+        str(pidfile),
+        f"--token={SECRET}",
+        f"https://oncall:{SECRET}@vpn.acme.test/",
+    ]
+    down = [sys.executable, "-c", VPN_DOWN, str(pidfile), "--password", SECRET]
+    bg.use_catalog({"maxTtl": max_ttl, "vpn": {"up": up, "down": down, "interface": interface}})
+    return pidfile, up
+
+
+def test_vpn_up_is_announced_and_a_failed_check_is_audited_with_its_down(bg: Env) -> None:
+    pidfile, up = vpn_catalog(bg, interface="oob0")  # up succeeds, the route check fails
+    bg.env["ZTCTL_NO_INPUT"] = "1"  # as in the report: no prompt, still announced
+    result = bg.start("--reason", REASON, "--force")
+    assert result.returncode == 5, result.stderr
+    assert not pidfile.exists()  # down ran
+    # Both commands were shown before they ran, shell-quoted, the secrets redacted.
+    shown_up = "'--token=***' 'https://oncall:***@vpn.acme.test/'"
+    assert "running the catalog's VPN up command for lab: " in result.stderr
+    assert shown_up in result.stderr
+    assert "running the catalog's VPN down command for lab: " in result.stderr
+    assert "--password '***'" in result.stderr
+    assert SECRET not in result.stderr + result.stdout
+    # The attempt and its failure are in the audit log, with what tearing it down did.
+    events = bg.events()
+    assert [e["event"] for e in events] == ["break-glass.route-open", "break-glass.route-failed"]
+    opened, failed = events
+    assert opened["route"] == "vpn oob0" and opened["reason"] == REASON
+    assert opened["command"][:4] == [*up[:3], str(pidfile)]
+    assert opened["command"][4:] == ["--token=***", "https://oncall:***@vpn.acme.test/"]
+    assert "does not go through oob0" in failed["error"]
+    assert failed["downCommand"].endswith("--password '***'")
+    assert "teardownProblem" not in failed
+    assert failed["session"] == opened["session"]
+    assert SECRET not in (bg.state / "audit.jsonl").read_text()
+    assert bg.session_file() is None
+
+
+def test_a_failing_vpn_up_is_audited_too(bg: Env) -> None:
+    pidfile = bg.state.parent / "vpn.pid"
+    up = [sys.executable, "-c", "import sys; print('no tunnel for you'); sys.exit(7)"]
+    down = [sys.executable, "-c", VPN_DOWN, str(pidfile)]
+    bg.use_catalog({"maxTtl": "1h", "vpn": {"up": up, "down": down, "interface": "lo"}})
+    result = bg.start("--reason", REASON, "--force")
+    assert result.returncode == 5
+    [failed] = bg.events("break-glass.route-failed")
+    assert "failed (exit 7): no tunnel for you" in failed["error"]
+    assert bg.events("break-glass.start") == []
+
+
+def edit_session(bg: Env, **changes: Any) -> None:
+    path = bg.state / "break-glass" / "lab.json"
+    document = json.loads(path.read_text())
+    for key, value in changes.items():
+        if key == "route":
+            document["route"].update(value)
+        else:
+            document[key] = value
+    path.write_text(json.dumps(document))
+
+
+def test_end_runs_the_catalogs_down_not_the_session_files(bg: Env) -> None:
+    pidfile, _up = vpn_catalog(bg)
+    assert bg.start("--reason", REASON, "--force").returncode == 0
+    pid = vpn_daemon(pidfile)
+    assert bg.session_file()["route"]["down"] == []  # type: ignore[index]  # not stored
+    pwned = bg.state.parent / "pwned"
+    ten_years = time.time() + 10 * 365 * 86400
+    edit_session(bg, deadline=ten_years, route={"down": ["touch", str(pwned)]})
+    [row] = json.loads(bg.ztctl("break-glass", "status", "--json").stdout)["sessions"]
+    assert row["remainingSeconds"] <= 3600  # the deadline is capped by the TTL
+    assert row["deadline"] < "2100"
+    ended = bg.ztctl("break-glass", "end", "lab")
+    assert ended.returncode == 0, ended.stderr
+    assert "running the catalog's VPN down command for lab" in ended.stderr
+    assert not pwned.exists()
+    assert wait_for(lambda: not routes_bg.process_matches(pid, "ztctl-test-vpn"))
+    [end_event] = bg.events("break-glass.end")
+    assert end_event["downCommand"].endswith("--password '***'")
+
+
+def test_end_without_the_route_in_the_catalog_still_ends_the_session(bg: Env) -> None:
+    pidfile, _up = vpn_catalog(bg)
+    assert bg.start("--reason", REASON, "--force").returncode == 0
+    pid = vpn_daemon(pidfile)
+    try:
+        bg.use_catalog({"maxTtl": "1h", "proxy": bg.lab.proxy_url})  # the VPN is gone
+        ended = bg.ztctl("break-glass", "end", "lab")
+        assert ended.returncode == 1
+        assert "the catalog no longer gives lab a VPN route" in ended.stderr
+        assert "close vpn lo yourself" in ended.stderr
+        assert bg.session_file() is None  # the session is ended all the same
+        [end_event] = bg.events("break-glass.end")
+        assert "no longer gives lab a VPN route" in end_event["teardownProblem"]
+        assert routes_bg.process_matches(pid, "ztctl-test-vpn")  # nothing ran
+    finally:
+        if pid:
+            routes_bg.terminate(pid, "ztctl-test-vpn", grace=1.0)
+
+
+def test_watchdog_and_exec_honour_the_capped_deadline(bg: Env) -> None:
+    """An edited deadline and TTL: the catalog's maxTtl still ends the session in time."""
+    bg.use_catalog({"maxTtl": "4s", "proxy": bg.lab.proxy_url})
+    assert bg.start("--reason", REASON, "--force", "--ttl", "4s").returncode == 0
+    started = bg.session_file()["started"]  # type: ignore[index]
+    far = time.time() + 10 * 365 * 86400
+    edit_session(bg, deadline=far, ttlSeconds=10 * 365 * 86400)
+    began = time.monotonic()
+    run = bg.ztctl("break-glass", "exec", "lab", "--", "sleep", "60", timeout=40)
+    assert run.returncode == 128 + signal.SIGTERM, run.stderr  # stopped at the real deadline
+    assert time.monotonic() - began < 15
+    assert wait_for(lambda: bg.session_file() is None)  # the watchdog ended it
+    [expire] = bg.events("break-glass.expire")
+    assert expire["by"] in ("watchdog", "ztctl")
+    assert expire["deadline"] <= expire_rfc3339(started + 4)
+
+
+def expire_rfc3339(ts: float) -> str:
+    from ztctl.core.breakglass.session import rfc3339
+
+    return rfc3339(ts)
+
+
+def test_a_proxy_password_is_never_printed(bg: Env) -> None:
+    with_password = bg.lab.proxy_url.replace("socks5://", f"socks5://oncall:{SECRET}@")
+    assert with_password != bg.lab.proxy_url
+    bg.use_catalog({"maxTtl": "1h", "proxy": with_password})
+    outputs = [bg.start("--reason", REASON, "--force"), bg.start("--reason", REASON, "--force")]
+    assert outputs[0].returncode == 0, outputs[0].stderr
+    outputs += [
+        bg.ztctl("break-glass", "status"),
+        bg.ztctl("break-glass", "status", "--json"),
+        bg.ztctl("break-glass", "exec", "lab", "--", "true"),
+        bg.ztctl("break-glass", "end", "lab", "--json"),
+    ]
+    for out in outputs:
+        assert SECRET not in out.stdout + out.stderr
+    assert "proxy socks5://127.0.0.1:" in outputs[2].stdout
+    assert SECRET not in (bg.state / "audit.jsonl").read_text()
+
+
+def unprivileged() -> list[str]:
+    """As root, `unshare -U` drops the permission override, so mode 0400 means read-only."""
+    if os.geteuid() != 0:
+        return []
+    if shutil.which("unshare") is None:
+        pytest.skip("running as root and `unshare` is not installed")
+    probe = subprocess.run(["unshare", "-U", "true"], capture_output=True, timeout=10, check=False)
+    if probe.returncode != 0:
+        pytest.skip("running as root and `unshare -U` is not permitted here")
+    return ["unshare", "-U"]
+
+
+def test_start_and_exec_with_a_read_only_audit_log_fail_closed(bg: Env) -> None:
+    prefix = unprivileged()
+    assert bg.start("--reason", REASON, "--force").returncode == 0  # a session to exec in
+    audit = bg.state / "audit.jsonl"
+    before = audit.read_bytes()
+    audit.chmod(0o400)
+    marker = bg.state.parent / "ran"
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*prefix, *ZTCTL, "break-glass", *args],
+            env=bg.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    refused = run("exec", "lab", "--", "touch", str(marker))
+    assert refused.returncode == 1, refused.stderr
+    assert "Permission denied" in refused.stderr and "touch was not run" in refused.stderr
+    assert not marker.exists()
+    ended = run("end", "lab")
+    assert ended.returncode == 1, ended.stderr
+    assert "cannot write break-glass.end to the audit log" in ended.stderr
+    assert bg.session_file() is None  # ended all the same
+    again = run("start", "lab", "--timeout", "1", "--reason", REASON, "--force")
+    assert again.returncode == 1, again.stderr
+    assert "was not opened" in again.stderr
+    assert bg.session_file() is None
+    assert audit.read_bytes() == before
+
+
+def test_an_unapproved_vpn_command_is_not_run_without_a_terminal(bg: Env) -> None:
+    pidfile = bg.state.parent / "vpn.pid"
+    up = [sys.executable, "-c", VPN_UP, str(pidfile)]
+    down = [sys.executable, "-c", VPN_DOWN, str(pidfile)]
+    vpn = {"maxTtl": "1h", "vpn": {"up": up, "down": down, "interface": "lo"}}
+    bg.use_catalog(vpn, trusted=False)
+    result = bg.start("--reason", REASON, "--force")
+    assert result.returncode == 4, result.stderr
+    assert "not approved" in result.stderr and "ZTCTL_TRUST" in result.stderr
+    assert not pidfile.exists()  # up never ran
+    assert bg.session_file() is None
+    bad_reason = bg.start("--reason", "asdf", "--force")
+    assert bad_reason.returncode == 2  # a bad request is refused before trust is asked
+    bg.use_catalog(vpn)  # approved: it runs
+    assert bg.start("--reason", REASON, "--force").returncode == 0
+    assert pidfile.exists()

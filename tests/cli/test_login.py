@@ -115,3 +115,125 @@ def test_logout_removes_tokens_and_is_audited(access: AccessEnv) -> None:
         for line in (access.state_dir / "audit.jsonl").read_text().splitlines()
     ]
     assert events == ["logout", "logout"]
+
+
+def _bare_config(access: AccessEnv, tmp_path) -> tuple[object, str]:
+    """The lab's config without team and catalog: a fresh laptop that has only the tools."""
+    import shutil
+
+    from ztctl.core.config_edit import unset_value
+
+    config = tmp_path / "fresh.toml"
+    shutil.copy(access.lab.env["ZTCTL_CONFIG"], config)
+    unset_value(config, "team")
+    unset_value(config, "catalog")
+    access.extra["ZTCTL_CONFIG"] = str(config)
+    return config, str(access.lab.dir / "catalog.yaml")
+
+
+def _logged_in_before(access: AccessEnv) -> None:
+    from ztctl.lab.cloudflared import app_token_path
+
+    path = app_token_path(access.lab.dir, access.lab.server)
+    path.parent.mkdir(mode=0o700, exist_ok=True)
+    path.write_text(access.mint())
+
+
+def test_login_saves_team_and_catalog_once_it_succeeds(access: AccessEnv, tmp_path) -> None:
+    from ztctl.core.config import load_config
+
+    config, catalog = _bare_config(access, tmp_path)
+    _logged_in_before(access)
+    before = config.read_text()
+    assert "# Written by `ztctl lab up`" in before
+    result = access.run(["login", "--team", "lab", "--catalog", catalog, "--json"], input="")
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert document["saved"] == {"path": str(config), "keys": ["team", "catalog"]}
+    saved = load_config(config)
+    assert (saved.team, saved.catalog) == ("lab", catalog)
+    assert "# Written by `ztctl lab up`" in config.read_text()  # comments kept
+    # The second login (a second terminal, tomorrow) needs no options and saves nothing.
+    again = access.run(["login", "--json"], input="")
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["saved"] is None
+
+
+def test_login_saves_nothing_when_it_fails(access: AccessEnv, tmp_path) -> None:
+    config, catalog = _bare_config(access, tmp_path)
+    before = config.read_text()
+    access.lab.set_many("warp.registered=false")
+    result = access.run(["login", "--team", "lab", "--catalog", catalog], input="")
+    assert result.returncode == 4
+    assert config.read_text() == before
+
+
+def test_login_takes_the_team_from_warps_registration(access: AccessEnv, tmp_path) -> None:
+    from ztctl.core.config import load_config
+
+    config, _catalog = _bare_config(access, tmp_path)
+    # No team, no catalog: a laptop whose WARP the company's MDM already enrolled.
+    result = access.run(["login", "--json"], input="")
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert document["team"] == "lab" and document["teamSource"] == "warp"
+    assert document["saved"]["keys"] == ["team"]
+    assert load_config(config).team == "lab"
+
+
+def test_a_catalog_from_the_environment_is_not_saved(access: AccessEnv, tmp_path) -> None:
+    from ztctl.core.config import load_config
+
+    config, catalog = _bare_config(access, tmp_path)
+    _logged_in_before(access)
+    access.extra["ZTCTL_CATALOG"] = catalog
+    result = access.run(["login", "--json"], input="")
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert document["teamSource"] == "catalog" and document["saved"] is None
+    assert load_config(config).catalog is None
+
+
+def test_login_with_no_team_anywhere_says_how_to_give_one(access: AccessEnv, tmp_path) -> None:
+    _config, _catalog = _bare_config(access, tmp_path)
+    access.lab.set_many("warp.registered=false")
+    result = access.run(["login"], input="")
+    assert result.returncode == 3
+    assert "no Zero Trust team is configured" in result.stderr
+    assert "--team TEAM" in result.stderr
+
+
+def test_login_refuses_a_bad_team_name_before_doing_anything(access: AccessEnv, tmp_path) -> None:
+    config, _ = _bare_config(access, tmp_path)
+    before = config.read_text()
+    access.lab.set_many("warp.connected=false")
+    result = access.run(["login", "--team", "https://acme.cloudflareaccess.com"], input="")
+    assert result.returncode == 3
+    assert "not a Zero Trust team name" in result.stderr
+    assert not access.lab.state().warp.connected
+    assert config.read_text() == before
+
+
+def test_headless_login_still_connects_warp_and_names_the_fix(access: AccessEnv) -> None:
+    """No OS keyring (a container, WSL, a server): WARP is enrolled and connected anyway;
+    only the Access-token cluster reports the keyring, with a fix the machine can run."""
+    from ztctl.lab.cloudflared import app_token_path
+
+    path = app_token_path(access.lab.dir, access.lab.server)
+    path.parent.mkdir(mode=0o700, exist_ok=True)
+    path.write_text(access.mint())
+    access.lab.set_many("warp.connected=false")
+    access.fault("no-backend")
+    result = access.run(["login"], input="")
+    assert result.returncode == 4
+    assert "no usable OS keyring" in result.stderr
+    assert "dbus-run-session" in result.stderr and "gnome-keyring-daemon --unlock" in result.stderr
+    assert "keyring --list-backends" not in result.stderr  # not a command the install provides
+    assert access.lab.state().warp.connected
+
+
+def test_logout_without_a_keyring_and_nothing_to_remove_exits_0(access: AccessEnv) -> None:
+    access.fault("no-backend")
+    result = access.run(["logout", "--json"])
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["removed"] == []

@@ -178,12 +178,16 @@ SAMPLE_CATALOG = str(Path(__file__).resolve().parents[2] / "docs" / "examples" /
         "credential",
         "break-glass start",
         "break-glass end",
-        "doctor prod-eu",
     ],
 )
 def test_cluster_arguments_complete_catalog_names(command: str) -> None:
     names = _complete(f"ztctl {command} ", {"ZTCTL_CATALOG": SAMPLE_CATALOG})
     assert names == ["prod-eu", "staging", "dev"]
+
+
+def test_a_cluster_already_given_is_not_offered_again() -> None:
+    names = _complete("ztctl doctor prod-eu ", {"ZTCTL_CATALOG": SAMPLE_CATALOG})
+    assert names == ["staging", "dev"]
 
 
 def test_completion_filters_by_prefix_and_reads_the_global_catalog_option() -> None:

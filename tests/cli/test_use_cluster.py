@@ -9,6 +9,7 @@ import os
 import pty
 import select
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -167,15 +168,17 @@ def test_no_name_without_a_terminal_is_a_usage_error(home: Path) -> None:
     assert json.loads(proc.stdout)["error"]["kind"] == "usage"
 
 
-def test_picker_on_a_terminal(home: Path) -> None:
+def _on_a_terminal(
+    home: Path, args: list[str], answers: list[tuple[bytes, bytes]], extra: dict[str, str]
+) -> tuple[int, str]:
+    """Run ztctl on a pty; each (prompt seen, reply) is answered once, in order."""
     pid, fd = pty.fork()
     if pid == 0:  # pragma: no cover - the child
-        os.execve(  # noqa: S606
-            sys.executable, [*ZTCTL, "use-cluster", "--no-probe"], env_for(home, home / "k")
-        )
+        env = {**env_for(home, home / "k"), "ZTCTL_IGNORE_FZF": "1", **extra}
+        os.execve(sys.executable, [*ZTCTL, *args], env)  # noqa: S606
     output = b""
     deadline = time.monotonic() + 30
-    answered = corrected = False
+    pending = list(answers)
     while time.monotonic() < deadline:
         ready, _, _ = select.select([fd], [], [], 0.5)
         if not ready:
@@ -187,18 +190,102 @@ def test_picker_on_a_terminal(home: Path) -> None:
         if not chunk:
             break
         output += chunk
-        if not answered and b"Cluster (number or name)" in output:
-            os.write(fd, b"stagin\n")  # a typo first: suggested, asked again
-            answered = True
-        if answered and not corrected and b"did you mean 'staging'" in output:
-            os.write(fd, b"2\n")
-            corrected = True
+        if pending and pending[0][0] in output:
+            os.write(fd, pending.pop(0)[1])
+            output += b"<answered>"
+    else:
+        os.kill(pid, signal.SIGKILL)
     _, status = os.waitpid(pid, 0)
     os.close(fd)
-    text = output.decode(errors="replace")
-    assert os.waitstatus_to_exitcode(status) == 0, text
-    assert "1) prod-eu" in text and "2) staging" in text
+    return os.waitstatus_to_exitcode(status), output.decode(errors="replace")
+
+
+def test_picker_on_a_terminal(home: Path) -> None:
+    code, text = _on_a_terminal(
+        home,
+        ["use-cluster", "--no-probe"],
+        [
+            (b"(number or name)", b"stagn\n"),  # a typo first: suggested, asked again
+            (b"did you mean 'staging'", b"2\n"),
+        ],
+        {},
+    )
+    assert code == 0, text
+    assert "1)   prod-eu" in text and "2)   staging" in text
     assert 'Switched to context "staging"' in text
+
+
+def test_picker_marks_the_current_context_and_takes_a_unique_prefix(home: Path) -> None:
+    assert run(home, "use-cluster", "prod-eu", "--no-probe", kubeconfig=home / "k").returncode == 0
+    code, text = _on_a_terminal(
+        home, ["use-cluster", "--no-probe"], [(b"(number or name)", b"st\n")], {}
+    )
+    assert code == 0, text
+    lines = [line.strip() for line in text.splitlines()]
+    marked = next(line for line in lines if "prod-eu" in line and ")" in line)
+    assert marked.startswith("1) * prod-eu ")
+    # The server column starts at the same place on every line.
+    rows = [line for line in text.splitlines() if "https://" in line]
+    assert len({row.index("https://") for row in rows}) == 1, rows
+    assert 'Switched to context "staging"' in text
+
+
+def test_picker_uses_fzf_when_it_is_on_path(home: Path, tmp_path: Path) -> None:
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    fzf = fake / "fzf"
+    # A stand-in fzf: records what it was offered and picks the line naming staging.
+    fzf.write_text(f"#!/bin/sh\ntee {tmp_path / 'offered'} | grep staging\n")
+    fzf.chmod(0o755)
+    path = f"{fake}:{os.environ.get('PATH', '')}"
+    code, text = _on_a_terminal(
+        home, ["use-cluster", "--no-probe"], [], {"PATH": path, "ZTCTL_IGNORE_FZF": ""}
+    )
+    assert code == 0, text
+    assert 'Switched to context "staging"' in text
+    offered = (tmp_path / "offered").read_text().splitlines()
+    assert [line.split()[0] for line in offered] == ["prod-eu", "staging"]
+
+
+def test_dash_switches_back_to_the_previous_context(home: Path) -> None:
+    kube = home / "k"
+    first = run(home, "use-cluster", "-", "--no-probe", kubeconfig=kube)
+    assert first.returncode == 3
+    assert "no previous context" in first.stderr
+    assert run(home, "use-cluster", "prod-eu", "--no-probe", kubeconfig=kube).returncode == 0
+    assert run(home, "use-cluster", "staging", "--no-probe", kubeconfig=kube).returncode == 0
+    back = run(home, "use-cluster", "-", "--no-probe", kubeconfig=kube)
+    assert back.returncode == 0, back.stderr
+    assert 'Switched to context "prod-eu"' in back.stdout
+    again = run(home, "use-cluster", "-", "--no-probe", kubeconfig=kube)
+    assert 'Switched to context "staging"' in again.stdout
+    current = subprocess.run(
+        ["kubectl", "config", "current-context"],
+        env={"KUBECONFIG": str(kube), "PATH": os.environ.get("PATH", "")},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if shutil.which("kubectl"):
+        assert current.stdout.strip() == "staging"
+
+
+def test_dash_switches_back_to_a_context_ztctl_did_not_write(home: Path) -> None:
+    kube = home / "k"
+    kube.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: mine\n"
+        "clusters:\n- name: c\n  cluster: {server: 'https://10.9.9.9'}\n"
+        "users:\n- name: u\n  user: {token: t}\n"
+        "contexts:\n- name: mine\n  context: {cluster: c, user: u}\n"
+    )
+    assert run(home, "use-cluster", "staging", "--no-probe", kubeconfig=kube).returncode == 0
+    back = run(home, "use-cluster", "-", "--json", kubeconfig=kube)
+    assert back.returncode == 0, back.stderr
+    document = json.loads(back.stdout)
+    assert document["currentContext"] == "mine"
+    assert document["previousContext"] == "staging"
+    assert "current-context: mine" in kube.read_text()
+    assert "clusters:\n- name: c" in kube.read_text()  # nothing else touched
 
 
 def test_unknown_cluster_suggests_the_closest(home: Path) -> None:
@@ -224,10 +311,58 @@ def test_duplicates_are_reported_on_stderr(home: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert "cluster gke_p_z_prod (catalog address 203.0.113.10:6443)" in proc.stderr
     assert "--prune-duplicates" in proc.stderr
+    before = cfg.read_text()
+    proc = run(home, "use-cluster", "prod-eu", "--dry-run", "--prune-duplicates", kubeconfig=cfg)
+    assert proc.returncode == 0, proc.stderr
+    assert "would remove context gke" in proc.stderr
+    assert "removed" not in proc.stderr
+    assert cfg.read_text() == before
     proc = run(home, "use-cluster", "prod-eu", "--no-probe", "--prune-duplicates", kubeconfig=cfg)
     assert proc.returncode == 0, proc.stderr
     assert "removed context gke" in proc.stderr
     assert "gke" not in cfg.read_text()
+
+
+def test_the_write_result_is_printed_before_the_probe_finishes(home: Path) -> None:
+    """A probe that waits (a server that never answers TLS) must not hold back the result."""
+    import socket
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)  # the kernel completes TCP handshakes; nobody ever answers
+    port = silent.getsockname()[1]
+    catalog = {**CATALOG, "clusters": [dict(CATALOG["clusters"][0])]}
+    from ztctl.lab.pki import ensure_pki
+
+    pki = ensure_pki(home / "pki")
+    catalog["clusters"][0].update(
+        server=f"https://127.0.0.1:{port}",
+        addresses=["127.0.0.1"],
+        certificateAuthorityData=base64.b64encode(pki.ca_cert.read_bytes()).decode(),
+        credentials={"clientCertificate": str(pki.client_cert), "clientKey": str(pki.client_key)},
+    )
+    (home / "catalog.yaml").write_text(yaml.safe_dump(catalog))
+    (home / "absent.toml").write_text("[doctor]\ntimeout = 2.5\n")
+    started = time.monotonic()
+    with (
+        silent,
+        subprocess.Popen(
+            [*ZTCTL, "use-cluster", "prod-eu"],
+            env=env_for(home, home / "k"),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            stdin=subprocess.DEVNULL,
+        ) as proc,
+    ):
+        assert proc.stdout is not None
+        first_lines = [proc.stdout.readline(), proc.stdout.readline()]
+        printed = time.monotonic() - started
+        rest, _ = proc.communicate(timeout=60)
+        finished = time.monotonic() - started
+    assert 'Switched to context "prod-eu"' in "".join(first_lines)
+    assert "API server check failed" in rest
+    assert finished - printed > 1.5, (printed, finished, rest)
 
 
 def test_held_lock_fails_with_exit_1_naming_it(home: Path) -> None:

@@ -215,3 +215,19 @@ def test_secret_exec_arguments_are_replaced() -> None:
         "-v",
     ]
     assert "t0ps3cret!" in scrub.secrets and "hunter22" in scrub.secrets
+
+
+def test_positional_exec_arguments_are_replaced() -> None:
+    scrub = Scrubber()
+    args = ["get-token", "s3cr3t-positional-value", "--region", "eu", "AKIA0123456789", "-v"]
+    assert _exec_args(args, scrub) == [
+        "get-token",
+        "<redacted>",
+        "--region",
+        "eu",
+        "<redacted>",
+        "-v",
+    ]
+    assert {"s3cr3t-positional-value", "AKIA0123456789"} <= scrub.secrets
+    # a first positional that is not a subcommand word is a value too
+    assert _exec_args(["hunter2hunter2", "token"], Scrubber()) == ["<redacted>", "<redacted>"]

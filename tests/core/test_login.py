@@ -200,3 +200,27 @@ def test_logout_removes_tokens_and_disconnects_on_request(access: AccessEnv) -> 
     assert again.removed == () and not again.changed
     events = [e["event"] for e in audit.read_events(access.state_dir)]
     assert events[-3:] == ["login", "logout", "logout"]
+
+
+def test_the_team_comes_from_warps_mdm_file_when_nothing_else_names_it(
+    tmp_path, monkeypatch
+) -> None:
+    """A laptop MDM-enrolled but not yet registered: the MDM file's organization is the team."""
+    import sys
+
+    from ztctl.adapters import mdm
+    from ztctl.core.login import discover_team
+
+    mdm_file = tmp_path / "mdm.xml"
+    # The shape of the official Linux example (a bare <dict> with organization).
+    mdm_file.write_text("<dict>\n  <key>organization</key>\n  <string>acme</string>\n</dict>\n")
+    this_os = next(prefix for prefix in mdm.MDM_PATHS if sys.platform.startswith(prefix))
+    monkeypatch.setitem(mdm.MDM_PATHS, this_os, (str(mdm_file),))
+
+    class Unregistered:
+        def registration(self) -> None:
+            return None
+
+    assert discover_team(Unregistered(), {}) == ("acme", "mdm")  # type: ignore[arg-type]
+    mdm_file.unlink()
+    assert discover_team(Unregistered(), {}) is None  # type: ignore[arg-type]

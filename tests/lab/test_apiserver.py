@@ -122,7 +122,7 @@ def test_version_and_discovery_documents(lab) -> None:
     assert api["kind"] == "APIVersions" and api["versions"] == ["v1"]
     groups = request(lab.paths, lab.api_port, "/apis").json()
     assert [g["name"] for g in groups["groups"]] == ["authentication.k8s.io"]
-    missing = request(lab.paths, lab.api_port, "/api/v1/pods")
+    missing = request(lab.paths, lab.api_port, "/api/v1/services")  # only the basics
     assert missing.status == 404 and missing.json()["reason"] == "NotFound"
 
 

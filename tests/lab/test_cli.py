@@ -39,17 +39,51 @@ def test_up_status_set_down_round_trip(tmp_path: Path) -> None:
 
         changed = ztctl("lab", "set", "--dir", lab_dir, "zt-path=reset", "--json")
         assert changed.returncode == 0, changed.stderr
-        assert json.loads(changed.stdout)["state"]["faults"]["zt_path"] == "reset"
+        assert json.loads(changed.stdout)["state"]["faults"]["ztPath"] == "reset"
 
         status = json.loads(ztctl("lab", "status", "--dir", lab_dir, "--json").stdout)
         assert status["schemaVersion"] == 1 and status["running"] is True
-        assert status["state"]["faults"]["zt_path"] == "reset"
+        assert status["state"]["faults"]["ztPath"] == "reset"
+        assert status["state"]["warp"]["tosAccepted"] is True
+        assert "_" not in json.dumps(list(_keys(status)))
     finally:
         down = ztctl("lab", "down", "--dir", lab_dir, "--json")
     assert down.returncode == 0, down.stderr
     assert json.loads(down.stdout)["stopped"] is True
     status = json.loads(ztctl("lab", "status", "--dir", lab_dir, "--json").stdout)
     assert status["running"] is False
+
+
+def _keys(value: object):
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            yield key
+            yield from _keys(inner)
+    elif isinstance(value, list):
+        for inner in value:
+            yield from _keys(inner)
+
+
+def test_eval_up_then_eval_down_leaves_the_shell_as_it_was(tmp_path: Path) -> None:
+    import os
+
+    lab_dir = tmp_path / "lab"
+    ztctl_cmd = " ".join(ZTCTL)
+    script = (
+        f'before="$PATH"; eval "$({ztctl_cmd} lab up --dir {lab_dir})"; '
+        'echo "up:$KUBECONFIG"; '
+        f'eval "$({ztctl_cmd} lab down --dir {lab_dir})"; '
+        'echo "down:${KUBECONFIG-unset}:${ZTCTL_CONFIG-unset}:${ZTCTL_CF_API_TOKEN-unset}"; '
+        '[ "$PATH" = "$before" ] && echo "path restored"'
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ZTCTL_", "KUBE"))}
+    result = subprocess.run(
+        ["bash", "-c", script], capture_output=True, text=True, timeout=120, env=env, check=False
+    )
+    lines = result.stdout.splitlines()
+    assert f"up:{lab_dir.resolve()}/kubeconfig" in lines, result.stderr
+    assert "down:unset:unset:unset" in lines
+    assert "path restored" in lines, result.stdout
 
 
 def test_lab_dir_defaults_to_the_environment_variable(tmp_path: Path) -> None:
@@ -61,8 +95,22 @@ def test_lab_dir_defaults_to_the_environment_variable(tmp_path: Path) -> None:
 
 
 def test_demo_passes_end_to_end(tmp_path: Path) -> None:
-    result = ztctl("lab", "demo", "--dir", tmp_path / "demo", "--json")
+    """Run, as a user would, inside the shell of another running lab: the tour uses a
+    directory of its own and leaves that lab alone."""
+    import os
+
+    running = tmp_path / "running"
+    up = ztctl("lab", "up", "--dir", running, "--json")
+    assert up.returncode == 0, up.stderr
+    try:
+        env = {**os.environ, **json.loads(up.stdout)["env"]}
+        env["PATH"] = env["PATH"].replace("$PATH", os.environ.get("PATH", ""))
+        result = ztctl("lab", "demo", "--json", env=env)
+        assert control.running_lab(running) is not None  # untouched
+    finally:
+        ztctl("lab", "down", "--dir", running)
     document = json.loads(result.stdout)
+    assert document["dir"] != str(running.resolve())
     statuses = {step["name"]: step["status"] for step in document["steps"]}
     assert result.returncode == 0, document
     assert document["ok"] is True
@@ -73,7 +121,7 @@ def test_demo_passes_end_to_end(tmp_path: Path) -> None:
     # Every capability's step ran: the tour is the README's main job.
     for name in ("login", "probe-healthy", "doctor", "doctor-outage", "break-glass-start"):
         assert statuses[name] == OK, (name, document)
-    assert control.running_lab(tmp_path / "demo") is None
+    assert control.running_lab(Path(document["dir"])) is None
 
 
 def test_demo_reports_a_misbehaving_step_and_still_stops_the_lab(tmp_path: Path) -> None:
@@ -98,3 +146,37 @@ def test_insert_step_places_a_later_capability_before_a_named_step(monkeypatch) 
     names = [s.name for s in demo.STEPS]
     assert names.index("probe") == names.index("outage") - 1
     assert len(set(names)) == len(names)
+
+
+def test_lab_up_on_a_terminal_says_to_eval_it(tmp_path: Path) -> None:
+    import os
+    import pty
+
+    lab_dir = tmp_path / "tty"
+    pid, fd = pty.fork()
+    if pid == 0:  # pragma: no cover - the child
+        os.execv(sys.executable, [*ZTCTL, "lab", "up", "--dir", str(lab_dir)])  # noqa: S606
+    output = b""
+    try:
+        while True:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            output += chunk
+        os.waitpid(pid, 0)
+    finally:
+        os.close(fd)
+        ztctl("lab", "down", "--dir", lab_dir)
+    text = output.decode(errors="replace")
+    assert "export KUBECONFIG=" in text
+    assert 'eval "$(ztctl lab up --dir' in text and 'eval "$(ztctl lab down --dir' in text
+    # Piped (as under eval), the hint is not printed: stdout carries only the exports.
+    piped = ztctl("lab", "up", "--dir", lab_dir)
+    try:
+        assert "eval" not in piped.stderr
+        assert all(line.startswith("export ") for line in piped.stdout.splitlines())
+    finally:
+        ztctl("lab", "down", "--dir", lab_dir)

@@ -65,3 +65,28 @@ def test_get_namespaces_works_with_discovery(lab, kubectl) -> None:
     result = lab.run([kubectl, "get", "namespaces", "-o", "name"])
     assert result.returncode == 0, result.stderr
     assert "namespace/kube-system" in result.stdout.split()
+
+
+def test_kubectl_get_pods_nodes_and_namespaces_work_on_the_lab(lab, kubectl) -> None:
+    """What the README's tour and break-glass's "Use it:" line suggest must really work."""
+    pods = lab.run([kubectl, FAST, "get", "pods"])
+    assert pods.returncode == 0, pods.stderr
+    header, *rows = pods.stdout.splitlines()
+    assert header.split() == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
+    assert rows and all(row.split()[1:3] == ["1/1", "Running"] for row in rows)
+    every = lab.run([kubectl, FAST, "get", "pods", "-A", "-o", "wide"])
+    assert every.returncode == 0, every.stderr
+    assert "kube-system" in every.stdout and "IP" in every.stdout.splitlines()[0]
+    nodes = lab.run([kubectl, FAST, "get", "nodes"])
+    assert nodes.returncode == 0, nodes.stderr
+    assert "Ready" in nodes.stdout and "v1.32.4" in nodes.stdout
+    namespaces = lab.run([kubectl, FAST, "get", "ns", "-o", "json"])
+    names = [i["metadata"]["name"] for i in json.loads(namespaces.stdout)["items"]]
+    assert "default" in names and "kube-system" in names
+    name = rows[0].split()[0]
+    one = lab.run([kubectl, FAST, "get", "pod", name, "-o", "jsonpath={.status.phase}"])
+    assert (one.returncode, one.stdout) == (0, "Running"), one.stderr
+    missing = lab.run([kubectl, FAST, "get", "pod", "nope"])
+    assert missing.returncode != 0 and 'pods "nope" not found' in missing.stderr
+    delete = lab.run([kubectl, FAST, "delete", "pod", name])
+    assert delete.returncode != 0 and "read-only" in delete.stderr

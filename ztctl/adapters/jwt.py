@@ -69,11 +69,19 @@ def audiences(claims: dict[str, Any]) -> tuple[str, ...]:
     return ()
 
 
+_MAX_EPOCH = 253402300799.0  # 9999-12-31T23:59:59Z
+
+
 def _number(claims: dict[str, Any], name: str) -> float | None:
+    """A time claim in Unix seconds; ``None`` when absent, not a number, or not a time
+    (JSON's ``Infinity``/``NaN``, or outside years 1970-9999: those crash date code)."""
     value = claims.get(name)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    return float(value)
+    number = float(value)
+    if not 0.0 <= number <= _MAX_EPOCH:  # also false for NaN
+        return None
+    return number
 
 
 @dataclass(frozen=True)

@@ -77,9 +77,11 @@ def _no_backend_fix() -> str:
         )
     return (
         "start a Secret Service provider in your desktop session (gnome-keyring, KWallet, "
-        "KeePassXC) and make sure DBUS_SESSION_BUS_ADDRESS is set, or name a backend with "
-        "PYTHON_KEYRING_BACKEND (`keyring --list-backends`); ztctl never falls back to plain "
-        "files"
+        "KeePassXC) with DBUS_SESSION_BUS_ADDRESS set; on a headless machine, container or WSL, "
+        'run ztctl inside one: `dbus-run-session -- bash -c \'printf %s "$KEYRING_PASSWORD" | '
+        "gnome-keyring-daemon --unlock --components=secrets >/dev/null; exec bash'` (packages "
+        "dbus-daemon and gnome-keyring); clusters with client certificates need no keyring. "
+        "ztctl never falls back to plain files"
     )
 
 
@@ -197,8 +199,7 @@ def _translate(
         return _unavailable(detail)
     return KeyringError(
         f"the OS keyring failed on the item for {name!r} ({detail})",
-        "retry; if it keeps failing, check the keyring with `keyring --list-backends` and "
-        "`ztctl doctor`",
+        "retry; if it keeps failing, run `ztctl doctor` (it checks the keyring)",
     )
 
 

@@ -444,6 +444,42 @@ def close_ssh(
 # --------------------------------------------------------------------------------------
 
 
+# Secrets a catalog may have put into a VPN command line: a URL's password, and the value of
+# an option or assignment named like one ("--password=x", "--token x", "PSK=x").
+_SECRET_WORDS = "pass|pwd|secret|token|key|auth|cred|otp|psk|api-?key"  # noqa: S105 - names
+_SECRET_NAME = rf"(?:[\w.-]*[-_.])?(?:{_SECRET_WORDS})[\w.-]*"
+_URL_PASSWORD = re.compile(r"(?P<keep>[a-z][a-z0-9+.-]*://[^/\s:@]*:)[^/\s@]+@", re.IGNORECASE)
+_ASSIGNED = re.compile(
+    rf"(?P<keep>(?<![\w.-])-{{0,2}}{_SECRET_NAME}\s*[=:]\s*)[^\s'\";&|]+", re.IGNORECASE
+)
+_SECRET_FLAG = re.compile(rf"-{{1,2}}{_SECRET_NAME}", re.IGNORECASE)
+REDACTED = "***"
+
+
+def redact_argv(argv: Sequence[str]) -> list[str]:
+    """``argv`` fit to print and audit: URL passwords and the values of options named like
+    a secret (password, token, key, secret, auth, credential, otp, psk) become ``***``.
+
+    Best effort: a secret passed any other way cannot be told from a harmless argument.
+    """
+    out: list[str] = []
+    hide_next = False
+    for arg in argv:
+        if hide_next:
+            out.append(REDACTED)
+            hide_next = False
+            continue
+        hide_next = bool(_SECRET_FLAG.fullmatch(arg))
+        shown = _URL_PASSWORD.sub(rf"\g<keep>{REDACTED}@", arg)
+        out.append(_ASSIGNED.sub(rf"\g<keep>{REDACTED}", shown))
+    return out
+
+
+def shown_command(argv: Sequence[str]) -> str:
+    """``argv`` shell-quoted, with secrets redacted (:func:`redact_argv`)."""
+    return shlex.join(redact_argv(argv))
+
+
 def run_vpn_command(
     command: Sequence[str],
     *,
@@ -457,7 +493,7 @@ def run_vpn_command(
     Its output goes to ``log_file`` (a daemon it starts may keep it open); with
     ``interactive`` it may prompt on the terminal (sudo, a one-time code).
     """
-    shown = shlex.join(command)
+    shown = shown_command(command)
     try:
         code = _run_foreground(command, log_file, interactive=interactive, env=env, timeout=timeout)
     except RouteError as exc:

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 class App:
     config_option: str | None = None
     catalog_option: str | None = None
+    catalog_on_command_line: bool = False  # --catalog given (not ZTCTL_CATALOG): login saves it
     kubeconfig: str | None = None
     verbose: int = 0
     quiet: bool = False
@@ -68,8 +69,9 @@ class App:
             if not source:
                 raise InvalidInput(
                     "no cluster catalog is configured",
-                    f'set `catalog = "..."` in {self.config.path}, or pass --catalog PATH|URL '
-                    "(ZTCTL_CATALOG)",
+                    "run `ztctl login --catalog PATH|URL` (saved to "
+                    f"{self.config.path} once login succeeds) or `ztctl config set catalog "
+                    "PATH|URL`; or pass --catalog (ZTCTL_CATALOG)",
                 )
             # The state dir (and platformdirs) only matters for a URL's cache.
             catalog = load_catalog(source, lambda: self.state_dir, self.env)

@@ -37,3 +37,30 @@ def main() -> None:
     from ztctl.cli.main import main as run
 
     run()
+
+
+def kubectl_complete() -> None:
+    """``kubectl_complete-ztctl``: what kubectl (1.26 and later) runs for ``kubectl ztctl <Tab>``.
+
+    kubectl passes the words after ``ztctl``, the last one being the word under completion,
+    and reads cobra's format back: one ``value<TAB>description`` per line, then ``:directive``
+    (4: no file completion).
+    """
+    from click.shell_completion import ShellComplete
+
+    from ztctl.cli.main import cli
+
+    args = sys.argv[1:]
+    incomplete = args[-1] if args else ""
+    try:
+        completer = ShellComplete(cli, {}, "kubectl ztctl", "_ZTCTL_COMPLETE")
+        items = completer.get_completions(args[:-1], incomplete)
+    except Exception:  # completion stays silent on any problem
+        items = []
+    lines = [
+        f"{item.value}\t{item.help}" if item.help else str(item.value)
+        for item in items
+        if item.type == "plain"
+    ]
+    files = any(item.type in ("file", "dir") for item in items)
+    sys.stdout.write("".join(line + "\n" for line in lines) + (":0\n" if files else ":4\n"))

@@ -5,14 +5,13 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from pathlib import Path
 from typing import Any
 
 import click
 
 from ztctl import __version__
 from ztctl.cli.app import App, no_color_from_env
-from ztctl.cli.output import render_error
+from ztctl.cli.output import install_terminal_guard, render_error
 from ztctl.core.errors import (
     EXIT_INTERRUPTED,
     EXIT_USAGE,
@@ -23,35 +22,40 @@ from ztctl.core.errors import (
 )
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
-_COMMANDS_DIR = Path(__file__).parent / "commands"
-# Modules in cli/commands that are helpers, not commands.
-_NOT_COMMANDS = frozenset({"__init__"})
 
-
-def _command_names() -> list[str]:
-    names = []
-    for entry in os.listdir(_COMMANDS_DIR):
-        stem, dot, ext = entry.rpartition(".")
-        if dot and ext == "py" and stem not in _NOT_COMMANDS and not stem.startswith("_"):
-            names.append(stem.replace("_", "-"))
-    return sorted(names)
+# Every subcommand: its name -> the module of ``ztctl.cli.commands`` that defines it as the
+# attribute ``command``. Listed here, not found on disk, so a zipapp, a frozen build or a
+# sourceless install sees them all; imported only when used, so ``ztctl credential`` loads
+# one module, not all of them.
+COMMANDS: dict[str, str] = {
+    "break-glass": "break_glass",
+    "catalog": "catalog",
+    "clusters": "clusters",
+    "completion": "completion",
+    "config": "config",
+    "credential": "credential",
+    "doctor": "doctor",
+    "lab": "lab",
+    "login": "login",
+    "logout": "logout",
+    "probe": "probe",
+    "status": "status",
+    "use-cluster": "use_cluster",
+    "version": "version",
+}
 
 
 class LazyGroup(click.Group):
-    """Subcommands are modules of ``ztctl.cli.commands``, imported only when used.
-
-    ``cli/commands/use_cluster.py`` defines the ``use-cluster`` command as the attribute
-    ``command``. Listing needs only the directory, so ``ztctl credential`` imports one
-    module, not all of them.
-    """
+    """Subcommands come from :data:`COMMANDS`, each imported only when used."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return _command_names()
+        return sorted(COMMANDS)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name not in _command_names():
+        module_name = COMMANDS.get(cmd_name)
+        if module_name is None:
             return None
-        module = importlib.import_module(f"ztctl.cli.commands.{cmd_name.replace('-', '_')}")
+        module = importlib.import_module(f"ztctl.cli.commands.{module_name}")
         command: click.Command = module.command
         return command
 
@@ -59,12 +63,90 @@ class LazyGroup(click.Group):
         self, ctx: click.Context, args: list[str]
     ) -> tuple[str | None, click.Command | None, list[str]]:
         name = args[0] if args else ""
-        if name and not name.startswith("-") and self.get_command(ctx, name) is None:
+        if name and not name.startswith("-") and name not in COMMANDS:
             from ztctl.core.suggest import did_you_mean
 
-            hint = did_you_mean(name, _command_names())
+            hint = did_you_mean(name, sorted(COMMANDS))
             raise click.UsageError(f"no such command {name!r}{hint}", ctx)
         return super().resolve_command(ctx, args)
+
+
+# The root's options, accepted after the subcommand too (`ztctl probe lab --no-color -v`).
+_GLOBAL_WITH_VALUE = frozenset({"--config", "--catalog", "--kubeconfig"})
+_GLOBAL_FLAGS = frozenset({"--verbose", "--quiet", "--no-color", "--no-input"})
+_SHORT_GLOBALS = frozenset("vq")
+
+
+def _is_global(word: str) -> bool:
+    name = word.split("=", 1)[0]
+    if name in _GLOBAL_WITH_VALUE or word in _GLOBAL_FLAGS:
+        return True
+    return len(word) > 1 and word[0] == "-" and word[1] != "-" and set(word[1:]) <= _SHORT_GLOBALS
+
+
+def _leaf(args: list[str]) -> tuple[click.Command | None, int]:
+    """The (sub)command ``args`` name and the index after its name, without importing more."""
+    ctx = click.Context(cli)
+    command: click.Command = cli
+    index = 0
+    while isinstance(command, click.Group) and index < len(args):
+        word = args[index]
+        if word == "--":
+            return None, index
+        if word.startswith("-"):
+            index += 2 if command is cli and word in _GLOBAL_WITH_VALUE else 1
+            continue
+        found = command.get_command(ctx, word)
+        if found is None:
+            return None, index
+        command, index = found, index + 1
+    return (None if command is cli else command), index
+
+
+def hoist_global_options(args: list[str]) -> list[str]:
+    """Move root options given after the subcommand in front of it, for click.
+
+    Options the subcommand defines itself, their values, and everything after ``--`` (or
+    after the first argument of a command that passes the rest through) stay where they are.
+    """
+    command, start = _leaf(args)
+    if command is None:
+        return args
+    own: dict[str, bool] = {}  # option name -> takes a value
+    for param in command.params:
+        if isinstance(param, click.Option):
+            for name in (*param.opts, *param.secondary_opts):
+                own[name] = not (param.is_flag or param.count)
+    passes_rest = not command.context_settings.get(
+        "allow_interspersed_args", command.allow_interspersed_args
+    )
+    hoisted: list[str] = []
+    kept: list[str] = []
+    index = start
+    while index < len(args):
+        word = args[index]
+        if word == "--":
+            kept.extend(args[index:])
+            break
+        name = word.split("=", 1)[0]
+        if name in own:
+            take = 2 if own[name] and "=" not in word else 1
+            kept.extend(args[index : index + take])
+            index += take
+            continue
+        if _is_global(word):
+            take = 2 if name in _GLOBAL_WITH_VALUE and "=" not in word else 1
+            hoisted.extend(args[index : index + take])
+            index += take
+            continue
+        kept.append(word)
+        index += 1
+        if passes_rest and not word.startswith("-"):
+            kept.extend(args[index:])
+            break
+    if not hoisted:
+        return args
+    return [*hoisted, *args[:start], *kept]
 
 
 def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
@@ -125,6 +207,9 @@ def cli(
     ctx.obj = App(
         config_option=config_path,
         catalog_option=catalog,
+        catalog_on_command_line=(
+            ctx.get_parameter_source("catalog") == click.core.ParameterSource.COMMANDLINE
+        ),
         kubeconfig=kubeconfig,
         verbose=verbose,
         quiet=quiet,
@@ -152,12 +237,15 @@ def _reap_break_glass(app: App) -> None:
         sessions = app.state_dir / "break-glass"
         if not sessions.is_dir():
             return
+        from ztctl.cli.commands.break_glass import catalog_routes
         from ztctl.core.breakglass.lifecycle import reap
 
-        for ended in reap(app.state_dir, app.env):
+        for ended in reap(app.state_dir, app.env, catalog_routes(app)):
             app.info(
                 f"break-glass session for {ended.session.cluster} expired; its route is closed"
             )
+            if ended.audit:
+                app.warn(ended.audit)
     except Exception as exc:  # never let the backstop break the command itself
         app.debug(f"could not check break-glass sessions: {exc}")
 
@@ -171,14 +259,24 @@ def _prog_name() -> str:
     return "kubectl ztctl" if invoked.startswith("kubectl-ztctl") else "ztctl"
 
 
+def _usage_fix(error: click.ClickException) -> str:
+    """Where to read how the command is used: its own --help when known."""
+    ctx = getattr(error, "ctx", None)
+    path = ctx.command_path if ctx is not None else _prog_name()
+    return f"see `{path} --help`"
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: run the CLI and map every outcome to an exit code."""
     args = sys.argv[1:] if argv is None else argv
     _current.clear()
+    install_terminal_guard()  # no control character from the data reaches the terminal
     code = 0
     try:
         # Without standalone mode click returns ctx.exit()'s code instead of exiting.
-        returned = cli.main(args=args, prog_name=_prog_name(), standalone_mode=False)
+        returned = cli.main(
+            args=hoist_global_options(args), prog_name=_prog_name(), standalone_mode=False
+        )
         if isinstance(returned, int) and not isinstance(returned, bool):
             code = returned
     except ZtctlError as error:
@@ -193,11 +291,8 @@ def main(argv: list[str] | None = None) -> None:
         code = exit_.exit_code
     except click.ClickException as error:
         code = error.exit_code or EXIT_USAGE
-        if "--json" in args:
-            kind = UsageError if code == EXIT_USAGE else OperationFailed
-            render_error(kind(error.format_message(), "see `ztctl --help`"), as_json=True)
-        else:
-            error.show()
+        kind = UsageError if code == EXIT_USAGE else OperationFailed
+        render_error(kind(error.format_message(), _usage_fix(error)), as_json="--json" in args)
     except (KeyboardInterrupt, click.Abort):
         app = _current.get("app")
         if app is not None and app.json:
@@ -210,4 +305,18 @@ def main(argv: list[str] | None = None) -> None:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         code = 0
+    except Exception as exc:  # a bug: one clear line; the traceback with -vv
+        app = _current.get("app")
+        verbose = bool(app and app.verbose > 1)
+        if verbose:
+            import traceback
+
+            traceback.print_exc()
+        bug = OperationFailed(
+            f"internal error: {type(exc).__name__}: {exc}",
+            "this is a bug in ztctl: rerun with -vv for the traceback and report it with the "
+            "output of `ztctl version`",
+        )
+        render_error(bug, as_json=bool(app and app.json))
+        code = bug.exit_code
     sys.exit(code)

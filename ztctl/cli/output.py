@@ -3,12 +3,22 @@
 Commands hand over a JSON-ready ``payload`` (dict) and a function that draws the text form.
 Under ``--json`` stdout carries exactly ``{"schemaVersion": 1, **payload}``; errors become
 ``{"schemaVersion": 1, "error": {...}}``. Progress and warnings always go to stderr.
+
+Text that reaches a terminal never carries control characters from the data: catalog
+values, kubeconfig names, warp-cli or API server answers could otherwise retitle the
+window, hide text or reorder it (ESC/OSC, BEL, 8-bit CSI, bidi overrides).
+:func:`escape_terminal` shows them as visible ``\\x1b``/``\\u202e`` escapes; tables and
+errors apply it to every value, and :func:`install_terminal_guard` applies it to everything
+else written to stdout/stderr, keeping only the few sequences ztctl itself draws with
+(colours, erase line, cursor up). JSON needs none of this: it is escaped by ``json``.
 """
 
 from __future__ import annotations
 
 import functools
+import io
 import json
+import re
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -21,6 +31,94 @@ if TYPE_CHECKING:
     from ztctl.cli.app import App
 
 SCHEMA_VERSION = 1
+
+# C0 controls (tab and newline are kept where a text has lines), DEL, C1 (incl. U+009B, the
+# 8-bit CSI), and the bidi embeddings, overrides and isolates.
+_UNSAFE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_UNSAFE_MULTILINE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# What ztctl (and rich's live display) write on purpose: SGR colours, erase line, cursor
+# up, move to column, hide/show the cursor, and a carriage return.
+_OWN_SEQUENCE = re.compile(r"\x1b\[[0-9;]*[mKAG]|\x1b\[\?25[hl]|\r")
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group()
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def escape_terminal(text: str, *, multiline: bool = False) -> str:
+    """``text`` with control and bidi characters made visible (``\\x1b``, ``\\u202e``).
+
+    ``multiline`` keeps newlines (and tabs, always kept); otherwise a newline is escaped
+    too, so one value stays on one line.
+    """
+    pattern = _UNSAFE_MULTILINE if multiline else _UNSAFE
+    return pattern.sub(_escape, text) if pattern.search(text) else text
+
+
+def _guard(text: str) -> str:
+    """Escape everything unsafe except ztctl's own drawing sequences."""
+    if not _UNSAFE_MULTILINE.search(text):
+        return text
+    out = []
+    position = 0
+    for match in _OWN_SEQUENCE.finditer(text):
+        out.append(escape_terminal(text[position : match.start()], multiline=True))
+        out.append(match.group())
+        position = match.end()
+    out.append(escape_terminal(text[position:], multiline=True))
+    return "".join(out)
+
+
+class _GuardedStream(io.TextIOBase):
+    """A text stream that escapes what :func:`_guard` escapes, then writes to ``inner``."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def write(self, text: str) -> int:
+        if not isinstance(text, str):
+            raise TypeError("write() argument must be str")  # click probes with b""
+        self._inner.write(_guard(text))
+        return len(text)
+
+    def flush(self) -> None:
+        self._inner.flush()
+
+    def isatty(self) -> bool:
+        return bool(self._inner.isatty())
+
+    def fileno(self) -> int:
+        return int(self._inner.fileno())
+
+    def writable(self) -> bool:
+        return True
+
+    # io.TextIOBase defines these (as None): delegate, so click writes through this stream.
+    @property
+    def encoding(self) -> Any:  # type: ignore[override]
+        return self._inner.encoding
+
+    @property
+    def errors(self) -> Any:  # type: ignore[override]
+        return self._inner.errors
+
+    @property
+    def newlines(self) -> Any:  # type: ignore[override]
+        return getattr(self._inner, "newlines", None)
+
+    def __getattr__(self, name: str) -> Any:  # encoding, errors, buffer, ...
+        return getattr(self._inner, name)
+
+
+def install_terminal_guard() -> None:
+    """Route ``sys.stdout``/``sys.stderr`` through :func:`_guard` (idempotent)."""
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        if stream is not None and not isinstance(stream, _GuardedStream):
+            setattr(sys, name, _GuardedStream(stream))
+
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -50,7 +148,7 @@ def print_table(
     Plain text keeps piping (`| grep`, `| awk`) predictable and avoids importing rich for
     the commands people run most; ``color`` only makes the header bold.
     """
-    table = [list(headers), *([str(cell) for cell in row] for row in rows)]
+    table = [list(headers), *([escape_terminal(str(cell)) for cell in row] for row in rows)]
     widths = [max(len(row[i]) for row in table) for i in range(len(headers))]
     lines = []
     for index, row in enumerate(table):
@@ -72,10 +170,10 @@ def render_error(error: ZtctlError, *, as_json: bool, verbose: bool = False) -> 
         sys.stdout.write(json_document({"error": error.to_dict()}) + "\n")
         sys.stdout.flush()
         return
-    lines = [f"error: {error.message}"]
-    lines.extend(f"  {detail}" for detail in error.details)
+    lines = [f"error: {escape_terminal(error.message)}"]
+    lines.extend(f"  {escape_terminal(detail)}" for detail in error.details)
     if error.fix:
-        lines.append(f"fix: {error.fix}")
+        lines.append(f"fix: {escape_terminal(error.fix)}")
     sys.stderr.write("\n".join(lines) + "\n")
     if verbose and error.__cause__ is not None:
         import traceback
@@ -111,3 +209,28 @@ def pass_app(func: F) -> F:
         return func(ctx.find_root().obj, *args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
+
+
+def local_time(epoch: float, now: float | None = None) -> str:
+    """The one way text output shows a moment: local time with its zone, and how far off.
+
+    ``14:05:09 CET (in 1h2m5s)`` today; ``2026-12-05 09:00:00 CET (3d ago)`` on another day.
+    JSON keeps RFC 3339 in UTC.
+    """
+    import time
+    from datetime import datetime
+
+    from ztctl.core.duration import format_duration
+
+    now = time.time() if now is None else now
+    moment = datetime.fromtimestamp(epoch).astimezone()
+    today = datetime.fromtimestamp(now).astimezone().date()
+    shape = "%H:%M:%S %Z" if moment.date() == today else "%Y-%m-%d %H:%M:%S %Z"
+    delta = epoch - now
+    if abs(delta) < 1:
+        relative = "now"
+    elif delta > 0:
+        relative = f"in {format_duration(round(delta))}"
+    else:
+        relative = f"{format_duration(round(-delta))} ago"
+    return f"{moment.strftime(shape).strip()} ({relative})"

@@ -3,6 +3,11 @@
 Append-only, flushed and fsynced per event, in a 0700 directory, the file 0600. Each
 event has ``ts`` (RFC 3339, UTC), ``event``, ``user`` (the OS user, unless the caller
 passes another ``user``) and the caller's fields. Never pass a secret.
+
+Fail closed: when an event cannot be written whole (a full disk, a read-only or foreign
+file), :func:`record` raises :class:`AuditWriteFailed` and leaves no torn line behind; the
+operation that needed the event must not go on. Readers skip a torn line (a crash between
+the write and the fsync of another program version) and recover an event glued onto one.
 """
 
 from __future__ import annotations
@@ -16,8 +21,17 @@ from pathlib import Path
 from typing import Any
 
 from ztctl.adapters.fs import append_line_durably, ensure_private_dir
+from ztctl.core.errors import OperationFailed
 
 AUDIT_FILE = "audit.jsonl"
+
+
+class AuditWriteFailed(OperationFailed, OSError):
+    """The event did not reach the audit log whole; the operation must not go on.
+
+    Also an ``OSError``, so callers that treat the audit as best effort keep working; those
+    that must fail closed (break-glass) let it propagate (exit 1).
+    """
 
 
 def os_user() -> str:
@@ -36,8 +50,17 @@ def record(state_dir: Path, event: str, **fields: Any) -> dict[str, Any]:
     entry: dict[str, Any] = {"ts": now_rfc3339(), "event": event, "user": os_user()}
     entry.update(fields)
     entry["ts"], entry["event"] = entry["ts"], event
-    ensure_private_dir(state_dir)
-    append_line_durably(state_dir / AUDIT_FILE, json.dumps(entry, ensure_ascii=False, default=str))
+    path = state_dir / AUDIT_FILE
+    try:
+        ensure_private_dir(state_dir)
+        append_line_durably(path, json.dumps(entry, ensure_ascii=False, default=str))
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise AuditWriteFailed(
+            f"cannot record {event} in the audit log {path}: {reason}",
+            f"free space on that disk or make {path} writable by you (mode 0600), then run "
+            "the command again; nothing that needs the audit trail was done",
+        ) from exc
     return entry
 
 
@@ -45,14 +68,29 @@ def read_events(state_dir: Path, event: str | None = None) -> Iterator[dict[str,
     """The recorded events, oldest first (a torn last line, if any, is skipped)."""
     path = state_dir / AUDIT_FILE
     try:
-        handle = path.open(encoding="utf-8")
+        handle = path.open(encoding="utf-8", errors="replace")
     except FileNotFoundError:
         return
     with handle:
         for line in handle:
-            try:
-                item = json.loads(line)
-            except ValueError:
-                continue
+            item = _parse_line(line)
             if isinstance(item, dict) and (event is None or item.get("event") == event):
                 yield item
+
+
+_EVENT_START = '{"ts": '
+
+
+def _parse_line(line: str) -> Any:
+    """One event; a torn line gives None, or the whole event an older writer glued onto it."""
+    try:
+        return json.loads(line)
+    except ValueError:
+        pass
+    start = line.rfind(_EVENT_START)
+    if start > 0:
+        try:
+            return json.loads(line[start:])
+        except ValueError:
+            return None
+    return None

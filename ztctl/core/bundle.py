@@ -141,25 +141,48 @@ def _scrub_userinfo(url: Any, scrub: Scrubber) -> None:
     scrub.add(userinfo.partition(":")[2])
 
 
+_SUBCOMMAND = re.compile(r"[a-z]+(?:-[a-z]+)*")
+
+
 def _exec_args(args: Any, scrub: Scrubber) -> list[str]:
+    """Exec plugin arguments with every value that may be a secret replaced.
+
+    Kept: flags, the values of flags whose name does not say secret, and leading subcommand
+    words (``get-token``). Replaced: values of secret-named flags, and every other
+    positional argument (a plugin may take its token or password positionally).
+    """
     if not isinstance(args, list):
         return []
     out: list[str] = []
     hide_next = False
+    after_flag = False
+    leading = True
     for arg in args:
         text = str(arg)
         if hide_next:
             scrub.add(text)
             out.append(REDACTED)
-            hide_next = False
+            hide_next = after_flag = False
             continue
         match = _SECRET_ASSIGN.match(text)
         if match:
             scrub.add(match.group(2))
             out.append(match.group(1) + REDACTED)
+            leading = after_flag = False
             continue
-        hide_next = bool(_SECRET_FLAG.match(text))
-        out.append(text)
+        if text.startswith("-") and len(text) > 1:
+            hide_next = bool(_SECRET_FLAG.match(text))
+            after_flag = "=" not in text
+            leading = False
+            out.append(text)
+            continue
+        if after_flag or (leading and _SUBCOMMAND.fullmatch(text)):
+            out.append(text)  # a flag's value, or a subcommand word
+        else:
+            scrub.add(text)
+            out.append(REDACTED)
+            leading = False
+        after_flag = False
     return out
 
 

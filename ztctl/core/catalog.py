@@ -38,12 +38,20 @@ from ztctl.core.suggest import did_you_mean
 
 API_VERSION = "ztctl/v1"
 KIND = "ClusterCatalog"
-NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$")
-DNS_LABEL_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+# Always used with fullmatch: `$` would accept a trailing newline ("lab\n").
+NAME_RE = re.compile(r"[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?")
+DNS_LABEL_RE = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 DEFAULT_MAX_TTL_S = 3600
+MAX_TTL_LIMIT_S = 7 * 86400  # no break-glass session, and no catalog maxTtl, beyond 7 days
 # The whole fetch of an https catalog, however slowly the server trickles (seconds).
 FETCH_DEADLINE_S = 10.0
 MAX_CATALOG_BYTES = 4 * 1024 * 1024
+MAX_PROBLEMS = 50  # listed; the rest are counted
+QUOTE_LIMIT = 80  # characters of an input value quoted in a message
+# exec env names a catalog may not set: they change what runs, not what the plugin reads.
+FORBIDDEN_ENV_PREFIXES = ("LD_", "DYLD_", "PYTHON")
+FORBIDDEN_ENV_NAMES = ("PATH",)
 
 _TOP_KEYS = ["apiVersion", "kind", "team", "clusters"]
 _CLUSTER_KEYS = [
@@ -99,6 +107,7 @@ def read_catalog_text(
     network); :class:`InvalidInput` when there is none.
     """
     if is_url(source):
+        _check_url_syntax(source)
         cache = state_dir() if callable(state_dir) else state_dir
         if offline:
             body_path, _meta = _cache_paths(cache, source)
@@ -109,9 +118,38 @@ def read_catalog_text(
     return _read_path(Path(source).expanduser())
 
 
-def _read_path(path: Path) -> CatalogText:
+def _check_url_syntax(url: str) -> None:
+    """A URL that cannot even be split (``https://[::1``) is invalid input, not a crash."""
     try:
-        raw = path.read_bytes()
+        parts = urlsplit(url)
+        _ = parts.port
+    except ValueError as exc:
+        raise InvalidInput(
+            f"catalog URL {quote(url)} is malformed: {exc}",
+            "write it as https://HOST[:PORT]/PATH (an IPv6 host in brackets: https://[::1]:8443/)",
+        ) from None
+    if parts.username is not None or parts.password is not None:
+        raise InvalidInput(
+            f"catalog URL {redact_url(url)} carries a user name or password",
+            "remove USER:PASSWORD@ from the URL: ztctl never sends credentials in a URL",
+        )
+
+
+def _read_path(path: Path) -> CatalogText:
+    from ztctl.adapters.fs import NotRegularFile, TooLarge, read_regular_file
+
+    try:
+        raw = read_regular_file(path, MAX_CATALOG_BYTES)
+    except TooLarge:
+        raise InvalidInput(
+            f"catalog {path} is larger than {MAX_CATALOG_BYTES // (1024 * 1024)} MiB",
+            "point --catalog at the catalog YAML file (see docs/catalog.md)",
+        ) from None
+    except NotRegularFile as exc:
+        raise InvalidInput(
+            f"catalog {path} is {exc.what}, not a regular file",
+            "point --catalog at the catalog YAML file",
+        ) from None
     except FileNotFoundError:
         raise InvalidInput(
             f"catalog {path} does not exist",
@@ -204,7 +242,15 @@ def _read_url(url: str, state_dir: Path, env: Mapping[str, str]) -> CatalogText:
 
 
 def _cached(url: str, body_path: Path, warnings: tuple[str, ...]) -> CatalogText:
-    text = body_path.read_text(encoding="utf-8")
+    from ztctl.adapters.fs import read_regular_file
+
+    try:
+        text = _decode(read_regular_file(body_path, MAX_CATALOG_BYTES), url)
+    except OSError as exc:
+        raise InvalidInput(
+            f"the cached copy of catalog {url} cannot be read: {exc}",
+            "run `ztctl clusters` while the URL is reachable to refresh it",
+        ) from None
     return CatalogText(text=text, source=url, label=url, base_dir=None, warnings=warnings)
 
 
@@ -249,27 +295,142 @@ def load_catalog(
 
 
 def _load_yaml(text: str, label: str) -> Any:
+    """The document, refusing what a catalog never needs and an attacker would use.
+
+    Aliases (``*a``) are refused before anything is built: nested aliases expand
+    exponentially (a 1 KB "billion laughs" catalog takes gigabytes). Duplicate keys are
+    refused too: YAML says they are an error, and last-wins would hide an edit.
+    """
     import yaml
 
+    if len(text) > MAX_CATALOG_BYTES:
+        raise InvalidInput(
+            f"catalog {label} is larger than {MAX_CATALOG_BYTES // (1024 * 1024)} MiB",
+            "point --catalog at the catalog YAML file (see docs/catalog.md)",
+        )
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        return yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader
+        for event in yaml.parse(text, Loader=loader):
+            if isinstance(event, yaml.AliasEvent):
+                mark = event.start_mark
+                at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+                raise InvalidInput(
+                    f"catalog {label} uses a YAML alias (*{quote(event.anchor or '')}){at}",
+                    "write the value out in full: catalogs may not use anchors and aliases",
+                )
+        return yaml.load(text, Loader=_unique_keys_loader(loader))  # noqa: S506 - safe loader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise InvalidInput(
-            f"catalog {label} is not valid YAML{where}: {problem}",
+            f"catalog {label} is not valid YAML{where}: {bounded(str(problem))}",
             "fix the YAML syntax there (see docs/catalog.md for the format)",
         ) from None
+
+
+_LOADERS: dict[type, type] = {}
+
+
+def _unique_keys_loader(base: type) -> type:
+    """``base`` with a constructor that refuses a key given twice in one mapping."""
+    if base in _LOADERS:
+        return _LOADERS[base]
+    import yaml
+
+    class UniqueKeyLoader(base):
+        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+            seen: set[Any] = set()
+            for key_node, _value in node.value:
+                if isinstance(key_node, yaml.ScalarNode):
+                    key = self.construct_object(key_node, deep=deep)
+                    try:
+                        duplicate = key in seen
+                        seen.add(key)
+                    except TypeError:
+                        continue
+                    if duplicate:
+                        raise yaml.constructor.ConstructorError(
+                            None,
+                            None,
+                            f"duplicate key {quote(str(key))} (YAML keys must be unique; keep one)",
+                            key_node.start_mark,
+                        )
+            return super().construct_mapping(node, deep=deep)
+
+    _LOADERS[base] = UniqueKeyLoader
+    return UniqueKeyLoader
+
+
+def bounded(text: str, limit: int = 4 * QUOTE_LIMIT) -> str:
+    """``text`` cut to ``limit`` characters (messages never grow with the input)."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def quote(value: Any, limit: int = QUOTE_LIMIT) -> str:
+    """A short, escaped quotation of an input value for a message.
+
+    Strings are quoted (``repr``: control and bidi characters come out escaped) and cut to
+    ``limit`` characters; anything else is named by its type, never expanded.
+    """
+    if isinstance(value, str):
+        shown = value if len(value) <= limit else value[:limit]
+        text = repr(shown)
+        return text if shown is value else text[:-1] + "…" + text[-1]
+    if value is None or isinstance(value, bool | int | float):
+        return bounded(repr(value), limit)
+    return f"a {_yaml_type(value)}"
+
+
+_URL_PASSWORD = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*:)[^@\s/]*@")
+
+
+def hide_passwords(text: str) -> str:
+    """``text`` with the password of every ``scheme://user:password@`` replaced by ``***``
+    (for a break-glass proxy URL shown anywhere but the break-glass route itself)."""
+    return _URL_PASSWORD.sub(r"\1***@", text) if "@" in text else text
+
+
+def redact_url(url: str) -> str:
+    """``url`` with any password replaced by ``***`` (and quoted, bounded)."""
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return quote(url)
+    if password is None:
+        return quote(url)
+    netloc = parts.netloc.rsplit("@", 1)
+    user = parts.username or ""
+    shown = parts._replace(netloc=f"{user}:***@{netloc[-1]}").geturl()
+    return quote(shown)
+
+
+_CONTROL_OR_BIDI = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def has_control_or_bidi(text: str) -> bool:
+    """Control characters (C0, DEL, C1) or bidi overrides: never in a name or a reason."""
+    return _CONTROL_OR_BIDI.search(text) is not None
+
+
+# In other catalog strings, line breaks and tabs are text (a multi-line `sh -c` script).
+_UNSAFE_IN_TEXT = re.compile(
+    "[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f\\u202a-\\u202e\\u2066-\\u2069]"
+)
 
 
 class _Problems:
     def __init__(self, label: str) -> None:
         self.label = label
         self.items: list[str] = []
+        self.count = 0  # every problem, also those past MAX_PROBLEMS
 
     def add(self, where: str, message: str) -> None:
+        self.count += 1
+        if len(self.items) >= MAX_PROBLEMS:
+            return
+        where, message = bounded(where), bounded(message)
         self.items.append(
             f"{self.label}: {where}: {message}" if where else f"{self.label}: {message}"
         )
@@ -277,8 +438,9 @@ class _Problems:
     def unknown_keys(self, where: str, data: Mapping[str, Any], allowed: list[str]) -> None:
         for key in data:
             if key not in allowed:
-                field = f"{where}.{key}" if where else str(key)
-                self.add(field, f"unknown field{did_you_mean(str(key), allowed)}")
+                shown = bounded(str(key), QUOTE_LIMIT)
+                field = f"{where}.{shown}" if where else shown
+                self.add(field, f"unknown field{did_you_mean(shown, allowed)}")
 
 
 def parse_catalog(text: str, *, source: str, label: str, base_dir: Path | None) -> Catalog:
@@ -298,13 +460,21 @@ def parse_catalog(text: str, *, source: str, label: str, base_dir: Path | None) 
             "see docs/catalog.md for the format",
         )
     problems.unknown_keys("", document, _TOP_KEYS)
+    _refuse_control_characters(document, "", problems)
     if document.get("apiVersion") != API_VERSION:
-        problems.add("apiVersion", f"must be {API_VERSION!r}, got {document.get('apiVersion')!r}")
+        problems.add(
+            "apiVersion", f"must be {API_VERSION!r}, got {quote(document.get('apiVersion'))}"
+        )
     if document.get("kind") != KIND:
-        problems.add("kind", f"must be {KIND!r}, got {document.get('kind')!r}")
+        problems.add("kind", f"must be {KIND!r}, got {quote(document.get('kind'))}")
     team = document.get("team")
     if not isinstance(team, str) or not team.strip():
         problems.add("team", "must be the Zero Trust team name (a non-empty string)")
+        team = ""
+    elif has_control_or_bidi(team) or len(team) > 253:
+        problems.add(
+            "team", f"{quote(team)} is not a team name (no control characters, at most 253)"
+        )
         team = ""
 
     clusters: list[Cluster] = []
@@ -320,7 +490,7 @@ def parse_catalog(text: str, *, source: str, label: str, base_dir: Path | None) 
         name = raw.get("name") if isinstance(raw, dict) else None
         if isinstance(name, str) and name in seen:
             problems.add(
-                f"clusters[{index}] ({name})",
+                f"clusters[{index}] ({name if NAME_RE.fullmatch(name) else quote(name)})",
                 f"duplicate name; clusters[{seen[name]}] has it already",
             )
             continue
@@ -330,14 +500,38 @@ def parse_catalog(text: str, *, source: str, label: str, base_dir: Path | None) 
             clusters.append(cluster)
 
     if problems.items:
-        count = len(problems.items)
+        count = problems.count
         head = problems.items[0] if count == 1 else f"catalog {label} has {count} problems"
+        details = list(problems.items) if count > 1 else []
+        if count > len(problems.items):
+            details.append(f"… and {count - len(problems.items)} more")
         raise InvalidInput(
             head,
             "fix the fields named above (see docs/catalog.md)",
-            details=problems.items if count > 1 else None,
+            details=details or None,
         )
     return Catalog(team=str(team), clusters=tuple(clusters), source=source)
+
+
+def _refuse_control_characters(value: Any, where: str, problems: _Problems) -> None:
+    """No string in a catalog needs a control or bidi character; they only disguise text.
+
+    Cluster names are left to the name rule (it already refuses them).
+    """
+    if isinstance(value, dict):
+        for key, item in value.items():
+            child = f"{where}.{bounded(str(key), QUOTE_LIMIT)}" if where else str(key)
+            if isinstance(key, str) and has_control_or_bidi(key):  # keys are one line
+                problems.add(where or "catalog", f"key {quote(key)} has a control character")
+            elif not (key == "name" and where.startswith("clusters[")):
+                _refuse_control_characters(item, child, problems)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _refuse_control_characters(item, f"{where}[{index}]", problems)
+    elif isinstance(value, str) and _UNSAFE_IN_TEXT.search(value) and where != "team":
+        problems.add(
+            where, f"{quote(value)} has a control or bidi character (none is allowed in a catalog)"
+        )
 
 
 def _yaml_type(value: Any) -> str:
@@ -360,14 +554,16 @@ def _parse_cluster(
         problems.add(f"clusters[{index}]", f"must be a mapping, got {_yaml_type(raw)}")
         return None
     name = raw.get("name")
-    where = f"clusters[{index}]" + (f" ({name})" if isinstance(name, str) else "")
-    before = len(problems.items)
+    valid_name = isinstance(name, str) and NAME_RE.fullmatch(name) is not None
+    shown = name if valid_name else quote(name)
+    where = f"clusters[{index}]" + (f" ({shown})" if isinstance(name, str) else "")
+    before = problems.count
     problems.unknown_keys(where, raw, _CLUSTER_KEYS)
 
-    if not isinstance(name, str) or not NAME_RE.fullmatch(name):
+    if not valid_name:
         problems.add(
             f"{where}.name",
-            f"{name!r} is not a valid name (lowercase letters, digits, '.', '_', '-'; "
+            f"{quote(name)} is not a valid name (lowercase letters, digits, '.', '_', '-'; "
             "starts and ends with a letter or digit; at most 63 characters)",
         )
     server = raw.get("server")
@@ -385,7 +581,7 @@ def _parse_cluster(
             try:
                 addresses.append(str(ipaddress.ip_address(str(address))))
             except ValueError:
-                problems.add(f"{where}.addresses[{i}]", f"{address!r} is not an IP address")
+                problems.add(f"{where}.addresses[{i}]", f"{quote(address)} is not an IP address")
 
     ca_path: Path | None = None
     ca_data: str | None = None
@@ -412,7 +608,7 @@ def _parse_cluster(
         not isinstance(namespace, str) or not DNS_LABEL_RE.fullmatch(namespace)
     ):
         problems.add(
-            f"{where}.namespace", f"{namespace!r} is not a valid namespace (DNS-1123 label)"
+            f"{where}.namespace", f"{quote(namespace)} is not a valid namespace (DNS-1123 label)"
         )
         namespace = None
 
@@ -425,7 +621,7 @@ def _parse_cluster(
             raw["breakGlass"], f"{where}.breakGlass", problems, base_dir
         )
 
-    if len(problems.items) != before or credentials is None:
+    if problems.count != before or credentials is None:
         return None
     assert isinstance(name, str) and isinstance(server, str)
     return Cluster(
@@ -441,21 +637,32 @@ def _parse_cluster(
 
 
 def _check_server(server: str, where: str, problems: _Problems) -> None:
-    parts = urlsplit(server)
+    try:
+        parts = urlsplit(server)
+    except ValueError:  # e.g. an unclosed IPv6 bracket: https://[::1:6443
+        problems.add(where, f"{quote(server)} is not a URL (an IPv6 host goes in brackets)")
+        return
     if parts.scheme != "https":
-        problems.add(where, f"{server!r} must use https:// (the API server speaks TLS)")
+        problems.add(where, f"{quote(server)} must use https:// (the API server speaks TLS)")
+        return
+    if "@" in parts.netloc:
+        problems.add(
+            where,
+            f"{redact_url(server)} carries a user name or password: remove USER:PASSWORD@ "
+            "(credentials go under credentials:, never in the URL)",
+        )
         return
     try:
         port = parts.port
     except ValueError:
-        problems.add(where, f"{server!r} has an invalid port")
+        problems.add(where, f"{quote(server)} has an invalid port")
         return
     if not parts.hostname:
-        problems.add(where, f"{server!r} has no host name")
+        problems.add(where, f"{quote(server)} has no host name")
     if port is None:
         return
     if not 0 < port < 65536:
-        problems.add(where, f"{server!r} has an invalid port")
+        problems.add(where, f"{quote(server)} has an invalid port")
 
 
 def _resolve_path(
@@ -465,16 +672,37 @@ def _resolve_path(
         problems.add(where, "must be a file path")
         return None
     path = Path(value).expanduser()
+    if not path.is_absolute() and base_dir is not None:
+        path = base_dir / path
     if path.is_absolute():
+        _check_regular(path, where, problems)
         return path
     if base_dir is None:
         problems.add(
             where,
-            f"relative path {value!r} in a catalog served over https cannot be resolved; "
+            f"relative path {quote(value)} in a catalog served over https cannot be resolved; "
             "use an absolute or ~ path, or certificateAuthorityData",
         )
         return None
     return base_dir / path
+
+
+def _check_regular(path: Path, where: str, problems: _Problems) -> None:
+    """A path that exists must be a regular file: a device or FIFO would be read forever.
+
+    A missing file is not a catalog problem (a client certificate may be issued later);
+    ``doctor`` reports it.
+    """
+    import stat
+
+    try:
+        st = path.stat()  # stat, not open: a FIFO cannot block here
+    except OSError:
+        return
+    if not stat.S_ISREG(st.st_mode):
+        from ztctl.adapters.fs import kind_of
+
+        problems.add(where, f"{quote(str(path))} is {kind_of(st.st_mode)}, not a regular file")
 
 
 def _check_ca_data(value: Any, where: str, problems: _Problems) -> str | None:
@@ -538,8 +766,21 @@ def _parse_credentials(
         return None
     problems.unknown_keys(f"{where}.accessToken", access, _ACCESS_KEYS)
     app = access.get("app")
-    if not isinstance(app, str) or urlsplit(app).scheme != "https" or not urlsplit(app).hostname:
-        problems.add(f"{where}.accessToken.app", "must be the Access application's https URL")
+    try:
+        app_parts = urlsplit(app) if isinstance(app, str) else None
+    except ValueError:
+        app_parts = None
+    if (
+        not isinstance(app, str)
+        or app_parts is None
+        or app_parts.scheme != "https"
+        or not app_parts.hostname
+        or "@" in app_parts.netloc
+    ):
+        problems.add(
+            f"{where}.accessToken.app",
+            "must be the Access application's https URL (no user name or password in it)",
+        )
         return None
     return AccessToken(app=app)
 
@@ -562,6 +803,23 @@ def _parse_exec(raw: Any, where: str, problems: _Problems) -> ExecCredential | N
     if not isinstance(env, dict) or not all(isinstance(k, str) for k in env):
         problems.add(f"{where}.env", "must be a mapping of variable names to values")
         ok = False
+    else:
+        for key, value in env.items():
+            if not ENV_NAME_RE.fullmatch(key):
+                problems.add(f"{where}.env", f"{quote(key)} is not a variable name")
+                ok = False
+            elif key.upper() in FORBIDDEN_ENV_NAMES or key.upper().startswith(
+                FORBIDDEN_ENV_PREFIXES
+            ):
+                problems.add(
+                    f"{where}.env.{key}",
+                    "may not be set by a catalog (LD_*, DYLD_*, PATH and PYTHON* change which "
+                    "code runs); give the plugin's full path in command instead",
+                )
+                ok = False
+            elif not isinstance(value, str | int | float) or isinstance(value, bool):
+                problems.add(f"{where}.env.{key}", f"must be a string, got {quote(value)}")
+                ok = False
     if not ok:
         return None
     return ExecCredential(
@@ -579,11 +837,21 @@ def _parse_break_glass(
         return None
     problems.unknown_keys(where, raw, _BREAK_GLASS_KEYS)
     max_ttl = DEFAULT_MAX_TTL_S
-    if raw.get("maxTtl") is not None:
+    raw_ttl = raw.get("maxTtl")
+    if raw_ttl is not None:
         try:
-            max_ttl = parse_duration(str(raw["maxTtl"]))
+            if isinstance(raw_ttl, bool) or not isinstance(raw_ttl, str | int):
+                raise ValueError(f"{quote(raw_ttl)} is not a duration like 30m, 4h or 1h30m")
+            max_ttl = parse_duration(str(raw_ttl))
         except ValueError as exc:
             problems.add(f"{where}.maxTtl", str(exc))
+        else:
+            if max_ttl > MAX_TTL_LIMIT_S:
+                problems.add(
+                    f"{where}.maxTtl",
+                    f"{quote(raw_ttl)} is longer than {format_duration(MAX_TTL_LIMIT_S)}, the "
+                    "longest break-glass session ztctl allows",
+                )
     kind = _exactly_one(raw, _ROUTE_KINDS, where, problems)
     route: Route | None = None
     if kind == "proxy":
@@ -601,15 +869,17 @@ def _parse_proxy(raw: Any, where: str, problems: _Problems) -> ProxyRoute | None
     if not isinstance(raw, str):
         problems.add(where, "must be a proxy URL such as socks5://127.0.0.1:1080")
         return None
-    parts = urlsplit(raw)
     try:
+        parts = urlsplit(raw)
         port = parts.port
+        scheme, hostname = parts.scheme, parts.hostname
     except ValueError:
-        port = None
-    if parts.scheme not in _PROXY_SCHEMES or not parts.hostname or port is None:
+        scheme, hostname, port = "", None, None
+    if scheme not in _PROXY_SCHEMES or not hostname or port is None:
         problems.add(
             where,
-            f"{raw!r} must be socks5://HOST:PORT, socks5h://HOST:PORT or http(s)://HOST:PORT",
+            f"{redact_url(raw)} must be socks5://HOST:PORT, socks5h://HOST:PORT or "
+            "http(s)://HOST:PORT",
         )
         return None
     return ProxyRoute(url=raw)
@@ -630,7 +900,7 @@ def _parse_ssh(raw: Any, where: str, problems: _Problems, base_dir: Path | None)
         return None
     port = raw.get("port", 22)
     if not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536:
-        problems.add(f"{where}.port", f"{port!r} is not a TCP port")
+        problems.add(f"{where}.port", f"{quote(port)} is not a TCP port")
         return None
     identity = None
     if raw.get("identityFile") is not None:

@@ -60,7 +60,9 @@ def describe_route(cluster: Cluster) -> str | None:
         return None
     route = bg.route
     if route.kind == "proxy":
-        return f"proxy {route.url}"  # type: ignore[union-attr]
+        from ztctl.core.catalog import hide_passwords
+
+        return f"proxy {hide_passwords(route.url)}"  # type: ignore[union-attr]
     if route.kind == "ssh":
         user = f"{route.user}@" if route.user else ""  # type: ignore[union-attr]
         return f"ssh {user}{route.host}:{route.port}"  # type: ignore[union-attr]

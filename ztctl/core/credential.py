@@ -40,6 +40,8 @@ LEEWAY_S = 10.0
 # another one for this long; they tell the user to run `ztctl login`.
 LOGIN_COOLDOWN_S = 60.0
 LOCK_NAME = "access-login.lock"
+# Access sessions last at most a month; a token claiming a later expiry is not believed.
+MAX_TOKEN_LIFETIME_S = 366 * 86400.0
 
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789._-")
 _NAME_ENDS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
@@ -96,11 +98,115 @@ def token_claims(token: str) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
+# JSON allows `Infinity` and huge numbers; a time claim outside years 1970-9999 is none.
+_MAX_EPOCH = 253402300799.0
+# Access signs with RS256; `none` and shared-secret (HS*) algorithms never come from it.
+SIGNING_ALGORITHMS = frozenset(
+    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+)
+
+
 def _number(claims: Mapping[str, Any], name: str) -> float | None:
     value = claims.get(name)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    return float(value)
+    number = float(value)
+    if not 0.0 <= number <= _MAX_EPOCH:  # also false for NaN
+        return None
+    return number
+
+
+def token_header(token: str) -> dict[str, Any] | None:
+    """The JOSE header, unverified; ``None`` if ``token`` is not a JWT."""
+    import base64
+
+    parts = token.strip().split(".")
+    if len(parts) != 3 or not parts[0]:
+        return None
+    segment = parts[0] + "=" * (-len(parts[0]) % 4)
+    try:
+        value = json.loads(base64.urlsafe_b64decode(segment.encode("ascii")))
+    except (ValueError, UnicodeError, RecursionError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def fast_path_problem(
+    token: str, claims: Mapping[str, Any], *, team: str | None, now: float
+) -> str | None:
+    """Why the keyring copy may not be served without loading the catalog, or ``None``.
+
+    On top of :func:`token_problem`: signed with an algorithm Access uses (never ``none``),
+    and issued by the team's Access — so the team must be known here (from the config).
+    """
+    if not team:
+        return "cannot be matched to a team without the catalog"
+    header = token_header(token)
+    alg = header.get("alg") if header else None
+    if alg not in SIGNING_ALGORITHMS:
+        return f"is not signed the way Access signs tokens (alg {str(alg)[:20]!r})"
+    if claims.get("iss") is None:
+        return "names no issuer (iss)"
+    return token_problem(claims, now=now, team=team)
+
+
+TEAMS_FILE = "access-teams.json"  # cluster -> team whose Access issued its token (no secrets)
+
+
+def _remembered_team(env: Mapping[str, str], name: str) -> str | None:
+    """The team the slow path last checked ``name``'s token against (catalog or config)."""
+    from ztctl.adapters.fs import read_regular_file
+    from ztctl.core.paths import state_dir
+
+    try:
+        data = json.loads(read_regular_file(state_dir(env) / TEAMS_FILE, 64 * 1024))
+    except (OSError, ValueError):
+        return None
+    team = data.get(name) if isinstance(data, dict) else None
+    return team if isinstance(team, str) and team else None
+
+
+def _remember_team(env: Mapping[str, str], name: str, team: str | None) -> None:
+    """Record the team for the fast path; best effort (the slow path still works without)."""
+    if not team or _remembered_team(env, name) == team:
+        return
+    from ztctl.adapters.fs import atomic_write, ensure_private_dir, read_regular_file
+    from ztctl.core.paths import state_dir
+
+    directory = state_dir(env)
+    try:
+        try:
+            data = json.loads(read_regular_file(directory / TEAMS_FILE, 64 * 1024))
+        except (OSError, ValueError):
+            data = {}
+        if not isinstance(data, dict):
+            data = {}
+        data[name] = team
+        ensure_private_dir(directory)
+        atomic_write(directory / TEAMS_FILE, json.dumps(data).encode("utf-8"), mode=0o600)
+    except OSError:
+        pass
+
+
+def _fast_team(env: Mapping[str, str], name: str) -> str | None:
+    """The team a keyring token must come from, known without the catalog: the config's,
+    else the one the slow path recorded for this cluster."""
+    return _config_team(env) or _remembered_team(env, name)
+
+
+def _config_team(env: Mapping[str, str]) -> str | None:
+    """``team`` from the config file, read cheaply (tomllib only); ``None`` if unknown."""
+    import tomllib
+
+    from ztctl.adapters.fs import read_regular_file
+    from ztctl.core.paths import config_path
+
+    try:
+        raw = read_regular_file(config_path(None, env), 1024 * 1024)
+        team = tomllib.loads(raw.decode("utf-8")).get("team")
+    except (OSError, ValueError):
+        return None
+    return team if isinstance(team, str) and team else None
 
 
 def expires_at(claims: Mapping[str, Any]) -> float | None:
@@ -132,7 +238,9 @@ def token_problem(
         return "is not a JWT"
     exp = expires_at(claims)
     if exp is None:
-        return "has no expiry (exp)"
+        return "has no expiry (exp), or one that is not a time"
+    if exp > now + MAX_TOKEN_LIFETIME_S:
+        return f"claims to expire at {rfc3339(exp)}, later than any Access session"
     if exp <= now + leeway:
         return f"expired at {rfc3339(exp)}" if exp <= now else f"expires at {rfc3339(exp)}"
     nbf = _number(claims, "nbf")
@@ -215,7 +323,10 @@ def get_credential(
     token = read_secret_fast(name, env)
     if token:
         claims = token_claims(token)
-        if claims is not None and token_problem(claims, now=now()) is None:
+        if (
+            claims is not None
+            and fast_path_problem(token, claims, team=_fast_team(env, name), now=now()) is None
+        ):
             return Credential(api_version, token, expires_at(claims), "keyring")
     return _refresh(
         name,
@@ -223,6 +334,7 @@ def get_credential(
         api_version=api_version,
         interactive=interactive and not no_input and not _truthy(env.get("ZTCTL_NO_INPUT")),
         had_token=bool(token),
+        keyring_token=token,
         notify=notify or (lambda _message: None),
         now=now,
     )
@@ -245,6 +357,7 @@ def _refresh(
     had_token: bool,
     notify: Callable[[str], None],
     now: Callable[[], float],
+    keyring_token: str | None = None,
 ) -> Credential:
     from ztctl.adapters import keyring
     from ztctl.adapters.cloudflared import Cloudflared
@@ -263,10 +376,21 @@ def _refresh(
     app = cluster.credentials.app  # type: ignore[union-attr]
     cloudflared = Cloudflared(config.access.cloudflared, env=dict(env))
 
+    if keyring_token:
+        # The catalog is loaded now: the keyring copy is served if it is the team's.
+        claims = token_claims(keyring_token)
+        if (
+            claims is not None
+            and fast_path_problem(keyring_token, claims, team=team, now=now()) is None
+        ):
+            _remember_team(env, name, team)
+            return _answer(api_version, keyring_token, "keyring")
+
     token = cloudflared.cached_token(app)
     problem = token_problem(token_claims(token), now=now(), team=team) if token else None
     if token and problem is None:
         keyring.set_secret(name, token)
+        _remember_team(env, name, team)
         return _answer(api_version, token, "cloudflared")
 
     state = "expired" if had_token else "missing"

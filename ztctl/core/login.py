@@ -95,6 +95,7 @@ class LoginResult:
     warp_version: str | None
     steps: tuple[Step, ...]
     tokens: tuple[TokenInfo, ...] = ()
+    team_source: str = "option"  # option | config | catalog | warp | mdm
 
     @property
     def changed(self) -> bool:
@@ -113,6 +114,7 @@ class LoginResult:
             "ok": self.ok,
             "changed": self.changed,
             "team": self.team,
+            "teamSource": self.team_source,
             "identity": self.identity,
             "warpVersion": self.warp_version,
             "steps": [s.to_dict() for s in self.steps],
@@ -139,16 +141,44 @@ def enrol_url(team: str) -> str:
     return f"https://{team}.cloudflareaccess.com/warp"
 
 
-def resolve_team(request: LoginRequest) -> str:
-    team = (
-        request.team or request.config.team or (request.catalog.team if request.catalog else None)
+def resolve_team(
+    request: LoginRequest, discover: Callable[[], tuple[str, str] | None] | None = None
+) -> tuple[str, str]:
+    """The team to log in to and where it came from.
+
+    In order: ``--team`` ("option"), the config ("config"), the catalog ("catalog"), then
+    ``discover`` — what WARP already knows ("warp": its registration; "mdm": its MDM file).
+    """
+    for team, source in (
+        (request.team, "option"),
+        (request.config.team, "config"),
+        (request.catalog.team if request.catalog else None, "catalog"),
+    ):
+        if team:
+            return team, source
+    found = discover() if discover is not None else None
+    if found is not None:
+        return found
+    raise InvalidInput(
+        "no Zero Trust team is configured, and WARP is not enrolled in one",
+        "pass --team TEAM (saved once login succeeds), or run `ztctl config set team TEAM`",
     )
-    if not team:
-        raise InvalidInput(
-            "no Zero Trust team is configured",
-            f'pass --team TEAM, or set `team = "..."` in {request.config.path}',
-        )
-    return team
+
+
+def discover_team(client: WarpClient, env: Mapping[str, str]) -> tuple[str, str] | None:
+    """The team WARP itself names: its registration, else its MDM file."""
+    registration = client.registration()
+    if registration is not None and registration.is_team and registration.organization:
+        return registration.organization, "warp"
+    team = _team_from_mdm(env)
+    return (team, "mdm") if team else None
+
+
+def _team_from_mdm(env: Mapping[str, str]) -> str | None:
+    """The ``organization`` WARP's MDM file names (mdm.xml, or the macOS managed plist)."""
+    from ztctl.adapters.mdm import team_from_mdm
+
+    return team_from_mdm()
 
 
 def _ignore(_kind: str, _text: str) -> None:
@@ -173,11 +203,11 @@ def login(
     from ztctl.adapters.warp import WarpClient
     from ztctl.core import audit
 
-    team = resolve_team(request)
     env = _env_for_children(request)
+    client = warp or WarpClient(request.config.warp.cli, env=env)
+    team, team_source = resolve_team(request, lambda: discover_team(client, request.env))
     # Logging in lifts a previous `ztctl logout`: kubectl may refresh tokens again.
     (request.state_dir / LOGGED_OUT_MARKER).unlink(missing_ok=True)
-    client = warp or WarpClient(request.config.warp.cli, env=env)
     steps: list[Step] = []
 
     on_event("progress", "Looking for warp-cli")
@@ -204,7 +234,7 @@ def login(
             raise
         _remember_tokens(request.state_dir, [t.cluster for t in tokens])
 
-    result = LoginResult(team, version, tuple(steps), tuple(tokens))
+    result = LoginResult(team, version, tuple(steps), tuple(tokens), team_source)
     audit.record(
         request.state_dir,
         "login",
@@ -485,7 +515,13 @@ def logout(
     from ztctl.core import audit
 
     names = sorted(set(remembered_tokens(state_dir)) | {n for n, _ in _access_clusters(catalog)})
-    removed = tuple(name for name in names if keyring.delete_secret(name))
+    removed: tuple[str, ...] = ()
+    try:
+        removed = tuple(name for name in names if keyring.delete_secret(name))
+    except keyring.KeyringUnavailable:
+        # No keyring (a headless machine, a container): ztctl never stored a token, so there
+        # is nothing to remove; logging out still works (and still disconnects on request).
+        removed = ()
     if _index_path(state_dir).exists():
         atomic_write(_index_path(state_dir), json.dumps({"clusters": []}).encode(), mode=0o600)
     disconnected: bool | None = None

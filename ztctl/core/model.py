@@ -99,7 +99,10 @@ class Cluster:
         if self.certificate_authority_data is not None:
             return base64.b64decode(self.certificate_authority_data)
         assert self.certificate_authority is not None
-        return self.certificate_authority.read_bytes()
+        from ztctl.adapters.fs import MAX_PEM_BYTES, read_regular_file
+
+        # A regular file of bounded size only: /dev/zero or a FIFO would be read forever.
+        return read_regular_file(self.certificate_authority, MAX_PEM_BYTES)
 
 
 @dataclass(frozen=True)

@@ -98,6 +98,30 @@ class StatusResult:
     def identity(self) -> str | None:
         return next((t.identity for t in self.tokens if t.valid and t.identity), None)
 
+    @property
+    def login_needed(self) -> list[str]:
+        """Why ``ztctl login`` is needed (empty: it is not); ``status`` then exits 4."""
+        reasons = []
+        if self.warp.error is None and self.warp.registered is False:
+            reasons.append("this device is not enrolled in Zero Trust")
+        elif (
+            self.warp.error is None
+            and self.team
+            and self.warp.organization
+            and self.warp.organization != self.team
+        ):
+            reasons.append(
+                f"this device is enrolled in team {self.warp.organization!r}, not {self.team!r}"
+            )
+        for token in self.tokens:
+            if not token.valid:
+                reasons.append(f"the Access token for {token.cluster} is {token.problem}")
+        return reasons
+
+    @property
+    def fix(self) -> str | None:
+        return "run `ztctl login`" if self.login_needed else None
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "team": self.team,
@@ -110,6 +134,9 @@ class StatusResult:
             "contextError": self.context_error,
             "breakGlass": list(self.break_glass),
             "catalogError": self.catalog_error,
+            "loginNeeded": bool(self.login_needed),
+            "loginReasons": self.login_needed,
+            "fix": self.fix,
         }
 
 
@@ -213,10 +240,15 @@ def gather_status(
 
 def _active_sessions(state_dir: Path) -> tuple[dict[str, Any], ...]:
     from ztctl.core.breakglass.session import list_sessions
+    from ztctl.core.catalog import hide_passwords
 
     now = time.time()
-    return tuple(
-        s.view(now)
-        for s in list_sessions(state_dir)
-        if s.state == "active" and s.remaining(now) > 0
-    )
+    views = []
+    for s in list_sessions(state_dir):
+        if s.state == "active" and s.remaining(now) > 0:
+            view = dict(s.view(now))
+            for key, value in view.items():
+                if isinstance(value, str):
+                    view[key] = hide_passwords(value)  # a proxy URL's password stays private
+            views.append(view)
+    return tuple(views)

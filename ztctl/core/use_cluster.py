@@ -531,3 +531,80 @@ def merge_cluster(
         duplicates=tuple(plan.duplicates),
         warnings=tuple(warnings),
     )
+
+
+# --- `use-cluster -`: the previous context ------------------------------------------
+
+PREVIOUS_CONTEXT_FILE = "previous-context"
+
+
+def remember_previous(state_dir: Path, previous: str) -> None:
+    """Record the context a switch left, for ``use-cluster -`` (like kubectx's file)."""
+    from ztctl.adapters.fs import atomic_write, ensure_private_dir
+
+    if not previous:
+        return
+    ensure_private_dir(state_dir)
+    atomic_write(state_dir / PREVIOUS_CONTEXT_FILE, (previous + "\n").encode("utf-8"))
+
+
+def previous_context(state_dir: Path) -> str | None:
+    """The context the last switch left, or ``None`` when there was none."""
+    try:
+        with (state_dir / PREVIOUS_CONTEXT_FILE).open("rb") as handle:
+            raw = handle.read(4096)
+    except OSError:
+        return None
+    name = raw.decode("utf-8", "replace").strip()
+    return name or None
+
+
+@dataclass(frozen=True)
+class SwitchResult:
+    context: str
+    previous_context: str
+    file: str | None  # the file whose current-context was written; None when unchanged
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "context": self.context,
+            "previousContext": self.previous_context or None,
+            "currentContext": self.context,
+            "switched": self.file is not None,
+            "file": self.file,
+        }
+
+
+def switch_context(
+    name: str,
+    *,
+    kubeconfig: str | os.PathLike[str] | None = None,
+    env: Mapping[str, str] | None = None,
+    lock_timeout: float = LOCK_TIMEOUT_S,
+) -> SwitchResult:
+    """Make the existing context ``name`` current, as ``kubectl config use-context`` does.
+
+    The value goes to the file whose current-context kubectl reads, else to the file kubectl
+    writes new values to; under client-go's locks, atomically, with one backup.
+    """
+    prec = precedence(kubeconfig, env)
+    with locked(prec.paths, lock_timeout), gc_paused():
+        kc = merge_files(prec, tuple(read_file(path) for path in prec.paths))
+        if name not in kc.contexts:
+            raise InvalidInput(
+                f"the previous context {name!r} is no longer in kubeconfig",
+                "pick one with `ztctl use-cluster` (or `kubectl config get-contexts`)",
+            )
+        if kc.current_context == name:
+            return SwitchResult(name, kc.current_context, None)
+        path = kc.current_context_file or kc.default_filename
+        editor = FileEditor(kc.file(path))
+        editor.set_scalar("current-context", name)
+        edited = editor.build()
+        if edited is None:  # pragma: no cover - set_scalar always changes a different value
+            return SwitchResult(name, kc.current_context, None)
+        check_unchanged(edited.file.path, edited.file.signature)
+        target, _backup = write_file(
+            edited.file.path, edited.content, edited.file.raw if edited.file.exists else None
+        )
+    return SwitchResult(name, kc.current_context, str(target))

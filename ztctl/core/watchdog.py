@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import argparse
 import signal
+import sys
 import time
 from pathlib import Path
 
 from ztctl.core.breakglass.lifecycle import expire
 from ztctl.core.breakglass.processes import starter_alive
 from ztctl.core.breakglass.session import STATE_OPENING, read_session
+from ztctl.core.breakglass.trusted import CatalogRoutes
 
 # While opening, the deadline still moves (to "proven + ttl"): look often. Once active it
 # is fixed; the longer sleep only bounds how long a watchdog lingers after a lost SIGTERM.
@@ -28,14 +30,19 @@ POLL_ACTIVE_S = 30.0
 
 
 def watch(state_dir: Path, cluster: str, session_id: str) -> int:
+    # The deadline is the session file's, cut back by the TTL rules: the catalog's maxTtl
+    # (the catalog start used, from ZTCTL_CATALOG) and 7 days. The file is not trusted.
+    routes = CatalogRoutes(state_dir)
     while True:
-        session = read_session(state_dir, cluster)
+        session = routes.cap(read_session(state_dir, cluster))
         if session is None or session.id != session_id:
             return 0  # ended (or replaced): nothing to guard
         remaining = session.remaining()
         abandoned = session.state == STATE_OPENING and not starter_alive(session)
         if remaining <= 0 or abandoned:
-            expire(state_dir, cluster, session_id, by="watchdog")
+            ended = expire(state_dir, cluster, session_id, by="watchdog", routes=routes)
+            if ended is not None and ended.audit:  # to watchdog.log; the route is closed
+                print(f"ztctl watchdog: {ended.audit}", file=sys.stderr, flush=True)
             if read_session(state_dir, cluster) is None:
                 return 0
             time.sleep(POLL_OPENING_S)  # the lock was busy: try again

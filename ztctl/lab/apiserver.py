@@ -53,6 +53,7 @@ from ztctl.lab import (
     ROUTE_BREAK_GLASS,
     ROUTE_HEADER,
     ROUTE_ZERO_TRUST,
+    resources,
 )
 from ztctl.lab import state as lab_state
 from ztctl.lab.cfapi import intercepts, path_verdict
@@ -120,8 +121,6 @@ _READYZ_CHECKS = (
 )
 # Which checks fail while the ``api_ready`` fault is off.
 _NOT_READY_FAILS = frozenset({"etcd-readiness", "informer-sync"})
-
-_NAMESPACES = ("default", "kube-node-lease", "kube-public", "kube-system")
 
 _API_RESOURCES_V1 = {
     "kind": "APIResourceList",
@@ -503,10 +502,9 @@ class _Handler(BaseHTTPRequestHandler):
             "/version": lambda: KUBE_VERSION,
             "/api": self._api_versions,
             "/apis": _api_groups,
-            "/api/v1": lambda: _API_RESOURCES_V1,
+            "/api/v1": lambda: {**_API_RESOURCES_V1, "resources": resources.RESOURCES_V1},
             f"/apis/{_AUTHN_GROUP}": lambda: _api_groups()["groups"][0],
             f"/apis/{_AUTHN_GROUP}/v1": lambda: _AUTHN_RESOURCES_V1,
-            "/api/v1/namespaces": _namespace_list,
         }
         if path in getters:
             if method not in ("GET", "HEAD"):
@@ -518,12 +516,9 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             self._json(200, getters[path]())
             return
-        if path.startswith("/api/v1/namespaces/") and path.count("/") == 4:
-            name = path.rsplit("/", 1)[1]
-            if name in _NAMESPACES and method in ("GET", "HEAD"):
-                self._json(200, _namespace(name))
-            else:
-                self._status(404, "NotFound", f'namespaces "{name}" not found')
+        found = resources.lookup(path)
+        if found is not None:
+            self._resource(method, path, *found)
             return
         if path == f"/apis/{_AUTHN_GROUP}/v1/selfsubjectreviews":
             if method != "POST":
@@ -539,6 +534,27 @@ class _Handler(BaseHTTPRequestHandler):
             self._status(404, "NotFound", "the server could not find the requested resource")
             return
         self._text(404, "404 page not found\n")
+
+    def _resource(self, method: str, path: str, kind: str, found: Any) -> None:
+        """A read of a lab object or list: JSON, or the Table kubectl asks for."""
+        if method not in ("GET", "HEAD"):
+            self._status(
+                405,
+                "MethodNotAllowed",
+                "the lab cluster is read-only: the server does not allow this method",
+            )
+            return
+        if found is None:
+            name = path.rstrip("/").rsplit("/", 1)[1]
+            self._status(404, "NotFound", f'{kind.lower()}s "{name}" not found')
+            return
+        items = found if isinstance(found, list) else [found]
+        if "as=Table" in self.headers.get("Accept", ""):
+            self._json(200, resources.table(kind, items))
+        elif isinstance(found, list):
+            self._json(200, resources.listing(kind, items))
+        else:
+            self._json(200, found)
 
     def _health(self, kind: str, query: dict[str, list[str]]) -> None:
         checks = _READYZ_CHECKS if kind == "readyz" else _LIVEZ_CHECKS
@@ -618,32 +634,4 @@ def _api_groups() -> dict[str, Any]:
         "kind": "APIGroupList",
         "apiVersion": "v1",
         "groups": [{"name": _AUTHN_GROUP, "versions": [version], "preferredVersion": version}],
-    }
-
-
-_CREATED = _rfc3339(time.time() - 86400)
-
-
-def _namespace(name: str) -> dict[str, Any]:
-    return {
-        "kind": "Namespace",
-        "apiVersion": "v1",
-        "metadata": {
-            "name": name,
-            "uid": str(uuid.uuid5(uuid.NAMESPACE_URL, f"ztctl-lab/{name}")),
-            "resourceVersion": "1",
-            "creationTimestamp": _CREATED,
-            "labels": {"kubernetes.io/metadata.name": name},
-        },
-        "spec": {"finalizers": ["kubernetes"]},
-        "status": {"phase": "Active"},
-    }
-
-
-def _namespace_list() -> dict[str, Any]:
-    return {
-        "kind": "NamespaceList",
-        "apiVersion": "v1",
-        "metadata": {"resourceVersion": "1"},
-        "items": [_namespace(n) for n in _NAMESPACES],
     }

@@ -322,8 +322,8 @@ def step_break_glass_end(tour: Tour) -> str:
         and e.get("reason") == BREAK_GLASS_REASON
     ]
     kinds = [str(e["event"]).removeprefix("break-glass.") for e in events]
-    if not kinds or kinds[0] != "start" or kinds[-1] != "end":
-        raise StepFailed(f"the audit log holds {kinds}, expected start ... end")
+    if kinds[:2] != ["route-open", "start"] or kinds[-1] != "end":
+        raise StepFailed(f"the audit log holds {kinds}, expected route-open, start ... end")
     before = tour.work / "kubeconfig.sha256"
     if before.exists() and before.read_text() != _kubeconfig_digest(tour):
         raise StepFailed("break-glass changed the kubeconfig")

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import errno
 import subprocess
 import sys
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
+
 from tests.core.breakglass.helpers import make_session, ssh_route, wait_for
 from ztctl.adapters import routes_bg
 from ztctl.core import audit
-from ztctl.core.breakglass.lifecycle import end, reap
+from ztctl.core.breakglass.lifecycle import close_route, end, reap
 from ztctl.core.breakglass.processes import spawn_watchdog, watchdog_alive
-from ztctl.core.breakglass.session import STATE_OPENING, read_session
-from ztctl.core.breakglass.store import write_session
+from ztctl.core.breakglass.session import STATE_OPENING, VpnState, read_session
+from ztctl.core.breakglass.store import AuditFailed, record, write_session
+from ztctl.core.breakglass.trusted import CatalogRoutes
+from ztctl.core.model import BreakGlass, VpnRoute
 
 
 def test_reap_closes_an_expired_route_and_audits_it(
@@ -103,3 +108,75 @@ def test_abandoned_opening_session_is_reaped(
     assert [e["why"] for e in audit.read_events(tmp_path, "break-glass.expire")] == [
         "start interrupted"
     ]
+
+
+@pytest.mark.parametrize(
+    ("failure", "shown"),
+    [
+        (OSError(errno.ENOSPC, "No space left on device"), "No space left on device"),
+        (OSError(errno.EIO, "Input/output error"), "Input/output error"),
+        (RuntimeError("short write: 12 of 80 bytes"), "RuntimeError: short write"),
+    ],
+)
+def test_any_audit_write_failure_is_an_audit_failed_and_end_still_closes_the_route(
+    tmp_path: Path,
+    route_process: tuple[subprocess.Popen[bytes], str],
+    monkeypatch: pytest.MonkeyPatch,
+    failure: Exception,
+    shown: str,
+) -> None:
+    proc, control = route_process
+    session = make_session(tmp_path, route=ssh_route(proc, control))
+
+    def broken(_path: Path, _line: str) -> None:
+        raise failure
+
+    monkeypatch.setattr(audit, "append_line_durably", broken)
+    with pytest.raises(AuditFailed) as caught:
+        record(tmp_path, "break-glass.exec", session, command="kubectl")
+    assert caught.value.exit_code == 1
+    assert shown in caught.value.message
+    assert "cannot write break-glass.exec to the audit log" in caught.value.message
+
+    result = end(tmp_path, ["prod-eu"], by="alice")
+    [ended] = result.ended
+    assert ended.audit is not None and shown in ended.audit
+    assert proc.wait(timeout=10) is not None  # the route is closed all the same
+    assert read_session(tmp_path, "prod-eu") is None
+
+
+def _vpn(interface: str, down: list[str]) -> BreakGlass:
+    return BreakGlass(route=VpnRoute(up=("true",), down=tuple(down), interface=interface))
+
+
+def test_close_route_runs_the_catalogs_vpn_down_or_says_why_it_cannot(tmp_path: Path) -> None:
+    marker = tmp_path / "down-ran"
+    down = [sys.executable, "-c", f"open({str(marker)!r}, 'w').close()", "--token=t0ps3cret"]
+    session = make_session(tmp_path, route=VpnState("vpn oob", "oob"))
+    shown: list[str] = []
+
+    ran = close_route(
+        session, CatalogRoutes(tmp_path, known={"prod-eu": _vpn("oob", down)}), None, shown.append
+    )
+    assert ran.problem is None and marker.exists()
+    assert ran.command is not None and ran.command.endswith("'--token=***'")
+    assert shown == [f"running the catalog's VPN down command for prod-eu: {ran.command}"]
+    marker.unlink()
+
+    cases = [
+        (CatalogRoutes(tmp_path, known={"prod-eu": None}), "no longer gives prod-eu a VPN route"),
+        (
+            CatalogRoutes(tmp_path, known={"prod-eu": _vpn("wg1", down)}),
+            "now for interface wg1, not oob",
+        ),
+        (
+            CatalogRoutes(tmp_path, {"ZTCTL_CATALOG": str(tmp_path / "gone.yaml")}),
+            "the catalog cannot be read (catalog",
+        ),
+    ]
+    for routes, problem in cases:
+        teardown = close_route(session, routes, None, shown.append)
+        assert teardown.problem is not None and problem in teardown.problem
+        assert "close vpn oob yourself" in teardown.problem
+        assert teardown.command is None
+        assert not marker.exists()  # nothing ran

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ztctl.core.breakglass.policy import resolve_ttl, validate_reason
-from ztctl.core.errors import UsageError
+from ztctl.core.breakglass.policy import MAX_TTL_S, resolve_ttl, validate_reason
+from ztctl.core.errors import InvalidInput, UsageError
 
 # --- reasons ---------------------------------------------------------------------------
 
@@ -39,7 +39,7 @@ BAD_REASONS = [
 
 @pytest.mark.parametrize("reason", GOOD_REASONS)
 def test_meaningful_reasons_pass_normalised(reason: str) -> None:
-    assert validate_reason(f"  {reason}\n ") == " ".join(reason.split())
+    assert validate_reason(f"  {reason}  ") == " ".join(reason.split())
 
 
 @pytest.mark.parametrize("reason", BAD_REASONS)
@@ -51,7 +51,7 @@ def test_empty_short_or_placeholder_reasons_are_refused_with_an_example(reason: 
 
 
 def test_reason_with_control_characters_or_too_long_is_refused() -> None:
-    with pytest.raises(UsageError, match="control characters"):
+    with pytest.raises(UsageError, match="control character"):
         validate_reason("INC-4711 tunnel down\x1b[2J")
     with pytest.raises(UsageError, match="characters long"):
         validate_reason("tunnel down " * 60)
@@ -121,7 +121,7 @@ def test_ttl_rule(text: str | None, max_ttl: int, granted: int | None) -> None:
 
 REASON_CASES = [
     ("INC-4711 Zero Trust tunnel down", "INC-4711 Zero Trust tunnel down"),
-    ("  WARP   outage\tin eu ", "WARP outage in eu"),
+    ("  WARP   outage  in eu ", "WARP outage in eu"),
     ("", None),
     ("test test test", None),
     ("asdfasdf qwerty", None),
@@ -129,6 +129,61 @@ REASON_CASES = [
     ("tunnel\x07 down in prod-eu", None),
     ("x" * 501, None),
 ]
+
+# Every character a reason may not hold: it is written to terminals and the audit log as is.
+REFUSED_CHARACTERS = [
+    ("\x00", "control character (U+0000"),  # C0: all of them, tab and newline too
+    ("\t", "control character (U+0009"),
+    ("\n", "control character (U+000A"),
+    ("\r", "control character (U+000D"),
+    ("\x07", "control character (U+0007"),  # BEL
+    ("\x1b", "control character (U+001B"),  # ESC
+    ("\x1b]0;owned\x07", "control character (U+001B"),  # an OSC title
+    ("\x1f", "control character (U+001F"),
+    ("\x7f", "control character (U+007F"),  # DEL
+    ("\x80", "control character (U+0080"),  # C1
+    ("\x9b", "control character (U+009B"),  # 8-bit CSI
+    ("\x9f", "control character (U+009F"),
+    ("\u202a", "bidirectional-text control (U+202A"),  # LRE .. RLO
+    ("\u202b", "bidirectional-text control (U+202B"),
+    ("\u202c", "bidirectional-text control (U+202C"),
+    ("\u202d", "bidirectional-text control (U+202D"),
+    ("\u202e", "bidirectional-text control (U+202E"),
+    ("\u2066", "bidirectional-text control (U+2066"),  # LRI .. PDI
+    ("\u2067", "bidirectional-text control (U+2067"),
+    ("\u2068", "bidirectional-text control (U+2068"),
+    ("\u2069", "bidirectional-text control (U+2069"),
+]
+
+
+@pytest.mark.parametrize(("char", "message"), REFUSED_CHARACTERS)
+def test_reason_with_a_control_or_bidi_character_is_refused(char: str, message: str) -> None:
+    with pytest.raises(UsageError) as caught:
+        validate_reason(f"INC-4711 Zero Trust{char} tunnel down")
+    assert message in caught.value.message
+    assert "position 20)" in caught.value.message  # where, without echoing the character
+    assert char not in caught.value.message
+    assert "plain text" in caught.value.fix
+
+
+@pytest.mark.parametrize("char", ["\u00a0", "\u00e9", "\u200b", "\u2010", "\u3000"])
+def test_reason_with_printable_unicode_is_kept(char: str) -> None:
+    assert validate_reason(f"INC-4711 Zero Trust{char}tunnel down").startswith("INC-4711")
+
+
+def test_max_ttl_over_seven_days_is_a_catalog_error_before_the_ttl() -> None:
+    huge = 999999999999 * 86400
+    for ttl in ("3000000d", "1h", None):
+        with pytest.raises(InvalidInput) as caught:
+            resolve_ttl(ttl, huge, "prod-eu")
+        assert caught.value.exit_code == 3
+        assert "over ztctl's limit of 7d" in caught.value.message
+        assert "breakGlass.maxTtl of prod-eu to 7d or less" in caught.value.fix
+    assert resolve_ttl("7d", MAX_TTL_S, "prod-eu") == 7 * 86400  # exactly the limit
+    with pytest.raises(InvalidInput):
+        resolve_ttl("1h", MAX_TTL_S + 1, "prod-eu")
+    with pytest.raises(UsageError, match="maxTtl 7d"):
+        resolve_ttl("3000000d", MAX_TTL_S, "prod-eu")
 
 
 @pytest.mark.parametrize(("text", "kept"), REASON_CASES)

@@ -15,6 +15,7 @@ from ztctl.core.breakglass.session import (
     STATE_OPENING,
     ProxyState,
     RouteState,
+    Session,
     SshState,
     UnknownState,
     VpnState,
@@ -139,9 +140,9 @@ ROUTE_CASES = [
         },
     ),
     (
-        VpnState("vpn oob", ("wg-quick", "down", "oob"), "oob"),
+        VpnState("vpn oob", "oob"),
         {"kind": "vpn", "display": "vpn oob"},
-        {"down": ["wg-quick", "down", "oob"], "interface": "oob"},
+        {"interface": "oob"},
     ),
     (UnknownState("", "", None), {"kind": "", "display": ""}, {}),
 ]
@@ -172,3 +173,76 @@ def test_a_route_without_kind_reads_as_unknown() -> None:
     assert route_from_dict({"kind": "carrier-pigeon", "display": "x", "pid": 3}) == UnknownState(
         "carrier-pigeon", "x"
     )
+
+
+def test_a_stored_vpn_down_command_is_not_read_back() -> None:
+    """What closes a VPN is the catalog's down command, never one from the session file."""
+    edited = {"kind": "vpn", "display": "vpn oob", "down": ["sh", "-c", "id > /tmp/x"]}
+    route = route_from_dict({**edited, "interface": "oob"})
+    assert route == VpnState("vpn oob", "oob")
+    assert route.to_dict()["down"] == []
+
+
+# --- how far a session file is trusted -------------------------------------------------
+
+DAY = 86400
+NOW = 1_800_000_000.0
+TRUST_CASES = [
+    # state, started, deadline, ttlSeconds -> (started, deadline) as read
+    ("active", NOW - 60, NOW + 3540, 3600, (NOW - 60, NOW + 3540)),  # as written
+    ("active", NOW - 60, NOW + 10 * 365 * DAY, 3600, (NOW - 60, NOW + 3540)),  # +10 years
+    ("active", NOW, NOW + 30 * DAY, 30 * DAY, (NOW, NOW + 7 * DAY)),  # a TTL over 7 days
+    ("active", NOW, NOW + 30 * DAY, 10**30, (NOW, NOW + 7 * DAY)),
+    ("active", NOW, NOW + 3600, 0, (NOW, NOW)),  # no TTL: expired
+    ("opening", NOW, NOW + 3600 + 300, 3600, (NOW, NOW + 3900)),  # + the opening allowance
+    ("opening", NOW, NOW + 10 * DAY, 3600, (NOW, NOW + 3900)),
+    ("active", NOW + 10 * 365 * DAY, NOW + 10 * 365 * DAY, 3600, (NOW, NOW)),  # future start
+    ("active", float("inf"), float("inf"), 3600, (NOW, NOW)),
+    ("active", float("nan"), NOW + 60, 3600, (NOW, NOW)),
+    ("active", NOW, float("inf"), 3600, (NOW, NOW)),
+    ("active", NOW, 1e300, 3600, (NOW, NOW + 3600)),
+    ("active", -5.0, NOW, 3600, (NOW, NOW)),
+]
+
+
+@pytest.mark.parametrize(("state", "started", "deadline", "ttl", "read"), TRUST_CASES)
+def test_an_edited_session_file_cannot_extend_the_deadline(
+    tmp_path: Path,
+    state: str,
+    started: float,
+    deadline: float,
+    ttl: object,
+    read: tuple[float, float],
+) -> None:
+    data = {
+        "id": "bg-1",
+        "cluster": "prod-eu",
+        "state": state,
+        "started": started,
+        "deadline": deadline,
+        "ttlSeconds": ttl,
+        "route": {"kind": "proxy", "display": "proxy x"},
+    }
+    session = Session.from_dict(json.loads(json.dumps(data)), tmp_path / "s.json", now=NOW)
+    assert (session.started, session.deadline) == read
+    assert session.ttl_s <= 7 * DAY
+    view = session.view(now=NOW)  # shown by status: must not crash on any of these
+    assert view["deadline"].endswith("Z")
+
+
+def test_capped_by_the_catalog_max_ttl() -> None:
+    session = Session.from_dict(
+        {
+            "id": "bg-1",
+            "cluster": "c",
+            "state": "active",
+            "started": NOW,
+            "deadline": NOW + 4 * 3600,
+            "ttlSeconds": 4 * 3600,
+        },
+        Path("s.json"),
+        now=NOW,
+    )
+    assert session.capped(3600).deadline == NOW + 3600  # the catalog now says 1h
+    assert session.capped(8 * 3600) is session  # a longer maxTtl never extends it
+    assert session.capped(10**12).deadline == NOW + 4 * 3600

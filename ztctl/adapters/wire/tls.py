@@ -36,7 +36,12 @@ def client_context(
         if cert_pem is not None and key_pem is not None:
             load_chain_from_memory(ctx, cert_pem, key_pem)
         elif cert_file is not None:
-            ctx.load_cert_chain(str(cert_file), str(key_file or cert_file))
+            from ztctl.adapters.fs import MAX_PEM_BYTES, read_regular_file
+
+            # Read bounded first (OpenSSL would read a FIFO or /dev/zero forever).
+            cert_bytes = read_regular_file(cert_file, MAX_PEM_BYTES)
+            key_bytes = read_regular_file(key_file, MAX_PEM_BYTES) if key_file else cert_bytes
+            load_chain_from_memory(ctx, cert_bytes, key_bytes)
     except FileNotFoundError as exc:
         raise ClientCertMissing(str(exc.filename or cert_file)) from None
     except (ssl.SSLError, OSError, ValueError) as exc:

@@ -3,17 +3,34 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import click
 
-from ztctl.cli.complete import cluster_names
-from ztctl.cli.output import emit, json_option, pass_app, print_table, use_color
+from ztctl.cli.complete import cluster_names, session_then_cluster_names
+from ztctl.cli.output import emit, json_option, local_time, pass_app, print_table, use_color
+from ztctl.cli.params import Seconds
 
 if TYPE_CHECKING:
     from ztctl.cli.app import App
     from ztctl.core.breakglass.child import ExecPlan
-    from ztctl.core.breakglass.lifecycle import EndResult, StartResult, StatusResult
+    from ztctl.core.breakglass.lifecycle import Ended, EndResult, StartResult, StatusResult
+    from ztctl.core.breakglass.trusted import CatalogRoutes
+    from ztctl.core.model import Cluster
+
+
+def catalog_routes(app: App) -> CatalogRoutes:
+    """Where break-glass takes route commands and ``maxTtl`` from: ``--catalog`` or the
+    configured catalog (read without the network), never the session file."""
+    from ztctl.core.breakglass.trusted import CatalogRoutes
+    from ztctl.core.errors import ZtctlError
+
+    try:
+        source = app.catalog_source
+    except ZtctlError:  # a broken config: ZTCTL_CATALOG, else the route cannot be looked up
+        source = None
+    return CatalogRoutes(app.state_dir, app.env, source=source)
 
 
 @click.group("break-glass")
@@ -34,7 +51,7 @@ def command() -> None:
     "--ttl",
     metavar="DURATION",
     help="How long the route stays open, e.g. 30m or 2h (default 1h; at most the "
-    "catalog's maxTtl).",
+    "catalog's maxTtl, and never over 7d).",
 )
 @click.option(
     "--force",
@@ -43,7 +60,7 @@ def command() -> None:
 )
 @click.option(
     "--timeout",
-    type=click.FloatRange(min=0.05),
+    type=Seconds(0.05, 600),
     default=None,
     metavar="S",
     help="Seconds each probe may take (default: doctor.timeout from the config, 3).",
@@ -60,9 +77,15 @@ def start_command(
 ) -> None:
     """Open the out-of-band route, prove the API server answers"""
     from ztctl.core.breakglass import lifecycle
+    from ztctl.core.breakglass.policy import resolve_ttl, validate_reason
 
+    chosen = app.cluster(cluster)
+    if chosen.break_glass is not None:  # a bad request is refused before anything is asked
+        validate_reason(reason)
+        resolve_ttl(ttl, chosen.break_glass.max_ttl_s, chosen.name)
+    _require_trust(app, chosen)
     request = lifecycle.StartRequest(
-        cluster=app.cluster(cluster),
+        cluster=chosen,
         reason=reason,
         state_dir=app.state_dir,
         ttl=ttl,
@@ -72,18 +95,41 @@ def start_command(
         interactive=app.interactive,
         timeout=timeout if timeout is not None else app.config.doctor.timeout,
         catalog_names=tuple(app.catalog().names),
+        catalog_source=app.catalog_source,
     )
     result = lifecycle.start(request, on_progress=app.info)
     for ended in result.expired:
         app.info(f"closed the expired break-glass session for {ended.session.cluster}")
+        if ended.audit:
+            app.warn(ended.audit)
     for warning in result.warnings:
         app.warn(warning)
     emit(app, result.to_dict(), lambda: _start_text(app, result))
 
 
-def _start_text(app: App, result: StartResult) -> None:
-    from ztctl.core.duration import format_duration
+def _require_trust(app: App, cluster: Cluster) -> None:
+    """A catalog VPN's up and down commands run only once approved (docs/security.md)."""
+    from ztctl.core import trust
 
+    commands = trust.vpn_commands(cluster)
+    if not commands:
+        return
+
+    def confirm(shown: str) -> bool:
+        click.echo(
+            f"The catalog asks to run these commands on this computer to bring the break-glass "
+            f"VPN of {cluster.name} up and down:",
+            err=True,
+        )
+        click.echo(shown, err=True)
+        return click.confirm("Run them?", default=False, err=True)
+
+    trust.require(
+        app.state_dir, commands, interactive=app.interactive, confirm=confirm, env=app.env
+    )
+
+
+def _start_text(app: App, result: StartResult) -> None:
     s = result.session
     v = result.verified
     bold = "\x1b[1m{}\x1b[0m" if use_color(app) else "{}"
@@ -106,7 +152,7 @@ def _start_text(app: App, result: StartResult) -> None:
         f"  verified   {s.server} answers over it: {answered}",
         f"  zero trust {zt_text}",
         f"  reason     {s.reason}",
-        f"  expires    {_local(s.deadline)} (in {format_duration(s.remaining())})",
+        f"  expires    {local_time(s.deadline)}",
         "",
         f"Use it:   ztctl break-glass exec {s.cluster} -- kubectl get pods",
         f"          ztctl break-glass shell {s.cluster}",
@@ -115,17 +161,11 @@ def _start_text(app: App, result: StartResult) -> None:
     sys.stdout.write("\n".join(lines) + "\n")
 
 
-def _local(ts: float) -> str:
-    from datetime import datetime
-
-    return datetime.fromtimestamp(ts).astimezone().strftime("%H:%M:%S %Z").strip()
-
-
 _EXEC_SETTINGS = {"ignore_unknown_options": True, "allow_interspersed_args": False}
 
 
 @command.command("exec", context_settings=_EXEC_SETTINGS)
-@click.argument("cluster", shell_complete=cluster_names)
+@click.argument("cluster", shell_complete=session_then_cluster_names)
 @click.argument("argv", nargs=-1, type=click.UNPROCESSED, required=True, metavar="-- CMD [ARGS]...")
 @pass_app
 def exec_command(app: App, cluster: str, argv: tuple[str, ...]) -> None:
@@ -135,12 +175,19 @@ def exec_command(app: App, cluster: str, argv: tuple[str, ...]) -> None:
     args = list(argv)
     if args and args[0] == "--":
         args = args[1:]
-    plan = child.prepare_exec(app.state_dir, cluster, args, kubeconfig=app.kubeconfig, env=app.env)
+    plan = child.prepare_exec(
+        app.state_dir,
+        cluster,
+        args,
+        kubeconfig=app.kubeconfig,
+        env=app.env,
+        routes=catalog_routes(app),
+    )
     _run(app, plan)
 
 
 @command.command("shell")
-@click.argument("cluster", shell_complete=cluster_names)
+@click.argument("cluster", shell_complete=session_then_cluster_names)
 @pass_app
 def shell_command(app: App, cluster: str) -> None:
     """Start a shell whose kubectl uses the break-glass route"""
@@ -149,7 +196,13 @@ def shell_command(app: App, cluster: str) -> None:
 
     shell = child.default_shell(app.env)
     plan = child.prepare_exec(
-        app.state_dir, cluster, [shell], kubeconfig=app.kubeconfig, env=app.env, as_shell=True
+        app.state_dir,
+        cluster,
+        [shell],
+        kubeconfig=app.kubeconfig,
+        env=app.env,
+        as_shell=True,
+        routes=catalog_routes(app),
     )
     from ztctl.core.duration import format_duration
 
@@ -181,8 +234,19 @@ def status_command(app: App) -> None:
     """Show open break-glass sessions"""
     from ztctl.core.breakglass.lifecycle import status
 
-    result = status(app.state_dir, app.env)
+    result = status(app.state_dir, app.env, catalog_routes(app))
     emit(app, result.to_dict(), lambda: _status_text(app, result))
+    _exit_if_unaudited(app, result.expired)
+
+
+def _exit_if_unaudited(app: App, ended: Sequence[Ended]) -> None:
+    """Exit 1 when a session was closed but its event could not be audited."""
+    lost = [e for e in ended if e.audit]
+    for e in lost:
+        app.warn(f"the break-glass session for {e.session.cluster} is closed, but {e.audit}")
+    if lost:
+        sys.stdout.flush()
+        raise SystemExit(1)
 
 
 def _status_text(app: App, result: StatusResult) -> None:
@@ -215,7 +279,7 @@ def _status_text(app: App, result: StatusResult) -> None:
 
 
 @command.command("end")
-@click.argument("cluster", required=False, shell_complete=cluster_names)
+@click.argument("cluster", required=False, shell_complete=session_then_cluster_names)
 @click.option("--all", "all_", is_flag=True, help="End every open session.")
 @json_option
 @pass_app
@@ -240,8 +304,16 @@ def end_command(app: App, cluster: str | None, all_: bool) -> None:
                 "name one (`ztctl break-glass end CLUSTER`) or end them all with --all",
             )
         names = open_
-    result = end(app.state_dir, names, by=os_user(), env=app.env)
+    result = end(
+        app.state_dir,
+        names,
+        by=os_user(),
+        env=app.env,
+        routes=catalog_routes(app),
+        on_progress=app.info,
+    )
     emit(app, result.to_dict(), lambda: _end_text(app, result))
+    _exit_if_unaudited(app, result.ended + result.expired)
     if any(e.problem for e in result.ended):
         sys.stdout.flush()
         raise SystemExit(1)

@@ -16,6 +16,12 @@ def completion_script(shell: str) -> str:
     complete_class = get_completion_class(shell)
     assert complete_class is not None
     script = complete_class(cli, {}, "ztctl", "_ZTCTL_COMPLETE").source()
+    if shell == "fish":
+        # click splits "plain,VALUE\tHELP" at every comma, cutting descriptions (and values)
+        # that contain one; only the first comma separates the type.
+        script = script.replace(
+            '(string split "," $completion)', '(string split -m 1 "," $completion)'
+        )
     return script if script.endswith("\n") else script + "\n"
 
 

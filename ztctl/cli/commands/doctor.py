@@ -10,6 +10,7 @@ import click
 
 from ztctl.cli.complete import cluster_names
 from ztctl.cli.output import emit, json_option, pass_app, use_color
+from ztctl.cli.params import Seconds
 
 if TYPE_CHECKING:
     from ztctl.cli.app import App
@@ -25,7 +26,7 @@ _STYLES = {"pass": "green", "warn": "yellow", "fail": "bold red", "skip": "dim"}
 @click.option("--all", "all_clusters", is_flag=True, help="Check every catalog cluster.")
 @click.option(
     "--timeout",
-    type=click.FloatRange(min=0.1, max=600),
+    type=Seconds(0.1, 600),
     default=None,
     metavar="S",
     help="Seconds each check may take (default: doctor.timeout from the config, 3).",

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import shlex
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
+from ztctl.cli.complete import lab_set_keys
 from ztctl.cli.output import emit, json_option, pass_app
 
 if TYPE_CHECKING:
@@ -25,6 +28,36 @@ def _dir_option(func: Any) -> Any:
         metavar="DIR",
         help="Lab directory (env ZTCTL_LAB_DIR; default: lab/ in ztctl's user state directory).",
     )(func)
+
+
+def _camel(value: Any) -> Any:
+    """The lab state's snake_case keys (``tos_accepted``) as the JSON's camelCase."""
+    if isinstance(value, dict):
+        return {_camel_key(k): _camel(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_camel(v) for v in value]
+    return value
+
+
+def _camel_key(key: Any) -> Any:
+    if not isinstance(key, str) or "_" not in key:
+        return key
+    first, *rest = key.split("_")
+    return first + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+def unset_lines(lab_dir: Path) -> list[str]:
+    """Shell lines that undo `lab up`'s exports: `eval "$(ztctl lab down)"`."""
+    import shlex
+
+    from ztctl.lab.env import CF_TOKEN_ENV, LabPaths
+
+    bin_dir = str(LabPaths.of(lab_dir).bin)
+    names = f"ZTCTL_LAB_DIR ZTCTL_CONFIG ZTCTL_STATE_DIR KUBECONFIG KUBECACHEDIR {CF_TOKEN_ENV}"
+    return [
+        f"unset {names}",
+        f'export PATH="${{PATH#{shlex.quote(bin_dir + ":")}}}"',
+    ]
 
 
 def _resolve_dir(lab_dir: Path | None) -> Path:
@@ -67,6 +100,13 @@ def up(app: App, lab_dir: Path | None) -> None:
         "exports": info.export_lines(),
     }
     emit(app, payload, lambda: click.echo("\n".join(info.export_lines())))
+    if not app.json and sys.stdout.isatty():
+        # Printed to a terminal, the exports change nothing: say how to use them.
+        app.info(
+            "these lines point a shell at the lab: paste them, or start it with "
+            f'`eval "$(ztctl lab up --dir {shlex.quote(str(info.dir))})"`; '
+            f'stop it with `eval "$(ztctl lab down --dir {shlex.quote(str(info.dir))})"`'
+        )
 
 
 @command.command("down")
@@ -90,12 +130,18 @@ def down(app: App, lab_dir: Path | None) -> None:
         "pid": result.pid,
         "stale": result.stale,
         "killed": result.killed,
+        "unset": unset_lines(result.dir),
     }
-    emit(app, payload, lambda: app.info(message))
+
+    def text() -> None:
+        app.info(message)
+        click.echo("\n".join(unset_lines(result.dir)))  # `eval "$(ztctl lab down)"` cleans up
+
+    emit(app, payload, text)
 
 
 @command.command("set")
-@click.argument("assignments", nargs=-1, metavar="KEY=VALUE...")
+@click.argument("assignments", nargs=-1, metavar="KEY=VALUE...", shell_complete=lab_set_keys)
 @_dir_option
 @json_option
 @pass_app
@@ -130,7 +176,7 @@ def set_(app: App, assignments: tuple[str, ...], lab_dir: Path | None) -> None:
     payload = {
         "dir": str(result.dir),
         "changes": [{"key": c.key, "value": c.value} for c in result.changes],
-        "state": result.state,
+        "state": _camel(result.state),
     }
     lines = [f"{c.key}={c.value}" if c.value else c.key for c in result.changes]
     emit(app, payload, lambda: click.echo("\n".join(f"set {line}" for line in lines)))
@@ -160,7 +206,7 @@ def status(app: App, lab_dir: Path | None) -> None:
         "dir": str(result.dir),
         "running": result.running,
         "lab": result.info.to_dict() if result.info else None,
-        "state": result.state,
+        "state": _camel(result.state),
     }
 
     def text() -> None:
@@ -178,7 +224,14 @@ def status(app: App, lab_dir: Path | None) -> None:
 
 
 @command.command("demo")
-@_dir_option
+@click.option(
+    "--dir",
+    "lab_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    metavar="DIR",
+    help="Lab directory for the tour (default: a temporary one; ZTCTL_LAB_DIR, set by a "
+    "running lab, is not used, so the tour never touches that lab).",
+)
 @json_option
 @pass_app
 def demo(app: App, lab_dir: Path | None) -> None:

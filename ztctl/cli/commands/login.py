@@ -18,7 +18,11 @@ _MARK = {"ok": "ok", "changed": "changed", "fail": "FAIL"}
 
 @click.command("login")
 @click.option(
-    "--team", metavar="T", help="Zero Trust team (default: config `team`, else the catalog's)."
+    "--team",
+    metavar="T",
+    help="Zero Trust team, saved once login succeeds (default: config `team`, the catalog's, "
+    "else the one WARP is enrolled in or its MDM file names). The global --catalog given here "
+    "is saved too.",
 )
 @click.option(
     "--no-browser", is_flag=True, help="Print the login URLs instead of opening a browser."
@@ -32,6 +36,7 @@ _MARK = {"ok": "ok", "changed": "changed", "fail": "FAIL"}
 @pass_app
 def command(app: App, team: str | None, no_browser: bool, api_token: bool) -> None:
     """Enrol this device, connect WARP and keep Access tokens for the catalog's clusters"""
+    from ztctl.core.config_edit import parse_value
     from ztctl.core.errors import InvalidInput
 
     if api_token:
@@ -41,14 +46,15 @@ def command(app: App, team: str | None, no_browser: bool, api_token: bool) -> No
         return
     from ztctl.core.login import LoginRequest, login
 
+    if team is not None:
+        team = parse_value("team", team)  # a bad name: exit 3 before anything happens
     catalog = None
     try:
         catalog = app.catalog()
     except InvalidInput:
-        if not app.catalog_source and (team or app.config.team):
-            catalog = None  # no catalog configured: WARP only, no tokens
-        else:
+        if app.catalog_source:
             raise
+        catalog = None  # no catalog configured: WARP only (the team from WARP itself), no tokens
     request = LoginRequest(
         config=app.config,
         catalog=catalog,
@@ -60,10 +66,51 @@ def command(app: App, team: str | None, no_browser: bool, api_token: bool) -> No
     )
     with _Progress(app) as progress:
         result = login(request, on_event=progress)
-    emit(app, result.to_dict(), lambda: _text(result))
+    saved = _save_settings(app, result) if result.ok else []
+    payload = {
+        **result.to_dict(),
+        "saved": {"path": str(app.config.path), "keys": saved} if saved else None,
+    }
+    emit(app, payload, lambda: _text(result))
+    if saved:
+        app.info(f"Saved {' and '.join(saved)} to {app.config.path}.")
     if not result.ok:
         sys.stdout.flush()
         raise SystemExit(1)
+
+
+def _save_settings(app: App, result: LoginResult) -> list[str]:
+    """Keep what this login was told or learned, so the next one needs no options.
+
+    The team when it came from --team or from WARP (its registration or MDM file); the
+    catalog when --catalog was given on the command line (an environment variable is the
+    user's own setting to keep). A file path is saved absolute.
+    """
+    from pathlib import Path
+
+    from ztctl.core.config_edit import set_values
+
+    updates: dict[str, str] = {}
+    if result.team_source in {"option", "warp", "mdm"} and app.config.team != result.team:
+        updates["team"] = result.team
+    source = app.catalog_option
+    if source and app.catalog_on_command_line:
+        if "://" not in source:
+            source = str(Path(source).expanduser().resolve())
+        if source != app.config.catalog:
+            updates["catalog"] = source
+    if not updates:
+        return []
+    from ztctl.core.errors import ZtctlError
+
+    try:
+        set_values(app.config.path, updates)
+    except ZtctlError as error:  # logged in all the same: say what was not kept, and why
+        app.warn(
+            f"logged in, but could not save {', '.join(updates)}: {error.message} ({error.fix})"
+        )
+        return []
+    return list(updates)
 
 
 class _Progress:

@@ -9,6 +9,7 @@ import click
 
 from ztctl.cli.complete import cluster_names
 from ztctl.cli.output import emit, json_option, pass_app, use_color
+from ztctl.cli.params import Seconds
 
 if TYPE_CHECKING:
     from ztctl.cli.app import App
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
 )
 @click.option(
     "--interval",
-    type=click.FloatRange(min=0),
+    type=Seconds(0, 3600),
     default=1.0,
     show_default=True,
     metavar="S",
@@ -43,7 +44,7 @@ if TYPE_CHECKING:
 )
 @click.option(
     "--timeout",
-    type=click.FloatRange(min=0.05),
+    type=Seconds(0.05, 600),
     default=None,
     metavar="S",
     help="Give up after S seconds per probe (default: doctor.timeout from the config, 3).",
@@ -62,6 +63,14 @@ def command(
     from ztctl.core.probe import ProbeOptions, probe_cluster, resolve_target
 
     resolved = resolve_target(app.catalog(), cluster, kubeconfig=app.kubeconfig, env=app.env)
+    from ztctl.core import trust
+
+    chosen = app.catalog().get(resolved.target.name)
+    if not trust.may_run_catalog_plugin(chosen, resolved.target.source):
+        # Not in kubeconfig: kubectl would not run this catalog plugin, so neither does probe.
+        raise trust.UntrustedCommand(
+            trust.withheld_reason(resolved.target.name), trust.withheld_fix(resolved.target.name)
+        )
     session_proxy, session_open = _break_glass_session(app, resolved.cluster)
     options = ProbeOptions(
         timeout=timeout if timeout is not None else app.config.doctor.timeout,
@@ -71,13 +80,17 @@ def command(
         env=app.env,
         on_sample=_LiveLine(app) if count and not app.quiet else None,
     )
-    result = probe_cluster(
-        resolved.target,
-        route=route,
-        options=options,
-        session_proxy=session_proxy,
-        session_open=session_open,
-    )
+    from ztctl.cli.spinner import spinner
+
+    # A black-holed path is silent until the timeout: show a spinner after 300 ms on a TTY.
+    with spinner(f"Probing {resolved.target.name}", enabled=not count and not app.quiet):
+        result = probe_cluster(
+            resolved.target,
+            route=route,
+            options=options,
+            session_proxy=session_proxy,
+            session_open=session_open,
+        )
     payload = result.to_dict()
     payload["context"] = resolved.context
     emit(app, payload, lambda: _text(app, result, resolved.context))

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from ztctl.cli.output import emit, json_option, pass_app
+from ztctl.cli.output import emit, json_option, local_time, pass_app
 
 if TYPE_CHECKING:
     from ztctl.cli.app import App
@@ -37,21 +37,14 @@ def command(app: App) -> None:
         catalog_error=catalog_error,
     )
     emit(app, result.to_dict(), lambda: _text(result))
+    if result.login_needed:
+        from ztctl.core.errors import EXIT_AUTH_NEEDED
 
-
-def _left(expires: float | None) -> str:
-    if expires is None:
-        return ""
-    seconds = int(expires - time.time())
-    if seconds <= 0:
-        return "expired"
-    hours, rest = divmod(seconds, 3600)
-    return f"in {hours}h{rest // 60:02d}m" if hours else f"in {rest // 60}m{rest % 60:02d}s"
+        # Like `gh auth status`: scripts can test `ztctl status` before using a cluster.
+        click.get_current_context().exit(EXIT_AUTH_NEEDED)
 
 
 def _text(result: StatusResult) -> None:
-    from ztctl.core.credential import rfc3339
-
     rows: list[tuple[str, str]] = [("Team", result.team or "(not configured)")]
     w = result.warp
     if w.error:
@@ -79,8 +72,8 @@ def _text(result: StatusResult) -> None:
         if not token.present:
             text = "none: run `ztctl login`"
         elif token.valid:
-            until = rfc3339(token.expires_at or 0)
-            text = f"{token.identity}, until {until} ({_left(token.expires_at)})"
+            until = local_time(token.expires_at) if token.expires_at else "no expiry"
+            text = f"{token.identity}, until {until}"
         else:
             text = f"{token.problem}: run `ztctl login`"
         rows.append((f"Token {token.cluster}", text))
@@ -96,7 +89,8 @@ def _text(result: StatusResult) -> None:
             rows.append(
                 (
                     "Break-glass",
-                    f"{session['cluster']} via {session['route']} until {session['deadline']} "
+                    f"{session['cluster']} via {session['route']} until "
+                    f"{local_time(time.time() + session['remainingSeconds'])} "
                     f"({session['reason']})",
                 )
             )
@@ -104,6 +98,9 @@ def _text(result: StatusResult) -> None:
         rows.append(("Break-glass", "no active session"))
     if result.catalog_error:
         rows.append(("Catalog", f"unreadable: {result.catalog_error['message']}"))
+    if result.login_needed:
+        rows.append(("Login", "needed: " + "; ".join(result.login_needed)))
+        rows.append(("", f"fix: {result.fix}"))
     width = max(len(label) for label, _ in rows) + 2
     click.echo(
         "\n".join(f"{label + ':' if label else '':<{width}}{value}" for label, value in rows)

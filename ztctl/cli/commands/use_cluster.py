@@ -18,11 +18,11 @@ if TYPE_CHECKING:
     from ztctl.core.use_cluster import UseClusterResult
 
 # client-go validates a context namespace as a DNS-1123 label.
-_NAMESPACE_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_NAMESPACE_RE = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 
 
 def _check_namespace(_ctx: click.Context, _param: click.Parameter, value: str | None) -> Any:
-    if value is not None and not _NAMESPACE_RE.match(value):
+    if value is not None and not _NAMESPACE_RE.fullmatch(value):
         raise click.BadParameter(
             f"{value!r} is not a valid namespace (lower-case letters, digits and '-', "
             "at most 63, starting and ending with a letter or digit)"
@@ -31,7 +31,7 @@ def _check_namespace(_ctx: click.Context, _param: click.Parameter, value: str | 
 
 
 @click.command("use-cluster")
-@click.argument("name", required=False, shell_complete=cluster_names)
+@click.argument("name", required=False, metavar="[NAME | -]", shell_complete=cluster_names)
 @click.option(
     "-n",
     "--namespace",
@@ -69,7 +69,7 @@ def command(
     picks, under kubectl's lock, atomically, keeping one backup (<file>.ztctl.bak). Entries
     ztctl did not write are never changed; other entries for the same API server are
     reported, and removed with --prune-duplicates. Without NAME on a terminal, pick from a
-    list.
+    list (with fzf when it is on PATH); `-` switches back to the previous context.
     """
     import gc
 
@@ -79,7 +79,14 @@ def command(
     # collection only costs time here (a full pass over them all when re-enabled).
     gc.disable()
     catalog = app.catalog()
+    if name == "-":
+        name = _previous(app)
+        if catalog.get(name) is None:  # not a catalog cluster: only switch back to it
+            _switch_back(app, name)
+            return
     cluster = _pick(app, catalog) if name is None else app.cluster(name)
+    if not dry_run:
+        _require_trust(app, cluster)
     result = merge_cluster(
         cluster,
         team=catalog.team,
@@ -98,9 +105,84 @@ def command(
             "`ztctl` is not on PATH, so kubectl cannot run `ztctl credential "
             f"{cluster.name}`: add its directory to PATH",
         )
-    if not dry_run and probe is not False:  # --probe is the default
-        result = _probe(app, cluster, result)
-    emit(app, result.to_dict(), lambda: _text(app, result))
+    if result.switched and not dry_run:
+        _remember(app, result.previous_context)
+    probing = not dry_run and probe is not False  # --probe is the default
+    if app.json:
+        if probing:
+            result = _probe(app, cluster, result)
+        emit(app, result.to_dict(), lambda: None)
+        return
+    # What was written first; then the probe, which can take seconds, behind a spinner.
+    _text(app, result)
+    if probing:
+        from ztctl.cli.spinner import spinner
+
+        sys.stdout.flush()
+        with spinner(f"Checking the API server of {cluster.name}", enabled=not app.quiet):
+            result = _probe(app, cluster, result)
+        if result.probe is not None:
+            click.echo(_probe_line(result.probe))
+
+
+def _previous(app: App) -> str:
+    from ztctl.core.errors import InvalidInput
+    from ztctl.core.use_cluster import previous_context
+
+    previous = previous_context(app.state_dir)
+    if previous is None:
+        raise InvalidInput(
+            "there is no previous context to switch back to",
+            "switch once with `ztctl use-cluster NAME`; then `ztctl use-cluster -` goes back",
+        )
+    return previous
+
+
+def _remember(app: App, previous: str) -> None:
+    from ztctl.core.use_cluster import remember_previous
+
+    try:
+        remember_previous(app.state_dir, previous)
+    except OSError as exc:  # the switch itself succeeded; only `-` will not know
+        app.debug(f"could not record the previous context: {exc}")
+
+
+def _switch_back(app: App, name: str) -> None:
+    from ztctl.core.use_cluster import switch_context
+
+    switched = switch_context(name, kubeconfig=app.kubeconfig, env=app.env)
+    if switched.file is not None:
+        _remember(app, switched.previous_context)
+
+    def text() -> None:
+        if switched.file is None:
+            click.echo(f'Context "{name}" is current.')
+        else:
+            click.echo(f'Switched to context "{name}".')
+
+    emit(app, switched.to_dict(), text)
+
+
+def _require_trust(app: App, cluster: Cluster) -> None:
+    """A catalog exec plugin lands in kubeconfig (kubectl runs it) only once approved."""
+    from ztctl.core import trust
+
+    command = trust.exec_command(cluster)
+    if command is None:
+        return
+
+    def confirm(shown: str) -> bool:
+        click.echo(
+            "The catalog asks to run this command on this computer whenever kubectl talks "
+            f"to {cluster.name}:",
+            err=True,
+        )
+        click.echo(shown, err=True)
+        return click.confirm("Run it (kubectl and ztctl will)?", default=False, err=True)
+
+    trust.require(
+        app.state_dir, [command], interactive=app.interactive, confirm=confirm, env=app.env
+    )
 
 
 def _pick(app: App, catalog: Catalog) -> Cluster:
@@ -117,22 +199,64 @@ def _pick(app: App, catalog: Catalog) -> Cluster:
             "name one: `ztctl use-cluster NAME` (without --no-input, on a terminal, ztctl "
             "offers a list)",
         )
-    width = len(str(len(names)))
-    for index, cluster in enumerate(catalog.clusters, 1):
-        click.echo(f"  {index:>{width}}) {cluster.name}   {cluster.server}", err=True)
-    while True:
-        answer = click.prompt("Cluster (number or name)", err=True).strip()
-        if answer.isdigit() and 1 <= int(answer) <= len(names):
-            return catalog.clusters[int(answer) - 1]
-        found = catalog.get(answer)
+    current = _current_context(app)
+    rows = picker_rows(catalog, current)
+    from ztctl.adapters import fzf
+
+    finder = fzf.available(app.env)
+    if finder is not None:
+        chosen = fzf.pick(finder, rows, "cluster> ", "* marks the current context")
+        if chosen is None:
+            raise click.Abort
+        found = catalog.get(chosen[2:].split(" ", 1)[0])
         if found is not None:
             return found
-        from ztctl.core.suggest import did_you_mean
+    for index, row in enumerate(rows, 1):
+        click.echo(f"  {index:>{len(str(len(rows)))}}) {row}", err=True)
+    while True:
+        answer = click.prompt("Cluster (number or name)", err=True).strip()
+        found, problem = choose(catalog, answer)
+        if found is not None:
+            return found
+        click.echo(problem, err=True)
 
-        click.echo(
-            f"no cluster {answer!r}{did_you_mean(answer, names)}; type 1-{len(names)} or a name",
-            err=True,
-        )
+
+def picker_rows(catalog: Catalog, current: str | None) -> list[str]:
+    """One aligned line per cluster: ``* name   server``, the current context marked."""
+    width = max(len(cluster.name) for cluster in catalog.clusters)
+    return [
+        f"{'*' if cluster.name == current else ' '} {cluster.name:<{width}}   {cluster.server}"
+        for cluster in catalog.clusters
+    ]
+
+
+def choose(catalog: Catalog, answer: str) -> tuple[Cluster | None, str]:
+    """The cluster an answer names (number, name, unique prefix), or why it names none."""
+    from ztctl.core.suggest import did_you_mean
+
+    names = catalog.names
+    if answer.isdigit() and 1 <= int(answer) <= len(names):
+        return catalog.clusters[int(answer) - 1], ""
+    found = catalog.get(answer)
+    if found is not None:
+        return found, ""
+    matches = [name for name in names if answer and name.startswith(answer)]
+    if len(matches) == 1:
+        return catalog.get(matches[0]), ""
+    if matches:
+        return None, f"{answer!r} could be {', '.join(matches)}; type more of the name"
+    hint = did_you_mean(answer, names)
+    return None, f"no cluster {answer!r}{hint}; type 1-{len(names)}, a name or a prefix"
+
+
+def _current_context(app: App) -> str | None:
+    from ztctl.core.errors import ZtctlError
+    from ztctl.core.kubeconfig import load_kubeconfig
+
+    try:
+        return load_kubeconfig(app.kubeconfig, app.env).current_context or None
+    except ZtctlError:
+        return None  # the merge reports a broken kubeconfig properly
 
 
 def _credential_command_missing(cluster: Cluster) -> bool:
@@ -198,8 +322,6 @@ def _text(app: App, result: UseClusterResult) -> None:
             f'"{result.current_context}" (`kubectl config use-context {result.context}`).'
         )
     _duplicates(app, result)
-    if result.probe is not None:
-        click.echo(_probe_line(result.probe))
 
 
 def _describe(result: UseClusterResult, path: str) -> list[str]:
@@ -220,9 +342,10 @@ def _duplicates(app: App, result: UseClusterResult) -> None:
         return
     removed = [d for d in result.duplicates if d.removed]
     kept = [d for d in result.duplicates if not d.removed]
+    verb = "would remove" if result.dry_run else "removed"
     for d in removed:
         if not app.quiet:
-            click.echo(f"removed {d.kind} {d.name} ({d.reason}) from {d.file}", err=True)
+            click.echo(f"{verb} {d.kind} {d.name} ({d.reason}) from {d.file}", err=True)
     if kept:
         _warn(
             app,

@@ -25,7 +25,8 @@ from ztctl.core.breakglass.session import (
     read_session,
     rfc3339,
 )
-from ztctl.core.breakglass.store import record
+from ztctl.core.breakglass.store import AuditFailed, record
+from ztctl.core.breakglass.trusted import CatalogRoutes
 from ztctl.core.errors import OperationFailed, Unreachable, UsageError
 
 # A child still running at the deadline gets this long after SIGTERM/SIGHUP.
@@ -48,11 +49,16 @@ def prepare_exec(
     kubeconfig: str | None = None,
     env: Mapping[str, str] | None = None,
     as_shell: bool = False,
+    routes: CatalogRoutes | None = None,
 ) -> ExecPlan:
-    """Check the session, build the child's environment, record ``break-glass.exec``."""
+    """Check the session, build the child's environment, record ``break-glass.exec``.
+
+    The session's deadline is capped by the catalog's ``maxTtl`` (``routes``) and 7 days,
+    whatever the session file says; the child is stopped at the capped deadline."""
     environ = dict(os.environ if env is None else env)
-    reap(state_dir, environ)
-    session = read_session(state_dir, cluster)
+    routes = routes or CatalogRoutes(state_dir, environ)
+    reap(state_dir, environ, routes)
+    session = routes.cap(read_session(state_dir, cluster))
     if session is None or session.state != STATE_ACTIVE or session.expired():
         start_fix = f"start one: `ztctl break-glass start {cluster} --reason '...'`"
         last = _last_event(state_dir, cluster)
@@ -85,13 +91,16 @@ def prepare_exec(
     child_env["KUBECONFIG"] = child_kubeconfig(session.overlay, state_dir, kubeconfig, environ)
     child_env[ENV_CLUSTER] = cluster
     child_env[ENV_EXPIRES] = rfc3339(session.deadline)
-    record(
-        state_dir,
-        "break-glass.exec",
-        session,
-        command=os.path.basename(argv[0]),  # never the arguments: they may hold secrets
-        mode="shell" if as_shell else "exec",
-    )
+    try:
+        record(
+            state_dir,
+            "break-glass.exec",
+            session,
+            command=os.path.basename(argv[0]),  # never the arguments: they may hold secrets
+            mode="shell" if as_shell else "exec",
+        )
+    except AuditFailed as exc:  # fail closed: nothing runs over the route unaudited
+        raise AuditFailed(f"{exc.message}; {argv[0]} was not run", exc.fix) from None
     return ExecPlan(session=session, argv=tuple(argv), env=child_env, shell=as_shell)
 
 

@@ -31,6 +31,7 @@ from ztctl.core.breakglass.processes import (
     watchdog_alive,
 )
 from ztctl.core.breakglass.session import (
+    OPENING_ALLOWANCE_S,
     STATE_ACTIVE,
     STATE_OPENING,
     ProxyState,
@@ -45,11 +46,13 @@ from ztctl.core.breakglass.session import (
 )
 from ztctl.core.breakglass.store import (
     LOCK_TIMEOUT_S,
+    AuditFailed,
     locked,
     record,
     remove_session,
     write_session,
 )
+from ztctl.core.breakglass.trusted import CatalogRoutes
 from ztctl.core.duration import format_duration
 from ztctl.core.errors import (
     EXIT_AUTH_NEEDED,
@@ -68,12 +71,23 @@ if TYPE_CHECKING:
     from ztctl.core.model import Cluster
     from ztctl.core.probe import ProbeOptions, ProbeResult, RoutePath, Target
 
-# The route must be open and proven within this time, or the watchdog closes it.
-OPENING_ALLOWANCE_S = 300
+
+@dataclass(frozen=True)
+class Teardown:
+    """How closing a route went."""
+
+    problem: str | None = None  # the route may still be open: why
+    command: str | None = None  # the catalog command that ran (shell-quoted, redacted)
 
 
-def close_route(session: Session, env: Mapping[str, str] | None = None) -> str | None:
-    """Close the session's route; a problem sentence when it may still be open, else None."""
+def close_route(
+    session: Session,
+    routes: CatalogRoutes,
+    env: Mapping[str, str] | None = None,
+    say: Progress | None = None,
+) -> Teardown:
+    """Close the session's route. A VPN's ``down`` command is the catalog's (``routes``),
+    never one from the session file; it is shown through ``say`` before it runs."""
     from ztctl.adapters import routes_bg
 
     match session.route:
@@ -82,17 +96,54 @@ def close_route(session: Session, env: Mapping[str, str] | None = None) -> str |
                 gone = routes_bg.close_ssh(pid, control_path, host, env=env)
             else:
                 gone = routes_bg.terminate(pid, marker)
-            return None if gone else f"the ssh tunnel (pid {pid}) did not stop"
-        case VpnState(down=down) if down:
+            return Teardown(None if gone else f"the ssh tunnel (pid {pid}) did not stop")
+        case VpnState(interface=interface):
+            down, problem = _catalog_down(session, routes, interface)
+            if down is None:
+                return Teardown(problem)
+            shown = routes_bg.shown_command(down)
+            if say is not None:
+                say(f"running the catalog's VPN down command for {session.cluster}: {shown}")
             try:
+                ensure_private_dir(session.dir)  # its log's home (it may have been deleted)
                 routes_bg.run_vpn_command(
                     down, log_file=session.dir / "vpn.log", interactive=False, env=env
                 )
             except routes_bg.RouteError as exc:
-                return exc.message
-            return None
+                return Teardown(exc.message, shown)
+            except OSError as exc:
+                return Teardown(f"the VPN's down command could not run: {exc}", shown)
+            return Teardown(None, shown)
         case _:
-            return None
+            return Teardown()
+
+
+def _catalog_down(
+    session: Session, routes: CatalogRoutes, interface: str | None
+) -> tuple[tuple[str, ...] | None, str | None]:
+    """The catalog's ``down`` for the session's VPN, or None and why ztctl cannot run one."""
+    cluster = session.cluster
+    yourself = f"close {session.route.display} yourself"
+    try:
+        bg = routes.break_glass(cluster)
+    except Exception as exc:  # an unreadable catalog must not stop the session's end
+        why = exc.message if isinstance(exc, ZtctlError) else f"{type(exc).__name__}: {exc}"
+        return None, (
+            f"the catalog cannot be read ({why[:300]}), so ztctl cannot run the VPN's down "
+            f"command; {yourself}"
+        )
+    route = bg.route if bg is not None else None
+    if not isinstance(route, VpnRoute):
+        return None, (
+            f"the catalog no longer gives {cluster} a VPN route, so ztctl cannot run its "
+            f"down command; {yourself}"
+        )
+    if interface and route.interface != interface:
+        return None, (
+            f"the catalog's VPN route of {cluster} is now for interface {route.interface}, not "
+            f"{interface}, which this session brought up; {yourself}"
+        )
+    return route.down, None
 
 
 def _finish(
@@ -100,31 +151,46 @@ def _finish(
     session: Session,
     event: str,
     *,
+    routes: CatalogRoutes,
     env: Mapping[str, str] | None,
     stop_watchdog: bool,
+    say: Progress | None = None,
     **fields: Any,
 ) -> Ended:
-    """Close the route, delete the files, audit ``event``. The caller holds the lock."""
-    problem = close_route(session, env)
-    remove_session(session)
-    if stop_watchdog and session.watchdog_pid and session.watchdog_pid != os.getpid():
-        from ztctl.adapters.routes_bg import terminate
+    """Close the route, audit ``event``, delete the files. The caller holds the lock.
 
-        terminate(session.watchdog_pid, session.watchdog_marker, grace=1.0)
+    The session file goes last: once it is gone, the event is in the audit log (or
+    :attr:`Ended.audit` says why not)."""
+    teardown = close_route(session, routes, env, say)
+    problem = teardown.problem
     now = time.time()
     extra = {k: v for k, v in fields.items() if v is not None}
     if problem:
         extra["teardownProblem"] = problem
-    record(
-        state_dir,
-        event,
-        session,
-        started=rfc3339(session.started),
-        deadline=rfc3339(session.deadline),
-        durationSeconds=round(max(0.0, now - session.started), 1),
-        **extra,
-    )
-    return Ended(session=session, event=event, problem=problem, at=now)
+    if teardown.command:
+        extra["downCommand"] = teardown.command
+    lost = None
+    try:
+        record(
+            state_dir,
+            event,
+            session,
+            started=rfc3339(session.started),
+            deadline=rfc3339(session.deadline),
+            durationSeconds=round(max(0.0, now - session.started), 1),
+            **extra,
+        )
+    except AuditFailed as exc:
+        # The route is closed all the same (never left open because the disk is full);
+        # the caller reports the lost event with a non-zero exit.
+        lost = exc.message
+    finally:
+        remove_session(session)
+        if stop_watchdog and session.watchdog_pid and session.watchdog_pid != os.getpid():
+            from ztctl.adapters.routes_bg import terminate
+
+            terminate(session.watchdog_pid, session.watchdog_marker, grace=1.0)
+    return Ended(session=session, event=event, problem=problem, at=now, audit=lost)
 
 
 @dataclass(frozen=True)
@@ -133,6 +199,7 @@ class Ended:
     event: str  # break-glass.end | break-glass.expire
     problem: str | None  # the route may still be open (e.g. the VPN down command failed)
     at: float
+    audit: str | None = None  # the event could not be written to the audit log: why
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -142,6 +209,7 @@ class Ended:
             "route": self.session.route.display,
             "at": rfc3339(self.at),
             "problem": self.problem,
+            "auditError": self.audit,
         }
 
 
@@ -153,13 +221,15 @@ def expire(
     by: str,
     env: Mapping[str, str] | None = None,
     wait: float | None = LOCK_TIMEOUT_S,
+    routes: CatalogRoutes | None = None,
 ) -> Ended | None:
     """End the session of ``cluster`` if it is past its deadline (or was abandoned while
     opening); records ``break-glass.expire``. None when there was nothing to expire."""
+    routes = routes or CatalogRoutes(state_dir, env)
     with locked(state_dir, cluster, wait=wait) as got:
         if not got:
             return None
-        session = read_session(state_dir, cluster)
+        session = routes.cap(read_session(state_dir, cluster))
         if session is None or (session_id is not None and session.id != session_id):
             return None
         abandoned = session.state == STATE_OPENING and not starter_alive(session)
@@ -170,6 +240,7 @@ def expire(
             state_dir,
             session,
             "break-glass.expire",
+            routes=routes,
             env=env,
             stop_watchdog=by != "watchdog",
             by=by,
@@ -177,22 +248,41 @@ def expire(
         )
 
 
-def reap(state_dir: Path, env: Mapping[str, str] | None = None) -> list[Ended]:
+def reap(
+    state_dir: Path,
+    env: Mapping[str, str] | None = None,
+    routes: CatalogRoutes | None = None,
+) -> list[Ended]:
     """Expire every session past its deadline; restart a watchdog that died. Never blocks
     on a session another ztctl is busy with."""
+    sessions = list_sessions(state_dir)
+    if not sessions:
+        return []
+    routes = routes or CatalogRoutes(state_dir, env)
     ended = []
-    for session in list_sessions(state_dir):
+    for found in sessions:
+        session = routes.cap(found)
+        assert session is not None
         if session.expired() or (session.state == STATE_OPENING and not starter_alive(session)):
-            done = expire(state_dir, session.cluster, session.id, by="ztctl", env=env, wait=0)
+            done = expire(
+                state_dir, session.cluster, session.id, by="ztctl", env=env, wait=0, routes=routes
+            )
             if done is not None:
                 ended.append(done)
         elif session.state == STATE_ACTIVE and not watchdog_alive(session):
             with locked(state_dir, session.cluster, wait=0) as got:
                 current = read_session(state_dir, session.cluster) if got else None
                 if current is not None and current.id == session.id:
-                    pid = spawn_watchdog(state_dir, current, env)
+                    pid = spawn_watchdog(state_dir, current, env, _source_or_none(routes))
                     write_session(replace(current, watchdog_pid=pid))
     return ended
+
+
+def _source_or_none(routes: CatalogRoutes) -> str | None:
+    try:
+        return routes.source()
+    except Exception:  # an unreadable config: the watchdog finds out for itself
+        return None
 
 
 def end(
@@ -201,9 +291,15 @@ def end(
     *,
     by: str,
     env: Mapping[str, str] | None = None,
+    routes: CatalogRoutes | None = None,
+    on_progress: Progress | None = None,
 ) -> EndResult:
-    """End the sessions of ``clusters`` (None: all). Records ``break-glass.end``."""
-    expired = reap(state_dir, env)
+    """End the sessions of ``clusters`` (None: all). Records ``break-glass.end``.
+
+    A session whose route cannot be closed (the catalog no longer has its VPN, say) is
+    ended all the same; :attr:`Ended.problem` says what may still be open."""
+    routes = routes or CatalogRoutes(state_dir, env)
+    expired = reap(state_dir, env, routes)
     names = [s.cluster for s in list_sessions(state_dir)] if clusters is None else list(clusters)
     ended: list[Ended] = []
     missing: list[str] = []
@@ -220,7 +316,16 @@ def end(
                 missing.append(name)
                 continue
             ended.append(
-                _finish(state_dir, session, "break-glass.end", env=env, stop_watchdog=True, by=by)
+                _finish(
+                    state_dir,
+                    session,
+                    "break-glass.end",
+                    routes=routes,
+                    env=env,
+                    stop_watchdog=True,
+                    say=on_progress,
+                    by=by,
+                )
             )
     return EndResult(ended=tuple(ended), expired=tuple(expired), missing=tuple(missing))
 
@@ -265,10 +370,14 @@ class StatusResult:
         }
 
 
-def status(state_dir: Path, env: Mapping[str, str] | None = None) -> StatusResult:
-    expired = reap(state_dir, env)
+def status(
+    state_dir: Path, env: Mapping[str, str] | None = None, routes: CatalogRoutes | None = None
+) -> StatusResult:
+    routes = routes or CatalogRoutes(state_dir, env)
+    expired = reap(state_dir, env, routes)
+    capped = [routes.cap(s) for s in list_sessions(state_dir)]
     rows = tuple(
-        SessionStatus(s, route_alive(s), watchdog_alive(s)) for s in list_sessions(state_dir)
+        SessionStatus(s, route_alive(s), watchdog_alive(s)) for s in capped if s is not None
     )
     return StatusResult(sessions=rows, expired=tuple(expired), now=time.time())
 
@@ -285,6 +394,7 @@ class StartRequest:
     interactive: bool = False  # ssh / vpn may prompt on the terminal
     timeout: float = 3.0  # per probe
     catalog_names: tuple[str, ...] = ()  # a context named after another of them is not ours
+    catalog_source: str | None = None  # --catalog: the watchdog reads route commands from it
 
 
 @dataclass(frozen=True)
@@ -360,17 +470,6 @@ def start(request: StartRequest, on_progress: Progress | None = None) -> StartRe
         opening = _Opening.prepare(request, env, say)
         session = opening.open_session(reason, ttl)
         session, verified = opening.open_and_prove(session, ttl)
-        record(
-            request.state_dir,
-            "break-glass.start",
-            session,
-            ttlSeconds=ttl,
-            deadline=rfc3339(session.deadline),
-            forced=request.force,
-            ztPath=opening.zt_state,
-            server=opening.target.server,
-            kubeUser=verified.user,
-        )
     return StartResult(
         session=session,
         zero_trust=opening.zero_trust,
@@ -479,19 +578,35 @@ class _Opening:
         remove_session(session)  # leftovers of a session that ended badly
         ensure_private_dir(session.dir)
         write_session(session)
-        session = replace(
-            session, watchdog_pid=spawn_watchdog(request.state_dir, session, self.env)
+        watchdog = spawn_watchdog(
+            request.state_dir, session, self.env, _source_or_none(self.routes)
         )
+        session = replace(session, watchdog_pid=watchdog)
         write_session(session)
         return session
 
+    @property
+    def routes(self) -> CatalogRoutes:
+        request = self.request
+        return CatalogRoutes.of(
+            request.cluster, request.state_dir, self.env, source=request.catalog_source
+        )
+
     def open_and_prove(self, session: Session, ttl: int) -> tuple[Session, ProbeResult]:
-        """Open the route, prove the API server answers over it, write the overlay and
-        mark the session active; on any failure close everything again."""
+        """Audit the attempt, open the route, prove the API server answers over it, write
+        the overlay, audit the start and only then mark the session active; on any failure
+        close everything again (and audit that)."""
         from ztctl.core import probe as probe_mod
 
         request = self.request
         cluster = request.cluster
+        try:
+            self._record_attempt(session, ttl)
+        except AuditFailed as exc:  # fail closed: nothing runs that cannot be audited
+            _abandon(session, request.state_dir, self.env, self.routes, opened=False)
+            raise AuditFailed(
+                f"{exc.message}; the break-glass route of {cluster.name} was not opened", exc.fix
+            ) from None
         try:
             session, path, overlay_proxy = _open_route(
                 session, cluster, self.target, request, self.say
@@ -517,31 +632,107 @@ class _Opening:
             now = time.time()
             session = replace(
                 session,
-                state=STATE_ACTIVE,
                 started=now,
                 deadline=now + ttl,
                 kube_user=verified.user,
                 overlay=str(overlay),
-                starter_pid=None,
             )
+            # Fail closed: the session becomes active only once its start event is durable.
+            self._record_start(session, ttl, verified)
+            session = replace(session, state=STATE_ACTIVE, starter_pid=None)
             write_session(session)
-        except BaseException:
-            _abandon(session, request.state_dir, self.env)
+        except AuditFailed as exc:
+            _abandon(session, request.state_dir, self.env, self.routes, say=self.say, error=exc)
+            raise AuditFailed(
+                f"{exc.message}; the break-glass route of {cluster.name} was closed again and "
+                "no session is open",
+                exc.fix,
+            ) from None
+        except BaseException as exc:
+            _abandon(session, request.state_dir, self.env, self.routes, say=self.say, error=exc)
             raise
         return session, verified
 
+    def _record_attempt(self, session: Session, ttl: int) -> None:
+        """``break-glass.route-open``: before anything is opened or run, what will be."""
+        from ztctl.adapters.routes_bg import redact_argv
 
-def _abandon(session: Session, state_dir: Path, env: Mapping[str, str]) -> None:
-    """Undo a start that failed half-way: close the route, delete the files, stop the watchdog."""
+        fields: dict[str, Any] = {}
+        bg = self.request.cluster.break_glass
+        if bg is not None and isinstance(bg.route, VpnRoute):
+            fields["command"] = redact_argv(bg.route.up)
+        record(
+            self.request.state_dir,
+            "break-glass.route-open",
+            session,
+            ttlSeconds=ttl,
+            forced=self.request.force,
+            ztPath=self.zt_state,
+            server=self.target.server,
+            **fields,
+        )
+
+    def _record_start(self, session: Session, ttl: int, verified: ProbeResult) -> None:
+        record(
+            self.request.state_dir,
+            "break-glass.start",
+            session,
+            ttlSeconds=ttl,
+            deadline=rfc3339(session.deadline),
+            forced=self.request.force,
+            ztPath=self.zt_state,
+            server=self.target.server,
+            kubeUser=verified.user,
+        )
+
+
+def _abandon(
+    session: Session,
+    state_dir: Path,
+    env: Mapping[str, str],
+    routes: CatalogRoutes,
+    *,
+    say: Progress | None = None,
+    error: BaseException | None = None,
+    opened: bool = True,
+) -> None:
+    """Undo a start that failed half-way: close the route, delete the files, stop the
+    watchdog; ``opened``: something may have been opened, record ``break-glass.route-failed``
+    (with what tearing it down did)."""
     from ztctl.adapters.routes_bg import terminate
 
-    # The file may know more than the caller (an ssh control socket written by _open_route
-    # before it failed).
-    on_disk = read_session(state_dir, session.cluster)
-    close_route(on_disk if on_disk is not None and on_disk.id == session.id else session, env)
+    teardown = Teardown()
+    if opened:
+        # The file may know more than the caller (an ssh control socket written by
+        # _open_route before it failed).
+        on_disk = read_session(state_dir, session.cluster)
+        current = on_disk if on_disk is not None and on_disk.id == session.id else session
+        teardown = close_route(current, routes, env, say)
     remove_session(session)
     if session.watchdog_pid:
         terminate(session.watchdog_pid, session.watchdog_marker, grace=1.0)
+    if not opened:
+        return
+    fields: dict[str, Any] = {"error": _describe(error)}
+    if teardown.command:
+        fields["downCommand"] = teardown.command
+    if teardown.problem:
+        fields["teardownProblem"] = teardown.problem
+    try:
+        record(state_dir, "break-glass.route-failed", session, **fields)
+    except AuditFailed as exc:
+        if say is not None and not isinstance(error, AuditFailed):
+            say(f"warning: {exc.message}")
+
+
+def _describe(error: BaseException | None) -> str:
+    """A failure in one bounded line, for the audit log (no traceback, no secrets)."""
+    if error is None:
+        return "failed"
+    if isinstance(error, KeyboardInterrupt):
+        return "interrupted"
+    named = f"{type(error).__name__}: {error}"
+    return (error.message if isinstance(error, ZtctlError) else named)[:500]
 
 
 def _planned_route(cluster: Cluster) -> RouteState:
@@ -555,8 +746,8 @@ def _planned_route(cluster: Cluster) -> RouteState:
         case SshRoute(host=host, user=user, port=port):
             login = f"{user}@" if user else ""
             return SshState(f"ssh {login}{host}:{port}", host=host)
-        case VpnRoute(down=down, interface=interface):
-            return VpnState(f"vpn {interface}", down=tuple(down), interface=interface)
+        case VpnRoute(interface=interface):
+            return VpnState(f"vpn {interface}", interface=interface)
 
 
 def _open_route(
@@ -586,7 +777,10 @@ def _open_route(
                 path = RoutePath("break-glass", proxy=proxy_url, label=f"through {proxy_url}")
                 return session, path, proxy_url
             case VpnRoute(up=up, interface=interface):
-                say(f"bringing up {session.route.display} ...")
+                say(
+                    f"bringing up {session.route.display}: running the catalog's VPN up "
+                    f"command for {cluster.name}: {routes_bg.shown_command(up)}"
+                )
                 routes_bg.run_vpn_command(
                     up,
                     log_file=session.dir / "vpn.log",

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import re
 
+from ztctl.core.breakglass.session import MAX_SESSION_S
 from ztctl.core.duration import format_duration, parse_duration
-from ztctl.core.errors import UsageError
+from ztctl.core.errors import InvalidInput, UsageError
 
 DEFAULT_TTL_S = 3600  # without --ttl: one hour, or maxTtl when that is shorter
+MAX_TTL_S = MAX_SESSION_S  # no session, whatever the catalog says, lasts longer (7 days)
 MAX_REASON = 500
 
 _PLACEHOLDER_TEXT = """
@@ -25,7 +27,10 @@ _PLACEHOLDER_TEXT = """
 """
 _PLACEHOLDERS = frozenset(_PLACEHOLDER_TEXT.split())
 _WORD = re.compile(r"[^\W_]+(?:[-'/.][^\W_]+)*", re.UNICODE)
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+# Control characters (C0 incl. tab and newline, DEL, C1 incl. the 8-bit CSI U+009B) and the
+# bidirectional overrides and isolates: they would reach terminals and log viewers that
+# show the audit log, and can make a reason read as something else.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 def _mash(word: str) -> bool:
@@ -50,9 +55,13 @@ def validate_reason(text: str | None) -> str:
     """
     example = "e.g. --reason 'INC-4711: Zero Trust tunnel down, restart cloudflared'"
     raw = text or ""
-    if _CONTROL.search(raw):
+    bad = _CONTROL.search(raw)
+    if bad:
+        char = ord(bad.group())
+        what = "a bidirectional-text control" if char >= 0x202A else "a control character"
         raise UsageError(
-            "the break-glass reason contains control characters",
+            f"the break-glass reason contains {what} (U+{char:04X} at position "
+            f"{bad.start() + 1}); it goes to the audit log and to terminals as it is",
             f"write it on one line of plain text, {example}",
         )
     reason = " ".join(raw.split())
@@ -77,12 +86,25 @@ def validate_reason(text: str | None) -> str:
     return reason
 
 
+def check_max_ttl(max_ttl_s: int, cluster: str) -> None:
+    """:class:`InvalidInput` (exit 3) for a catalog ``maxTtl`` over :data:`MAX_TTL_S`."""
+    if max_ttl_s > MAX_TTL_S:
+        raise InvalidInput(
+            f"the catalog gives {cluster} a break-glass maxTtl of {format_duration(max_ttl_s)}, "
+            f"over ztctl's limit of {format_duration(MAX_TTL_S)}",
+            f"ask the platform team to set breakGlass.maxTtl of {cluster} to "
+            f"{format_duration(MAX_TTL_S)} or less (a few hours is usual)",
+        )
+
+
 def resolve_ttl(text: str | None, max_ttl_s: int, cluster: str) -> int:
     """Seconds for ``--ttl`` (default: one hour or ``maxTtl`` when shorter).
 
-    A TTL over the catalog's ``maxTtl`` is refused, not silently shortened: whoever asked
-    for 8 hours should know the route closes after 4.
+    A ``maxTtl`` over 7 days is a catalog error (exit 3), checked first. A TTL over the
+    catalog's ``maxTtl`` is refused, not silently shortened: whoever asked for 8 hours
+    should know the route closes after 4.
     """
+    check_max_ttl(max_ttl_s, cluster)
     if text is None or not text.strip():
         return min(DEFAULT_TTL_S, max_ttl_s)
     try:

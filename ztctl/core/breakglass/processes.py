@@ -13,9 +13,20 @@ from ztctl.adapters.fs import ensure_private_dir
 from ztctl.core.breakglass.session import Session, SshState
 
 
-def spawn_watchdog(state_dir: Path, session: Session, env: Mapping[str, str] | None) -> int:
-    """Start the detached watchdog for ``session`` (own session, no terminal); its pid."""
+def spawn_watchdog(
+    state_dir: Path,
+    session: Session,
+    env: Mapping[str, str] | None,
+    catalog_source: str | None = None,
+) -> int:
+    """Start the detached watchdog for ``session`` (own session, no terminal); its pid.
+
+    ``catalog_source``: the catalog it takes the route's ``down`` command and ``maxTtl``
+    from (``ZTCTL_CATALOG`` in its environment; a path must be absolute)."""
+    import os
+
     from ztctl.adapters.children import spawn_detached
+    from ztctl.core.breakglass.trusted import ENV_CATALOG
 
     ensure_private_dir(session.dir)
     argv = [
@@ -29,7 +40,10 @@ def spawn_watchdog(state_dir: Path, session: Session, env: Mapping[str, str] | N
         "--session",
         session.id,
     ]
-    return spawn_detached(argv, log_file=session.dir / "watchdog.log", env=env)
+    child_env = dict(os.environ if env is None else env)
+    if catalog_source:
+        child_env[ENV_CATALOG] = catalog_source
+    return spawn_detached(argv, log_file=session.dir / "watchdog.log", env=child_env)
 
 
 def watchdog_alive(session: Session) -> bool:

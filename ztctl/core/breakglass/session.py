@@ -14,9 +14,10 @@ rest of break-glass. Writing, locking and auditing sessions: :mod:`.store`.
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -30,6 +31,11 @@ ENV_EXPIRES = "ZTCTL_BREAK_GLASS_EXPIRES"  # RFC 3339 deadline, for shell prompt
 
 STATE_OPENING = "opening"
 STATE_ACTIVE = "active"
+
+# No session lasts longer than this, whatever the catalog or the session file says.
+MAX_SESSION_S = 7 * 86400
+# The route must be open and proven within this time, or the watchdog closes it.
+OPENING_ALLOWANCE_S = 300
 
 
 def _route_dict(kind: str, display: str, **fields: Any) -> dict[str, Any]:
@@ -87,16 +93,16 @@ class SshState:
 
 @dataclass(frozen=True)
 class VpnState:
-    """A VPN the OS routes: the command that closes it."""
+    """A VPN the OS routes. What closes it is the catalog's ``down`` command, looked up when
+    it is needed (:mod:`.trusted`), never a command stored here."""
 
     display: str  # "vpn oob"
-    down: tuple[str, ...] = ()
     interface: str | None = None
     kind: ClassVar[str] = "vpn"
     proxy_url: ClassVar[None] = None  # the OS routes it
 
     def to_dict(self) -> dict[str, Any]:
-        return _route_dict(self.kind, self.display, down=list(self.down), interface=self.interface)
+        return _route_dict(self.kind, self.display, interface=self.interface)
 
 
 @dataclass(frozen=True)
@@ -131,10 +137,16 @@ def route_from_dict(data: Mapping[str, Any]) -> RouteState:
             control_path=data.get("controlPath") or None,
             host=data.get("host") or None,
         )
-    if kind == VpnState.kind:
-        down = tuple(str(x) for x in data.get("down") or ())
-        return VpnState(display, down, interface=data.get("interface") or None)
+    if kind == VpnState.kind:  # a stored "down" (older ztctl, or edited) is ignored
+        return VpnState(display, interface=data.get("interface") or None)
     return UnknownState(kind, display, proxy_url)
+
+
+def _whole_seconds(value: Any) -> int:
+    try:
+        return max(0, int(value or 0))
+    except (TypeError, ValueError, OverflowError):
+        return 0
 
 
 def _int_or_none(value: Any) -> int | None:
@@ -161,6 +173,12 @@ class Session:
     watchdog_pid: int | None = None
     starter_pid: int | None = None  # the ztctl that is opening it (state opening)
     path: Path = field(default=Path(), compare=False)  # the session file (not stored)
+
+    def capped(self, max_ttl_s: int) -> Session:
+        """This session with its deadline no later than ``started + max_ttl_s`` (at most 7
+        days; plus the opening allowance while it opens): the catalog's ``maxTtl``."""
+        limit = _latest_deadline(self.started, max_ttl_s, self.state)
+        return self if self.deadline <= limit else replace(self, deadline=limit)
 
     def remaining(self, now: float | None = None) -> float:
         return self.deadline - (time.time() if now is None else now)
@@ -199,16 +217,23 @@ class Session:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], path: Path) -> Session:
+    def from_dict(cls, data: Mapping[str, Any], path: Path, now: float | None = None) -> Session:
+        """The stored session, its deadline cut back to what the TTL rules allow: the file
+        is the user's to edit and is not trusted for how long a route stays open."""
+        state = str(data.get("state") or STATE_OPENING)
+        ttl_s = _whole_seconds(data.get("ttlSeconds"))
+        started, deadline = _bounded_times(
+            float(data["started"]), float(data["deadline"]), ttl_s, state, now
+        )
         return cls(
             id=str(data["id"]),
             cluster=str(data["cluster"]),
-            state=str(data.get("state") or STATE_OPENING),
+            state=state,
             reason=str(data.get("reason") or ""),
             user=str(data.get("user") or ""),
-            started=float(data["started"]),
-            deadline=float(data["deadline"]),
-            ttl_s=int(data.get("ttlSeconds") or 0),
+            started=started,
+            deadline=deadline,
+            ttl_s=max(0, min(ttl_s, MAX_SESSION_S)),
             route=route_from_dict(data.get("route") or {}),
             server=str(data.get("server") or ""),
             forced=bool(data.get("forced")),
@@ -244,6 +269,29 @@ class Session:
         }
 
 
+# A session that started more than this in the future was not written by this clock.
+CLOCK_SKEW_S = 300
+
+
+def _latest_deadline(started: float, ttl_s: int, state: str) -> float:
+    allowance = 0 if state == STATE_ACTIVE else OPENING_ALLOWANCE_S
+    return started + max(0, min(ttl_s, MAX_SESSION_S)) + allowance
+
+
+def _bounded_times(
+    started: float, deadline: float, ttl_s: int, state: str, now: float | None
+) -> tuple[float, float]:
+    """``(started, deadline)`` as far as they can be trusted: the deadline no later than
+    ``started`` + the session's TTL (at most 7 days); a start that is not a time, or lies in
+    the future, ends the session now."""
+    now = time.time() if now is None else now
+    if not (math.isfinite(started) and math.isfinite(deadline)):
+        return now, now
+    if started < 0 or started > now + CLOCK_SKEW_S:
+        return now, now
+    return started, min(deadline, _latest_deadline(started, ttl_s, state))
+
+
 def rfc3339(ts: float) -> str:
     when = datetime.fromtimestamp(ts, tz=timezone.utc).isoformat(timespec="seconds")
     return when.replace("+00:00", "Z")
@@ -267,7 +315,7 @@ def _read(path: Path) -> Session | None:
         return Session.from_dict(data, path)
     except FileNotFoundError:
         return None
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, OverflowError):
         return None  # unreadable: reported by `status` as a stray file
 
 

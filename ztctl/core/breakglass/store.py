@@ -15,6 +15,7 @@ from typing import Any
 
 from ztctl.adapters.fs import atomic_write, ensure_private_dir
 from ztctl.core.breakglass.session import Session, sessions_dir
+from ztctl.core.errors import OperationFailed, ZtctlError
 
 LOCK_TIMEOUT_S = 60.0
 
@@ -28,9 +29,10 @@ def write_session(session: Session) -> None:
 def remove_session(session: Session) -> None:
     import shutil
 
+    # The directory first: while the session file exists, its files may too.
+    shutil.rmtree(session.dir, ignore_errors=True)
     with contextlib.suppress(FileNotFoundError):
         session.path.unlink()
-    shutil.rmtree(session.dir, ignore_errors=True)
 
 
 @contextlib.contextmanager
@@ -66,16 +68,47 @@ def locked(state_dir: Path, cluster: str, *, wait: float | None = LOCK_TIMEOUT_S
         os.close(fd)
 
 
+class AuditFailed(OperationFailed):
+    """The audit log could not be written (exit 1). Break-glass fails closed: what needed
+    the event is not done (``start`` closes the route again, ``exec`` runs nothing), except
+    closing a route, which is never left open because the disk is full."""
+
+
 def record(state_dir: Path, event: str, session: Session, **fields: Any) -> None:
+    """Append a ``break-glass.*`` event durably; :class:`AuditFailed` when it is not.
+
+    Any exception from the write counts as a failure (full disk, short write, a directory
+    or an unwritable file where ``audit.jsonl`` should be, a bad file descriptor...).
+    """
     from ztctl.core import audit as audit_log
 
-    audit_log.record(
-        state_dir,
-        event,
-        cluster=session.cluster,
-        user=session.user,
-        reason=session.reason,
-        route=session.route.display,
-        session=session.id,
-        **fields,
+    try:
+        audit_log.record(
+            state_dir,
+            event,
+            cluster=session.cluster,
+            user=session.user,
+            reason=session.reason,
+            route=session.route.display,
+            session=session.id,
+            **fields,
+        )
+    except Exception as exc:
+        raise audit_failed(state_dir, event, exc) from None
+
+
+def audit_failed(state_dir: Path, event: str, exc: BaseException) -> AuditFailed:
+    from ztctl.core.audit import AUDIT_FILE
+
+    path = Path(state_dir) / AUDIT_FILE
+    if isinstance(exc, ZtctlError) and exc.__cause__ is not None:
+        exc = exc.__cause__  # core.audit's own error: say what the OS said, once
+    if isinstance(exc, OSError) and exc.strerror:
+        why = exc.strerror
+    else:
+        why = f"{type(exc).__name__}: {exc}"[:200]
+    return AuditFailed(
+        f"cannot write {event} to the audit log {path}: {why}",
+        f"free disk space and make sure {path} is a regular file you can write (0600) in a "
+        "directory you own, then run the command again",
     )

@@ -90,6 +90,7 @@ def _with_break_glass(fix: str, cluster: Cluster) -> str:
 class ProbeFacts:
     main: ProbeResult  # with the credentials kubectl would use
     anonymous: ProbeResult | None = None  # without credentials, when those stopped `main`
+    withheld: bool = False  # a catalog exec plugin was not run (cluster not in kubeconfig)
 
     @property
     def network(self) -> ProbeResult:
@@ -113,11 +114,16 @@ def _without_credentials(target: Target) -> Target:
 def probe_fact(ctx: DoctorContext, name: str) -> ProbeFacts:
     def compute() -> ProbeFacts:
         from ztctl.core.probe import ProbeOptions, probe, zero_trust_path
+        from ztctl.core.trust import may_run_catalog_plugin
 
         target = ctx.target(name)
         path = zero_trust_path(target, ctx.env)
-        started = time.monotonic()
         options = ProbeOptions(timeout=ctx.io_timeout, allow_interactive=False, env=ctx.env)
+        if not may_run_catalog_plugin(ctx.cluster(name), target.source):
+            # kubectl would not run this plugin (the cluster is not in kubeconfig): neither
+            # does doctor. The path and the server are still checked, without credentials.
+            return ProbeFacts(probe(_without_credentials(target), path, options), withheld=True)
+        started = time.monotonic()
         main = probe(target, path, options)
         problem = main.problem
         credential_trouble = problem is not None and (
@@ -356,8 +362,10 @@ def _check_client_certificate(ctx: DoctorContext, name: str, target: Target) -> 
         where = str(target.client_certificate)
         data["certificate"] = where
         data["key"] = str(target.client_key) if target.client_key else None
+        from ztctl.adapters.fs import MAX_PEM_BYTES, read_regular_file
+
         try:
-            cert_pem = target.client_certificate.read_bytes()
+            cert_pem = read_regular_file(target.client_certificate, MAX_PEM_BYTES)
         except FileNotFoundError:
             return failed(
                 f"the client certificate {where} of {name} does not exist",
@@ -371,13 +379,21 @@ def _check_client_certificate(ctx: DoctorContext, name: str, target: Target) -> 
                 data,
             )
         key = target.client_key or target.client_certificate
-        if not key.exists():
+        try:
+            key_pem = read_regular_file(key, MAX_PEM_BYTES)
+        except FileNotFoundError:
             return failed(
                 f"the client key {key} of {name} does not exist",
                 _renew_fix(name, str(key)),
                 data,
             )
-        mismatch = _key_matches(str(target.client_certificate), str(key))
+        except OSError as exc:
+            return failed(
+                f"cannot read the client key {key}: {exc.strerror or exc}",
+                f"check the file (a regular PEM file, chmod 600 {key})",
+                data,
+            )
+        mismatch = _key_matches(cert_pem, key_pem)
     else:
         assert cert_pem is not None
         if target.client_key_pem is None:
@@ -480,8 +496,14 @@ def check_credentials(ctx: DoctorContext, name: str) -> Outcome:
         token = target.token
         if target.token_file is not None:
             data["tokenFile"] = str(target.token_file)
+            from ztctl.adapters.fs import MAX_PEM_BYTES, read_regular_file
+
             try:
-                token = target.token_file.read_text(encoding="utf-8").strip()
+                token = (
+                    read_regular_file(target.token_file, MAX_PEM_BYTES)
+                    .decode("utf-8", "replace")
+                    .strip()
+                )
             except OSError as exc:
                 return failed(
                     f"cannot read the tokenFile {target.token_file} of {name}: "
@@ -505,6 +527,12 @@ def check_credentials(ctx: DoctorContext, name: str) -> Outcome:
         data["path"] = found
         if isinstance(cluster.credentials, model.AccessToken):
             return _check_access_token(ctx, name, data)
+        from ztctl.core.trust import may_run_catalog_plugin
+
+        if not may_run_catalog_plugin(cluster, target.source):
+            return passed(
+                f"exec plugin {command} ({found}); not run until {name} is in kubeconfig", data
+            )
         return passed(f"exec plugin {command} ({found}); cluster.auth runs it", data)
     return failed(
         f"the kubeconfig entry of {name} has no credentials",
@@ -681,9 +709,19 @@ def check_api(ctx: DoctorContext, name: str) -> Outcome:
 
 
 def check_auth(ctx: DoctorContext, name: str) -> Outcome:
-    main = probe_fact(ctx, name).main
+    facts = probe_fact(ctx, name)
+    main = facts.main
     problem = main.problem
     data: dict[str, Any] = {"user": main.user, "groups": list(main.groups)}
+    if facts.withheld:
+        from ztctl.core.trust import withheld_fix, withheld_reason
+
+        return Outcome(
+            "skip",
+            f"skipped: {withheld_reason(name)}",
+            withheld_fix(name),
+            {**data, "withheld": True},
+        )
     if problem is not None and problem.phase == "credentials":
         return Outcome(
             "skip",

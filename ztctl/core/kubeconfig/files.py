@@ -123,14 +123,24 @@ def read_file(path: Path) -> KubeconfigFile:
             ) from None
         except OSError as exc:
             raise _invalid(path, f"cannot be followed: {exc.strerror or exc}") from None
+    from ztctl.adapters.fs import MAX_KUBECONFIG_BYTES, NotRegularFile, TooLarge, open_regular
+
     try:
-        with open(path, "rb") as handle:
-            st = os.fstat(handle.fileno())
-            if stat.S_ISDIR(st.st_mode):
-                raise IsADirectoryError
-            raw = handle.read()
+        raw, st = open_regular(path, MAX_KUBECONFIG_BYTES)
     except IsADirectoryError:
         raise _invalid(path, "is a directory, not a file") from None
+    except NotRegularFile as exc:
+        # A FIFO or a device would block or never end; kubectl would hang on it.
+        raise _invalid(
+            path,
+            f"is {exc.what}, not a regular file",
+            f"point --kubeconfig or KUBECONFIG at a kubeconfig file, or remove {path}; "
+            "nothing was written",
+        ) from None
+    except TooLarge as exc:
+        raise _invalid(
+            path, f"is larger than {exc.limit // (1024 * 1024)} MiB: not a kubeconfig"
+        ) from None
     except PermissionError:
         raise _invalid(
             path,

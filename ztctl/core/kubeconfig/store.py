@@ -22,7 +22,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import FrameType
 
-from ztctl.adapters.fs import PRIVATE_FILE_MODE, atomic_write
+from ztctl.adapters.fs import PRIVATE_FILE_MODE, atomic_write, make_dirs
 from ztctl.core.errors import InvalidInput, OperationFailed
 
 LOCK_SUFFIX = ".lock"
@@ -58,7 +58,7 @@ def _acquire(path: Path, deadline: float) -> Path:
     delay = 0.01
     while True:
         try:
-            lock.parent.mkdir(parents=True, exist_ok=True, mode=NEW_DIR_MODE)
+            make_dirs(lock.parent, NEW_DIR_MODE)
             fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0)
         except FileExistsError:
             if not lock.parent.is_dir():  # mkdir met a file where the directory should be
@@ -157,7 +157,7 @@ def write_file(path: Path, content: bytes, previous: bytes | None) -> tuple[Path
     backup = target.with_name(target.name + BACKUP_SUFFIX) if previous is not None else None
     staged: Path | None = None
     try:
-        target.parent.mkdir(parents=True, exist_ok=True, mode=NEW_DIR_MODE)
+        make_dirs(target.parent, NEW_DIR_MODE)
         if backup is not None:
             staged = _link_old(target)
             if staged is None:

@@ -85,8 +85,11 @@ class Credentials:
             return self.plugin.token
         t = self.target
         if t.token_file is not None:
+            from ztctl.adapters.fs import MAX_PEM_BYTES, read_regular_file
+
             try:
-                text = t.token_file.read_text(encoding="utf-8").strip()
+                raw = read_regular_file(t.token_file, MAX_PEM_BYTES)
+                text = raw.decode("utf-8", "replace").strip()
             except OSError as exc:
                 reason = exc.strerror or str(exc)
                 raise Failed(diagnose.token_file_unreadable(t, reason)) from None

@@ -118,7 +118,9 @@ def _catalog_ca(cluster: Cluster) -> bytes | None:
     try:
         return cluster.ca_pem()
     except (OSError, ValueError, AssertionError):
-        return None  # reported as a problem when the TLS context is built
+        # Unreadable: b"" (not None, which would mean the system trust store) makes the TLS
+        # context fail with "not PEM certificates" instead of trusting any public CA.
+        return b""
 
 
 def target_from_kubeconfig(
@@ -154,8 +156,11 @@ def target_from_kubeconfig(
     if ca_pem is None and cluster_entry.get("certificate-authority"):
         ca_file = path(cluster_entry.get("certificate-authority"))
         assert ca_file is not None
+        from ztctl.adapters.fs import MAX_PEM_BYTES, read_regular_file
+
         try:
-            ca_pem = ca_file.read_bytes()
+            # A regular file of bounded size only: /dev/zero or a FIFO would be read forever.
+            ca_pem = read_regular_file(ca_file, MAX_PEM_BYTES)
         except OSError:
             ca_pem = b""  # unreadable: reported when the TLS context is built
     exec_config = None

@@ -1,0 +1,145 @@
+"""`ztctl config show|path|get|set|unset`: validated, comment-keeping, atomic edits."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ZTCTL = [sys.executable, "-m", "ztctl"]
+
+ORIGINAL = """\
+# Written by hand: keep this comment.
+team = "acme"  # the team
+
+[warp]
+# which warp-cli
+cli = "warp-cli"
+"""
+
+
+def run(config: Path, *args: str, extra: dict[str, str] | None = None):
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(config.parent),
+        "ZTCTL_CONFIG": str(config),
+        **(extra or {}),
+    }
+    return subprocess.run(
+        [*ZTCTL, "config", *args], capture_output=True, text=True, env=env, timeout=60, check=False
+    )
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(ORIGINAL)
+    return path
+
+
+def test_set_keeps_comments_and_adds_sections(config: Path) -> None:
+    assert run(config, "set", "doctor.timeout", "5").returncode == 0
+    assert run(config, "set", "warp.interface", "utun").returncode == 0
+    text = config.read_text()
+    assert text.startswith(ORIGINAL.rstrip("\n"))
+    assert "# which warp-cli" in text and "# the team" in text
+    assert 'interface = "utun"' in text
+    assert "[doctor]\ntimeout = 5" in text
+    assert run(config, "get", "doctor.timeout").stdout == "5\n"
+    assert run(config, "get", "warp.interface").stdout == "utun\n"
+
+
+def test_set_the_same_value_writes_nothing(config: Path) -> None:
+    before = config.stat().st_mtime_ns
+    result = run(config, "set", "team", "acme", "--json")
+    assert json.loads(result.stdout)["changed"] is False
+    assert config.stat().st_mtime_ns == before
+
+
+def test_unknown_key_is_exit_3_with_the_closest_key(config: Path) -> None:
+    result = run(config, "set", "warp.clii", "x")
+    assert result.returncode == 3
+    assert "unknown config key 'warp.clii' (did you mean 'warp.cli'?)" in result.stderr
+    assert "fix: valid keys: team, catalog, warp.cli" in result.stderr
+    assert config.read_text() == ORIGINAL
+    assert run(config, "get", "tem").returncode == 3
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("doctor.timeout", "soon", "doctor.timeout must be a number"),
+        ("doctor.timeout", "0", "doctor.timeout must be greater than 0"),
+        ("doctor.timeout", "nan", "finite number"),
+        ("team", "not a team", "not a Zero Trust team name"),
+        ("team", "acme.cloudflareaccess.com", "not a Zero Trust team name"),
+        ("catalog", "http://example.test/c.yaml", "is not https"),
+        ("warp.cli", "  ", "must not be empty"),
+    ],
+)
+def test_bad_values_are_refused_and_nothing_is_written(
+    config: Path, key: str, value: str, message: str
+) -> None:
+    result = run(config, "set", "--", key, value)
+    assert result.returncode == 3, result.stderr
+    assert message in result.stderr
+    assert "fix:" in result.stderr
+    assert config.read_text() == ORIGINAL
+
+
+def test_unset_removes_the_key_and_keeps_the_rest(config: Path) -> None:
+    result = run(config, "unset", "team")
+    assert result.returncode == 0
+    assert "team" not in config.read_text().replace("# Written", "")
+    assert "# which warp-cli" in config.read_text()
+    assert run(config, "get", "team").returncode == 1
+    again = run(config, "unset", "team", "--json")
+    assert again.returncode == 0
+    assert json.loads(again.stdout)["changed"] is False
+
+
+def test_unset_clears_a_stale_key_the_loader_refuses(config: Path) -> None:
+    config.write_text(ORIGINAL + "colour = true\n")
+    assert run(config, "show").returncode == 3
+    assert run(config, "unset", "warp.colour").returncode == 0
+    assert run(config, "show").returncode == 0
+
+
+def test_show_lists_every_key_with_its_source(config: Path) -> None:
+    result = run(config, "show", "--json", extra={"ZTCTL_CLOUDFLARED": "/opt/cf"})
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    rows = {s["key"]: (s["value"], s["source"]) for s in document["settings"]}
+    assert rows["team"] == ("acme", "file")
+    assert rows["warp.cli"] == ("warp-cli", "file")
+    assert rows["access.cloudflared"] == ("/opt/cf", "env")
+    assert rows["doctor.timeout"] == (3.0, "default")
+    assert document["path"] == str(config)
+
+
+def test_path_and_set_create_a_missing_file_privately(tmp_path: Path) -> None:
+    config = tmp_path / "new" / "dir" / "config.toml"
+    assert run(config, "path").stdout == f"{config}\n"
+    assert run(config, "set", "catalog", "https://platform.example/c.yaml").returncode == 0
+    assert config.read_text() == 'catalog = "https://platform.example/c.yaml"\n'
+    assert config.stat().st_mode & 0o777 == 0o600
+
+
+def test_broken_toml_is_exit_3_and_left_alone(config: Path) -> None:
+    config.write_text("team = \n")
+    result = run(config, "set", "team", "acme")
+    assert result.returncode == 3
+    assert "not valid TOML" in result.stderr
+    assert config.read_text() == "team = \n"
+
+
+def test_set_through_a_symlink_keeps_the_link(tmp_path: Path, config: Path) -> None:
+    link = tmp_path / "link.toml"
+    link.symlink_to(config)
+    assert run(link, "set", "team", "other").returncode == 0
+    assert link.is_symlink()
+    assert 'team = "other"' in config.read_text()

@@ -1,0 +1,30 @@
+"""Pick one line with fzf, as kubectx does when fzf is on PATH."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Mapping, Sequence
+
+
+def available(env: Mapping[str, str]) -> str | None:
+    """fzf's path, unless missing or turned off (ZTCTL_IGNORE_FZF, like KUBECTX_IGNORE_FZF)."""
+    if env.get("ZTCTL_IGNORE_FZF") or env.get("KUBECTX_IGNORE_FZF"):
+        return None
+    return shutil.which("fzf", path=env.get("PATH"))
+
+
+def pick(fzf: str, lines: Sequence[str], prompt: str, header: str) -> str | None:
+    """The line chosen in fzf (drawn on the terminal), or ``None`` when cancelled."""
+    try:
+        done = subprocess.run(
+            [fzf, "--no-multi", "--ansi", f"--prompt={prompt}", f"--header={header}"],
+            input="\n".join(lines) + "\n",
+            stdout=subprocess.PIPE,
+            text=True,
+            check=False,
+        )
+    except OSError:
+        return None
+    chosen = done.stdout.strip("\n")
+    return chosen if done.returncode == 0 and chosen else None
