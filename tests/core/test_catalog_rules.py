@@ -349,19 +349,19 @@ FIELD_PROBLEMS = [
         "credentials",
         {"accessToken": {"app": "http://a.acme.net"}},
         "credentials.accessToken.app",
-        "must be the Access application's https URL",
+        "must be the Access application's https URL (no user name or password in it)",
     ),
     (
         "credentials",
         {"accessToken": {"app": "https://"}},
         "credentials.accessToken.app",
-        "must be the Access application's https URL",
+        "must be the Access application's https URL (no user name or password in it)",
     ),
     (
         "credentials",
         {"accessToken": {}},
         "credentials.accessToken.app",
-        "must be the Access application's https URL",
+        "must be the Access application's https URL (no user name or password in it)",
     ),
     # break-glass
     (
@@ -733,8 +733,8 @@ def test_every_problem_is_listed_at_once() -> None:
     assert error.message == "catalog cat.yaml has 4 problems"
     assert [p.split(": ")[1] for p in error.details] == [
         "apiVersion",
-        "clusters[0] (Bad).name",
-        "clusters[0] (Bad).server",
+        "clusters[0] ('Bad').name",  # a bad name is quoted where it is named
+        "clusters[0] ('Bad').server",
         "clusters[1] (ok).addresses",
     ]
 

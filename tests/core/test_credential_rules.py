@@ -420,8 +420,8 @@ TOKEN_RULES = [
     ({"exp": NOW + 10}, "acme", "expires at 2027-01-15T08:00:10Z"),  # inside the leeway
     ({"exp": NOW}, "acme", "expired at 2027-01-15T08:00:00Z"),
     ({"exp": NOW - 1}, "acme", "expired at 2027-01-15T07:59:59Z"),
-    ({"exp": DROPPED}, "acme", "has no expiry (exp)"),
-    ({"exp": "soon"}, "acme", "has no expiry (exp)"),
+    ({"exp": DROPPED}, "acme", "has no expiry (exp), or one that is not a time"),
+    ({"exp": "soon"}, "acme", "has no expiry (exp), or one that is not a time"),
     (
         {"nbf": NOW + 61},
         "acme",

@@ -140,8 +140,7 @@ def test_a_lock_that_cannot_be_created_is_invalid_input(tmp_path: Path) -> None:
         pass  # pragma: no cover
     assert caught.value.exit_code == EXIT_INVALID_INPUT
     assert caught.value.message == (
-        f"cannot lock kubeconfig {config}: creating {lock_path(config)} failed: "
-        f"{blocker} is not a directory"
+        f"cannot lock kubeconfig {config}: creating {lock_path(config)} failed: Not a directory"
     )
     assert caught.value.fix == f"check {blocker}; nothing was written"
 
@@ -229,7 +228,7 @@ def test_a_failed_write_leaves_the_file_and_no_litter(tmp_path: Path) -> None:
     blocker.write_text("")
     with pytest.raises(OperationFailed) as caught:
         write_file(blocker / "config", b"new", None)
-    assert caught.value.message == f"cannot write kubeconfig {blocker / 'config'}: File exists"
+    assert caught.value.message == f"cannot write kubeconfig {blocker / 'config'}: Not a directory"
     assert caught.value.fix == (
         f"check that {blocker} is writable and the disk is not full; the file is unchanged"
     )

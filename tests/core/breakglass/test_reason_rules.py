@@ -53,9 +53,9 @@ def test_reason_edges(reason: str, accepted: bool, why: str) -> None:
     ("reason", "message"),
     [
         ("", "break-glass needs a reason"),
-        (" \t ", "break-glass needs a reason"),
-        ("INC-1 tunnel down\x00", "contains control characters"),
-        ("INC-1 tunnel down\x1b[31m", "contains control characters"),
+        (" \t ", "contains a control character (U+0009 at position 2)"),  # a tab too
+        ("INC-1 tunnel down\x00", "contains a control character (U+0000 at position 18)"),
+        ("INC-1 tunnel down\x1b[31m", "contains a control character (U+001B at position 18)"),
         ("INC-1 tunnel " + "down " * 100, "characters long (at most 500)"),
     ],
 )
@@ -73,7 +73,8 @@ EXAMPLE = "e.g. --reason 'INC-4711: Zero Trust tunnel down, restart cloudflared'
     [
         (
             "INC-1 tunnel down\x07",
-            "the break-glass reason contains control characters",
+            "the break-glass reason contains a control character (U+0007 at position 18); it "
+            "goes to the audit log and to terminals as it is",
             f"write it on one line of plain text, {EXAMPLE}",
         ),
         (
@@ -115,4 +116,4 @@ def test_the_longest_reason_is_kept() -> None:
     reason = " ".join(reason.split())
     assert len(reason) <= MAX_REASON
     assert validate_reason(reason) == reason
-    assert validate_reason("INC-1 tunnel\n  down\tin eu") == "INC-1 tunnel down in eu"
+    assert validate_reason("INC-1 tunnel   down in  eu") == "INC-1 tunnel down in eu"
