@@ -128,7 +128,9 @@ def test_a_200_with_success_false_is_an_error(cf: StandIn) -> None:
     api = client(cf)
     with pytest.raises(ApiError) as info:
         api.get(api.account_path("teamnet/virtual_networks"))
-    assert info.value.kind is ApiErrorKind.REFUSED and info.value.code == 10001
+    # 10001 "service temporarily unavailable": the API's trouble, not the account's.
+    assert info.value.kind is ApiErrorKind.SERVER and info.value.code == 10001
+    assert info.value.transient
 
 
 def test_malformed_json_is_malformed(cf: StandIn) -> None:

@@ -11,7 +11,9 @@ What it knows about the API:
 - Error codes worth telling apart: 1000 (token unknown, revoked or expired — or an
   account-owned token sent to ``/user/tokens/verify``), 6003/6111 (malformed Authorization
   header), 10000 (a valid token without the permission for this endpoint), 7003 and 9109 (the
-  account id is wrong, or the token belongs to another account).
+  account id is wrong, or the token belongs to another account). Any other ``success: false``
+  on a 2xx or 5xx answer, or with another 1xxxx code (10001 "service temporarily
+  unavailable", internal errors), is the API's own trouble: :attr:`ApiErrorKind.SERVER`.
 - 429 (with ``Retry-After``) and 5xx are retried with exponential backoff and full jitter, but
   only while the caller's deadline allows; a ``Retry-After`` that does not fit ends the call.
 
@@ -94,9 +96,9 @@ def fix_for(kind: ApiErrorKind, *, permission: Permission | None = None) -> str:
     match kind:
         case ApiErrorKind.INVALID_TOKEN:
             return (
-                "the token is unknown, revoked or expired: create a read-only token (see "
-                "docs/server-checks.md) and run `ztctl login --api-token` (or set "
-                "ZTCTL_CF_API_TOKEN)"
+                "the token is unknown, revoked or expired: create a read-only token "
+                "(`ztctl doctor --help` lists the permissions) and run `ztctl login --api-token` "
+                "(or set ZTCTL_CF_API_TOKEN)"
             )
         case ApiErrorKind.BAD_HEADER:
             return (
@@ -127,7 +129,7 @@ def fix_for(kind: ApiErrorKind, *, permission: Permission | None = None) -> str:
         case ApiErrorKind.SERVER | ApiErrorKind.MALFORMED:
             return "the Cloudflare API had a problem: run the command again in a minute"
         case ApiErrorKind.REFUSED:
-            return "see the API's message; docs/server-checks.md lists what each check needs"
+            return "see the API's message; `ztctl doctor --help` lists what each check needs"
     return ""  # pragma: no cover - every kind is matched above
 
 
@@ -331,6 +333,15 @@ class CloudflareApi:
     ) -> tuple[int, Any]:
         import httpx
 
+        from ztctl.core.cloudflare import scrub, token_problem
+
+        problem = token_problem(self.token)
+        if problem is not None:
+            # Never hand httpx a header it would refuse: its error quotes the header value.
+            raise ApiError(
+                ApiErrorKind.BAD_HEADER,
+                f"the Cloudflare API token is malformed ({problem}); it was not sent",
+            )
         url = self.base_url + path
         headers = {"Authorization": f"Bearer {self.token}", "Accept": "application/json"}
         with self._slots:
@@ -346,8 +357,16 @@ class CloudflareApi:
                     ApiErrorKind.TIMEOUT,
                     f"the Cloudflare API did not answer {path} within {timeout:.1f}s",
                 ) from None
+            except (httpx.LocalProtocolError, UnicodeError, ValueError):
+                # The request could not be built or sent as asked; these errors quote the
+                # request (headers included), so their text is never used.
+                raise ApiError(
+                    ApiErrorKind.BAD_HEADER,
+                    "ztctl could not send the request to the Cloudflare API (the Authorization "
+                    "header is not valid)",
+                ) from None
             except httpx.HTTPError as exc:
-                reason = (str(exc) or type(exc).__name__).splitlines()[0]
+                reason = scrub((str(exc) or type(exc).__name__).splitlines()[0], self.token)
                 raise ApiError(
                     ApiErrorKind.UNREACHABLE, f"cannot reach the Cloudflare API: {reason}"
                 ) from None
@@ -566,6 +585,11 @@ def _checked(document: Any, status: int, path: str, permission: Permission | Non
     elif 7003 in codes or 9109 in codes:
         kind = ApiErrorKind.ACCOUNT
         message = f"the Cloudflare API refused the account ({text})"
+    elif status >= 500 or status < 300 or any(_server_side_code(c) for c in codes):
+        # success: false with a code that says nothing about the token or the account
+        # (10001 "service temporarily unavailable", an internal error): try again later.
+        kind = ApiErrorKind.SERVER
+        message = f"the Cloudflare API could not answer {path} now (HTTP {status}: {text})"
     elif status == 404:
         kind = ApiErrorKind.NOT_FOUND
         message = f"the Cloudflare API has no {path} ({text})"
@@ -582,6 +606,11 @@ def _checked(document: Any, status: int, path: str, permission: Permission | Non
         code=codes[0] if codes else None,
         permission=permission if kind is ApiErrorKind.PERMISSION else None,
     )
+
+
+def _server_side_code(code: int) -> bool:
+    """A 1xxxx code other than 10000 (authentication): the API's own trouble."""
+    return 10001 <= code <= 19999
 
 
 def _int(value: Any) -> int | None:

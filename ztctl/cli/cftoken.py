@@ -37,14 +37,25 @@ def read_token(app: App) -> str:
             prompt_suffix=": ",
         )
     else:
-        raw = sys.stdin.read(MAX_INPUT + 1)
-        if len(raw) > MAX_INPUT:
-            from ztctl.core.errors import InvalidInput
+        from ztctl.core.errors import InvalidInput
 
+        stream = getattr(sys.stdin, "buffer", None)
+        data = stream.read(MAX_INPUT + 1) if stream is not None else sys.stdin.read(MAX_INPUT + 1)
+        if len(data) > MAX_INPUT:
             raise InvalidInput(
                 "the input on stdin is too long to be an API token",
                 "pipe only the token itself",
             )
+        if isinstance(data, bytes):
+            try:
+                raw = data.decode("utf-8-sig")  # a leading byte order mark is dropped
+            except UnicodeDecodeError:
+                raise InvalidInput(
+                    "the input on stdin is not valid UTF-8, so it is not an API token",
+                    "pipe only the token itself, as the dashboard shows it",
+                ) from None
+        else:
+            raw = data
     return clean_token(str(raw))
 
 
@@ -90,6 +101,16 @@ def login_api_token(app: App, timeout: float = 10.0) -> None:
             "create a new read-only token and run `ztctl login --api-token` again",
         )
     set_secret(KEYRING_ITEM, token)
+    from ztctl.core import audit
+
+    audit.record(
+        app.state_dir,
+        "login",
+        apiToken=True,
+        keyringItem=KEYRING_ITEM,
+        accountId=settings.account_id,
+        ownership=result.ownership,
+    )
     access = describe_access(result)
     payload: dict[str, Any] = {
         "stored": True,
@@ -114,7 +135,7 @@ def login_api_token(app: App, timeout: float = 10.0) -> None:
             lines.append(
                 "To see everything, add "
                 + " and ".join(p.value for p in result.missing)
-                + " to the token (docs/server-checks.md)."
+                + " to the token (`ztctl doctor --help` lists what each check needs)."
             )
         click.echo("\n".join(lines))
 
