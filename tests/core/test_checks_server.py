@@ -280,7 +280,6 @@ def test_connectors_are_described_compactly() -> None:
     assert describe_connectors([]) == "0 connectors"
 
 
-
 def test_every_cf_outcome_is_scrubbed_of_the_token(cf: StandIn) -> None:
     """Defense in depth: whatever text an API error or a check produces, the one guard every
     cf.* check passes removes the token from summary, fix and data (and from a crash)."""
