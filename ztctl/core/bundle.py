@@ -132,6 +132,15 @@ def _redact_url(url: Any) -> Any:
     return f"{scheme}://{REDACTED}@{host}"
 
 
+def _scrub_userinfo(url: Any, scrub: Scrubber) -> None:
+    """Hand the user and password of ``scheme://user:password@host`` to the scrub."""
+    if not isinstance(url, str) or "@" not in url:
+        return
+    userinfo = url.partition("://")[2].rpartition("@")[0]
+    scrub.add(userinfo)
+    scrub.add(userinfo.partition(":")[2])
+
+
 _SUBCOMMAND = re.compile(r"[a-z]+(?:-[a-z]+)*")
 
 
@@ -252,10 +261,10 @@ def kubeconfig_structure(paths: Sequence[Path], scrub: Scrubber) -> dict[str, An
                 body = {}
             scrub.add(body.get("certificate-authority-data"))
             shown: dict[str, Any] = {k: body[k] for k in _CLUSTER_KEEP if k in body}
-            if "proxy-url" in shown:
-                shown["proxy-url"] = _redact_url(shown["proxy-url"])
-            if "server" in shown:
-                shown["server"] = _redact_url(shown["server"])
+            for key in ("proxy-url", "server"):
+                if key in shown:
+                    _scrub_userinfo(shown[key], scrub)  # other members may quote the URL
+                    shown[key] = _redact_url(shown[key])
             if "certificate-authority-data" in body:
                 shown["certificate-authority-data"] = OMITTED
             for key in body:

@@ -61,6 +61,8 @@ def _acquire(path: Path, deadline: float) -> Path:
             make_dirs(lock.parent, NEW_DIR_MODE)
             fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0)
         except FileExistsError:
+            if not lock.parent.is_dir():  # mkdir met a file where the directory should be
+                raise _cannot_lock(path, lock, f"{lock.parent} is not a directory") from None
             now = time.monotonic()
             if now >= deadline:
                 raise OperationFailed(
@@ -73,19 +75,23 @@ def _acquire(path: Path, deadline: float) -> Path:
             delay = min(delay * 2, 0.25)
             continue
         except OSError as exc:
-            reason = exc.strerror or str(exc)
-            if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-                raise InvalidInput(
-                    f"cannot lock kubeconfig {path}: creating {lock} failed: {reason}",
-                    f"kubectl needs write access to {lock.parent} too: make it writable, or "
-                    f"leave {path} out of KUBECONFIG; nothing was written",
-                ) from None
-            raise InvalidInput(
-                f"cannot lock kubeconfig {path}: creating {lock} failed: {reason}",
-                f"check {lock.parent}; nothing was written",
-            ) from None
+            denied = exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS)
+            raise _cannot_lock(path, lock, exc.strerror or str(exc), denied=denied) from None
         os.close(fd)
         return lock
+
+
+def _cannot_lock(path: Path, lock: Path, reason: str, *, denied: bool = False) -> InvalidInput:
+    if denied:
+        return InvalidInput(
+            f"cannot lock kubeconfig {path}: creating {lock} failed: {reason}",
+            f"kubectl needs write access to {lock.parent} too: make it writable, or "
+            f"leave {path} out of KUBECONFIG; nothing was written",
+        )
+    return InvalidInput(
+        f"cannot lock kubeconfig {path}: creating {lock} failed: {reason}",
+        f"check {lock.parent}; nothing was written",
+    )
 
 
 class _Terminated(BaseException):

@@ -1,0 +1,763 @@
+"""Every catalog validation rule, as tables (pure: YAML text in, Catalog or problems out).
+
+Each row changes one field of an otherwise valid cluster and names the problem the catalog
+must report, with the field's path; valid rows say what the field becomes. A catalog with
+any problem fails as a whole with exit code 3 (invalid input) and nothing is used.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from ztctl.core.catalog import DEFAULT_MAX_TTL_S, parse_catalog
+from ztctl.core.errors import EXIT_INVALID_INPUT, InvalidInput
+from ztctl.core.model import (
+    AccessToken,
+    Catalog,
+    ClientCertificate,
+    ExecCredential,
+    ProxyRoute,
+    SshRoute,
+    VpnRoute,
+)
+
+BASE = Path("/catalogs")
+PEM = b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+PEM_B64 = base64.b64encode(PEM).decode()
+
+
+class _Dropped:
+    """A row value meaning: leave the field out (a stable repr keeps test ids stable)."""
+
+    def __repr__(self) -> str:
+        return "DROP"
+
+
+DROP = _Dropped()
+
+
+def cluster(**changes: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "name": "prod",
+        "server": "https://k8s.acme.net:6443",
+        "addresses": ["203.0.113.10"],
+        "certificateAuthority": "ca.pem",
+        "credentials": {"clientCertificate": "c.crt", "clientKey": "c.key"},
+    }
+    for key, value in changes.items():
+        if value is DROP:
+            base.pop(key, None)
+        else:
+            base[key] = value
+    return base
+
+
+def document(*clusters: dict[str, Any], **top: Any) -> str:
+    doc: dict[str, Any] = {
+        "apiVersion": "ztctl/v1",
+        "kind": "ClusterCatalog",
+        "team": "acme",
+        "clusters": list(clusters),
+    }
+    for key, value in top.items():
+        if value is DROP:
+            doc.pop(key, None)
+        else:
+            doc[key] = value
+    return yaml.safe_dump(doc, sort_keys=False)
+
+
+def parse(text: str, base: Path | None = BASE) -> Catalog:
+    return parse_catalog(text, source="cat.yaml", label="cat.yaml", base_dir=base)
+
+
+def problems(text: str, base: Path | None = BASE) -> list[str]:
+    with pytest.raises(InvalidInput) as caught:
+        parse(text, base)
+    error = caught.value
+    assert error.exit_code == EXIT_INVALID_INPUT
+    assert "docs/catalog.md" in error.fix
+    return error.details or [error.message]
+
+
+def only_problem(text: str, base: Path | None = BASE) -> str:
+    found = problems(text, base)
+    assert len(found) == 1, found
+    return found[0]
+
+
+# -- names -----------------------------------------------------------------------------
+
+VALID_NAMES = ["a", "0", "prod", "prod-eu", "a.b_c-d", "1a", "a" * 63, "x" + "-" * 61 + "y"]
+INVALID_NAMES = [
+    "",
+    "-prod",
+    "prod-",
+    ".prod",
+    "prod.",
+    "_prod",
+    "Prod",
+    "acc!!!",
+    "acc\n",  # a trailing newline (a regex `$` would let it through)
+    "\nacc",
+    "acc\nx",
+    "pr od",
+    " prod",
+    "prød",
+    "a" * 64,
+    "prod/eu",
+    "prod:eu",
+]
+
+
+@pytest.mark.parametrize("name", VALID_NAMES)
+def test_valid_names(name: str) -> None:
+    assert parse(document(cluster(name=name))).names == [name]
+
+
+@pytest.mark.parametrize("name", INVALID_NAMES)
+def test_invalid_names(name: str) -> None:
+    problem = only_problem(document(cluster(name=name)))
+    assert problem.startswith("cat.yaml: clusters[0]")
+    assert ".name: " in problem
+    assert problem.endswith(
+        f"{name!r} is not a valid name (lowercase letters, digits, '.', '_', '-'; "
+        "starts and ends with a letter or digit; at most 63 characters)"
+    )
+
+
+@pytest.mark.parametrize("name", [5, None, ["prod"], True])
+def test_a_name_that_is_not_a_string(name: object) -> None:
+    assert "clusters[0].name: " in only_problem(document(cluster(name=name)))
+
+
+def test_missing_name() -> None:
+    assert "clusters[0].name: None is not a valid name" in only_problem(
+        document(cluster(name=DROP))
+    )
+
+
+def test_problems_after_a_duplicate_are_reported_too() -> None:
+    found = problems(document(cluster(), cluster(), cluster(name="dev", server="http://x")))
+    assert [p.split(": ")[1] for p in found] == ["clusters[1] (prod)", "clusters[2] (dev).server"]
+
+
+def test_duplicate_names_point_at_the_first() -> None:
+    found = only_problem(document(cluster(), cluster(server="https://other:6443")))
+    assert found == "cat.yaml: clusters[1] (prod): duplicate name; clusters[0] has it already"
+
+
+# -- one field at a time: (field, value, problem path, problem text) ---------------------
+
+FIELD_PROBLEMS = [
+    # server
+    ("server", DROP, "server", "is required: the API server URL, https://HOST:PORT"),
+    ("server", 6443, "server", "is required: the API server URL, https://HOST:PORT"),
+    (
+        "server",
+        "http://k8s.acme.net:6443",
+        "server",
+        "'http://k8s.acme.net:6443' must use https:// (the API server speaks TLS)",
+    ),
+    (
+        "server",
+        "k8s.acme.net:6443",
+        "server",
+        "'k8s.acme.net:6443' must use https:// (the API server speaks TLS)",
+    ),
+    (
+        "server",
+        "ftp://k8s.acme.net",
+        "server",
+        "'ftp://k8s.acme.net' must use https:// (the API server speaks TLS)",
+    ),
+    ("server", "https://:6443", "server", "'https://:6443' has no host name"),
+    ("server", "https://k8s.acme.net:0", "server", "'https://k8s.acme.net:0' has an invalid port"),
+    (
+        "server",
+        "https://k8s.acme.net:65536",
+        "server",
+        "'https://k8s.acme.net:65536' has an invalid port",
+    ),
+    (
+        "server",
+        "https://k8s.acme.net:port",
+        "server",
+        "'https://k8s.acme.net:port' has an invalid port",
+    ),
+    # addresses
+    ("addresses", DROP, "addresses", "is required: a list of the API server's IP addresses"),
+    ("addresses", [], "addresses", "is required: a list of the API server's IP addresses"),
+    (
+        "addresses",
+        "203.0.113.10",
+        "addresses",
+        "is required: a list of the API server's IP addresses",
+    ),
+    ("addresses", ["k8s.acme.net"], "addresses[0]", "'k8s.acme.net' is not an IP address"),
+    (
+        "addresses",
+        ["203.0.113.10", "300.1.1.1"],
+        "addresses[1]",
+        "'300.1.1.1' is not an IP address",
+    ),
+    # namespace
+    (
+        "namespace",
+        "Kube-System",
+        "namespace",
+        "'Kube-System' is not a valid namespace (DNS-1123 label)",
+    ),
+    ("namespace", "-ns", "namespace", "'-ns' is not a valid namespace (DNS-1123 label)"),
+    ("namespace", "ns-", "namespace", "'ns-' is not a valid namespace (DNS-1123 label)"),
+    ("namespace", "a.b", "namespace", "'a.b' is not a valid namespace (DNS-1123 label)"),
+    ("namespace", "ns\n", "namespace", "'ns\\n' is not a valid namespace (DNS-1123 label)"),
+    (
+        "namespace",
+        "n" * 64,
+        "namespace",
+        f"{'n' * 64!r} is not a valid namespace (DNS-1123 label)",
+    ),
+    ("namespace", 5, "namespace", "5 is not a valid namespace (DNS-1123 label)"),
+    # certificate authority
+    ("certificateAuthority", "", "certificateAuthority", "must be a file path"),
+    ("certificateAuthority", "  ", "certificateAuthority", "must be a file path"),
+    ("certificateAuthority", 5, "certificateAuthority", "must be a file path"),
+    (
+        "certificateAuthorityData",
+        "not base64!",
+        "certificateAuthorityData",
+        "is not valid base64 (it must be the base64 of a PEM certificate)",
+    ),
+    (
+        "certificateAuthorityData",
+        5,
+        "certificateAuthorityData",
+        "must be the base64 of a PEM certificate",
+    ),
+    (
+        "certificateAuthorityData",
+        base64.b64encode(b"hello").decode(),
+        "certificateAuthorityData",
+        "does not decode to a PEM certificate (-----BEGIN CERTIFICATE-----)",
+    ),
+    # credentials
+    (
+        "credentials",
+        DROP,
+        "credentials",
+        "is required: clientCertificate + clientKey, exec, or accessToken",
+    ),
+    (
+        "credentials",
+        "token",
+        "credentials",
+        "is required: clientCertificate + clientKey, exec, or accessToken",
+    ),
+    ("credentials", {}, "credentials", "needs exactly one of clientCertificate, exec, accessToken"),
+    (
+        "credentials",
+        {"exec": {"command": "x"}, "accessToken": {"app": "https://a.acme.net"}},
+        "credentials",
+        "has exec and accessToken; keep exactly one of clientCertificate, exec, accessToken",
+    ),
+    (
+        "credentials",
+        {"clientCertificate": "c.crt"},
+        "credentials.clientKey",
+        "is required with clientCertificate",
+    ),
+    (
+        "credentials",
+        {"exec": {"command": "x"}, "clientKey": "k"},
+        "credentials.clientKey",
+        "only goes with clientCertificate, not exec",
+    ),
+    (
+        "credentials",
+        {"clientCertificate": "", "clientKey": "c.key"},
+        "credentials.clientCertificate",
+        "must be a file path",
+    ),
+    (
+        "credentials",
+        {"clientCertificate": "c.crt", "clientKey": 5},
+        "credentials.clientKey",
+        "must be a file path",
+    ),
+    (
+        "credentials",
+        {"exec": "kubelogin"},
+        "credentials.exec",
+        "must be a mapping with command, args and env",
+    ),
+    (
+        "credentials",
+        {"exec": {"args": []}},
+        "credentials.exec.command",
+        "is required: the plugin executable",
+    ),
+    (
+        "credentials",
+        {"exec": {"command": " "}},
+        "credentials.exec.command",
+        "is required: the plugin executable",
+    ),
+    (
+        "credentials",
+        {"exec": {"command": "x", "args": "--a"}},
+        "credentials.exec.args",
+        "must be a list of strings",
+    ),
+    (
+        "credentials",
+        {"exec": {"command": "x", "args": [{"a": 1}]}},
+        "credentials.exec.args",
+        "must be a list of strings",
+    ),
+    (
+        "credentials",
+        {"exec": {"command": "x", "args": 5}},
+        "credentials.exec.args",
+        "must be a list of strings",
+    ),
+    (
+        "credentials",
+        {"exec": {"command": "x", "env": ["A=1"]}},
+        "credentials.exec.env",
+        "must be a mapping of variable names to values",
+    ),
+    (
+        "credentials",
+        {"exec": {"command": "x", "env": {1: "a"}}},
+        "credentials.exec.env",
+        "must be a mapping of variable names to values",
+    ),
+    (
+        "credentials",
+        {"accessToken": "https://a"},
+        "credentials.accessToken",
+        "must be a mapping with app: https://...",
+    ),
+    (
+        "credentials",
+        {"accessToken": {"app": "http://a.acme.net"}},
+        "credentials.accessToken.app",
+        "must be the Access application's https URL (no user name or password in it)",
+    ),
+    (
+        "credentials",
+        {"accessToken": {"app": "https://"}},
+        "credentials.accessToken.app",
+        "must be the Access application's https URL (no user name or password in it)",
+    ),
+    (
+        "credentials",
+        {"accessToken": {}},
+        "credentials.accessToken.app",
+        "must be the Access application's https URL (no user name or password in it)",
+    ),
+    # break-glass
+    (
+        "breakGlass",
+        "proxy",
+        "breakGlass",
+        "must be a mapping with maxTtl and one of proxy, ssh, vpn",
+    ),
+    ("breakGlass", {}, "breakGlass", "needs exactly one of proxy, ssh, vpn"),
+    (
+        "breakGlass",
+        {"proxy": "socks5://127.0.0.1:1080", "ssh": {"host": "b"}},
+        "breakGlass",
+        "has proxy and ssh; keep exactly one of proxy, ssh, vpn",
+    ),
+    (
+        "breakGlass",
+        {"maxTtl": "1h garbage", "proxy": "socks5://127.0.0.1:1080"},
+        "breakGlass.maxTtl",
+        "'1h garbage' is not a duration like 30m, 4h or 1h30m",
+    ),
+    (
+        "breakGlass",
+        {"maxTtl": 30, "proxy": "socks5://127.0.0.1:1080"},
+        "breakGlass.maxTtl",
+        "'30' has no unit: write e.g. 30m or 30s",
+    ),
+    (
+        "breakGlass",
+        {"maxTtl": "0s", "proxy": "socks5://127.0.0.1:1080"},
+        "breakGlass.maxTtl",
+        "'0s' must be longer than zero",
+    ),
+    (
+        "breakGlass",
+        {"proxy": 1080},
+        "breakGlass.proxy",
+        "must be a proxy URL such as socks5://127.0.0.1:1080",
+    ),
+    (
+        "breakGlass",
+        {"proxy": "ftp://127.0.0.1:1080"},
+        "breakGlass.proxy",
+        "'ftp://127.0.0.1:1080' must be socks5://HOST:PORT, socks5h://HOST:PORT or http(s)://HOST:PORT",
+    ),
+    (
+        "breakGlass",
+        {"proxy": "socks5://127.0.0.1"},
+        "breakGlass.proxy",
+        "'socks5://127.0.0.1' must be socks5://HOST:PORT, socks5h://HOST:PORT or http(s)://HOST:PORT",
+    ),
+    (
+        "breakGlass",
+        {"proxy": "socks5://:1080"},
+        "breakGlass.proxy",
+        "'socks5://:1080' must be socks5://HOST:PORT, socks5h://HOST:PORT or http(s)://HOST:PORT",
+    ),
+    (
+        "breakGlass",
+        {"proxy": "socks5://h:99999"},
+        "breakGlass.proxy",
+        "'socks5://h:99999' must be socks5://HOST:PORT, socks5h://HOST:PORT or http(s)://HOST:PORT",
+    ),
+    (
+        "breakGlass",
+        {"ssh": "bastion"},
+        "breakGlass.ssh",
+        "must be a mapping with host, user, port, identityFile",
+    ),
+    (
+        "breakGlass",
+        {"ssh": {"user": "u"}},
+        "breakGlass.ssh.host",
+        "is required: the bastion host name",
+    ),
+    (
+        "breakGlass",
+        {"ssh": {"host": " "}},
+        "breakGlass.ssh.host",
+        "is required: the bastion host name",
+    ),
+    (
+        "breakGlass",
+        {"ssh": {"host": "-oProxyCommand=sh"}},
+        "breakGlass.ssh.host",
+        "is required: the bastion host name",
+    ),
+    (
+        "breakGlass",
+        {"ssh": {"host": "b", "user": "-l"}},
+        "breakGlass.ssh.user",
+        "must be a user name",
+    ),
+    ("breakGlass", {"ssh": {"host": "b", "user": 5}}, "breakGlass.ssh.user", "must be a user name"),
+    ("breakGlass", {"ssh": {"host": "b", "port": 0}}, "breakGlass.ssh.port", "0 is not a TCP port"),
+    (
+        "breakGlass",
+        {"ssh": {"host": "b", "port": 65536}},
+        "breakGlass.ssh.port",
+        "65536 is not a TCP port",
+    ),
+    (
+        "breakGlass",
+        {"ssh": {"host": "b", "port": "22"}},
+        "breakGlass.ssh.port",
+        "'22' is not a TCP port",
+    ),
+    (
+        "breakGlass",
+        {"ssh": {"host": "b", "port": True}},
+        "breakGlass.ssh.port",
+        "True is not a TCP port",
+    ),
+    (
+        "breakGlass",
+        {"ssh": {"host": "b", "identityFile": ""}},
+        "breakGlass.ssh.identityFile",
+        "must be a file path",
+    ),
+    (
+        "breakGlass",
+        {"vpn": ["wg-quick"]},
+        "breakGlass.vpn",
+        "must be a mapping with up, down and interface",
+    ),
+    (
+        "breakGlass",
+        {"vpn": {"up": "wg-quick up oob", "down": ["d"], "interface": "oob"}},
+        "breakGlass.vpn.up",
+        "must be a command as a list, e.g. [wg-quick, up, oob]",
+    ),
+    (
+        "breakGlass",
+        {"vpn": {"up": ["u"], "down": [], "interface": "oob"}},
+        "breakGlass.vpn.down",
+        "must be a command as a list, e.g. [wg-quick, up, oob]",
+    ),
+    (
+        "breakGlass",
+        {"vpn": {"up": ["u", 5], "down": ["d"], "interface": "oob"}},
+        "breakGlass.vpn.up",
+        "must be a command as a list, e.g. [wg-quick, up, oob]",
+    ),
+    (
+        "breakGlass",
+        {"vpn": {"up": ["u"], "down": ["d"]}},
+        "breakGlass.vpn.interface",
+        "is required: the VPN's network interface",
+    ),
+    (
+        "breakGlass",
+        {"vpn": {"up": ["u"], "down": ["d"], "interface": " "}},
+        "breakGlass.vpn.interface",
+        "is required: the VPN's network interface",
+    ),
+]
+
+
+@pytest.mark.parametrize(("field", "value", "path", "text"), FIELD_PROBLEMS)
+def test_field_problems(field: str, value: object, path: str, text: str) -> None:
+    changes: dict[str, Any] = {field: value}
+    if field == "certificateAuthorityData":
+        changes["certificateAuthority"] = DROP
+    problem = only_problem(document(cluster(**changes)))
+    assert problem == f"cat.yaml: clusters[0] (prod).{path}: {text}"
+
+
+# -- where a rule is about the cluster as a whole --------------------------------------
+
+
+def test_both_ca_forms() -> None:
+    problem = only_problem(document(cluster(certificateAuthorityData=PEM_B64)))
+    assert problem == (
+        "cat.yaml: clusters[0] (prod): has both certificateAuthority and "
+        "certificateAuthorityData; keep exactly one"
+    )
+
+
+def test_no_ca() -> None:
+    problem = only_problem(document(cluster(certificateAuthority=DROP)))
+    assert problem == (
+        "cat.yaml: clusters[0] (prod): needs certificateAuthority (a PEM file) or "
+        "certificateAuthorityData"
+    )
+
+
+def test_relative_paths_need_a_local_catalog() -> None:
+    found = problems(document(cluster()), base=None)
+    assert found == [  # the CA, the client certificate and the key
+        f"cat.yaml: clusters[0] (prod).{field}: relative path {path!r} in a catalog served "
+        "over https cannot be resolved; use an absolute or ~ path, or certificateAuthorityData"
+        for field, path in [
+            ("certificateAuthority", "ca.pem"),
+            ("credentials.clientCertificate", "c.crt"),
+            ("credentials.clientKey", "c.key"),
+        ]
+    ]
+    assert parse(
+        document(
+            cluster(
+                certificateAuthority="/etc/ca.pem",
+                credentials={"clientCertificate": "/c.crt", "clientKey": "~/c.key"},
+            )
+        ),
+        base=None,
+    ).clusters
+
+
+# -- what valid fields become -----------------------------------------------------------
+
+
+def test_a_valid_cluster_becomes_its_model() -> None:
+    text = document(
+        cluster(
+            addresses=["203.0.113.10", "2001:DB8::1"],
+            namespace="kube-system",
+            breakGlass={"maxTtl": "4h", "proxy": "socks5h://127.0.0.1:1080"},
+        )
+    )
+    (prod,) = parse(text).clusters
+    assert prod.name == "prod" and prod.server == "https://k8s.acme.net:6443"
+    assert prod.addresses == ("203.0.113.10", "2001:db8::1")  # normalised
+    assert prod.certificate_authority == BASE / "ca.pem"
+    assert prod.certificate_authority_data is None
+    assert prod.namespace == "kube-system"
+    assert prod.credentials == ClientCertificate(BASE / "c.crt", BASE / "c.key")
+    assert prod.break_glass is not None
+    assert prod.break_glass.max_ttl_s == 4 * 3600
+    assert prod.break_glass.route == ProxyRoute("socks5h://127.0.0.1:1080")
+
+
+@pytest.mark.parametrize(
+    "server", ["https://k8s.acme.net", "https://k8s.acme.net:1", "https://k8s.acme.net:65535"]
+)
+def test_valid_servers(server: str) -> None:
+    assert parse(document(cluster(server=server))).clusters[0].server == server
+
+
+def test_ca_data_is_kept_as_written() -> None:
+    text = document(cluster(certificateAuthority=DROP, certificateAuthorityData=PEM_B64))
+    (prod,) = parse(text).clusters
+    assert prod.certificate_authority is None and prod.certificate_authority_data == PEM_B64
+
+
+@pytest.mark.parametrize(
+    ("credentials", "model"),
+    [
+        (
+            {"exec": {"command": "kubelogin", "args": ["get-token", 5], "env": {"A": 1}}},
+            ExecCredential("kubelogin", ("get-token", "5"), (("A", "1"),)),
+        ),
+        ({"exec": {"command": "kubelogin"}}, ExecCredential("kubelogin", (), ())),
+        ({"accessToken": {"app": "https://k8s.acme.net"}}, AccessToken("https://k8s.acme.net")),
+    ],
+)
+def test_valid_credentials(credentials: dict[str, Any], model: object) -> None:
+    assert parse(document(cluster(credentials=credentials))).clusters[0].credentials == model
+
+
+@pytest.mark.parametrize(
+    ("break_glass", "route", "ttl"),
+    [
+        ({"proxy": "socks5://127.0.0.1:1080"}, ProxyRoute("socks5://127.0.0.1:1080"), None),
+        ({"proxy": "http://proxy:3128"}, ProxyRoute("http://proxy:3128"), None),
+        ({"proxy": "https://proxy:443", "maxTtl": "30m"}, ProxyRoute("https://proxy:443"), 1800),
+        ({"ssh": {"host": "bastion"}}, SshRoute("bastion", None, 22, None), None),
+        ({"ssh": {"host": "b", "port": 1}}, SshRoute("b", None, 1, None), None),
+        ({"ssh": {"host": "b", "port": 65535}}, SshRoute("b", None, 65535, None), None),
+        (
+            {"ssh": {"host": "b", "user": "ops", "port": 2222, "identityFile": "id"}},
+            SshRoute("b", "ops", 2222, BASE / "id"),
+            None,
+        ),
+        (
+            {"vpn": {"up": ["wg-quick", "up", "oob"], "down": ["d"], "interface": "oob"}},
+            VpnRoute(("wg-quick", "up", "oob"), ("d",), "oob"),
+            "2h",
+        ),
+    ],
+)
+def test_valid_break_glass(break_glass: dict[str, Any], route: object, ttl: object) -> None:
+    if ttl == "2h":
+        break_glass = {**break_glass, "maxTtl": "2h"}
+        ttl = 7200
+    (prod,) = parse(document(cluster(breakGlass=break_glass))).clusters
+    assert prod.break_glass is not None
+    assert prod.break_glass.route == route
+    assert prod.break_glass.max_ttl_s == (ttl if ttl is not None else DEFAULT_MAX_TTL_S)
+
+
+def test_break_glass_null_means_none() -> None:
+    assert parse(document(cluster(breakGlass=None))).clusters[0].break_glass is None
+
+
+# -- unknown keys, with the name meant ---------------------------------------------------
+
+UNKNOWN_KEYS = [
+    ({"sever": "x"}, "clusters[0] (prod).sever: unknown field (did you mean 'server'?)"),
+    ({"namespaces": "x"}, "clusters[0] (prod).namespaces: unknown field (did you mean"),
+    (
+        {"credentials": {"exec": {"command": "x", "arg": []}}},
+        "clusters[0] (prod).credentials.exec.arg: unknown field",
+    ),
+    (
+        {"credentials": {"accessToken": {"app": "https://a.acme.net", "aud": "x"}}},
+        "clusters[0] (prod).credentials.accessToken.aud: unknown field",
+    ),
+    (
+        {"credentials": {"clientCertificate": "c", "clientKey": "k", "token": "t"}},
+        "clusters[0] (prod).credentials.token: unknown field",
+    ),
+    (
+        {"breakGlass": {"proxy": "socks5://h:1", "maxTTL": "1h"}},
+        "clusters[0] (prod).breakGlass.maxTTL: unknown field (did you mean 'maxTtl'?)",
+    ),
+    (
+        {"breakGlass": {"ssh": {"host": "b", "identity": "id"}}},
+        "clusters[0] (prod).breakGlass.ssh.identity: unknown field",
+    ),
+    (
+        {"breakGlass": {"vpn": {"up": ["u"], "down": ["d"], "interface": "i", "x": 1}}},
+        "clusters[0] (prod).breakGlass.vpn.x: unknown field",
+    ),
+]
+
+
+@pytest.mark.parametrize(("changes", "text"), UNKNOWN_KEYS)
+def test_unknown_keys(changes: dict[str, Any], text: str) -> None:
+    problem = only_problem(document(cluster(**changes)))
+    assert problem.startswith("cat.yaml: " + text), problem
+
+
+# -- the document ------------------------------------------------------------------------
+
+TOP_PROBLEMS = [
+    ({"apiVersion": "ztctl/v2"}, "cat.yaml: apiVersion: must be 'ztctl/v1', got 'ztctl/v2'"),
+    ({"apiVersion": DROP}, "cat.yaml: apiVersion: must be 'ztctl/v1', got None"),
+    ({"kind": "Catalog"}, "cat.yaml: kind: must be 'ClusterCatalog', got 'Catalog'"),
+    ({"team": ""}, "cat.yaml: team: must be the Zero Trust team name (a non-empty string)"),
+    ({"team": "  "}, "cat.yaml: team: must be the Zero Trust team name (a non-empty string)"),
+    ({"team": 5}, "cat.yaml: team: must be the Zero Trust team name (a non-empty string)"),
+    ({"clusters": {"prod": {}}}, "cat.yaml: clusters: must be a list of clusters, got mapping"),
+    ({"clusters": DROP}, "cat.yaml: clusters: must be a list of clusters, got nothing"),
+    ({"clusters": "prod"}, "cat.yaml: clusters: must be a list of clusters, got string"),
+    ({"clusters": [5]}, "cat.yaml: clusters[0]: must be a mapping, got number"),
+    ({"clusters": [["prod"]]}, "cat.yaml: clusters[0]: must be a mapping, got list"),
+    ({"clusters": [True]}, "cat.yaml: clusters[0]: must be a mapping, got boolean"),
+    ({"clusters": [None]}, "cat.yaml: clusters[0]: must be a mapping, got nothing"),
+    ({"clusters": [1.5]}, "cat.yaml: clusters[0]: must be a mapping, got number"),
+    # YAML has more types than these; any other is named by its Python type
+    (
+        {"clusters": datetime.date(2026, 1, 1)},
+        "cat.yaml: clusters: must be a list of clusters, got date",
+    ),
+    ({"teams": "acme"}, "cat.yaml: teams: unknown field (did you mean 'team'?)"),
+]
+
+
+@pytest.mark.parametrize(("top", "text"), TOP_PROBLEMS)
+def test_document_problems(top: dict[str, Any], text: str) -> None:
+    assert only_problem(document(cluster(), **top)) == text
+
+
+def test_every_problem_is_listed_at_once() -> None:
+    text = document(cluster(name="Bad", server="http://x"), cluster(name="ok", addresses=[]))
+    with pytest.raises(InvalidInput) as caught:
+        parse(text.replace("ztctl/v1", "v0"))
+    error = caught.value
+    assert error.message == "catalog cat.yaml has 4 problems"
+    assert [p.split(": ")[1] for p in error.details] == [
+        "apiVersion",
+        "clusters[0] ('Bad').name",  # a bad name is quoted where it is named
+        "clusters[0] ('Bad').server",
+        "clusters[1] (ok).addresses",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "catalog cat.yaml is empty"),
+        ("# nothing\n", "catalog cat.yaml is empty"),
+        ("- a\n- b\n", "catalog cat.yaml must be a mapping with apiVersion, kind, team and "),
+        ("just text", "catalog cat.yaml must be a mapping"),
+        ("a: [1,\n", "catalog cat.yaml is not valid YAML at line"),
+        ("a: b\n\tc: d\n", "catalog cat.yaml is not valid YAML at line 2"),
+    ],
+)
+def test_unusable_documents(text: str, message: str) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        parse(text)
+    assert caught.value.message.startswith(message), caught.value.message
+    assert caught.value.exit_code == EXIT_INVALID_INPUT
+
+
+def test_a_valid_catalog_has_no_warnings_and_keeps_its_source() -> None:
+    catalog = parse(document(cluster(), cluster(name="dev")))
+    assert catalog.team == "acme" and catalog.source == "cat.yaml"
+    assert catalog.names == ["prod", "dev"] and catalog.warnings == ()
