@@ -221,3 +221,14 @@ def test_facts_share_the_exception_too() -> None:
         with pytest.raises(RuntimeError, match="once"):
             facts.get("k", boom)
     assert facts.peek("k") is None
+
+
+def test_a_root_summary_is_cut_at_a_word_boundary() -> None:
+    from ztctl.core.doctor.runner import _short
+
+    text = "could not ask the Cloudflare API: " + "service temporarily unavailable " * 5
+    short = _short(text, 60)
+    assert len(short) <= 60 and short.endswith("…")
+    assert short[:-1] == text[: len(short) - 1].rstrip()
+    assert text[len(short) - 1] == " "  # the word before the ellipsis is whole
+    assert _short("short enough", 60) == "short enough"

@@ -273,3 +273,26 @@ def test_connectors_are_described_compactly() -> None:
     text = describe_connectors(connectors(clients))
     assert text == "3 connectors (2025.11.1), 12 edge connections, AMS FRA LHR"
     assert describe_connectors([]) == "0 connectors"
+
+
+def test_every_cf_outcome_is_scrubbed_of_the_token(cf: StandIn) -> None:
+    """Defense in depth: whatever text an API error or a check produces, the one guard every
+    cf.* check passes removes the token from summary, fix and data (and from a crash)."""
+    from ztctl.core.doctor.runner import Outcome
+    from ztctl.core.doctor.server import _guard
+
+    side = ServerSide(CloudflareApi(cf.url, cf.account_id, TOKEN, timeout=TIMEOUT))
+
+    def check(_server: ServerSide, _deadline: float) -> Outcome:
+        return Outcome("warn", f"x b'Bearer {TOKEN}'", f"fix {TOKEN}", {"why": [TOKEN]})
+
+    outcome = _guard(side, check, time.monotonic() + 2)
+    assert outcome.status == "warn" and outcome.summary == "x b'Bearer [token]'"
+    assert TOKEN not in f"{outcome.summary} {outcome.fix} {outcome.data}"
+
+    def crash(_server: ServerSide, _deadline: float) -> Outcome:
+        raise ValueError(f"Illegal header value b'Bearer {TOKEN}'")
+
+    with pytest.raises(RuntimeError) as info:
+        _guard(side, crash, time.monotonic() + 2)
+    assert TOKEN not in str(info.value) and "ValueError" in str(info.value)

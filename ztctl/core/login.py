@@ -508,8 +508,11 @@ def logout(
     config: Config | None = None,
     env: Mapping[str, str] | None = None,
     warp: WarpClient | None = None,
+    also_removed: Sequence[str] = (),
 ) -> LogoutResult:
-    """Remove every token ztctl stored (and disconnect WARP on request); audited."""
+    """Remove every token ztctl stored (and disconnect WARP on request); audited.
+    ``also_removed``: keyring items the caller removed (the Cloudflare API token), for the
+    audit event."""
     from ztctl.adapters import keyring
     from ztctl.adapters.fs import atomic_write, ensure_private_dir
     from ztctl.core import audit
@@ -536,5 +539,5 @@ def logout(
         disconnected = was_connected
     ensure_private_dir(state_dir)
     atomic_write(state_dir / LOGGED_OUT_MARKER, b"", mode=0o600)
-    audit.record(state_dir, "logout", removed=list(removed), disconnected=disconnected)
+    audit.record(state_dir, "logout", removed=[*removed, *also_removed], disconnected=disconnected)
     return LogoutResult(removed, disconnected)

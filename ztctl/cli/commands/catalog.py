@@ -10,6 +10,7 @@ import click
 from ztctl.cli.complete import cluster_names
 from ztctl.cli.output import emit, json_option, pass_app
 from ztctl.cli.palette import stdout_palette
+from ztctl.cli.params import Seconds
 
 if TYPE_CHECKING:
     from ztctl.cli.app import App
@@ -27,7 +28,7 @@ def command() -> None:
 @click.argument("clusters", nargs=-1, metavar="[CLUSTER]...", shell_complete=cluster_names)
 @click.option(
     "--timeout",
-    type=click.FloatRange(min=0.1, max=600),
+    type=Seconds(0.1, 600),
     default=None,
     metavar="S",
     help="Seconds each check may take (default: doctor.timeout from the config, 3).",

@@ -60,8 +60,10 @@ def command(
     run concurrently; each has a timeout. Without CLUSTER: the current context's catalog
     cluster. With a Cloudflare API token (`ztctl login --api-token`), also what only
     Cloudflare knows: the route, tunnel and connectors, the device's registration and
-    profile, Gateway's proxy and TLS inspection (cf.* checks). Exit status 1 when a check
-    failed (warnings alone exit 0).
+    profile, Gateway's proxy and TLS inspection (cf.* checks). The token is read-only and
+    needs Cloudflare Tunnel Read (cf.route, cf.tunnel) and Zero Trust Read (cf.device,
+    cf.gateway, cf.split-tunnel, cf.inspection). Exit status 1 when a check failed (warnings
+    alone exit 0).
     """
     from ztctl.core.bundle import archive_format
     from ztctl.core.doctor import run_doctor

@@ -144,7 +144,11 @@ def _skip_for(check: Check, cause: CheckResult) -> CheckResult:
 
 def _short(text: str, limit: int = 120) -> str:
     text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    head = cut.rsplit(" ", 1)[0] if " " in cut else cut  # at a word boundary
+    return head.rstrip(" ,;:(") + "…"
 
 
 def _result(check: Check, outcome: Outcome, duration_ms: float) -> CheckResult:

@@ -100,6 +100,7 @@ class ServerSide:
     api: CloudflareApi | None
     unavailable: str = ""  # why there are no server-side checks (no token, no account)
     unavailable_fix: str = ""
+    broken: bool = False  # the token is malformed: cf.api fails (the others skip)
     device_id: Callable[[], str | None] | None = None  # doctor: this device's WARP id
     memo: Memo = field(default_factory=Memo)
     check_ids: set[str] = field(default_factory=set)  # the cf.* checks of this run
@@ -338,7 +339,32 @@ def _guard(server: ServerSide, fn: Callable[..., Outcome], deadline: float, *arg
     answer by ``deadline`` whatever happens (a slow API is a warning, never the runner's
     "did not finish" failure)."""
     if server.api is None:
+        if server.broken and fn is check_api:
+            return failed(server.unavailable, server.unavailable_fix)
+        if server.broken:
+            return skipped(
+                f"skipped: the Cloudflare API token could not be used ({server.unavailable})"
+            )
         return Outcome("skip", server.unavailable, server.unavailable_fix)
+    outcome = _run_guarded(server, fn, deadline, *args)
+    return _scrubbed(outcome, server.api.token)
+
+
+def _scrubbed(outcome: Outcome, token: str) -> Outcome:
+    """The one place every cf.* outcome passes: no trace of the token in what is reported."""
+    from ztctl.adapters.cloudflare import scrub
+
+    return Outcome(
+        outcome.status,
+        scrub(outcome.summary, token),
+        scrub(outcome.fix, token),
+        scrub(outcome.data, token),
+    )
+
+
+def _run_guarded(
+    server: ServerSide, fn: Callable[..., Outcome], deadline: float, *args: Any
+) -> Outcome:
     box: list[Outcome | BaseException] = []
 
     def work() -> None:
@@ -352,6 +378,13 @@ def _guard(server: ServerSide, fn: Callable[..., Outcome], deadline: float, *arg
     worker.join(max(0.0, deadline - time.monotonic()) + 0.02)
     if box:
         if isinstance(box[0], BaseException):
+            from ztctl.adapters.cloudflare import scrub
+
+            assert server.api is not None
+            text = str(box[0])
+            clean = scrub(text, server.api.token)
+            if clean != text:  # the runner reports a crash with the exception's text
+                raise RuntimeError(f"{type(box[0]).__name__}: {clean}") from None
             raise box[0]
         return box[0]
     return warned(
@@ -588,6 +621,9 @@ def server_side(
 
     settings = api_settings(config)
     token = resolve_token(env)
+    if token is not None and token.problem is not None:
+        # Never sent: cf.api fails with what is wrong (never the token), the others skip.
+        return ServerSide(None, token.malformed, token.malformed_fix, broken=True)
     if token is None:
         if required:
             raise AuthNeeded(
