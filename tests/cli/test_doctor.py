@@ -141,3 +141,13 @@ def test_config_timeout_is_used(lab, tmp_path: Path) -> None:  # type: ignore[no
     proc = doctor(lab, "--json", faults=("warp.hang=on",), env={"ZTCTL_CONFIG": str(config)})
     checks = {c["id"]: c for c in document(proc)["checks"]}
     assert "within 0.9 s" in checks["warp.daemon"]["summary"]
+
+
+def test_verbose_shows_the_data_of_passing_checks(lab) -> None:  # type: ignore[no-untyped-def]
+    plain = doctor(lab).stdout
+    proc = doctor(lab, "-v")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    details = proc.stdout.split("Details:", 1)[1]
+    assert "  warp.cli\n    path: " in details and "version: " in details
+    assert "  cluster.dns (lab)\n" in details  # per-cluster checks name their cluster
+    assert "Details:" not in plain

@@ -140,3 +140,15 @@ def test_probe_agrees_with_kubectl(
     ours = probe(lab, "lab", "--route", "zero-trust", "--timeout", "2", "--json")
     assert (real.returncode == 0) is kubectl_ok, real.stderr
     assert (ours.returncode == 0) is kubectl_ok, ours.stdout
+
+
+def test_verbose_adds_where_each_phase_went(lab: Any) -> None:
+    quiet = probe(lab, "lab").stdout
+    proc = probe(lab, "lab", "-v")
+    assert proc.returncode == 0, proc.stderr
+    port = lab.server.rsplit(":", 1)[1]
+    connect = next(line for line in proc.stdout.splitlines() if line.startswith("  connect"))
+    assert f"127.0.0.1:{port}" in connect
+    assert "subject" in proc.stdout and "CN=kube-apiserver" in proc.stdout
+    assert "verified            yes" in proc.stdout
+    assert "subject" not in quiet and f"127.0.0.1:{port}" not in quiet

@@ -217,6 +217,8 @@ def _text(app: App, report: DoctorReport, live_shown: bool) -> None:
         for r in problems:
             where = f" ({r.cluster})" if r.cluster else ""
             lines.append(f"  {paint(_LABELS[r.status], r.status)} {r.id}{where}: {r.fix}")
+    if app.verbose:
+        lines.extend(_details(report))
     counts = report.counts()
     lines.append("")
     if report.note:
@@ -228,6 +230,26 @@ def _text(app: App, report: DoctorReport, live_shown: bool) -> None:
         + (" (stopped at the deadline)" if report.deadline_hit else "")
     )
     sys.stdout.write("\n".join(lines) + "\n")
+
+
+def _details(report: DoctorReport) -> list[str]:
+    """-v: the facts behind every check, passing ones included (the same `data` as --json)."""
+    detailed = [r for r in report.results if r.data]
+    if not detailed:
+        return []
+    lines = ["", "Details:"]
+    for r in detailed:
+        lines.append(f"  {r.id}" + (f" ({r.cluster})" if r.cluster else ""))
+        for key, value in r.data.items():
+            lines.append(f"    {key}: {_compact(value)}")
+    return lines
+
+
+def _compact(value: object, limit: int = 200) -> str:
+    import json
+
+    text = value if isinstance(value, str) else json.dumps(value, separators=(", ", ": "))
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _write_bundle(app: App, ctx: DoctorContext, report: DoctorReport, path: Path) -> None:

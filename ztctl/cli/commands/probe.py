@@ -165,7 +165,7 @@ def _text(app: App, result: ProbeResult, context: str | None) -> None:
     elif result.address_in_catalog is False:
         where += " (not a catalog address)"
     out.append(f"{paint(result.cluster, 'bold')}  {result.server}  {result.route} → {where}")
-    for name, value, note in _rows(result, context):
+    for name, value, note in _rows(result, context, verbose=app.verbose > 0):
         out.append(f"  {name:<11}{value:>9}  {note}".rstrip())
     if result.samples is not None:
         s = result.samples
@@ -186,8 +186,11 @@ def _text(app: App, result: ProbeResult, context: str | None) -> None:
     sys.stderr.write("\n".join(lines) + "\n")
 
 
-def _rows(result: ProbeResult, context: str | None) -> list[tuple[str, str, str]]:
-    """(phase, time, note) for each line of the table."""
+def _rows(
+    result: ProbeResult, context: str | None, *, verbose: bool = False
+) -> list[tuple[str, str, str]]:
+    """(phase, time, note) for each line of the table; ``verbose`` (-v) adds where each phase
+    went: the address and port dialled, the proxy, and the server certificate's details."""
     from ztctl.problems import Phase
 
     t = result.timings
@@ -206,7 +209,11 @@ def _rows(result: ProbeResult, context: str | None) -> list[tuple[str, str, str]
         dns_note = "proxy host"
     phase = result.problem.phase if result.problem else Phase.NONE
     rows.append(("dns", _ms(t.dns_ms), dns_note))
-    rows.append(("connect", _ms(t.connect_ms), _failed_here(phase, Phase.CONNECT)))
+    connect_note = _failed_here(phase, Phase.CONNECT)
+    if verbose and result.address:
+        dialled = f"{result.address}:{result.port}" + (f" via {result.via}" if result.via else "")
+        connect_note = f"{dialled}  {connect_note}".rstrip()
+    rows.append(("connect", _ms(t.connect_ms), connect_note))
     if t.proxy_ms is not None or result.via:
         rows.append(("proxy", _ms(t.proxy_ms), _failed_here(phase, Phase.PROXY)))
     cert = result.certificate
@@ -216,6 +223,14 @@ def _rows(result: ProbeResult, context: str | None) -> list[tuple[str, str, str]
         state = "" if cert.verified else " (NOT trusted)"
         tls_note = f"issuer {cert.issuer}{expiry}{state}"
     rows.append(("tls", _ms(t.tls_ms), tls_note))
+    if verbose and cert is not None:
+        if cert.subject:
+            rows.append(("  subject", "", cert.subject))
+        if cert.not_after:
+            rows.append(("  not after", "", cert.not_after))
+        rows.append(("  verified", "", "yes" if cert.verified else "no"))
+        if cert.inspected_by:
+            rows.append(("  inspected", "", f"by {cert.inspected_by}"))
     rows.append(("first byte", _ms(t.first_byte_ms), "GET /readyz"))
     rows.append(("total", _ms(t.total_ms), ""))
     if result.readyz is not None:
