@@ -18,7 +18,15 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ztctl.core.doctor.runner import Check, CheckResult, Outcome, passed, run_checks, warned
+from ztctl.core.doctor.runner import (
+    Check,
+    CheckResult,
+    Outcome,
+    passed,
+    run_checks,
+    status_counts,
+    warned,
+)
 from ztctl.errors import EXIT_AUTH_NEEDED, EXIT_INVALID_INPUT, InvalidInput
 
 if TYPE_CHECKING:
@@ -40,10 +48,7 @@ class CatalogCheckReport:
         return self.exit_code == 0
 
     def counts(self) -> dict[str, int]:
-        out = {"pass": 0, "warn": 0, "fail": 0, "skip": 0}
-        for r in self.results:
-            out[r.status] += 1
-        return out
+        return status_counts(self.results)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ztctl.core.doctor.context import DoctorContext, inner_timeout
-from ztctl.core.doctor.runner import Check, CheckResult, Outcome, run_checks
+from ztctl.core.doctor.runner import Check, CheckResult, Outcome, run_checks, status_counts
 
 if TYPE_CHECKING:
     from ztctl.core.config import WarpConfig
@@ -78,10 +78,7 @@ class DoctorReport:
         return 0 if self.ok else 1
 
     def counts(self) -> dict[str, int]:
-        out = {"pass": 0, "warn": 0, "fail": 0, "skip": 0}
-        for r in self.results:
-            out[r.status] += 1
-        return out
+        return status_counts(self.results)
 
     def to_dict(self) -> dict[str, Any]:
         """The document of docs/doctor.md (the renderer adds ``schemaVersion``), plus extras."""

@@ -356,3 +356,11 @@ class Facts:
         with self._lock:
             slots = list(self._slots.items())
         return [(k, s.value) for k, s in slots if s.event.is_set() and s.error is None]
+
+
+def status_counts(results: Sequence[CheckResult]) -> dict[str, int]:
+    """How many results pass, warn, fail and skip (the summary line of doctor and catalog check)."""
+    out = {"pass": 0, "warn": 0, "fail": 0, "skip": 0}
+    for r in results:
+        out[r.status] += 1
+    return out
