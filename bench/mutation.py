@@ -136,7 +136,11 @@ TARGETS: dict[str, Target] = {
     # Merging a catalog cluster into the kubeconfig (the plan: entries, adoption, conflicts).
     "use-cluster": Target(
         modules=("ztctl/core/use_cluster.py",),
-        tests=("tests/core/test_use_cluster_rules.py", "tests/core/test_use_cluster.py"),
+        tests=(
+            "tests/core/test_use_cluster_rules.py",
+            "tests/core/test_use_cluster_merge_rules.py",
+            "tests/core/test_use_cluster.py",
+        ),
         only=(
             "ztctl.core.use_cluster.x__extension__*",
             "ztctl.core.use_cluster.x__exec__*",
