@@ -114,7 +114,11 @@ TARGETS: dict[str, Target] = {
             "ztctl/core/probe/routes.py",
             "ztctl/core/probe/diagnose.py",
         ),
-        tests=("tests/core/test_probe_rules.py", "tests/core/test_probe_diagnose.py"),
+        tests=(
+            "tests/core/test_probe_rules.py",
+            "tests/core/test_probe_diagnose.py",
+            "tests/core/test_probe_problem_rules.py",
+        ),
         pytest_args=("-k", "not stalls and not slow_proxy and not failed_probe"),
     ),
     # The one budget: every socket wait gets what is left of --timeout.
