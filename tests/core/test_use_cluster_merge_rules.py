@@ -150,6 +150,28 @@ DUPLICATES = [
         [("cluster", "old", "same host k8s.acme.net:6443", "https://k8s.acme.net:6443")],
         id="ztctl's entry for this cluster under another name",
     ),
+    pytest.param(
+        config(
+            [
+                cluster("prod", "https://k8s.acme.net:6443", EXT),
+                cluster("old", "https://k8s.acme.net:6443"),
+            ]
+        ),
+        ("prod",),
+        [("cluster", "old", "same host k8s.acme.net:6443", "https://k8s.acme.net:6443")],
+        id="a duplicate after ztctl's own entry",
+    ),
+    pytest.param(
+        config(
+            [
+                cluster("staging", "https://k8s.acme.net:6443", OURS_STAGING),
+                cluster("old", "https://203.0.113.10:6443"),
+            ]
+        ),
+        ("prod", "staging"),
+        [("cluster", "old", "catalog address 203.0.113.10:6443", "https://203.0.113.10:6443")],
+        id="a duplicate after ztctl's entry for another catalog cluster",
+    ),
 ]
 
 
@@ -187,7 +209,7 @@ def test_duplicates(
     after = yaml.safe_load(cfg.read_text())
     removed = {(kind, name) for kind, name, *_ in expected} if prune else set()
     for kind, key in (("cluster", "clusters"), ("context", "contexts"), ("user", "users")):
-        kept = [e for e in before[key] if (kind, e["name"]) not in removed]
+        kept = [e for e in before[key] if (kind, e["name"]) not in removed | {(kind, "prod")}]
         assert [e for e in after[key] if e["name"] != "prod"] == kept  # untouched, in order
     removals = [c.to_dict() for c in result.changes if c.action == "remove"]
     assert removals == [
@@ -418,3 +440,49 @@ def test_an_empty_kubeconfig_is_refused(
         "and run the command again"
     )
     assert {p: p.read_bytes() for p in paths} == before
+
+
+def test_a_duplicate_in_a_later_file(tmp_path: Path) -> None:
+    first, second = tmp_path / "a", tmp_path / "b"
+    _write(first, config([cluster("mine", "https://x.net:6443")]))
+    _write(second, config([cluster("old", "https://k8s.acme.net:6443")]))
+    result = merge_cluster(PROD, env={"KUBECONFIG": f"{first}:{second}"}, prune_duplicates=True)
+    assert [(d.kind, d.name, d.file, d.removed) for d in result.duplicates] == [
+        ("cluster", "old", str(second), True)
+    ]
+    assert yaml.safe_load(second.read_text())["clusters"] == []
+
+
+def test_a_same_named_foreign_context_on_a_duplicate_cluster_is_reported_once(
+    tmp_path: Path,
+) -> None:
+    cfg = tmp_path / "config"
+    _write(
+        cfg,
+        config([cluster("old", "https://k8s.acme.net:6443")], [context("prod", "old", "u")]),
+    )
+    result = merge_cluster(PROD, kubeconfig=str(cfg), prune_duplicates=True)
+    assert [(d.kind, d.name, d.reason) for d in result.duplicates] == [
+        ("context", "prod", "has this name but was not written by ztctl"),
+        ("cluster", "old", "same host k8s.acme.net:6443"),
+    ]
+
+
+def test_an_adopted_context_takes_the_namespace_asked_for(tmp_path: Path) -> None:
+    """Another tool's context with ztctl's cluster and user: adopted even when --namespace
+    differs from its namespace, which then becomes the one asked for."""
+    cfg = tmp_path / "config"
+    merge_cluster(PROD, kubeconfig=str(cfg))
+    doc = yaml.safe_load(cfg.read_text())
+    (ctx,) = doc["contexts"]
+    ctx["context"] = {"cluster": "prod", "namespace": "team-a", "user": "prod"}
+    _write(cfg, doc)
+    result = merge_cluster(PROD, kubeconfig=str(cfg), namespace="dev")
+    assert result.duplicates == ()
+    (ctx,) = yaml.safe_load(cfg.read_text())["contexts"]
+    assert ctx["context"] == {
+        "cluster": "prod",
+        "extensions": EXT,
+        "namespace": "dev",
+        "user": "prod",
+    }
