@@ -18,7 +18,7 @@ import pytest
 from ztctl.adapters.execcred import ExecConfig
 from ztctl.adapters.tlsinfo import CertSummary
 from ztctl.adapters.wire import errors as wire
-from ztctl.core.model import BreakGlass, ProxyRoute
+from ztctl.core.model import BreakGlass, ProxyRoute, SshRoute, VpnRoute
 from ztctl.core.probe import RoutePath, Target, diagnose
 from ztctl.core.probe.result import CertificateInfo, DnsInfo, Problem
 
@@ -844,3 +844,91 @@ def test_the_json_of_a_ready_probe() -> None:
         "subject": None,
         "verified": False,
     }
+
+
+def test_dns_warning_names_every_catalog_address() -> None:
+    two = Target(name="p", server="https://a.example", addresses=("10.0.0.1", "10.0.0.2"))
+    dns = DnsInfo("a.example", ("10.0.0.9",), matches_catalog=False)
+    assert diagnose.dns_warnings(two, dns) == [
+        "a.example resolves to 10.0.0.9, not to the catalog's 10.0.0.1, 10.0.0.2; "
+        "kubectl would dial those"
+    ]
+
+
+def _with(route: object) -> Target:
+    return Target(name="prod", server="https://a.example", break_glass=BreakGlass(route))  # type: ignore[arg-type]
+
+
+START = "open it with `ztctl break-glass start prod --reason '...'`"
+
+# (the route, how it is reached, with an open session's proxy / an open VPN session)
+BREAK_GLASS_ROUTES = [
+    (
+        Target(name="prod", server="https://a.example"),
+        None,
+        False,
+        RoutePath(
+            "break-glass",
+            available=False,
+            reason="cluster prod has no break-glass route in the catalog",
+            fix="ask the platform team to add breakGlass to the catalog entry",
+        ),
+    ),
+    (
+        Target(name="prod", server="https://a.example"),
+        "socks5h://u:pw@127.0.0.1:4444",
+        False,
+        RoutePath(
+            "break-glass",
+            proxy="socks5h://u:pw@127.0.0.1:4444",
+            label="through socks5h://127.0.0.1:4444",
+        ),
+    ),
+    (
+        _with(ProxyRoute("socks5://u:pw@10.9.9.9:1080")),
+        None,
+        False,
+        RoutePath(
+            "break-glass",
+            proxy="socks5://u:pw@10.9.9.9:1080",
+            label="through socks5://10.9.9.9:1080",
+        ),
+    ),
+    (
+        _with(VpnRoute(("up",), ("down",), "oob0")),
+        None,
+        True,
+        RoutePath("break-glass", label="over the break-glass VPN (oob0)"),
+    ),
+    (
+        _with(VpnRoute(("up",), ("down",), "oob0")),
+        None,
+        False,
+        RoutePath(
+            "break-glass",
+            available=False,
+            reason="the vpn break-glass route of prod is not open",
+            fix=START,
+        ),
+    ),
+    (
+        _with(SshRoute("bastion")),
+        None,
+        True,
+        RoutePath(
+            "break-glass",
+            available=False,
+            reason="the ssh break-glass route of prod is not open",
+            fix=START,
+        ),
+    ),
+]
+
+
+@pytest.mark.parametrize(("target", "session_proxy", "session_open", "path"), BREAK_GLASS_ROUTES)
+def test_break_glass_routes(
+    target: Target, session_proxy: str | None, session_open: bool, path: RoutePath
+) -> None:
+    from ztctl.core.probe.routes import break_glass_path
+
+    assert break_glass_path(target, session_proxy, session_open=session_open) == path
