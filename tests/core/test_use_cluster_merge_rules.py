@@ -486,3 +486,43 @@ def test_an_adopted_context_takes_the_namespace_asked_for(tmp_path: Path) -> Non
         "namespace": "dev",
         "user": "prod",
     }
+
+
+def test_a_pruned_same_named_context_does_not_lend_its_namespace(tmp_path: Path) -> None:
+    cfg = tmp_path / "config"
+    foreign = context("prod", "other", "other")
+    foreign["context"]["namespace"] = "theirs"
+    _write(cfg, config(contexts=[foreign]))
+    result = merge_cluster(PROD, kubeconfig=str(cfg), prune_duplicates=True)
+    assert result.namespace is None
+    (ctx,) = yaml.safe_load(cfg.read_text())["contexts"]
+    assert ctx["context"] == {"cluster": "prod", "extensions": EXT, "user": "prod"}
+
+
+def test_the_credential_command_is_the_one_asked_for(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from ztctl.core.model import AccessToken
+
+    cfg = tmp_path / "config"
+    token_cluster = replace(PROD, credentials=AccessToken("https://k8s.acme.net"))
+    merge_cluster(token_cluster, kubeconfig=str(cfg), credential_command="/opt/bin/ztctl")
+    (user_entry,) = yaml.safe_load(cfg.read_text())["users"]
+    assert user_entry["user"]["exec"]["command"] == "/opt/bin/ztctl"
+
+
+def test_plan_merge_switches_and_does_not_prune_by_default(tmp_path: Path) -> None:
+    from ztctl.core.kubeconfig import merge_files, precedence, read_file
+    from ztctl.core.use_cluster import plan_merge
+
+    cfg = tmp_path / "config"
+    _write(cfg, config([cluster("old", "https://k8s.acme.net:6443")], current="old"))
+    prec = precedence(str(cfg))
+    plan = plan_merge(merge_files(prec, tuple(read_file(p) for p in prec.paths)), PROD)
+    assert [(c.kind, c.action) for c in plan.changes] == [
+        ("cluster", "add"),
+        ("user", "add"),
+        ("context", "add"),
+        ("current-context", "set"),
+    ]
+    assert [(d.name, d.removed) for d in plan.duplicates] == [("old", False)]
