@@ -932,3 +932,27 @@ def test_break_glass_routes(
     from ztctl.core.probe.routes import break_glass_path
 
     assert break_glass_path(target, session_proxy, session_open=session_open) == path
+
+
+# (the samples, p50, p90, p99): nearest rank at exactly 50, 90 and 99
+SAMPLE_PERCENTILES = [
+    ([2.0, 1.0], 1.0, 2.0, 2.0),
+    ([float(v) for v in range(10, 0, -1)], 5.0, 9.0, 10.0),
+    ([float(v) for v in range(100, 0, -1)], 50.0, 90.0, 99.0),
+]
+
+
+@pytest.mark.parametrize(("values", "p50", "p90", "p99"), SAMPLE_PERCENTILES)
+def test_sample_percentiles(values: list[float], p50: float, p90: float, p99: float) -> None:
+    from ztctl.core.probe.result import SampleStats
+
+    stats = SampleStats.of(values, lost=0)
+    assert (stats.p50_ms, stats.p90_ms, stats.p99_ms) == (p50, p90, p99)
+
+
+def test_a_readyz_body_that_is_not_utf8_is_still_shown() -> None:
+    problem = diagnose.readyz(TARGET, 500, b"\xff\n[-]etcd failed\n")
+    assert problem is not None
+    assert problem.message.endswith("(GET /readyz: 500): etcd failed")
+    problem = diagnose.readyz(TARGET, 503, b"down \xff")
+    assert problem is not None and problem.message.endswith("(GET /readyz: 503): down \ufffd")
