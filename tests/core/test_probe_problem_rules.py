@@ -956,3 +956,106 @@ def test_a_readyz_body_that_is_not_utf8_is_still_shown() -> None:
     assert problem.message.endswith("(GET /readyz: 500): etcd failed")
     problem = diagnose.readyz(TARGET, 503, b"down \xff")
     assert problem is not None and problem.message.endswith("(GET /readyz: 503): down \ufffd")
+
+
+HOST = Target(name="prod", server="https://k8s.acme.net:6443")
+
+# (the kubeconfig's proxy-url, the environment, the route found)
+ZERO_TRUST_ROUTES = [
+    (None, {}, RoutePath("zero-trust")),
+    (
+        None,
+        {"HTTPS_PROXY": "http://u:pw@proxy.acme.net:3128"},
+        RoutePath(
+            "zero-trust",
+            proxy="http://u:pw@proxy.acme.net:3128",
+            label="through http://proxy.acme.net:3128",
+        ),
+    ),
+    (
+        None,
+        {"HTTPS_PROXY": "http://p:3128", "NO_PROXY": "k8s.acme.net:6443"},
+        RoutePath("zero-trust"),
+    ),
+    (
+        None,
+        {"HTTPS_PROXY": "http://p:3128", "NO_PROXY": "k8s.acme.net:443"},
+        RoutePath("zero-trust", proxy="http://p:3128", label="through http://p:3128"),
+    ),
+    (
+        "socks5://127.0.0.1:1080",
+        {},
+        RoutePath(
+            "zero-trust", proxy="socks5://127.0.0.1:1080", label="through socks5://127.0.0.1:1080"
+        ),
+    ),
+]
+
+
+@pytest.mark.parametrize(("proxy_url", "env", "path"), ZERO_TRUST_ROUTES)
+def test_zero_trust_routes(proxy_url: str | None, env: dict[str, str], path: RoutePath) -> None:
+    from dataclasses import replace
+
+    from ztctl.core.probe.routes import zero_trust_path
+
+    assert zero_trust_path(replace(HOST, proxy_url=proxy_url), env) == path
+
+
+def test_the_zero_trust_route_reads_the_process_environment_by_default(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from ztctl.core.probe.routes import zero_trust_path
+
+    for name in ("HTTPS_PROXY", "https_proxy", "NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTPS_PROXY", "http://p:3128")
+    assert zero_trust_path(HOST).proxy == "http://p:3128"
+
+
+def test_percentile_of_many_samples() -> None:
+    from ztctl.core.probe.result import percentile
+
+    thousand = [float(v) for v in range(1, 1001)]
+    assert [percentile(thousand, p) for p in (50, 90, 99)] == [500.0, 900.0, 990.0]
+
+
+# (the chain presented, the certificate the probe reports)
+UNTRUSTED_CERTIFICATES = [
+    (
+        wire.CertificateRejected(20, "x", [LEAF]),
+        CertificateInfo("CN=Other CA", "2026-01-01T00:00:00Z", "CN=api", False, None),
+    ),
+    (wire.CertificateRejected(20, "x", []), CertificateInfo(None, None, None, False, None)),
+    (
+        wire.CertificateRejected(19, "x", [GATEWAY]),
+        CertificateInfo(
+            "CN=Gateway CA - Cloudflare Managed G1 abc",
+            "2027-01-01T00:00:00Z",
+            "CN=api.prod.example",
+            False,
+            "Gateway CA - Cloudflare Managed G1 abc",
+        ),
+    ),
+]
+
+
+@pytest.mark.parametrize(("error", "certificate"), UNTRUSTED_CERTIFICATES)
+def test_the_certificate_of_an_untrusted_server(
+    error: wire.CertificateRejected, certificate: CertificateInfo
+) -> None:
+    assert diagnose.untrusted(TARGET, DIRECT, "10.0.0.10", error)[1] == certificate
+
+
+def test_the_inspection_fix_names_every_catalog_address() -> None:
+    two = Target(name="p", server="https://a.example", addresses=("10.0.0.1", "10.0.0.2"))
+    error = wire.CertificateRejected(19, "x", [GATEWAY])
+    problem, _ = diagnose.untrusted(two, DIRECT, "10.0.0.1", error)
+    assert problem.fix.startswith(diagnose.tls_inspection_fix("10.0.0.1, 10.0.0.2"))
+    assert "Do Not Inspect for 10.0.0.1, 10.0.0.2 (" in problem.fix
+
+
+def test_the_fix_for_a_client_certificate_given_as_data() -> None:
+    pem = Target(name="pem", server="https://pem.example", client_certificate_pem=b"x")
+    assert diagnose.credential_fix(pem).startswith(
+        "renew the client certificate (the kubeconfig's client-certificate-data)"
+    )
