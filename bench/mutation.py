@@ -91,7 +91,11 @@ TARGETS: dict[str, Target] = {
     # warp-cli output parsing: modes, settings, split tunnel, status, registration, errors.
     "warp-parsers": Target(
         modules=("ztctl/adapters/warp.py",),
-        tests=("tests/adapters/test_warp.py", "tests/core/test_warp_rules.py"),
+        tests=(
+            "tests/adapters/test_warp.py",
+            "tests/adapters/test_warp_settings_json_rules.py",
+            "tests/core/test_warp_rules.py",
+        ),
         only=(
             "ztctl.adapters.warp.x_mode_routes_private__*",
             "ztctl.adapters.warp.x_normalize_mode__*",
