@@ -72,6 +72,10 @@ DOCUMENTS = [
     ({"operation_mode": "Warp"}, WarpSettings(mode="warp", mode_text="Warp")),
     ({"split_tunnel_mode": "Include"}, WarpSettings(mode="unknown", split_mode="include")),
     ({"always_on": False}, WarpSettings(mode="unknown", always_on=False)),
+    (
+        {"always_on": False, "split_tunnel_ips": None, "split_tunnel_hosts": ["a.example"]},
+        WarpSettings(mode="unknown", always_on=False, split_entries=(SplitEntry("a.example"),)),
+    ),
     ({"always_on": True, "proxy_port": "40000"}, WarpSettings(mode="unknown", always_on=True)),
 ]
 
@@ -81,15 +85,23 @@ def test_settings_json(document: dict[str, Any], settings: WarpSettings) -> None
     assert parse_settings(json.dumps(document)) == settings
 
 
-@pytest.mark.parametrize(
-    "document",
-    [
+NO_KEYS = "warp-cli settings JSON has no known keys"
+
+# (the JSON document, the whole reason it is refused)
+REFUSED = [
+    (
         {"error": "daemon not running", "code": "ipc"},
-        {"organization": "acme"},  # no settings key
-        {"settings": {"organization": "acme"}},
-        [{"operation_mode": "Warp"}],
-    ],
-)
-def test_refused_settings_json(document: Any) -> None:
-    with pytest.raises(WarpParseError):
+        "warp-cli reported an error instead of settings",
+    ),
+    ({"organization": "acme"}, NO_KEYS),
+    ({"settings": {"organization": "acme"}}, NO_KEYS),
+    # not an object: read as text, which has none of the keys either
+    ([{"operation_mode": "Warp"}], "warp-cli settings printed none of the known keys"),
+]
+
+
+@pytest.mark.parametrize(("document", "reason"), REFUSED)
+def test_refused_settings_json(document: Any, reason: str) -> None:
+    with pytest.raises(WarpParseError) as caught:
         parse_settings(json.dumps(document))
+    assert str(caught.value) == reason
