@@ -70,7 +70,7 @@ TARGETS: dict[str, Target] = {
     ),
     # The doctor's WARP verdicts and split-tunnel rules.
     "warp-verdicts": Target(
-        modules=("ztctl/core/checks/warp.py",),
+        modules=("ztctl/core/doctor/warp.py",),
         tests=(
             "tests/core/test_warp_rules.py",
             # the pure tests of that file (the others run doctor against the lab)
@@ -78,14 +78,14 @@ TARGETS: dict[str, Target] = {
             "tests/core/test_checks_warp.py::test_the_re_add_list_never_covers_the_cluster",
         ),
         only=(
-            "ztctl.core.checks.warp.x_check_mode__*",
-            "ztctl.core.checks.warp.x_check_connected__*",
-            "ztctl.core.checks.warp.x_check_registration__*",
-            "ztctl.core.checks.warp.x__host_matches__*",
-            "ztctl.core.checks.warp.x__network__*",
-            "ztctl.core.checks.warp.x_evaluate_split_tunnel__*",
-            "ztctl.core.checks.warp.x__rest_of__*",
-            "ztctl.core.checks.warp.x__source_of__*",
+            "ztctl.core.doctor.warp.x_check_mode__*",
+            "ztctl.core.doctor.warp.x_check_connected__*",
+            "ztctl.core.doctor.warp.x_check_registration__*",
+            "ztctl.core.doctor.warp.x__host_matches__*",
+            "ztctl.core.doctor.warp.x__network__*",
+            "ztctl.core.doctor.warp.x_evaluate_split_tunnel__*",
+            "ztctl.core.doctor.warp.x__rest_of__*",
+            "ztctl.core.doctor.warp.x__source_of__*",
         ),
     ),
     # warp-cli output parsing: modes, settings, split tunnel, status, registration, errors.

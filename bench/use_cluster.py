@@ -159,7 +159,8 @@ def breakdown(path: Path, env: dict[str, str]) -> dict[str, float]:
 
 def _phases(path: Path, catalog: Any, cluster: Any) -> dict[str, float]:
     from ztctl.adapters.fs import atomic_write
-    from ztctl.core.kubeconfig import merge_files, precedence, read_file
+    from ztctl.core.kubeconfig.files import precedence, read_file
+    from ztctl.core.kubeconfig.model import merge_files
     from ztctl.core.use_cluster import plan_merge
 
     out: dict[str, float] = {}

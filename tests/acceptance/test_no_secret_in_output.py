@@ -1,4 +1,4 @@
-"""Acceptance, contract §3: no secret is ever printed or logged, by any command.
+"""Acceptance: no secret is ever printed or logged, by any command.
 
 One environment holds every kind of secret ztctl can meet — the Access token in the keyring,
 a bearer token and inline key data in kubeconfig, the lab's client key — and every command
@@ -122,3 +122,43 @@ def test_no_command_prints_or_stores_a_secret(
     assert leaks == []
     # The test can fail: the token really is what the plugin hands to kubectl.
     assert token in plugin.stdout
+
+
+@pytest.mark.parametrize(
+    "cf_token",
+    ["SECRETpart1\nSECRETpart2", "SECRETpart1\u00e9SECRETpart2"],
+    ids=["line-break", "non-ascii"],
+)
+def test_a_malformed_cloudflare_token_is_never_printed(
+    access: AccessEnv, tmp_path: Path, cf_token: str
+) -> None:
+    """A token that cannot be a bearer token (a line break, a non-ASCII character) was
+    quoted by the HTTP library's error in every cf.* line; it is refused by name instead."""
+    env = {"ZTCTL_CF_API_TOKEN": cf_token}
+    outputs: list[tuple[str, str]] = []
+    for command in (
+        ["doctor", "--all", "--timeout", "2", "--server"],
+        ["catalog", "check", "--timeout", "2"],
+    ):
+        for extra in ([], ["--json"]):
+            result = access.run(["-vv", *command, *extra], env=env, input="")
+            label = " ".join([*command, *extra])
+            assert result.returncode == 1, label + result.stdout + result.stderr
+            assert "is malformed" in result.stdout, label
+            outputs += [(f"{label} (stdout)", result.stdout), (f"{label} (stderr)", result.stderr)]
+    bundle = tmp_path / "bundle.tar.gz"
+    made = access.run(
+        ["doctor", "--all", "--timeout", "2", "--server", "--bundle", str(bundle)], env=env
+    )
+    outputs.append(("doctor --bundle", made.stdout + made.stderr))
+    import tarfile
+
+    with tarfile.open(bundle) as archive:
+        names = archive.getnames()
+        assert any(name.endswith("results.json") for name in names)
+        for member in archive.getmembers():
+            handle = archive.extractfile(member)
+            if handle is not None:
+                outputs.append((f"bundle:{member.name}", handle.read().decode("utf-8", "replace")))
+    leaks = [where for where, text in outputs if "SECRETpart" in text]
+    assert leaks == []

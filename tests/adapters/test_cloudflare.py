@@ -24,7 +24,7 @@ from ztctl.adapters.cloudflare import (
     fix_for,
     is_zero_route,
 )
-from ztctl.core.errors import InvalidInput
+from ztctl.errors import InvalidInput
 
 
 @pytest.fixture
@@ -105,7 +105,14 @@ def test_cursor_pagination_follows_the_cursor_until_it_is_empty() -> None:
     ],
     ids=["malformed-header", "invalid-token", "other-account", "unknown-account"],
 )
-def test_error_codes_are_told_apart(cf: StandIn, setup: Any, kind: ApiErrorKind, code: int) -> None:
+def test_error_codes_are_told_apart(
+    cf: StandIn, setup: Any, kind: ApiErrorKind, code: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ztctl.adapters.cloudflare
+
+    # The client refuses to send a token with a space itself (tested below); here the
+    # server's answer to one is what is under test.
+    monkeypatch.setattr(ztctl.adapters.cloudflare, "token_problem", lambda _token: None)
     api = client(cf, **setup(cf))
     with pytest.raises(ApiError) as info:
         api.get(api.account_path("teamnet/virtual_networks"))
@@ -128,7 +135,9 @@ def test_a_200_with_success_false_is_an_error(cf: StandIn) -> None:
     api = client(cf)
     with pytest.raises(ApiError) as info:
         api.get(api.account_path("teamnet/virtual_networks"))
-    assert info.value.kind is ApiErrorKind.REFUSED and info.value.code == 10001
+    # 10001 "service temporarily unavailable": the API's trouble, not the account's.
+    assert info.value.kind is ApiErrorKind.SERVER and info.value.code == 10001
+    assert info.value.transient
 
 
 def test_malformed_json_is_malformed(cf: StandIn) -> None:
@@ -238,3 +247,44 @@ def test_every_error_kind_has_a_fix_and_a_permission_fix_names_it() -> None:
 )
 def test_zero_route_reads_like_cloudflared(result: Any, zero: bool) -> None:
     assert is_zero_route(result) is zero
+
+
+@pytest.mark.parametrize("token", ["SECRETpart1\nSECRETpart2", "SECRETpart1\u00e9SECRETpart2"])
+def test_a_malformed_token_is_never_sent_nor_quoted(cf: StandIn, token: str) -> None:
+    api = client(cf, token=token)
+    with pytest.raises(ApiError) as info:
+        api.get(api.account_path("tokens/verify"))
+    assert info.value.kind is ApiErrorKind.BAD_HEADER
+    assert "SECRET" not in info.value.message and "malformed" in info.value.message
+    assert not cf.api.requests  # nothing went out
+
+
+@pytest.mark.parametrize("token", ["SECRETpart1\nSECRETpart2", "SECRETpart1\u00e9SECRETpart2"])
+def test_a_refused_header_is_reported_without_the_library_text(
+    cf: StandIn, token: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Defense in depth: were the token's form not checked first, httpx's own error (which
+    quotes the header) is still never used."""
+    import ztctl.adapters.cloudflare
+
+    monkeypatch.setattr(ztctl.adapters.cloudflare, "token_problem", lambda _token: None)
+    api = client(cf, token=token)
+    with pytest.raises(ApiError) as info:
+        api.get(api.account_path("tokens/verify"))
+    assert info.value.kind is ApiErrorKind.BAD_HEADER
+    assert "SECRET" not in info.value.message and "Authorization" in info.value.message
+
+
+def test_scrub_removes_the_token_and_its_escaped_pieces() -> None:
+    from ztctl.adapters.cloudflare import scrub
+
+    token = "SECRETpart1\nSECRETpart2"
+    value = {
+        "a": "Illegal header value b'Bearer SECRETpart1\\nSECRETpart2'",
+        "b": ["x SECRETpart1\nSECRETpart2 y", ("SECRETpart2",)],
+        "c": 3,
+    }
+    clean = scrub(value, token)
+    assert "SECRET" not in json.dumps(clean)
+    assert clean["c"] == 3 and clean["b"][0] == "x [token] y"
+    assert scrub("nothing here", "abcdef") == "nothing here"

@@ -96,9 +96,9 @@ def _standin_warp(tmp_path: Path, account: str) -> str:
 def test_doctor_registration_uses_the_mdm_team_when_none_is_configured(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from ztctl.core.checks.context import DoctorContext
-    from ztctl.core.checks.warp import check_registration
     from ztctl.core.config import WarpConfig
+    from ztctl.core.doctor.context import DoctorContext
+    from ztctl.core.doctor.warp import check_registration
 
     file = tmp_path / "mdm.xml"
     file.write_bytes(BARE)
@@ -148,9 +148,9 @@ def test_parse_mdm_on_plist_shaped_garbage(text: str) -> None:
 def test_registration_missing_fix_names_the_mdm_team(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from ztctl.core.checks.context import DoctorContext
-    from ztctl.core.checks.warp import check_connected
     from ztctl.core.config import WarpConfig
+    from ztctl.core.doctor.context import DoctorContext
+    from ztctl.core.doctor.warp import check_connected
 
     file = tmp_path / "mdm.xml"
     file.write_bytes(BARE)

@@ -23,7 +23,7 @@ from ztctl.adapters.routes import (
 @pytest.mark.parametrize(
     ("text", "interface", "gateway", "source", "table", "kind"),
     [
-        # reference §3.3: WARP's policy-routing table
+        # WARP's policy-routing table
         (
             "1.1.1.1 dev CloudflareWARP table 65743 src 172.16.0.2 uid 1000 \n    cache \n",
             "CloudflareWARP",

@@ -1,4 +1,4 @@
-"""Naming what a TLS peer presented, and Gateway's inspection CAs (reference §3.4)."""
+"""Naming what a TLS peer presented, and Gateway's inspection CAs."""
 
 from __future__ import annotations
 

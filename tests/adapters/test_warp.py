@@ -34,7 +34,7 @@ from ztctl.adapters.warp import (
     parse_tunnel_ip_list,
     parse_version,
 )
-from ztctl.core.errors import EXIT_AUTH_NEEDED, ZtctlError
+from ztctl.errors import EXIT_AUTH_NEEDED, ZtctlError
 from ztctl.lab import state as labstate
 
 FIXTURES = Path(__file__).parent / "fixtures" / "warp"
@@ -44,14 +44,14 @@ def sample(name: str) -> str:
     return (FIXTURES / name).read_text(encoding="utf-8")
 
 
-# --- parse_version (§1.2) -------------------------------------------------------------
+# --- parse_version -------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
     ("name", "parts"),
     [
-        ("version-2024.4.133.txt", (2024, 4, 133)),  # §1.2, README (third-party code)
-        ("version-2025.7.176.0.txt", (2025, 7, 176, 0)),  # §1.2, report artifacts
+        ("version-2024.4.133.txt", (2024, 4, 133)),  # README (third-party code)
+        ("version-2025.7.176.0.txt", (2025, 7, 176, 0)),  # report artifacts
     ],
 )
 def test_parse_version_recorded(name: str, parts: tuple[int, ...]) -> None:
@@ -75,12 +75,12 @@ def test_version_comparison() -> None:
     assert str(v) == "2024.9.346.0"
 
 
-# --- parse_status (§1.4, §1.5) ---------------------------------------------------------
+# --- parse_status ---------------------------------------------------------
 
 STATUS_SAMPLES = [
-    # §1.4 era A, cmj2002/warp-docker#14 (2024-01-23): a leading `Success` line
+    # era A, cmj2002/warp-docker#14 (2024-01-23): a leading `Success` line
     ("status-a-success-disconnected.txt", "Disconnected", "Manual Disconnection", None, "Manual"),
-    # §1.4 era A, Boostport/setup-cloudflare-warp#37 (2023-10-16)
+    # era A, Boostport/setup-cloudflare-warp#37 (2023-10-16)
     (
         "status-a-registration-missing.txt",
         "Unable",
@@ -88,15 +88,15 @@ STATUS_SAMPLES = [
         None,
         "RegistrationMissing",
     ),
-    # §1.4 era A: connected is just `Status update: Connected`
+    # era A: connected is just `Status update: Connected`
     ("status-a-connected.txt", "Connected", None, None, None),
-    # §1.4: `Disconnected: Reason: Manual Disconnection` in a mid-2023 parser fix
+    # `Disconnected: Reason: Manual Disconnection` in a mid-2023 parser fix
     ("status-a-bare-2023.txt", "Disconnected", "Manual Disconnection", None, "Manual"),
-    # §1.4 era B, cmj2002/warp-docker#60 (2025-07-02)
+    # era B, cmj2002/warp-docker#60 (2025-07-02)
     ("status-b-disconnected.txt", "Disconnected", "Manual Disconnection", None, "Manual"),
-    # §1.4 era B, korapp/plasma-cloudflare-warp#20
+    # era B, korapp/plasma-cloudflare-warp#20
     ("status-b-connected.txt", "Connected", None, "healthy", None),
-    # §1.4 era B, 3rd-party fixture
+    # era B, 3rd-party fixture
     (
         "status-b-unable-happy-eyeballs.txt",
         "Unable",
@@ -104,7 +104,7 @@ STATUS_SAMPLES = [
         None,
         "HappyEyeballsFailed",
     ),
-    # §1.5 JSON, 3rd-party fixtures of warp-cli 2026.7.1377
+    # JSON, 3rd-party fixtures of warp-cli 2026.7.1377
     ("status-json-connected.json", "Connected", None, "healthy", None),
     ("status-json-disconnected.json", "Disconnected", "Manual Disconnection", None, "Manual"),
     (
@@ -192,11 +192,11 @@ def test_status_rejects_non_status(text: str) -> None:
         parse_status(text)
 
 
-# --- parse_registration (§1.6) ---------------------------------------------------------
+# --- parse_registration ---------------------------------------------------------
 
 
 def test_parse_account_text_2024() -> None:
-    # §1.6, cmj2002/warp-docker#14 (values truncated by the poster)
+    # cmj2002/warp-docker#14 (values truncated by the poster)
     reg = parse_registration(sample("account-2024.txt"))
     assert reg.account_type == "team"
     assert reg.is_team
@@ -206,7 +206,7 @@ def test_parse_account_text_2024() -> None:
 
 
 def test_parse_consumer_registration() -> None:
-    # §1.6: consumer registrations show `Account type: Free` on the first line
+    # consumer registrations show `Account type: Free` on the first line
     reg = parse_registration(sample("account-free-first-line.txt"))
     assert reg.account_type == "free"
     assert not reg.is_team
@@ -214,7 +214,7 @@ def test_parse_consumer_registration() -> None:
 
 
 def test_parse_registration_json_2026() -> None:
-    # §1.6 JSON form, 3rd-party fixture of 2026.7.1377
+    # JSON form, 3rd-party fixture of 2026.7.1377
     reg = parse_registration(sample("registration-json-2026.json"))
     assert reg.account_type == "free"
     assert reg.device_id == "0000..."
@@ -236,11 +236,11 @@ def test_registration_rejects_non_registration(text: str) -> None:
         parse_registration(text)
 
 
-# --- parse_settings (§1.7) -------------------------------------------------------------
+# --- parse_settings -------------------------------------------------------------
 
 
 def test_parse_settings_docs_sample_with_space_padded_sources() -> None:
-    # §1.7 official `warp-settings.txt` sample (trimmed)
+    # official `warp-settings.txt` sample (trimmed)
     s = parse_settings(sample("settings-docs.txt"))
     assert s.mode == "warp+doh"
     assert s.routes_private is True
@@ -259,7 +259,7 @@ def test_parse_settings_docs_sample_with_space_padded_sources() -> None:
 
 
 def test_parse_settings_2026_tab_sources_proxy_mode() -> None:
-    # §1.7 real 2026.3.846.0 output with a TAB after `(source)` (Yiwei666/12_blog, trimmed)
+    # real 2026.3.846.0 output with a TAB after `(source)` (Yiwei666/12_blog, trimmed)
     s = parse_settings(sample("settings-2026.3.846.0.txt"))
     assert s.mode == "proxy"
     assert s.mode_text == "WarpProxy on port 40000"
@@ -278,14 +278,14 @@ def test_parse_settings_2026_tab_sources_proxy_mode() -> None:
 
 
 def test_parse_settings_2023_without_sources() -> None:
-    # §1.7: an older build printed the same keys without the `(source)` prefix
+    # an older build printed the same keys without the `(source)` prefix
     s = parse_settings(sample("settings-2023.txt"))
     assert (s.mode, s.proxy_port, s.always_on, s.split_mode) == ("proxy", 40000, True, "exclude")
     assert s.split_entries == ()
 
 
 def test_parse_settings_json() -> None:
-    # §1.7 JSON form, 3rd-party fixture of 2026.7.1377 (keys as listed there)
+    # JSON form, 3rd-party fixture of 2026.7.1377 (keys as listed there)
     s = parse_settings(sample("settings-json-2026.json"))
     assert s.mode == "warp"
     assert s.split_mode == "exclude"
@@ -311,12 +311,12 @@ def test_settings_rejects_non_settings(text: str) -> None:
 @pytest.mark.parametrize(
     ("text", "mode"),
     [
-        ("Warp", "warp"),  # §1.7 official
-        ("WarpWithDnsOverHttps", "warp+doh"),  # §1.7 official
-        ("WarpProxy on port 40000", "proxy"),  # §1.7 official
-        ("DnsOverHttps", "doh"),  # §1.7 3rd-party parsers
-        ("TunnelOnly", "tunnel_only"),  # §1.7 3rd-party parsers
-        ("WarpDnsOverTls", "warp+dot"),  # §1.7 unconfirmed spelling
+        ("Warp", "warp"),  # official
+        ("WarpWithDnsOverHttps", "warp+doh"),  # official
+        ("WarpProxy on port 40000", "proxy"),  # official
+        ("DnsOverHttps", "doh"),  # 3rd-party parsers
+        ("TunnelOnly", "tunnel_only"),  # 3rd-party parsers
+        ("WarpDnsOverTls", "warp+dot"),  # unconfirmed spelling
         ("warp+doh", "warp+doh"),
         ("warp_doh", "warp+doh"),
         ("posture_only", "postureonly"),
@@ -339,7 +339,7 @@ def test_mode_routes_private() -> None:
     assert mode_routes_private("unknown") is None
 
 
-# --- parse_tunnel_ip_list (§1.9) -------------------------------------------------------
+# --- parse_tunnel_ip_list -------------------------------------------------------
 
 
 def test_parse_tunnel_ip_list() -> None:
@@ -354,11 +354,11 @@ def test_parse_tunnel_ip_list_rejects_headerless_text() -> None:
         parse_tunnel_ip_list("  10.0.0.0/8\n")
 
 
-# --- help and errors (§1.1, §1.3, §1.8, §7) -------------------------------------------
+# --- help and errors -------------------------------------------
 
 
 def test_parse_help_commands_2024() -> None:
-    # §1.3 top-level commands of 2024.2.62
+    # top-level commands of 2024.2.62
     commands = parse_help_commands(sample("help-2024.2.62.txt"))
     assert {"registration", "mode", "tunnel", "status", "connect"} <= commands
     assert "teams-enroll" not in commands
@@ -367,16 +367,16 @@ def test_parse_help_commands_2024() -> None:
 @pytest.mark.parametrize(
     ("name", "code", "kind"),
     [
-        ("error-no-daemon.txt", 1, WarpErrorKind.NO_DAEMON),  # §1.8 cmj2002/warp-docker#76
-        ("error-no-daemon-refused.txt", 1, WarpErrorKind.NO_DAEMON),  # §1.8 variant
-        ("error-daemon-communicating.txt", 1, WarpErrorKind.NO_DAEMON),  # §1.8 variant
-        ("error-tos.txt", 1, WarpErrorKind.TOS_NOT_ACCEPTED),  # §1.1
-        ("error-unrecognized-teams-enroll.txt", 2, WarpErrorKind.UNRECOGNIZED_SUBCOMMAND),  # §1.3
-        ("error-unrecognized-set-mode.txt", 2, WarpErrorKind.UNRECOGNIZED_SUBCOMMAND),  # §1.3
-        ("error-missing-registration.txt", 1, WarpErrorKind.MISSING_REGISTRATION),  # §1.6
-        ("error-old-registration.txt", 1, WarpErrorKind.OLD_REGISTRATION),  # §1.8
-        ("error-api-unreachable.txt", 1, WarpErrorKind.API_UNREACHABLE),  # §1.8
-        ("error-not-authorized.txt", 1, WarpErrorKind.NOT_AUTHORIZED),  # §1.8 (unconfirmed)
+        ("error-no-daemon.txt", 1, WarpErrorKind.NO_DAEMON),  # cmj2002/warp-docker#76
+        ("error-no-daemon-refused.txt", 1, WarpErrorKind.NO_DAEMON),  # variant
+        ("error-daemon-communicating.txt", 1, WarpErrorKind.NO_DAEMON),  # variant
+        ("error-tos.txt", 1, WarpErrorKind.TOS_NOT_ACCEPTED),
+        ("error-unrecognized-teams-enroll.txt", 2, WarpErrorKind.UNRECOGNIZED_SUBCOMMAND),
+        ("error-unrecognized-set-mode.txt", 2, WarpErrorKind.UNRECOGNIZED_SUBCOMMAND),
+        ("error-missing-registration.txt", 1, WarpErrorKind.MISSING_REGISTRATION),
+        ("error-old-registration.txt", 1, WarpErrorKind.OLD_REGISTRATION),
+        ("error-api-unreachable.txt", 1, WarpErrorKind.API_UNREACHABLE),
+        ("error-not-authorized.txt", 1, WarpErrorKind.NOT_AUTHORIZED),  # (unconfirmed)
     ],
 )
 def test_classify_recorded_errors(name: str, code: int, kind: WarpErrorKind) -> None:
@@ -384,7 +384,7 @@ def test_classify_recorded_errors(name: str, code: int, kind: WarpErrorKind) -> 
 
 
 def test_classify_json_error_even_with_exit_zero() -> None:
-    # §1.5: `--json tunnel stats` while disconnected; the exit code can still be 0
+    # `--json tunnel stats` while disconnected; the exit code can still be 0
     assert classify_error(sample("error-json-not-connected.json"), "", 0) is (
         WarpErrorKind.NOT_CONNECTED
     )

@@ -812,3 +812,18 @@ def test_an_unapproved_vpn_command_is_not_run_without_a_terminal(bg: Env) -> Non
     bg.use_catalog(vpn)  # approved: it runs
     assert bg.start("--reason", REASON, "--force").returncode == 0
     assert pidfile.exists()
+
+
+def test_exec_of_a_cluster_not_in_the_catalog_says_so_and_suggests(bg: Env) -> None:
+    proc = bg.ztctl("break-glass", "exec", "labb", "--", "true")
+    assert proc.returncode == 3, proc.stderr
+    assert "no cluster of that name is in the catalog (did you mean 'lab'?)" in proc.stderr
+    assert "break-glass start labb" not in proc.stderr  # it would only fail next
+    known = bg.ztctl("break-glass", "exec", "lab", "--", "true")
+    assert known.returncode == 1 and "ztctl break-glass start lab" in known.stderr
+
+
+def test_a_zero_ttl_suggests_a_ttl_that_is_accepted(bg: Env) -> None:
+    proc = bg.start("--reason", REASON, "--ttl", "0")
+    assert proc.returncode == 2
+    assert "0s" not in proc.stderr and "write e.g. 30m or 1h" in proc.stderr

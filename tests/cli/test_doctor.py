@@ -75,7 +75,7 @@ def test_healthy_lab_plain_text(lab) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_a_fault_exits_1_and_prints_its_fix(lab) -> None:  # type: ignore[no-untyped-def]
-    proc = doctor(lab, "--timeout", "1", faults=("warp.connected=false",))
+    proc = doctor(lab, "--timeout", "3", faults=("warp.connected=false",))
     assert proc.returncode == 1
     assert "FAIL  warp.connected" in proc.stdout
     assert "To fix:" in proc.stdout
@@ -85,7 +85,7 @@ def test_a_fault_exits_1_and_prints_its_fix(lab) -> None:  # type: ignore[no-unt
 
 
 def test_black_holed_path_json(lab) -> None:  # type: ignore[no-untyped-def]
-    proc = doctor(lab, "--json", "--timeout", "1", faults=("zt-path=blackhole",))
+    proc = doctor(lab, "--json", "--timeout", "3", faults=("zt-path=blackhole",))
     assert proc.returncode == 1
     doc = document(proc)
     assert doc["ok"] is False

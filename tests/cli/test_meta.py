@@ -33,7 +33,7 @@ def test_every_option_has_help() -> None:
 
 
 def test_reporting_commands_accept_json() -> None:
-    # Contract §1: every command that reports something accepts --json.
+    # Every command that reports something accepts --json (docs/json-output.md).
     exempt = {
         "ztctl",
         "ztctl completion",

@@ -33,6 +33,8 @@ def test_seconds_accepts_a_finite_value_in_range() -> None:
         ["probe", "lab", "--count", "2", "--interval", "inf"],
         ["break-glass", "start", "lab", "--reason", "INC-1: test", "--timeout", "nan"],
         ["doctor", "--timeout", "nan"],
+        ["catalog", "check", "--timeout", "nan"],
+        ["catalog", "check", "--timeout", "inf"],
     ],
 )
 def test_commands_refuse_non_finite_seconds_with_exit_2(args: list[str], tmp_path: Path) -> None:

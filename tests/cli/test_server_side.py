@@ -202,7 +202,7 @@ def test_login_api_token_reports_missing_permissions(access: AccessEnv) -> None:
         ("cf.token=invalid", None, 4, "Invalid API Token"),
         ("cf.token=other-account", None, 4, "cannot read account"),
         ("reset", "Bearer", 4, None),
-        ("reset", "two words", 3, "does not look like an API token"),
+        ("reset", "two words", 3, "not a Cloudflare API token (it has a space or a tab)"),
         ("reset", "", 3, "no API token was given"),
         ("cf.api=down", None, 1, "it was not stored"),
     ],
@@ -239,3 +239,104 @@ def test_a_token_without_an_account_id(lab: Any, tmp_path: Path) -> None:
 def test_a_malformed_account_id_is_invalid_config(lab: Any) -> None:
     proc = run(lab, "catalog", "check", env={"ZTCTL_CF_ACCOUNT_ID": "acme"})
     assert proc.returncode == 3 and "32 hex" in proc.stderr
+
+
+# -- a malformed token (issue 13 acceptance: it was quoted in every cf.* line) ---------------
+
+MALFORMED = [
+    ("SECRETpart1\nSECRETpart2", "it has a line break"),
+    ("SECRETpart1\u00e9SECRETpart2", "it has a non-ASCII character"),
+    ("SECRETpart1 SECRETpart2", "it has a space or a tab"),
+]
+
+
+@pytest.mark.parametrize(("token", "problem"), MALFORMED)
+def test_a_malformed_token_fails_cf_api_without_quoting_it(
+    lab: Any, token: str, problem: str
+) -> None:
+    lab.reset()
+    env = {TOKEN_ENV: token}
+    proc = run(lab, "doctor", "--json", "--server", "--timeout", "2", env=env)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    checks = checks_of(proc)
+    api = checks["cf.api"]
+    assert api["status"] == "fail"
+    assert api["summary"] == f"the Cloudflare API token from {TOKEN_ENV} is malformed ({problem})"
+    assert TOKEN_ENV in api["fix"]
+    others = [c for k, c in checks.items() if k.startswith("cf.") and k != "cf.api"]
+    assert others and all(c["status"] == "skip" for c in others)
+    assert "crashed" not in proc.stdout
+    text = run(lab, "doctor", "--server", "--timeout", "2", env=env)
+    catalog = run(lab, "catalog", "check", env=env)
+    assert catalog.returncode == 1 and "is malformed" in catalog.stdout
+    for out in (proc.stdout, proc.stderr, text.stdout, text.stderr, catalog.stdout):
+        assert "SECRETpart" not in out
+
+
+def test_a_transient_api_refusal_warns_never_fails(lab: Any) -> None:
+    """A 200 with success: false and code 10001 ("service temporarily unavailable") is the
+    API's trouble: cf.api warns and `catalog check` exits 0."""
+    lab.set_many("reset", "cf.api=unsuccessful")
+    proc = run(lab, "catalog", "check", "--json", "--timeout", "2")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    checks = checks_of(proc)
+    assert checks["cf.api"]["status"] == "warn"
+    assert "10001" in checks["cf.api"]["summary"]
+    assert all(c["status"] != "fail" for c in checks.values())
+
+
+def _audit(access: AccessEnv, event: str) -> list[dict[str, Any]]:
+    from ztctl.core import audit
+
+    return list(audit.read_events(access.state_dir, event))
+
+
+def test_login_and_logout_api_token_are_audited_truthfully(access: AccessEnv) -> None:
+    lab = access.lab
+    lab.reset()
+    token = lab.paths.cf_token.read_text().strip()
+    env = {TOKEN_ENV: ""}
+    assert access.run(["login", "--api-token"], input=token, env=env).returncode == 0
+    logins = _audit(access, "login")
+    assert logins and logins[-1]["apiToken"] is True
+    assert logins[-1]["keyringItem"] == "cloudflare-api-token"
+    out = access.run(["logout", "--api-token"], env=env)
+    assert "Removed the Cloudflare API token" in out.stdout
+    assert "cloudflare-api-token" in _audit(access, "logout")[-1]["removed"]
+    again = access.run(["logout", "--api-token"], env=env)
+    assert "No Cloudflare API token" in again.stdout
+    assert "cloudflare-api-token" not in _audit(access, "logout")[-1]["removed"]
+    log = "".join(p.read_text() for p in access.state_dir.rglob("*") if p.is_file())
+    assert token not in log
+
+
+@pytest.mark.parametrize(
+    ("prefix", "suffix", "code", "words"),
+    [
+        (b"\xef\xbb\xbf", b"\n", 0, None),  # a byte order mark is dropped silently
+        (b"", b"\xff\xfe", 3, "not valid UTF-8"),
+        (b"", "\u00e9".encode(), 3, "it has a non-ASCII character"),
+        (b"", b"\nsecond line", 3, "it has a line break"),
+    ],
+)
+def test_login_api_token_says_what_is_wrong_with_the_input(
+    access: AccessEnv, prefix: bytes, suffix: bytes, code: int, words: str | None
+) -> None:
+    import subprocess
+
+    lab = access.lab
+    lab.reset()
+    token = lab.paths.cf_token.read_text().strip()
+    proc = subprocess.run(
+        [*ztctl_argv(), "login", "--api-token"],
+        env={**lab.env, **access.env, TOKEN_ENV: ""},
+        input=prefix + token.encode() + suffix,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    stderr = proc.stderr.decode("utf-8", "replace")
+    assert proc.returncode == code, stderr
+    if words:
+        assert words in stderr and "spaces, several lines" not in stderr
+    assert token not in stderr + proc.stdout.decode("utf-8", "replace")

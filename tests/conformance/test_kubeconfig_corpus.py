@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 
 from tests.conformance.corpus import files_on_disk, index_rows, sample
-from ztctl.core.errors import InvalidInput
 from ztctl.core.model import Cluster, ExecCredential
 from ztctl.core.use_cluster import merge_cluster
+from ztctl.errors import InvalidInput
 
 KIND = "kubeconfig"
 BASE64 = "refused:illegal base64 data at input byte"

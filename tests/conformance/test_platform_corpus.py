@@ -30,7 +30,7 @@ from ztctl.adapters.routes import (
     parse_ip_route_get,
     tunnel_owner,
 )
-from ztctl.core.checks.device import (
+from ztctl.core.doctor.device import (
     parse_fdesetup,
     parse_manage_bde,
     parse_netsh_firewall,
@@ -223,9 +223,9 @@ def _tool(folder: Path, name: str, stdout: Path | None, stderr: Path | None = No
 def _macos_route_check(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, route: str, ifconfig: bytes | None
 ) -> object:
-    from ztctl.core.checks.cluster import check_route
-    from ztctl.core.checks.context import DoctorContext
     from ztctl.core.config import WarpConfig
+    from ztctl.core.doctor.cluster import check_route
+    from ztctl.core.doctor.context import DoctorContext
     from ztctl.core.model import Cluster, ExecCredential
 
     bin_dir = tmp_path / "bin"
@@ -314,9 +314,9 @@ def test_macos_no_route_on_stderr_with_exit_0_is_no_route(
 def test_linux_route_check_on_real_ip_route_get(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, route: str, status: str
 ) -> None:
-    from ztctl.core.checks.cluster import check_route
-    from ztctl.core.checks.context import DoctorContext
     from ztctl.core.config import WarpConfig
+    from ztctl.core.doctor.cluster import check_route
+    from ztctl.core.doctor.context import DoctorContext
     from ztctl.core.model import Cluster, ExecCredential
 
     bin_dir = tmp_path / "bin"

@@ -30,9 +30,9 @@ from ztctl.adapters.warp import (
     parse_status,
     parse_version,
 )
-from ztctl.core.checks.context import DoctorContext
-from ztctl.core.checks.runner import Outcome
 from ztctl.core.config import WarpConfig
+from ztctl.core.doctor.context import DoctorContext
+from ztctl.core.doctor.runner import Outcome
 from ztctl.core.model import Cluster, ExecCredential
 
 KIND = "warp"
@@ -266,7 +266,7 @@ def _context(cli: str, team: str | None = None) -> DoctorContext:
 
 
 def _check(check_id: str, ctx: DoctorContext) -> Outcome:
-    from ztctl.core.checks import warp as checks
+    from ztctl.core.doctor import warp as checks
 
     function = {
         "warp.daemon": checks.check_daemon,

@@ -1,12 +1,13 @@
 """Run ``ztctl`` instrumented, for tests of crashes and concurrency.
 
-Usage: python kill_helper.py before|after|record TARGET MARKER -- ZTCTL-ARGS...
+Usage: python kill_helper.py before|after|record|lockwait TARGET MARKER -- ZTCTL-ARGS...
 
 ``before``: pause when the new content is in the fsynced temporary file, not yet renamed
 over TARGET; ``after``: pause when TARGET was replaced, the directory not yet fsynced. The
 helper writes MARKER, then sleeps until it is killed.
 ``record``: no pause; each kubeconfig write is also saved as MARKER/<pid>-<n>.before and
 .after (the content ztctl read under the lock, and what it wrote).
+``lockwait``: no pause; MARKER appears once ztctl found TARGET's lock taken (it then waits).
 """
 
 from __future__ import annotations
@@ -21,6 +22,12 @@ def main() -> None:
     args = sys.argv[sys.argv.index("--") + 1 :]
     if when == "record":
         _record(marker)
+        from ztctl.cli.main import main as ztctl_main
+
+        ztctl_main(args)
+        return
+    if when == "lockwait":
+        _note_lock_waits(target + ".lock", marker)
         from ztctl.cli.main import main as ztctl_main
 
         ztctl_main(args)
@@ -41,6 +48,21 @@ def main() -> None:
     from ztctl.cli.main import main as ztctl_main
 
     ztctl_main(args)
+
+
+def _note_lock_waits(lock: str, marker: str) -> None:
+    real_open = os.open
+
+    def noting_open(path: str, flags: int, mode: int = 0o777, **kwargs: object) -> int:
+        try:
+            return real_open(path, flags, mode, **kwargs)  # type: ignore[arg-type]
+        except FileExistsError:
+            if os.path.realpath(path) == os.path.realpath(lock) and not os.path.exists(marker):
+                with open(marker, "w") as handle:
+                    handle.write("waiting")
+            raise
+
+    os.open = noting_open  # type: ignore[assignment]
 
 
 def _record(directory: str) -> None:

@@ -1,4 +1,4 @@
-"""The catalog (contract §4): the sample, every kind of bad input, and https with a cache."""
+"""The catalog (docs/catalog.md): the sample, every kind of bad input, and https with a cache."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from ztctl.core.catalog import load_catalog, parse_catalog
-from ztctl.core.errors import InvalidInput
 from ztctl.core.model import AccessToken, ClientCertificate, ExecCredential, ProxyRoute, SshRoute
+from ztctl.errors import InvalidInput
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "examples" / "catalog.yaml"
 

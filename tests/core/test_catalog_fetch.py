@@ -17,7 +17,7 @@ import pytest
 from tests.core.test_catalog import URL_CATALOG
 from ztctl.core import catalog as catalog_mod
 from ztctl.core.catalog import load_catalog
-from ztctl.core.errors import InvalidInput
+from ztctl.errors import InvalidInput
 
 
 class TrickleServer:

@@ -15,8 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from ztctl.core.catalog import DEFAULT_MAX_TTL_S, parse_catalog
-from ztctl.core.errors import EXIT_INVALID_INPUT, InvalidInput
+from ztctl.core.catalog_parse import DEFAULT_MAX_TTL_S, parse_catalog
 from ztctl.core.model import (
     AccessToken,
     Catalog,
@@ -26,6 +25,7 @@ from ztctl.core.model import (
     SshRoute,
     VpnRoute,
 )
+from ztctl.errors import EXIT_INVALID_INPUT, InvalidInput
 
 BASE = Path("/catalogs")
 PEM = b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"

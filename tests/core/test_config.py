@@ -1,4 +1,4 @@
-"""Config (contract §3): defaults, environment overrides, and every kind of bad file."""
+"""Config (docs/configuration.md): defaults, environment overrides, and every kind of bad file."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from ztctl.core.config import config_path, load_config, state_dir
-from ztctl.core.errors import InvalidInput
+from ztctl.errors import InvalidInput
 
 
 def write(tmp_path: Path, text: str | bytes) -> Path:

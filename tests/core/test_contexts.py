@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from ztctl.core.contexts import context_for, reach_rank
-from ztctl.core.kubeconfig import load_kubeconfig
+from ztctl.core.kubeconfig.model import load_kubeconfig
 from ztctl.core.model import Cluster, ExecCredential
 
 PROD = Cluster(

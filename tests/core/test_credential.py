@@ -25,7 +25,7 @@ from ztctl.core.credential import (
     token_claims,
     token_problem,
 )
-from ztctl.core.errors import AuthNeeded, InvalidInput, UsageError
+from ztctl.errors import AuthNeeded, InvalidInput, UsageError
 
 NOW = 1_800_000_000.0
 

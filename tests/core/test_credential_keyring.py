@@ -111,7 +111,7 @@ def test_a_plaintext_file_backend_is_refused(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, chained: bool
 ) -> None:
     # keyrings.alt's PlaintextKeyring (or a chainer that would fall back to it) keeps the
-    # token in a file: contract §3 says secrets live only in the OS keyring.
+    # token in a file: docs/configuration.md says secrets live only in the OS keyring.
     import keyring
     from keyring.backend import KeyringBackend
     from keyring.backends import chainer

@@ -18,7 +18,7 @@ from ztctl.adapters.execcred import (
     parse_exec_output,
     parse_rfc3339,
 )
-from ztctl.core.catalog import NAME_RE
+from ztctl.core.catalog_parse import NAME_RE
 from ztctl.core.credential import (
     API_V1,
     API_V1BETA1,
@@ -129,7 +129,7 @@ def test_exec_request(env: dict[str, str], request_: tuple[str, bool]) -> None:
     "raw", ["{", "[]", '"x"', json.dumps({"apiVersion": "client.authentication.k8s.io/v1alpha1"})]
 )
 def test_exec_request_refusals_are_usage_errors(raw: str) -> None:
-    from ztctl.core.errors import EXIT_USAGE, UsageError
+    from ztctl.errors import EXIT_USAGE, UsageError
 
     with pytest.raises(UsageError) as caught:
         exec_request({"KUBERNETES_EXEC_INFO": raw})

@@ -15,8 +15,8 @@ import pytest
 
 from ztctl.core.catalog import parse_catalog
 from ztctl.core.duration import parse_duration
-from ztctl.core.errors import InvalidInput
 from ztctl.core.model import ExecCredential
+from ztctl.errors import InvalidInput
 
 HEAD = """\
 apiVersion: ztctl/v1

@@ -17,7 +17,7 @@ import pytest
 
 from ztctl.adapters import fs
 from ztctl.core import audit
-from ztctl.core.errors import InvalidInput
+from ztctl.errors import InvalidInput
 
 FIXED_LIMIT = 1024
 
@@ -188,7 +188,7 @@ OTHER_UID, OTHER_GID = 4242, 4343
 
 @pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="needs root")
 def test_a_write_through_a_symlink_keeps_the_targets_owner_and_group(tmp_path: Path) -> None:
-    from ztctl.core.kubeconfig import write_file
+    from ztctl.core.kubeconfig.store import write_file
 
     home = tmp_path / "alice"
     home.mkdir()
@@ -234,7 +234,7 @@ def test_atomic_write_refuses_to_change_the_owner_when_it_cannot_keep_it(
 
 
 def test_new_kubeconfig_directories_are_0700_even_under_umask_000(tmp_path: Path) -> None:
-    from ztctl.core.kubeconfig import write_file
+    from ztctl.core.kubeconfig.store import write_file
 
     previous = os.umask(0)
     try:

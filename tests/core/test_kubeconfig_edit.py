@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from ztctl.core.kubeconfig import FileEditor, parse_file
-from ztctl.core.kubeconfig.edit import EditedFile
+from ztctl.core.kubeconfig.edit import EditedFile, FileEditor
+from ztctl.core.kubeconfig.files import parse_file
 
 NEW_CLUSTER = {"cluster": {"server": "https://new:6443"}, "name": "m-new"}
 NEW_USER = {"name": "m-new", "user": {"token": "t"}}
@@ -244,7 +244,7 @@ def test_diff_applies_with_patch(tmp_path: Path, ops: dict[str, Any]) -> None:
 
 
 def test_diff_of_a_new_file_is_from_dev_null(tmp_path: Path) -> None:
-    from ztctl.core.kubeconfig import read_file
+    from ztctl.core.kubeconfig.files import read_file
 
     editor = FileEditor(read_file(tmp_path / "config"))
     editor.add_item("clusters", NEW_CLUSTER)

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from ztctl.core.errors import InvalidInput
-from ztctl.core.kubeconfig import load_kubeconfig, precedence
+from ztctl.core.kubeconfig.files import precedence
+from ztctl.core.kubeconfig.model import load_kubeconfig
 from ztctl.core.model import Catalog, ClientCertificate, Cluster
+from ztctl.errors import InvalidInput
 
 
 def write(path: Path, text: str) -> Path:

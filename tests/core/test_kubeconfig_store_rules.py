@@ -18,7 +18,6 @@ from pathlib import Path
 
 import pytest
 
-from ztctl.core.errors import EXIT_FAILED, EXIT_INVALID_INPUT, InvalidInput, OperationFailed
 from ztctl.core.kubeconfig import store
 from ztctl.core.kubeconfig.store import (
     _age,
@@ -30,6 +29,7 @@ from ztctl.core.kubeconfig.store import (
     signature,
     write_file,
 )
+from ztctl.errors import EXIT_FAILED, EXIT_INVALID_INPUT, InvalidInput, OperationFailed
 
 
 def mode(path: Path) -> int:

@@ -9,8 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ztctl.core.errors import InvalidInput
-from ztctl.core.kubeconfig import parse_file
+from ztctl.core.kubeconfig.files import parse_file
 from ztctl.core.kubeconfig.yamlio import (
     YamlProblem,
     dump_document,
@@ -18,6 +17,7 @@ from ztctl.core.kubeconfig.yamlio import (
     quote,
     resolve_plain,
 )
+from ztctl.errors import InvalidInput
 
 # (plain scalar, what go-yaml v2 makes of it) — checked against real kubectl below.
 GO_SCALARS = [

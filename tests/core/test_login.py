@@ -11,8 +11,8 @@ from ztctl.adapters.warp import WarpError, WarpErrorKind
 from ztctl.core import audit
 from ztctl.core.catalog import load_catalog
 from ztctl.core.config import load_config
-from ztctl.core.errors import EXIT_AUTH_NEEDED, EXIT_FAILED, AuthNeeded
 from ztctl.core.login import LoginRequest, login, logout, remembered_tokens
+from ztctl.errors import EXIT_AUTH_NEEDED, EXIT_FAILED, AuthNeeded
 
 ERAS = ("2023", "2024", "2025", "2026")
 

@@ -9,9 +9,9 @@ import pytest
 import yaml
 
 from ztctl.core.catalog import load_catalog
-from ztctl.core.errors import InvalidInput, UsageError
 from ztctl.core.model import Catalog
 from ztctl.core.probe import ProbeOptions, probe_cluster, resolve_target
+from ztctl.errors import InvalidInput, UsageError
 
 
 @pytest.fixture

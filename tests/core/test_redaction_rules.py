@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from ztctl.adapters.socks import parse_proxy_url, redact_url
-from ztctl.adapters.warp import _redact
+from ztctl.adapters.warp.client import _redact
 from ztctl.core.bundle import REDACTED, Scrubber, _exec_args, kubeconfig_structure
 
 SECRET = "Pl4nted-S3cret-9f8e7d6c"

@@ -148,8 +148,8 @@ def plugin(tmp_path: Path) -> tuple[Path, Path]:
 
 
 def test_doctor_never_runs_the_plugin_of_a_cluster_not_in_kubeconfig(lab, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    from tests.core.checks_lab import lab_cluster_entry, lab_context, result, write_catalog
-    from ztctl.core.checks import run_doctor
+    from tests.core.doctor_lab import lab_cluster_entry, lab_context, result, write_catalog
+    from ztctl.core.doctor import run_doctor
 
     script, marker = plugin(tmp_path)
     catalog = write_catalog(
@@ -236,8 +236,8 @@ def test_probe_never_runs_the_plugin_of_a_cluster_not_in_kubeconfig(tmp_path: Pa
 def test_doctor_does_not_hang_on_a_fifo_as_the_client_key(lab, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     import threading
 
-    from tests.core.checks_lab import lab_cluster_entry, lab_context, result, write_catalog
-    from ztctl.core.checks import run_doctor
+    from tests.core.doctor_lab import lab_cluster_entry, lab_context, result, write_catalog
+    from ztctl.core.doctor import run_doctor
 
     key = tmp_path / "client.key"
     creds = {"clientCertificate": str(lab.paths.client_cert), "clientKey": str(key)}

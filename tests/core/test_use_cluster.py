@@ -13,10 +13,11 @@ import pytest
 import yaml
 
 from ztctl.core import audit
-from ztctl.core.errors import InvalidInput, OperationFailed
-from ztctl.core.kubeconfig import load_kubeconfig, lock_path
+from ztctl.core.kubeconfig.model import load_kubeconfig
+from ztctl.core.kubeconfig.store import lock_path
 from ztctl.core.model import AccessToken, ClientCertificate, Cluster, ExecCredential
 from ztctl.core.use_cluster import merge_cluster
+from ztctl.errors import InvalidInput, OperationFailed
 
 PROD = Cluster(
     name="prod-eu",
@@ -469,7 +470,8 @@ def test_malformed_kubeconfig_changes_no_file(tmp_path: Path, content: bytes) ->
 
 
 def test_writer_that_ignores_the_lock_is_detected(tmp_path: Path) -> None:
-    from ztctl.core.kubeconfig import check_unchanged, read_file
+    from ztctl.core.kubeconfig.files import read_file
+    from ztctl.core.kubeconfig.store import check_unchanged
 
     cfg = tmp_path / "config"
     cfg.write_text(FOREIGN)

@@ -14,8 +14,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ztctl.core.errors import InvalidInput
-from ztctl.core.kubeconfig import load_kubeconfig, lock_path, parse_file
+from ztctl.core.kubeconfig.files import parse_file
+from ztctl.core.kubeconfig.model import load_kubeconfig
+from ztctl.core.kubeconfig.store import lock_path
+from ztctl.errors import InvalidInput
 
 ZTCTL = [sys.executable, "-m", "ztctl"]
 HELPER = Path(__file__).with_name("kill_helper.py")
@@ -366,13 +368,8 @@ def test_ztctl_reads_after_taking_the_lock(tmp_path: Path) -> None:
     catalog(tmp_path / "catalog.yaml", 1)
     lock = lock_path(cfg)
     lock.touch()
-    ztctl = subprocess.Popen(
-        [*ZTCTL, "use-cluster", "zt-0", "--no-probe"],
-        env=environment(tmp_path, cfg),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    time.sleep(0.3)  # ztctl is started and waiting for the lock (it waits about 2 s)
+    # Returns once ztctl has found the lock taken: it is now waiting (about 2 s) for it.
+    ztctl, _marker = _start_paused(tmp_path, cfg, "lockwait")
     cfg.write_bytes(
         b"apiVersion: v1\nkind: Config\ncontexts:\n- name: other\n  context: {cluster: c}\n"
     )

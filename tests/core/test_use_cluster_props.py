@@ -14,7 +14,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ztctl.core.kubeconfig import load_kubeconfig, read_file
+from ztctl.core.kubeconfig.files import read_file
+from ztctl.core.kubeconfig.model import load_kubeconfig
 from ztctl.core.kubeconfig.yamlio import dump_document
 from ztctl.core.model import ClientCertificate, Cluster
 from ztctl.core.use_cluster import merge_cluster

@@ -83,7 +83,7 @@ def test_a_same_content_entry_without_our_mark_is_adopted_keeping_its_extensions
 
 
 def test_a_malformed_extensions_value_is_refused_and_nothing_written(tmp_path: Path) -> None:
-    from ztctl.core.errors import EXIT_INVALID_INPUT, InvalidInput
+    from ztctl.errors import EXIT_INVALID_INPUT, InvalidInput
 
     cfg = tmp_path / "config"
     merge_cluster(PROD, team="old-team", kubeconfig=str(cfg))
@@ -130,7 +130,7 @@ def test_a_same_content_context_keeps_its_namespace_when_adopted(
 
 
 def test_a_same_named_cluster_with_other_content_is_not_adopted(tmp_path: Path) -> None:
-    from ztctl.core.errors import OperationFailed
+    from ztctl.errors import OperationFailed
 
     cfg = tmp_path / "config"
     merge_cluster(PROD, team="acme", kubeconfig=str(cfg))

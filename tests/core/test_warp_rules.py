@@ -25,15 +25,15 @@ from ztctl.adapters.warp import (
     normalize_mode,
     parse_settings,
 )
-from ztctl.core.checks.context import DoctorContext
-from ztctl.core.checks.warp import (
+from ztctl.core.config import WarpConfig
+from ztctl.core.doctor.context import DoctorContext
+from ztctl.core.doctor.warp import (
     _host_matches,
     check_connected,
     check_mode,
     check_registration,
     evaluate_split_tunnel,
 )
-from ztctl.core.config import WarpConfig
 
 # (how warp-cli or an MDM file spells it, the mode, whether private networks are routed)
 MODES = [
@@ -728,13 +728,13 @@ REST = [
 def test_the_parts_to_re_add(
     entry: str, addresses: list[str], limit: int, parts: list[str]
 ) -> None:
-    from ztctl.core.checks.warp import _rest_of
+    from ztctl.core.doctor.warp import _rest_of
 
     assert _rest_of(entry, addresses, limit) == parts
 
 
 def test_six_parts_by_default() -> None:
-    from ztctl.core.checks.warp import _rest_of
+    from ztctl.core.doctor.warp import _rest_of
 
     assert len(_rest_of("10.0.0.0/8", ["10.1.2.3"])) == 6 + 1
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests.support.access import ztctl_argv
-from ztctl.core.errors import UsageError
+from ztctl.errors import UsageError
 from ztctl.lab.control import set_values
 
 

@@ -1,4 +1,4 @@
-"""The stand-in cloudflared (reference §4.1–§4.3), as a real subprocess."""
+"""The stand-in cloudflared, as a real subprocess."""
 
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ def test_version(lab_dir: Path) -> None:
 def test_token_without_login_fails_with_the_real_message(
     lab_dir: Path, app_args: list[str]
 ) -> None:
-    # §4.1: stderr `Unable to find token ...`, the command fails, no browser
+    # stderr `Unable to find token ...`, the command fails, no browser
     proc = cloudflared(lab_dir, "access", "token", *app_args)
     assert (proc.returncode, proc.stdout, proc.stderr) == (1, "", MISSING)
 
@@ -61,17 +61,17 @@ def test_token_without_login_fails_with_the_real_message(
 def test_login_then_token(lab_dir: Path) -> None:
     proc = cloudflared(lab_dir, "access", "login", APP)
     assert proc.returncode == 0
-    # §4.1: `Successfully fetched your token:\n\n<JWT>\n\n`
+    # `Successfully fetched your token:\n\n<JWT>\n\n`
     assert proc.stdout.startswith("Successfully fetched your token:\n\n")
     assert proc.stdout.endswith("\n\n")
     token = proc.stdout.split("\n")[2]
-    # §4.1: the browser message on stderr
+    # the browser message on stderr
     assert proc.stderr.startswith("A browser window should have opened at the following URL:\n\n")
     assert proc.stderr.endswith(
         "\n\nIf the browser failed to open, please visit the URL above directly in your browser.\n"
     )
     login_url = proc.stderr.split("\n")[2]
-    # §4.3: the transfer URL on the app host with the app's AUD
+    # the transfer URL on the app host with the app's AUD
     assert login_url.startswith("https://k8s.lab.example/cdn-cgi/access/cli?token=")
     assert f"aud={labjwt.app_aud(APP)}" in login_url
     assert "send_org_token=true&edge_token_transfer=true" in login_url
@@ -79,7 +79,7 @@ def test_login_then_token(lab_dir: Path) -> None:
     claims = labjwt.verify_access_jwt(lab_dir, token, app_url=APP)
     assert claims is not None and claims["type"] == "app"
 
-    # §4.1: `access token -app=URL` prints the raw JWT with no newline
+    # `access token -app=URL` prints the raw JWT with no newline
     proc = cloudflared(lab_dir, "access", "token", "-app=" + APP)
     assert (proc.returncode, proc.stdout, proc.stderr) == (0, token, "")
 
@@ -87,7 +87,7 @@ def test_login_then_token(lab_dir: Path) -> None:
 def test_token_files_follow_cloudflareds_naming_and_modes(lab_dir: Path) -> None:
     cloudflared(lab_dir, "access", "login", APP)
     directory = lab_dir / "cloudflared"
-    # §4.2: `<appHostname>-<appAUD>-token` and `<authDomain>-org-token`, 0600; dir 0700
+    # `<appHostname>-<appAUD>-token` and `<authDomain>-org-token`, 0600; dir 0700
     names = sorted(p.name for p in directory.iterdir())
     assert names == sorted(
         [f"k8s.lab.example-{labjwt.app_aud(APP)}-token", "lab.cloudflareaccess.com-org-token"]
@@ -103,7 +103,7 @@ def test_token_files_follow_cloudflareds_naming_and_modes(lab_dir: Path) -> None
 def test_login_reuses_a_valid_cached_token(lab_dir: Path) -> None:
     first = cloudflared(lab_dir, "access", "login", "--no-verbose", APP)
     second = cloudflared(lab_dir, "access", "login", "--no-verbose", APP)
-    # §4.1: `--no-verbose` prints only the JWT; §4.3 step 2: a cached token is used
+    # `--no-verbose` prints only the JWT; step 2: a cached token is used
     assert first.stdout == second.stdout
     assert "." in first.stdout and "\n" not in first.stdout
     assert second.stderr == ""
@@ -123,8 +123,8 @@ def test_expired_token_is_deleted_and_refreshed_from_the_org_token(lab_dir: Path
     path.write_text(labjwt.issue_token(lab_dir, APP, ttl_s=-5))
     proc = cloudflared(lab_dir, "access", "token", "-app=" + APP)
     assert (proc.returncode, proc.stderr) == (1, MISSING)
-    assert not path.exists()  # §4.2: expired tokens are deleted on read
-    # §4.3 step 3: the org token is exchanged without a browser
+    assert not path.exists()  # expired tokens are deleted on read
+    # step 3: the org token is exchanged without a browser
     set_access(lab_dir, token_ttl_s=3600)
     proc = cloudflared(lab_dir, "access", "login", APP)
     assert proc.returncode == 0
@@ -134,7 +134,7 @@ def test_expired_token_is_deleted_and_refreshed_from_the_org_token(lab_dir: Path
 
 
 def test_token_for_another_audience_is_discarded(lab_dir: Path) -> None:
-    # §4.2: 2026.8+ deletes cached app tokens whose aud lacks the app AUD
+    # 2026.8+ deletes cached app tokens whose aud lacks the app AUD
     path = labcf.app_token_path(lab_dir, APP)
     path.parent.mkdir(mode=0o700)
     path.write_text(labjwt.issue_token(lab_dir, "https://other.lab.example"))

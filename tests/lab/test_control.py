@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from ztctl.core.errors import OperationFailed, UsageError
+from ztctl.errors import OperationFailed, UsageError
 from ztctl.lab import control
 from ztctl.lab import state as lab_state
 from ztctl.lab.env import LabPaths, read_lab_file

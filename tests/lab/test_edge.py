@@ -62,11 +62,11 @@ def update(lab_dir: Path, **changes: Any) -> None:
             setattr(getattr(s, section), key, value)
 
 
-# --- /cdn-cgi/trace (§2) -------------------------------------------------------------
+# --- /cdn-cgi/trace -------------------------------------------------------------
 
 
 def test_trace_has_the_recorded_fields(edge: labedge.Edge) -> None:
-    # §2 sample fields, in the same order
+    # sample fields, in the same order
     fields = trace(edge)
     assert list(fields) == [
         "fl",
@@ -136,7 +136,7 @@ def test_edge_listens_on_loopback_only(lab_dir: Path) -> None:
         labedge.start_edge(lab_dir, host="0.0.0.0")
 
 
-# --- JWTs and the JWKS (§4.4) --------------------------------------------------------
+# --- JWTs and the JWKS --------------------------------------------------------
 
 
 def test_token_has_the_real_claim_set_and_header(lab_dir: Path) -> None:
@@ -229,7 +229,7 @@ def test_key_rotation_keeps_the_previous_key_valid(lab_dir: Path, edge: labedge.
         assert labjwt.verify_access_jwt(lab_dir, token, app_url=APP) is not None
 
 
-# --- /cdn-cgi/access/get-identity (§4.4, §5) -----------------------------------------
+# --- /cdn-cgi/access/get-identity -----------------------------------------
 
 
 def identity(edge: labedge.Edge, token: str | None) -> tuple[int, dict[str, Any]]:

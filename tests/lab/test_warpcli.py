@@ -1,6 +1,6 @@
-"""The stand-in warp-cli reproduces every recorded sample of the reference
-(`/work/shared/reference/cloudflare-zero-trust.md`), each from some lab state, as a real
-subprocess; and ztctl's adapter reads what it prints in every era (round trip)."""
+"""The stand-in warp-cli reproduces every recorded warp-cli sample
+(``tests/adapters/fixtures/warp/``), each from some lab state, as a real subprocess; and
+ztctl's adapter reads what it prints in every era (round trip)."""
 
 from __future__ import annotations
 
@@ -61,15 +61,15 @@ def contains_in_order(output: str, trimmed_sample: str) -> bool:
     return True
 
 
-# --- §1.2 and §7: --version ------------------------------------------------------------
+# --- --version ------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
     ("fields", "expected"),
     [
-        ({"era": "2025"}, "warp-cli 2025.9.558.0\n"),  # §7 item 5
-        ({"era": "2024", "version": "2024.4.133"}, "warp-cli 2024.4.133\n"),  # §1.2 README
-        ({"era": "2025", "version": "2025.7.176.0"}, "warp-cli 2025.7.176.0\n"),  # §1.2 artifacts
+        ({"era": "2025"}, "warp-cli 2025.9.558.0\n"),  # the 2025 default version
+        ({"era": "2024", "version": "2024.4.133"}, "warp-cli 2024.4.133\n"),  # README
+        ({"era": "2025", "version": "2025.7.176.0"}, "warp-cli 2025.7.176.0\n"),  # artifacts
     ],
 )
 def test_version(lab_dir: Path, fields: dict[str, object], expected: str) -> None:
@@ -83,7 +83,7 @@ def test_version_works_without_daemon(lab_dir: Path) -> None:
     assert warp_cli(lab_dir, "-V").stdout == "warp-cli 2025.9.558.0\n"
 
 
-# --- §1.1: help, --accept-tos, the Terms of Service --------------------------------------
+# --- help, --accept-tos, the Terms of Service --------------------------------------
 
 HELP_2024_COMMANDS = """\
 Commands:
@@ -116,7 +116,7 @@ Options:
 
 
 def test_help_2024(lab_dir: Path) -> None:
-    # §1.1 global options and §1.3 top-level commands, 2024.2.62 help text
+    # global options and top-level commands, 2024.2.62 help text
     set_warp(lab_dir, era="2024")
     proc = warp_cli(lab_dir, "--help")
     assert proc.returncode == 0
@@ -125,7 +125,7 @@ def test_help_2024(lab_dir: Path) -> None:
 
 
 def test_help_2025_lists_the_later_flags_and_commands(lab_dir: Path) -> None:
-    # §1.1 zsh completion flags; §1.3 early-2025 additions
+    # zsh completion flags; early-2025 additions
     set_warp(lab_dir, era="2025")
     out = warp_cli(lab_dir, "--help").stdout
     for text in (
@@ -139,7 +139,7 @@ def test_help_2025_lists_the_later_flags_and_commands(lab_dir: Path) -> None:
 
 
 def test_terms_not_accepted_without_tty(lab_dir: Path) -> None:
-    # §1.1 / §7 item 4: exit 1 with the ToS line
+    # exit 1 with the ToS line
     set_warp(lab_dir, tos_accepted=False)
     proc = warp_cli(lab_dir, "status")
     assert proc.returncode == 1
@@ -152,7 +152,7 @@ def test_terms_not_accepted_without_tty(lab_dir: Path) -> None:
 
 
 def test_accept_tos_in_front_of_the_subcommand(lab_dir: Path) -> None:
-    # §1.1: `warp-cli --accept-tos status`
+    # `warp-cli --accept-tos status`
     set_warp(lab_dir, tos_accepted=False, era="2024")
     proc = warp_cli(lab_dir, "--accept-tos", "status")
     assert (proc.returncode, proc.stdout) == (0, "Status update: Connected\n")
@@ -160,34 +160,34 @@ def test_accept_tos_in_front_of_the_subcommand(lab_dir: Path) -> None:
     assert warp_cli(lab_dir, "status").returncode == 0
 
 
-# --- §1.4: status text, era A and era B ------------------------------------------------
+# --- status text, era A and era B ------------------------------------------------
 
 
 @pytest.mark.parametrize(
     ("fields", "expected"),
     [
-        # §1.4 era A, cmj2002/warp-docker#14 (2024-01-23), with the extra `Success` line
+        # era A, cmj2002/warp-docker#14 (2024-01-23), with the extra `Success` line
         (
             {"era": "2024", "connected": False, "success_prefix": True},
             "Success\nStatus update: Disconnected. Reason: Manual Disconnection\n",
         ),
-        # §1.4 era A, Boostport/setup-cloudflare-warp#37 (2023-10-16)
+        # era A, Boostport/setup-cloudflare-warp#37 (2023-10-16)
         (
             {"era": "2023", "registered": False, "team": None},
             "Status update: Unable to connect. Reason: Registration Missing\n",
         ),
-        # §1.4 era A: connected is just `Status update: Connected`
+        # era A: connected is just `Status update: Connected`
         ({"era": "2023"}, "Status update: Connected\n"),
         ({"era": "2024"}, "Status update: Connected\n"),
-        # §1.4 era B, cmj2002/warp-docker#60 (2025-07-02)
+        # era B, cmj2002/warp-docker#60 (2025-07-02)
         (
             {"era": "2025", "connected": False},
             "Status update: Disconnected\nReason: Manual Disconnection\n",
         ),
-        # §1.4 era B, korapp/plasma-cloudflare-warp#20
+        # era B, korapp/plasma-cloudflare-warp#20
         ({"era": "2025"}, "Status update: Connected\nNetwork: healthy\n"),
         ({"era": "2026"}, "Status update: Connected\nNetwork: healthy\n"),
-        # §1.4 era B, 3rd-party fixture: `Status update: Unable` + `Reason: Happy Eyeballs Failed`
+        # era B, 3rd-party fixture: `Status update: Unable` + `Reason: Happy Eyeballs Failed`
         (
             {"era": "2026", "status_detail": "happy-eyeballs-failed"},
             "Status update: Unable\nReason: Happy Eyeballs Failed\n",
@@ -201,15 +201,15 @@ def test_status_text(lab_dir: Path, fields: dict[str, object], expected: str) ->
 
 
 def test_connect_with_registration_missing(lab_dir: Path) -> None:
-    # §1.4: Boostport's action connects and then finds `Reason: Registration Missing`
+    # Boostport's action connects and then finds `Reason: Registration Missing`
     set_warp(lab_dir, era="2024", registered=False, team=None, connected=False)
-    assert warp_cli(lab_dir, "connect").stdout == "Success\n"  # §1.8 connect → Success
+    assert warp_cli(lab_dir, "connect").stdout == "Success\n"  # connect → Success
     assert warp_cli(lab_dir, "status").stdout == (
         "Status update: Unable to connect. Reason: Registration Missing\n"
     )
 
 
-# --- §1.5: status --json ---------------------------------------------------------------
+# --- status --json ---------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -234,7 +234,7 @@ def test_connect_with_registration_missing(lab_dir: Path) -> None:
             {"registered": False, "team": None},
             '{"status":"Unable","reason":{"RegistrationMissing":"DaemonStartup"}}',
         ),
-        # §1.5 "another fixture"
+        # "another fixture"
         (
             {"status_detail": "degraded"},
             '{"status":"Connected","reason":{"NetworkDegraded":{"loss_percent":8,"rtt_ms":400}}}',
@@ -243,14 +243,14 @@ def test_connect_with_registration_missing(lab_dir: Path) -> None:
 )
 @pytest.mark.parametrize("flag", ["--json", "-j"])
 def test_status_json(lab_dir: Path, fields: dict[str, object], expected: str, flag: str) -> None:
-    # §1.5, 3rd-party fixtures stated to be real warp-cli 2026.7.1377 output
+    # 3rd-party fixtures stated to be real warp-cli 2026.7.1377 output
     set_warp(lab_dir, era="2026", **fields)
     proc = warp_cli(lab_dir, flag, "status")
     assert (proc.returncode, proc.stdout) == (0, expected + "\n")
 
 
 def test_status_json_settings_changed(lab_dir: Path) -> None:
-    # §1.5: {"status":"Disconnected",
+    # {"status":"Disconnected",
     #        "reason":{"SettingsChanged":{"current":{...},"previous":{...}}}}
     set_warp(lab_dir, era="2026", status_detail="settings-changed")
     doc = json.loads(warp_cli(lab_dir, "--json", "status").stdout)
@@ -260,7 +260,7 @@ def test_status_json_settings_changed(lab_dir: Path) -> None:
 
 
 def test_json_error_object_for_tunnel_stats(lab_dir: Path) -> None:
-    # §1.5: `warp-cli --json tunnel stats` while disconnected; exit code can still be 0
+    # `warp-cli --json tunnel stats` while disconnected; exit code can still be 0
     set_warp(lab_dir, era="2026", connected=False)
     proc = warp_cli(lab_dir, "--json", "tunnel", "stats")
     assert (proc.returncode, proc.stdout) == (
@@ -271,14 +271,14 @@ def test_json_error_object_for_tunnel_stats(lab_dir: Path) -> None:
 
 @pytest.mark.parametrize("era", ["2023", "2024"])
 def test_json_flag_rejected_before_2025(lab_dir: Path, era: str) -> None:
-    # §1.1: `-j/--json` is absent from the 2024.2.62 help; clap rejects unknown flags
+    # `-j/--json` is absent from the 2024.2.62 help; clap rejects unknown flags
     set_warp(lab_dir, era=era)
     proc = warp_cli(lab_dir, "--json", "status")
     assert proc.returncode == 2
     assert proc.stderr == "error: unexpected argument '--json' found" + USAGE_TAIL
 
 
-# --- §1.6: registration show / account ------------------------------------------------
+# --- registration show / account ------------------------------------------------
 
 ACCOUNT_SAMPLE = """\
 Account type: Team
@@ -286,7 +286,7 @@ Device ID: 15df1c48-b9f7-11ee-b203-a60
 Public key: a4c072d47034c5c5a0e11f05725a3a97abf3e33c8cf
 Account ID: fb0201edb7e2e6cf37c2dd805
 Organization: gzxiexl
-"""  # §1.6, cmj2002/warp-docker#14 (2024-01-23), values truncated by the poster
+"""  # cmj2002/warp-docker#14 (2024-01-23), values truncated by the poster
 
 
 @pytest.mark.parametrize(
@@ -295,7 +295,7 @@ Organization: gzxiexl
         ("2023", ["account"]),
         ("2024", ["account"]),
         ("2024", ["registration", "show"]),
-        ("2026", ["registration", "show"]),  # §1.6: still `Account type: Team` in 2026
+        ("2026", ["registration", "show"]),  # still `Account type: Team` in 2026
     ],
 )
 def test_account_sample(lab_dir: Path, era: str, args: list[str]) -> None:
@@ -320,7 +320,7 @@ def test_account_deprecation_warning_in_2024(lab_dir: Path) -> None:
 
 
 def test_consumer_registration_first_line(lab_dir: Path) -> None:
-    # §1.6: `warp-cli --accept-tos account | awk 'NR==1'` → `Account type: Free`
+    # `warp-cli --accept-tos account | awk 'NR==1'` → `Account type: Free`
     set_warp(lab_dir, era="2023", team=None)
     proc = warp_cli(lab_dir, "--accept-tos", "account")
     assert proc.stdout.splitlines()[0] == "Account type: Free"
@@ -328,7 +328,7 @@ def test_consumer_registration_first_line(lab_dir: Path) -> None:
 
 
 def test_registration_json_sample(lab_dir: Path) -> None:
-    # §1.6 JSON form, 3rd-party fixture of 2026.7.1377 (wrapped over two lines there)
+    # JSON form, 3rd-party fixture of 2026.7.1377 (wrapped over two lines there)
     set_warp(
         lab_dir,
         era="2026",
@@ -348,7 +348,7 @@ def test_registration_json_sample(lab_dir: Path) -> None:
 
 
 def test_missing_registration_2026(lab_dir: Path) -> None:
-    # §1.6: a 2026.7.1377 command error
+    # a 2026.7.1377 command error
     set_warp(lab_dir, era="2026", registered=False, team=None)
     proc = warp_cli(lab_dir, "registration", "show")
     assert proc.returncode == 1
@@ -364,7 +364,7 @@ def test_account_removed_after_2024(lab_dir: Path) -> None:
     )
 
 
-# --- §1.7: settings --------------------------------------------------------------------
+# --- settings --------------------------------------------------------------------
 
 SETTINGS_DOCS = """\
 Merged configuration:
@@ -380,7 +380,7 @@ Merged configuration:
 (user set)  Organization: Organization-Name
 (network policy)    Allow Mode Switch: true
 (network policy)    Profile ID: 000000x1-00x1-1xx0-1xx1-11101x1axx11
-"""  # §1.7 official `warp-settings.txt` sample (trimmed)
+"""  # official `warp-settings.txt` sample (trimmed)
 
 SETTINGS_2026 = """\
 Merged configuration:
@@ -399,7 +399,7 @@ Merged configuration:
   corp
   ...
 (not set)\tDaemon Teams Auth: false
-"""  # §1.7 real 2026.3.846.0 output, TAB after `(source)` (Yiwei666/12_blog, trimmed)
+"""  # real 2026.3.846.0 output, TAB after `(source)` (Yiwei666/12_blog, trimmed)
 
 
 def test_settings_docs_sample(lab_dir: Path) -> None:
@@ -421,17 +421,17 @@ def test_settings_docs_sample(lab_dir: Path) -> None:
 @pytest.mark.parametrize("args", [["settings"], ["settings", "list"]])
 def test_settings_2026_sample(lab_dir: Path, args: list[str]) -> None:
     set_warp(lab_dir, era="2026", settings_sources={"Switch Locked": "override"})
-    assert warp_cli(lab_dir, "mode", "proxy").stdout == "Success\n"  # §1.8 → Success
+    assert warp_cli(lab_dir, "mode", "proxy").stdout == "Success\n"  # → Success
     proc = warp_cli(lab_dir, *args)
     assert proc.returncode == 0
     assert contains_in_order(proc.stdout, SETTINGS_2026), proc.stdout
 
 
 def test_settings_2023_without_source_prefixes(lab_dir: Path) -> None:
-    # §1.7: an older build printed `Always On: true`, `Mode: WarpProxy on port 40000`,
+    # an older build printed `Always On: true`, `Mode: WarpProxy on port 40000`,
     # `Exclude mode, with hosts/ips:` without the `(source)` prefix
     set_warp(lab_dir, era="2023")
-    assert warp_cli(lab_dir, "set-mode", "proxy").stdout == "Success\n"  # §1.8
+    assert warp_cli(lab_dir, "set-mode", "proxy").stdout == "Success\n"
     out = warp_cli(lab_dir, "settings").stdout
     assert contains_in_order(
         out, "Always On: true\nMode: WarpProxy on port 40000\nExclude mode, with hosts/ips:\n"
@@ -440,7 +440,7 @@ def test_settings_2023_without_source_prefixes(lab_dir: Path) -> None:
 
 
 def test_settings_blank_line_after_split_list_and_include_mode(lab_dir: Path) -> None:
-    # §1.7: list values indented two spaces; a blank line follows the split-tunnel list;
+    # list values indented two spaces; a blank line follows the split-tunnel list;
     # `Include mode, with hosts/ips:` header
     set_warp(lab_dir, era="2025", split_mode="include", split=["10.8.0.0/16"])
     out = warp_cli(lab_dir, "settings").stdout
@@ -448,7 +448,7 @@ def test_settings_blank_line_after_split_list_and_include_mode(lab_dir: Path) ->
 
 
 def test_settings_json(lab_dir: Path) -> None:
-    # §1.7 JSON form: {"settings":{...}} with the listed keys
+    # JSON form: {"settings":{...}} with the listed keys
     set_warp(lab_dir, era="2026")
     doc = json.loads(warp_cli(lab_dir, "--json", "settings").stdout)
     s = doc["settings"]
@@ -474,7 +474,7 @@ def test_settings_json(lab_dir: Path) -> None:
     assert s["split_tunnel_ips"][0] == {"value": "10.0.0.0/8", "description": ""}
 
 
-# --- §1.3 / §1.8: enrolment, mode, renamed and removed commands -----------------------
+# --- enrolment, mode, renamed and removed commands -----------------------
 
 ENROLMENT = """\
 A browser window should open at the following URL:
@@ -482,7 +482,7 @@ A browser window should open at the following URL:
 https://acme.cloudflareaccess.com/warp
 
 If the browser fails to open, please visit the URL above directly in your browser.
-"""  # §1.8, cmj2002/warp-docker#25 (teams-enroll, 2024); `registration new` "presumably" same
+"""  # cmj2002/warp-docker#25 (teams-enroll, 2024); `registration new` "presumably" same
 
 
 @pytest.mark.parametrize(
@@ -502,7 +502,7 @@ def test_enrolment_prints_the_url_and_completes(lab_dir: Path, era: str, args: l
 
 
 def test_manual_enrolment_waits_for_the_token(lab_dir: Path) -> None:
-    # §1.8: finishing by hand with `warp-cli registration token <url>` prints `Success`
+    # finishing by hand with `warp-cli registration token <url>` prints `Success`
     set_warp(lab_dir, era="2026", registered=False, team=None, enroll="manual")
     assert warp_cli(lab_dir, "registration", "new", "acme").stdout == ENROLMENT
     assert warp_cli(lab_dir, "registration", "show").returncode == 1
@@ -526,7 +526,7 @@ def test_delayed_auto_enrolment(lab_dir: Path) -> None:
 
 
 def test_teams_enroll_removed_in_2024(lab_dir: Path) -> None:
-    # §1.3 / §7: `error: unrecognized subcommand 'teams-enroll'`
+    # `error: unrecognized subcommand 'teams-enroll'`
     # followed by `Usage: warp-cli [OPTIONS] <COMMAND>`
     set_warp(lab_dir, era="2024")
     proc = warp_cli(lab_dir, "teams-enroll", "acme")
@@ -535,7 +535,7 @@ def test_teams_enroll_removed_in_2024(lab_dir: Path) -> None:
 
 
 def test_set_mode_removed_in_2026(lab_dir: Path) -> None:
-    # §1.3: gone in 2026.3.846.0, `error: unrecognized subcommand 'set-mode'` (tldr-pages#22103)
+    # gone in 2026.3.846.0, `error: unrecognized subcommand 'set-mode'` (tldr-pages#22103)
     set_warp(lab_dir, era="2026")
     proc = warp_cli(lab_dir, "set-mode", "proxy")
     assert proc.returncode == 2
@@ -545,8 +545,8 @@ def test_set_mode_removed_in_2026(lab_dir: Path) -> None:
 
 @pytest.mark.parametrize("era", ["2024", "2025"])
 def test_set_mode_warns_but_works(lab_dir: Path, era: str) -> None:
-    # §1.3: `Warning: The "set-mode" command will be deprecated ... Please use "mode" instead`;
-    # §1.8: `set-mode` → `Success`
+    # `Warning: The "set-mode" command will be deprecated ... Please use "mode" instead`;
+    # `set-mode` → `Success`
     set_warp(lab_dir, era=era)
     proc = warp_cli(lab_dir, "set-mode", "proxy")
     assert (proc.returncode, proc.stdout) == (0, "Success\n")
@@ -556,7 +556,7 @@ def test_set_mode_warns_but_works(lab_dir: Path, era: str) -> None:
 
 
 def test_register_warning_2024(lab_dir: Path) -> None:
-    # §1.3, cloudflare-docs#13346 (2024-03-11)
+    # cloudflare-docs#13346 (2024-03-11)
     set_warp(lab_dir, era="2024", registered=False, team=None)
     proc = warp_cli(lab_dir, "register")
     assert proc.stderr == (
@@ -574,18 +574,18 @@ def test_mode_invalid_value(lab_dir: Path) -> None:
 
 @pytest.mark.parametrize("command", ["connect", "disconnect"])
 def test_connect_disconnect_success(lab_dir: Path, command: str) -> None:
-    # §1.8: `connect` → `Success`; `disconnect` → `Success` (very likely)
+    # `connect` → `Success`; `disconnect` → `Success` (very likely)
     set_warp(lab_dir, connected=command == "disconnect")
     proc = warp_cli(lab_dir, command)
     assert (proc.returncode, proc.stdout) == (0, "Success\n")
     assert labstate.load(lab_dir).warp.connected is (command == "connect")
 
 
-# --- §1.8 / §7: error texts ------------------------------------------------------------
+# --- error texts ------------------------------------------------------------
 
 
 def test_no_daemon(lab_dir: Path) -> None:
-    # §1.8, cmj2002/warp-docker#76 (2026-01, WARP 2025.9.558.0); §7 item 4
+    # cmj2002/warp-docker#76 (2026-01, WARP 2025.9.558.0);
     set_warp(lab_dir, daemon=False)
     proc = warp_cli(lab_dir, "status")
     assert proc.returncode != 0
@@ -595,14 +595,14 @@ def test_no_daemon(lab_dir: Path) -> None:
 
 
 def test_no_daemon_connection_refused_variant(lab_dir: Path) -> None:
-    # §1.8: variant with `Connection refused (os error 111)` (3rd-party fixture)
+    # variant with `Connection refused (os error 111)` (3rd-party fixture)
     text = "Unable to connect to the CloudflareWARP daemon: Connection refused (os error 111)"
     set_warp(lab_dir, daemon=False, daemon_error=text)
     assert warp_cli(lab_dir, "status").stderr == text + "\n"
 
 
 def test_old_registration(lab_dir: Path) -> None:
-    # §1.8: `Error: Old registration is still around. Try running: "warp-cli registration delete"`
+    # `Error: Old registration is still around. Try running: "warp-cli registration delete"`
     set_warp(lab_dir, era="2026")
     proc = warp_cli(lab_dir, "registration", "new", "acme")
     assert proc.returncode == 1
@@ -612,7 +612,7 @@ def test_old_registration(lab_dir: Path) -> None:
 
 
 def test_api_unreachable(lab_dir: Path) -> None:
-    # §1.8: `Error: Failed to communicate with the WARP API.` (cmj2002/warp-docker#47)
+    # `Error: Failed to communicate with the WARP API.` (cmj2002/warp-docker#47)
     set_warp(lab_dir, registered=False, team=None, api_down=True)
     proc = warp_cli(lab_dir, "registration", "new", "acme")
     assert (proc.returncode, proc.stderr) == (
@@ -622,7 +622,7 @@ def test_api_unreachable(lab_dir: Path) -> None:
 
 
 def test_mode_switch_locked(lab_dir: Path) -> None:
-    # §1.8: scripts mention `Operation not authorized in this context` (exact text unconfirmed)
+    # scripts mention `Operation not authorized in this context` (exact text unconfirmed)
     set_warp(lab_dir, switch_locked=True)
     proc = warp_cli(lab_dir, "mode", "proxy")
     assert proc.returncode == 1
@@ -636,7 +636,7 @@ def test_hung_daemon_never_answers(lab_dir: Path) -> None:
         warp_cli(lab_dir, "status", timeout=1.0)
 
 
-# --- §1.9: tunnel ip list --------------------------------------------------------------
+# --- tunnel ip list --------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -647,7 +647,7 @@ def test_hung_daemon_never_answers(lab_dir: Path) -> None:
     ],
 )
 def test_tunnel_ip_list(lab_dir: Path, era: str, add: list[str], list_: list[str]) -> None:
-    # §1.9: header, indented entries, ` (CLI exclude)` suffix (3rd-party parsers)
+    # header, indented entries, ` (CLI exclude)` suffix (3rd-party parsers)
     set_warp(lab_dir, era=era, split=["10.0.0.0/8"])
     assert warp_cli(lab_dir, *add).stdout == "Success\n"
     proc = warp_cli(lab_dir, *list_)

@@ -11,7 +11,9 @@ What it knows about the API:
 - Error codes worth telling apart: 1000 (token unknown, revoked or expired — or an
   account-owned token sent to ``/user/tokens/verify``), 6003/6111 (malformed Authorization
   header), 10000 (a valid token without the permission for this endpoint), 7003 and 9109 (the
-  account id is wrong, or the token belongs to another account).
+  account id is wrong, or the token belongs to another account). Any other ``success: false``
+  on a 2xx or 5xx answer, or with another 1xxxx code (10001 "service temporarily
+  unavailable", internal errors), is the API's own trouble: :attr:`ApiErrorKind.SERVER`.
 - 429 (with ``Retry-After``) and 5xx are retried with exponential backoff and full jitter, but
   only while the caller's deadline allows; a ``Retry-After`` that does not fit ends the call.
 
@@ -28,6 +30,7 @@ import enum
 import ipaddress
 import json
 import random
+import re
 import threading
 import time
 from collections.abc import Mapping
@@ -35,7 +38,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from ztctl.core.errors import InvalidInput
+from ztctl.errors import InvalidInput
 
 if TYPE_CHECKING:
     import httpx
@@ -51,7 +54,7 @@ ZERO_UUID = "00000000-0000-0000-0000-000000000000"
 
 
 class Permission(enum.Enum):
-    """The permission groups the checks need, by what they cover (reference token recipe)."""
+    """The permission groups the checks need, by what they cover (docs/server-checks.md)."""
 
     NETWORKS = "Cloudflare Tunnel Read (or Cloudflare One Networks Read)"  # routes, vnets
     TUNNELS = "Cloudflare Tunnel Read (or Cloudflare One Connector: cloudflared Read)"
@@ -94,9 +97,9 @@ def fix_for(kind: ApiErrorKind, *, permission: Permission | None = None) -> str:
     match kind:
         case ApiErrorKind.INVALID_TOKEN:
             return (
-                "the token is unknown, revoked or expired: create a read-only token (see "
-                "docs/server-checks.md) and run `ztctl login --api-token` (or set "
-                "ZTCTL_CF_API_TOKEN)"
+                "the token is unknown, revoked or expired: create a read-only token "
+                "(`ztctl doctor --help` lists the permissions) and run `ztctl login --api-token` "
+                "(or set ZTCTL_CF_API_TOKEN)"
             )
         case ApiErrorKind.BAD_HEADER:
             return (
@@ -127,7 +130,7 @@ def fix_for(kind: ApiErrorKind, *, permission: Permission | None = None) -> str:
         case ApiErrorKind.SERVER | ApiErrorKind.MALFORMED:
             return "the Cloudflare API had a problem: run the command again in a minute"
         case ApiErrorKind.REFUSED:
-            return "see the API's message; docs/server-checks.md lists what each check needs"
+            return "see the API's message; `ztctl doctor --help` lists what each check needs"
     return ""  # pragma: no cover - every kind is matched above
 
 
@@ -331,6 +334,13 @@ class CloudflareApi:
     ) -> tuple[int, Any]:
         import httpx
 
+        problem = token_problem(self.token)
+        if problem is not None:
+            # Never hand httpx a header it would refuse: its error quotes the header value.
+            raise ApiError(
+                ApiErrorKind.BAD_HEADER,
+                f"the Cloudflare API token is malformed ({problem}); it was not sent",
+            )
         url = self.base_url + path
         headers = {"Authorization": f"Bearer {self.token}", "Accept": "application/json"}
         with self._slots:
@@ -346,8 +356,16 @@ class CloudflareApi:
                     ApiErrorKind.TIMEOUT,
                     f"the Cloudflare API did not answer {path} within {timeout:.1f}s",
                 ) from None
+            except (httpx.LocalProtocolError, UnicodeError, ValueError):
+                # The request could not be built or sent as asked; these errors quote the
+                # request (headers included), so their text is never used.
+                raise ApiError(
+                    ApiErrorKind.BAD_HEADER,
+                    "ztctl could not send the request to the Cloudflare API (the Authorization "
+                    "header is not valid)",
+                ) from None
             except httpx.HTTPError as exc:
-                reason = (str(exc) or type(exc).__name__).splitlines()[0]
+                reason = scrub((str(exc) or type(exc).__name__).splitlines()[0], self.token)
                 raise ApiError(
                     ApiErrorKind.UNREACHABLE, f"cannot reach the Cloudflare API: {reason}"
                 ) from None
@@ -566,6 +584,11 @@ def _checked(document: Any, status: int, path: str, permission: Permission | Non
     elif 7003 in codes or 9109 in codes:
         kind = ApiErrorKind.ACCOUNT
         message = f"the Cloudflare API refused the account ({text})"
+    elif status >= 500 or status < 300 or any(_server_side_code(c) for c in codes):
+        # success: false with a code that says nothing about the token or the account
+        # (10001 "service temporarily unavailable", an internal error): try again later.
+        kind = ApiErrorKind.SERVER
+        message = f"the Cloudflare API could not answer {path} now (HTTP {status}: {text})"
     elif status == 404:
         kind = ApiErrorKind.NOT_FOUND
         message = f"the Cloudflare API has no {path} ({text})"
@@ -584,6 +607,11 @@ def _checked(document: Any, status: int, path: str, permission: Permission | Non
     )
 
 
+def _server_side_code(code: int) -> bool:
+    """A 1xxxx code other than 10000 (authentication): the API's own trouble."""
+    return 10001 <= code <= 19999
+
+
 def _int(value: Any) -> int | None:
     if isinstance(value, bool):
         return None
@@ -599,3 +627,56 @@ def is_zero_route(result: Any) -> bool:
         return True
     tunnel = str(result.get("tunnel_id") or "")
     return tunnel in ("", ZERO_UUID)
+
+
+# --- the token's form, and keeping it out of every text ---------------------------------
+
+MAX_TOKEN_CHARS = 512
+TOKEN_RE = re.compile(r"[A-Za-z0-9._~+/-]+=*")
+
+
+def token_problem(token: str) -> str | None:
+    """What makes ``token`` unusable as a bearer token, in words that never quote it; or
+    ``None`` when it has the form of one."""
+    if len(token) > MAX_TOKEN_CHARS:
+        return f"it is longer than {MAX_TOKEN_CHARS} characters"
+    if TOKEN_RE.fullmatch(token):
+        return None
+    if any(c in "\r\n\v\f\x85\u2028\u2029" for c in token):
+        return "it has a line break"
+    if any(not c.isascii() for c in token):
+        return "it has a non-ASCII character"
+    if any(c.isspace() for c in token):
+        return "it has a space or a tab"
+    if any(not c.isprintable() for c in token):
+        return "it has a control character"
+    return "it has a character an API token cannot have (only letters, digits and . _ ~ + / - =)"
+
+
+def scrub(value: Any, token: str) -> Any:
+    """``value`` (a string, or dicts/lists/tuples of them) with every trace of ``token``
+    replaced by ``[token]``: the token itself, and each of its pieces between characters an
+    error text may have escaped (a line break shown as ``\\n``, say)."""
+    pieces = _pieces(token)
+    if not pieces:
+        return value
+    return _scrub(value, pieces)
+
+
+def _pieces(token: str) -> list[str]:
+    if not token:
+        return []
+    parts = {token, *(p for p in re.split(r"[^A-Za-z0-9._~+/=-]+", token) if len(p) >= 4)}
+    return sorted(parts, key=len, reverse=True)
+
+
+def _scrub(value: Any, pieces: list[str]) -> Any:
+    if isinstance(value, str):
+        for piece in pieces:
+            value = value.replace(piece, "[token]")
+        return value
+    if isinstance(value, Mapping):
+        return {k: _scrub(v, pieces) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_scrub(v, pieces) for v in value)
+    return value

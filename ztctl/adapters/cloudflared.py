@@ -1,4 +1,4 @@
-"""Cloudflare Access tokens through ``cloudflared`` (reference cloudflare-zero-trust.md §4.1).
+"""Cloudflare Access tokens through ``cloudflared`` (docs/login.md).
 
 * :func:`cached_token` runs ``cloudflared access token -app=URL``: the app token cloudflared
   holds, with no browser and no prompt; ``None`` when it has none ("Unable to find token for
@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ztctl.adapters.procs import killed_on_exit
-from ztctl.core.errors import AuthNeeded, OperationFailed
+from ztctl.errors import AuthNeeded, OperationFailed
 
 TOKEN_TIMEOUT_S = 15.0
 LOGIN_TIMEOUT_S = 180.0  # a person logs in in the browser meanwhile (kubelogin uses 180 s too)

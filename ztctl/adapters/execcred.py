@@ -1,4 +1,4 @@
-"""Run a kubectl exec credential plugin the way client-go does (reference kubeconfig.md §4).
+"""Run a kubectl exec credential plugin the way client-go does.
 
 - ``KUBERNETES_EXEC_INFO`` always holds an ``ExecCredential`` in the configured apiVersion,
   with ``spec.interactive`` and, with ``provideClusterInfo``, ``spec.cluster``.
@@ -84,19 +84,7 @@ def run_exec_plugin(
     ``stdin_is_tty`` defaults to whether our stdin is a terminal; ``allow_interactive=False``
     (``--no-input``) makes ``IfAvailable`` non-interactive and ``Always`` an error.
     """
-    if config.api_version not in API_VERSIONS:
-        raise ExecPluginError(
-            f"exec plugin {config.command}: invalid apiVersion {config.api_version!r}",
-            f"set exec.apiVersion to {API_VERSIONS[0]} (v1alpha1 was removed in Kubernetes 1.24)",
-            kind="config",
-        )
-    mode = config.interactive_mode or "IfAvailable"
-    if mode not in INTERACTIVE_MODES:
-        raise ExecPluginError(
-            f"exec plugin {config.command}: invalid interactiveMode {mode!r}",
-            "set exec.interactiveMode to Never, IfAvailable or Always",
-            kind="config",
-        )
+    mode = _checked_mode(config)
     if stdin_is_tty is None:
         try:
             stdin_is_tty = sys.stdin is not None and sys.stdin.isatty()
@@ -153,6 +141,24 @@ def run_exec_plugin(
             kind="failed",
         )
     return parse_exec_output(config, completed.stdout)
+
+
+def _checked_mode(config: ExecConfig) -> str:
+    """The plugin's interactiveMode (default IfAvailable), after checking its apiVersion."""
+    if config.api_version not in API_VERSIONS:
+        raise ExecPluginError(
+            f"exec plugin {config.command}: invalid apiVersion {config.api_version!r}",
+            f"set exec.apiVersion to {API_VERSIONS[0]} (v1alpha1 was removed in Kubernetes 1.24)",
+            kind="config",
+        )
+    mode = config.interactive_mode or "IfAvailable"
+    if mode not in INTERACTIVE_MODES:
+        raise ExecPluginError(
+            f"exec plugin {config.command}: invalid interactiveMode {mode!r}",
+            "set exec.interactiveMode to Never, IfAvailable or Always",
+            kind="config",
+        )
+    return mode
 
 
 def _not_found(config: ExecConfig) -> ExecPluginError:

@@ -5,7 +5,7 @@ or ``exp`` does not fit; it never trusts these claims for anything else (the API
 verifies the signature). So this module only decodes: base64url and JSON, no
 ``cryptography`` (it sits on the start-up path of ``ztctl credential``).
 
-Claim set (reference §4.4): ``aud`` (an array, or a string in older tokens — read both, as
+Claim set: ``aud`` (an array, or a string in older tokens — read both, as
 cloudflared does), ``email``, ``exp``, ``iat``, ``nbf``, ``iss``, ``type`` (``app``/``org``),
 ``identity_nonce``, ``sub``, ``country``; service tokens carry ``common_name`` instead of
 ``email``.

@@ -34,7 +34,7 @@ import sys
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ztctl.core.errors import AuthNeeded
+from ztctl.errors import AuthNeeded
 
 SERVICE = "ztctl"
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import json
 import os
+import shutil
 import signal
 import subprocess
 import threading
@@ -74,3 +76,39 @@ def _kill_live_groups() -> None:
     for group in groups:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(group, signal.SIGKILL)
+
+
+def run_output(argv: list[str], timeout: float) -> str | None:
+    """stdout and stderr of a short command, or None when it is missing, fails to start or
+    outlives ``timeout`` (no stdin: it can never wait for a person)."""
+    if shutil.which(argv[0]) is None and not os.path.exists(argv[0]):
+        return None
+    try:
+        proc = subprocess.run(
+            argv,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return f"{proc.stdout}{proc.stderr}"
+
+
+def kubectl_client_version(kubectl: str, timeout: float) -> Any:
+    """``kubectl version --client``'s gitVersion (None when it names none), ``"unknown"``
+    when it does not answer with JSON."""
+    try:
+        proc = subprocess.run(
+            [kubectl, "version", "--client", "-o", "json"],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+            stdin=subprocess.DEVNULL,
+        )
+        return json.loads(proc.stdout).get("clientVersion", {}).get("gitVersion")
+    except (OSError, subprocess.TimeoutExpired, ValueError, AttributeError):
+        return "unknown"

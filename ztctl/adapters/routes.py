@@ -75,7 +75,7 @@ def parse_ip_route_get(address: str, text: str) -> RouteInfo:
     """Parse ``ip route get ADDR`` (text) or ``ip -j route get ADDR`` (JSON).
 
     ``10.1.2.3 via 192.0.2.1 dev eth0 src 192.0.2.2 uid 0`` and
-    ``1.1.1.1 dev CloudflareWARP table 65743 src 172.16.0.2 uid 1000`` (reference §3.3);
+    ``1.1.1.1 dev CloudflareWARP table 65743 src 172.16.0.2 uid 1000``;
     ``local 127.0.0.1 dev lo src 127.0.0.1``; ``unreachable 10.0.0.1 ...``.
     """
     stripped = text.strip()

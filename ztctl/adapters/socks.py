@@ -225,7 +225,7 @@ def recv_exact(sock: socket.socket, size: int) -> bytes:
     return data
 
 
-# --- environment proxies, as Go's http.ProxyFromEnvironment (reference kubeconfig.md §5) ---
+# --- environment proxies, as Go's http.ProxyFromEnvironment ---
 
 
 def proxy_from_environment(

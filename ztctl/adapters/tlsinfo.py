@@ -1,5 +1,5 @@
 """What a TLS peer presented: subject, issuer and expiry of each certificate, and whether
-the chain is Cloudflare Gateway's TLS inspection (reference cloudflare-zero-trust.md §3.4).
+the chain is Cloudflare Gateway's TLS inspection.
 
 Reads ``ssl``'s own certificate dictionaries, so the healthy path never imports
 ``cryptography``; only a DER leaf without a decoded form falls back to it (lazily).

@@ -12,9 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
-from ztctl.core.errors import InvalidInput
+from ztctl.errors import InvalidInput
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -116,9 +116,10 @@ class App:
             soft_wrap=not stderr,
         )
 
+    # The one way a command tells the user something on the side: warn, info, debug.
     def warn(self, message: str) -> None:
         if not self.quiet:
-            self._note(f"warning: {message}", "yellow")
+            self._note(f"warning: {message}", "warning")
 
     def info(self, message: str) -> None:
         if not self.quiet:
@@ -126,15 +127,24 @@ class App:
 
     def debug(self, message: str) -> None:
         if self.verbose:
-            self._note(message, "dim")
+            self._note(message, "debug")
 
     def _note(self, text: str, style: str | None) -> None:
         """One line on stderr: styled on a colour terminal, plain (never wrapped) otherwise."""
-        if style and not self.no_color and sys.stderr.isatty():
-            self.err.print(text, style=style, markup=False, soft_wrap=True)
-        else:
-            sys.stderr.write(text + "\n")
-            sys.stderr.flush()
+        from ztctl.cli.palette import stderr_palette
+
+        paint = stderr_palette(self)
+        sys.stderr.write((paint(text, style) if style else text) + "\n")
+        sys.stderr.flush()
+
+    def exit(self, code: int) -> NoReturn:
+        """End the command with exit ``code``: the one way a command sets a non-zero code
+        (errors raise a :class:`ZtctlError` instead). ``cli.main`` maps it to the process's
+        exit status."""
+        import click
+
+        sys.stdout.flush()
+        raise click.exceptions.Exit(code)
 
 
 def no_color_from_env(env: Mapping[str, Any]) -> bool:

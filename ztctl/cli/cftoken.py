@@ -22,7 +22,7 @@ MAX_INPUT = 4096
 
 def read_token(app: App) -> str:
     from ztctl.core.cloudflare import clean_token
-    from ztctl.core.errors import UsageError
+    from ztctl.errors import UsageError
 
     if sys.stdin.isatty():
         if app.no_input:
@@ -37,19 +37,52 @@ def read_token(app: App) -> str:
             prompt_suffix=": ",
         )
     else:
-        raw = sys.stdin.read(MAX_INPUT + 1)
-        if len(raw) > MAX_INPUT:
-            from ztctl.core.errors import InvalidInput
+        from ztctl.errors import InvalidInput
 
+        stream = getattr(sys.stdin, "buffer", None)
+        data = stream.read(MAX_INPUT + 1) if stream is not None else sys.stdin.read(MAX_INPUT + 1)
+        if len(data) > MAX_INPUT:
             raise InvalidInput(
                 "the input on stdin is too long to be an API token",
                 "pipe only the token itself",
             )
+        if isinstance(data, bytes):
+            try:
+                raw = data.decode("utf-8-sig")  # a leading byte order mark is dropped
+            except UnicodeDecodeError:
+                raise InvalidInput(
+                    "the input on stdin is not valid UTF-8, so it is not an API token",
+                    "pipe only the token itself, as the dashboard shows it",
+                ) from None
+        else:
+            raw = data
     return clean_token(str(raw))
 
 
-def login_api_token(app: App, timeout: float = 10.0) -> None:
+def _refuse_unverified(result: Any, account_id: str) -> None:
+    """A token that did not verify is never stored: say why, with the fix."""
     from ztctl.adapters.cloudflare import ApiErrorKind
+    from ztctl.errors import AuthNeeded, OperationFailed
+
+    error = result.error
+    if error is not None:
+        if error.transient:
+            raise OperationFailed(
+                f"could not verify the token: {error.message}; it was not stored", error.fix
+            )
+        if error.kind is ApiErrorKind.ACCOUNT:
+            raise AuthNeeded(
+                f"the token cannot read account {account_id}: {error.message}", error.fix
+            )
+        raise AuthNeeded(f"{error.message}; it was not stored", error.fix)
+    if not result.ok:
+        raise AuthNeeded(
+            f"the token is {result.status}; it was not stored",
+            "create a new read-only token and run `ztctl login --api-token` again",
+        )
+
+
+def login_api_token(app: App, timeout: float = 10.0) -> None:
     from ztctl.adapters.keyring import set_secret
     from ztctl.core.cloudflare import (
         ACCOUNT_FIX,
@@ -61,7 +94,7 @@ def login_api_token(app: App, timeout: float = 10.0) -> None:
         make_api,
         verify,
     )
-    from ztctl.core.errors import AuthNeeded, InvalidInput, OperationFailed
+    from ztctl.errors import InvalidInput
 
     settings = api_settings(app.config)
     if settings is None:
@@ -72,24 +105,18 @@ def login_api_token(app: App, timeout: float = 10.0) -> None:
         result = verify(api, deadline_in(timeout))
     finally:
         api.close()
-    error = result.error
-    if error is not None:
-        if error.transient:
-            raise OperationFailed(
-                f"could not verify the token: {error.message}; it was not stored", error.fix
-            )
-        if error.kind is ApiErrorKind.ACCOUNT:
-            raise AuthNeeded(
-                f"the token cannot read account {settings.account_id}: {error.message}",
-                error.fix,
-            )
-        raise AuthNeeded(f"{error.message}; it was not stored", error.fix)
-    if not result.ok:
-        raise AuthNeeded(
-            f"the token is {result.status}; it was not stored",
-            "create a new read-only token and run `ztctl login --api-token` again",
-        )
+    _refuse_unverified(result, settings.account_id)
     set_secret(KEYRING_ITEM, token)
+    from ztctl.core import audit
+
+    audit.record(
+        app.state_dir,
+        "login",
+        apiToken=True,
+        keyringItem=KEYRING_ITEM,
+        accountId=settings.account_id,
+        ownership=result.ownership,
+    )
     access = describe_access(result)
     payload: dict[str, Any] = {
         "stored": True,
@@ -114,7 +141,7 @@ def login_api_token(app: App, timeout: float = 10.0) -> None:
             lines.append(
                 "To see everything, add "
                 + " and ".join(p.value for p in result.missing)
-                + " to the token (docs/server-checks.md)."
+                + " to the token (`ztctl doctor --help` lists what each check needs)."
             )
         click.echo("\n".join(lines))
 

@@ -12,7 +12,7 @@ import click
 from ztctl import __version__
 from ztctl.cli.app import App, no_color_from_env
 from ztctl.cli.output import install_terminal_guard, render_error
-from ztctl.core.errors import (
+from ztctl.errors import (
     EXIT_INTERRUPTED,
     EXIT_USAGE,
     Interrupted,

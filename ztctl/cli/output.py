@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from ztctl.core.errors import ZtctlError
+from ztctl.cli.palette import Palette
+from ztctl.errors import ZtctlError
 
 if TYPE_CHECKING:
     from ztctl.cli.app import App
@@ -154,15 +155,10 @@ def print_table(
     for index, row in enumerate(table):
         cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=True)]
         line = "   ".join(cells).rstrip()
-        if index == 0 and color:
-            line = f"\x1b[1m{line}\x1b[0m"
+        if index == 0:
+            line = Palette(color)(line, "heading")
         lines.append(line)
     sys.stdout.write("\n".join(lines) + "\n")
-
-
-def use_color(app: App) -> bool:
-    """Colour on stdout: a terminal, and neither --no-color nor NO_COLOR."""
-    return not app.no_color and sys.stdout.isatty() and app.env.get("TERM") != "dumb"
 
 
 def render_error(error: ZtctlError, *, as_json: bool, verbose: bool = False) -> None:

@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TextIO
 
+from ztctl.cli.palette import CLEAR_LINE
+
 FRAMES = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 DELAY_S = 0.3
 INTERVAL_S = 0.08
@@ -46,5 +48,5 @@ def spinner(text: str, *, enabled: bool = True, stream: TextIO | None = None) ->
         stop.set()
         thread.join()
         if shown.is_set():
-            out.write("\r\x1b[2K")
+            out.write(CLEAR_LINE)
             out.flush()

@@ -1,4 +1,4 @@
-"""The audit log (contract §3): ``<state>/audit.jsonl``, one JSON object per line.
+"""The audit log (docs/configuration.md): ``<state>/audit.jsonl``, one JSON object per line.
 
 Append-only, flushed and fsynced per event, in a 0700 directory, the file 0600. Each
 event has ``ts`` (RFC 3339, UTC), ``event``, ``user`` (the OS user, unless the caller
@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ztctl.adapters.fs import append_line_durably, ensure_private_dir
-from ztctl.core.errors import OperationFailed
+from ztctl.errors import OperationFailed
 
 AUDIT_FILE = "audit.jsonl"
 

@@ -2,7 +2,7 @@
 
 Members (under one ``ztctl-doctor-<UTC time>/`` folder):
 
-- ``results.json``: the doctor document (contract §6);
+- ``results.json``: the doctor document (docs/doctor.md);
 - ``warp-cli.txt``: every warp-cli call doctor made, with its exit code and output;
 - ``routes.txt``: the routing table (``ip route show table all`` and ``ip rule`` on Linux,
   ``netstat -rn`` on macOS) and the route to each cluster address;
@@ -28,7 +28,6 @@ import json
 import platform
 import re
 import shutil
-import subprocess
 import sys
 import tarfile
 import time
@@ -41,7 +40,7 @@ from typing import Any
 
 from ztctl import __version__
 from ztctl.adapters.fs import atomic_write
-from ztctl.core.errors import OperationFailed, UsageError
+from ztctl.errors import OperationFailed, UsageError
 
 OMITTED = "<omitted>"
 REDACTED = "<redacted>"
@@ -237,8 +236,8 @@ def _extension_names(extensions: Any) -> list[Any]:
 
 def kubeconfig_structure(paths: Sequence[Path], scrub: Scrubber) -> dict[str, Any]:
     """The structure of each kubeconfig file, secrets left out (their values go to ``scrub``)."""
-    from ztctl.core.errors import ZtctlError
-    from ztctl.core.kubeconfig import read_file
+    from ztctl.core.kubeconfig.files import read_file
+    from ztctl.errors import ZtctlError
 
     files: list[dict[str, Any]] = []
     for path in paths:
@@ -312,21 +311,11 @@ def _versions(warp_version: str | None, timeout: float) -> dict[str, Any]:
         "system": sys.platform,
         "warp-cli": warp_version,
     }
+    from ztctl.adapters.procs import kubectl_client_version
+
     kubectl = shutil.which("kubectl")
     if kubectl:
-        try:
-            proc = subprocess.run(
-                [kubectl, "version", "--client", "-o", "json"],
-                capture_output=True,
-                text=True,
-                timeout=timeout,
-                check=False,
-                stdin=subprocess.DEVNULL,
-            )
-            info = json.loads(proc.stdout).get("clientVersion", {})
-            out["kubectl"] = info.get("gitVersion")
-        except (OSError, subprocess.TimeoutExpired, ValueError, AttributeError):
-            out["kubectl"] = "unknown"
+        out["kubectl"] = kubectl_client_version(kubectl, timeout)
     return out
 
 

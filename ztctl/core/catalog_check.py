@@ -1,4 +1,4 @@
-"""``ztctl catalog check``: the catalog as the platform team's CI sees it (contract §9).
+"""``ztctl catalog check``: the catalog as the platform team's CI sees it (docs/doctor.md).
 
 Validate the catalog (``catalog.valid``, with a warning for two clusters whose addresses
 overlap while their API servers differ), then, with a Cloudflare API token, run the
@@ -18,8 +18,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ztctl.core.checks.runner import Check, CheckResult, Outcome, passed, run_checks, warned
-from ztctl.core.errors import EXIT_AUTH_NEEDED, EXIT_INVALID_INPUT, InvalidInput
+from ztctl.core.doctor.runner import Check, CheckResult, Outcome, passed, run_checks, warned
+from ztctl.errors import EXIT_AUTH_NEEDED, EXIT_INVALID_INPUT, InvalidInput
 
 if TYPE_CHECKING:
     from ztctl.core.config import Config
@@ -91,7 +91,7 @@ def check_catalog(
 ) -> CatalogCheckReport:
     """Run everything; ``load`` reads and validates the catalog (an :class:`InvalidInput`
     becomes a failed ``catalog.valid`` and exit 3)."""
-    from ztctl.core.checks.server import CATALOG_CLUSTER_IDS, checks, server_side
+    from ztctl.core.doctor.server import CATALOG_CLUSTER_IDS, checks, server_side
 
     began = time.monotonic()
     try:
@@ -157,7 +157,7 @@ def check_catalog(
 
 
 def _select(catalog: Catalog, names: Sequence[str]) -> tuple[Cluster, ...]:
-    from ztctl.core.checks import select_clusters
+    from ztctl.core.doctor import select_clusters
 
     if not names:
         return tuple(catalog.clusters)

@@ -1,4 +1,4 @@
-"""The Cloudflare API token and account for the server-side checks (contract §3, §9).
+"""The Cloudflare API token and account for the server-side checks (docs/configuration.md).
 
 Where the token comes from (``ZTCTL_CF_API_TOKEN`` first, for CI; else the keyring item
 ``cloudflare-api-token``), how it is verified (the account-owned endpoint first, then the
@@ -15,7 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ztctl.core.errors import AuthNeeded, InvalidInput
+from ztctl.adapters.cloudflare import token_problem
+from ztctl.errors import AuthNeeded, InvalidInput
 
 if TYPE_CHECKING:
     from ztctl.adapters.cloudflare import ApiError, CloudflareApi, Permission
@@ -23,12 +24,16 @@ if TYPE_CHECKING:
 
 TOKEN_ENV = "ZTCTL_CF_API_TOKEN"  # noqa: S105 - a variable name, not a secret
 KEYRING_ITEM = "cloudflare-api-token"
-MAX_TOKEN_CHARS = 512
 
+# Where an installed user reads which permissions the token needs (no repository path).
+PERMISSIONS_DOC = "`ztctl doctor --help` lists the permissions"
 ADD_TOKEN_FIX = (
-    "create a read-only API token (docs/server-checks.md lists the permissions) and run "  # noqa: S105 - text, not a secret
+    f"create a read-only API token ({PERMISSIONS_DOC}) and run "
     "`ztctl login --api-token`, or set ZTCTL_CF_API_TOKEN (CI)"
 )
+# A Cloudflare API token is an OAuth bearer token (RFC 6750 b64token): visible ASCII, no
+# whitespace. Anything else cannot go into an HTTP header as it is.
+BOM = "\ufeff"
 ACCOUNT_FIX = (
     "set the account: `ztctl config set cloudflare.account_id ID` (32 hex characters, in the "
     "dashboard URL) or ZTCTL_CF_ACCOUNT_ID"
@@ -39,35 +44,58 @@ ACCOUNT_FIX = (
 class TokenSource:
     token: str = field(repr=False)
     source: str  # "env" | "keyring"
+    problem: str | None = None  # why the token cannot be used (it is not a bearer token)
+
+    @property
+    def where(self) -> str:
+        return TOKEN_ENV if self.source == "env" else f"the keyring ({KEYRING_ITEM})"
+
+    @property
+    def malformed(self) -> str:
+        """The message for a malformed token (never quoting it)."""
+        return f"the Cloudflare API token from {self.where} is malformed ({self.problem})"
+
+    @property
+    def malformed_fix(self) -> str:
+        if self.source == "env":
+            return (
+                f"set {TOKEN_ENV} to the token alone, as the dashboard shows it (letters, "
+                "digits and . _ ~ + / - = only, no spaces or line breaks)"
+            )
+        return "store the token again: `pass show cf-token | ztctl login --api-token`"
 
 
 def resolve_token(env: Mapping[str, str]) -> TokenSource | None:
     """The token to use, or ``None``. A keyring that cannot be read counts as no token (the
-    local checks must still run); ``--server`` then says why."""
+    local checks must still run); ``--server`` then says why. A token that is not a bearer
+    token is returned with its :attr:`TokenSource.problem` set: it must never be sent."""
     value = (env.get(TOKEN_ENV) or "").strip()
     if value:
-        return TokenSource(value, "env")
+        return TokenSource(value, "env", token_problem(value))
     from ztctl.adapters.keyring import get_secret
 
     try:
         stored = get_secret(KEYRING_ITEM)
     except AuthNeeded:
         return None
-    return TokenSource(stored, "keyring") if stored else None
+    stored = (stored or "").strip()
+    return TokenSource(stored, "keyring", token_problem(stored)) if stored else None
 
 
 def clean_token(raw: str) -> str:
     """The token as typed or piped, or :class:`InvalidInput` naming what is wrong (never
     echoing it)."""
-    token = raw.strip()
+    token = raw.removeprefix(BOM).strip()
     if token.lower().startswith("bearer "):
         token = token[7:].strip()
     if not token:
         raise InvalidInput("no API token was given", "pipe it on stdin: `ztctl login --api-token`")
-    if len(token) > MAX_TOKEN_CHARS or any(c.isspace() or not c.isprintable() for c in token):
+    problem = token_problem(token)
+    if problem is not None:
         raise InvalidInput(
-            "that does not look like an API token (it has spaces, several lines or is too long)",
-            "give only the token itself, e.g. `pass show cf-token | ztctl login --api-token`",
+            f"that is not a Cloudflare API token ({problem})",
+            "give only the token itself, as the dashboard shows it, e.g. "
+            "`pass show cf-token | ztctl login --api-token`",
         )
     return token
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ztctl.core.model import Catalog, Cluster
+from ztctl.core.model import Catalog, Cluster, ProxyRoute, SshRoute
 
 if TYPE_CHECKING:
     from ztctl.core.kubeconfig.model import Kubeconfig
@@ -59,14 +59,14 @@ def describe_route(cluster: Cluster) -> str | None:
     if bg is None:
         return None
     route = bg.route
-    if route.kind == "proxy":
-        from ztctl.core.catalog import hide_passwords
+    if isinstance(route, ProxyRoute):
+        from ztctl.core.catalog_parse import hide_passwords
 
-        return f"proxy {hide_passwords(route.url)}"  # type: ignore[union-attr]
-    if route.kind == "ssh":
-        user = f"{route.user}@" if route.user else ""  # type: ignore[union-attr]
-        return f"ssh {user}{route.host}:{route.port}"  # type: ignore[union-attr]
-    return f"vpn {route.interface}"  # type: ignore[union-attr]
+        return f"proxy {hide_passwords(route.url)}"
+    if isinstance(route, SshRoute):
+        user = f"{route.user}@" if route.user else ""
+        return f"ssh {user}{route.host}:{route.port}"
+    return f"vpn {route.interface}"
 
 
 def kubeconfig_entry_for(kube: Kubeconfig, cluster: Cluster) -> str | None:

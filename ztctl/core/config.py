@@ -1,4 +1,5 @@
-"""ztctl's configuration file (contract §3): TOML, platformdirs paths, environment overrides.
+"""ztctl's configuration file (docs/configuration.md): TOML, platform paths, environment
+overrides.
 
 A missing file means defaults. A present but broken one is an :class:`InvalidInput` that
 names the file, the key and the fix, with every problem listed at once.
@@ -13,7 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ztctl.core.errors import InvalidInput
 from ztctl.core.paths import (  # re-exported: the config's own API since the beginning
     APP_NAME,
     config_path,
@@ -22,6 +22,7 @@ from ztctl.core.paths import (  # re-exported: the config's own API since the be
     state_dir,
 )
 from ztctl.core.suggest import did_you_mean
+from ztctl.errors import InvalidInput
 
 __all__ = [
     "APP_NAME",
@@ -91,7 +92,7 @@ _SCHEMA: dict[str, dict[str, type]] = {
 }
 _SECTIONS = [s for s in _SCHEMA if s]
 
-# Environment variables that override a key (contract §3).
+# Environment variables that override a key (docs/configuration.md).
 _ENV_OVERRIDES = {
     ("warp", "cli"): "ZTCTL_WARP_CLI",
     ("warp", "interface"): "ZTCTL_WARP_INTERFACE",

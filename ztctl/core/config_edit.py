@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from ztctl.core import config as config_mod
-from ztctl.core.errors import InvalidInput
 from ztctl.core.suggest import did_you_mean
+from ztctl.errors import InvalidInput
 
 # Cloudflare team names are the first label of <team>.cloudflareaccess.com.
 _TEAM = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")

@@ -1,4 +1,4 @@
-"""``ztctl credential CLUSTER``: the kubectl exec credential plugin (kubeconfig.md §4).
+"""``ztctl credential CLUSTER``: the kubectl exec credential plugin (docs/login.md).
 
 This runs inside every kubectl call, so the keyring-hit path imports only the standard
 library pieces it needs (``json``, ``base64``, ``time``) and the fast keyring reader — no
@@ -277,7 +277,7 @@ def exec_request(env: Mapping[str, str]) -> tuple[str, bool]:
     except ValueError:
         info = None
     if not isinstance(info, dict):
-        from ztctl.core.errors import UsageError
+        from ztctl.errors import UsageError
 
         raise UsageError(
             "KUBERNETES_EXEC_INFO is not an ExecCredential JSON object",
@@ -285,7 +285,7 @@ def exec_request(env: Mapping[str, str]) -> tuple[str, bool]:
         )
     version = info.get("apiVersion") or API_V1
     if version not in API_VERSIONS:
-        from ztctl.core.errors import UsageError
+        from ztctl.errors import UsageError
 
         raise UsageError(
             f"kubectl asked for ExecCredential {version}, which ztctl does not speak "
@@ -312,7 +312,7 @@ def get_credential(
     """The ExecCredential for cluster ``name``. Raises ZtctlError subclasses."""
     env = os.environ if env is None else env
     if not _valid_name(name):
-        from ztctl.core.errors import UsageError
+        from ztctl.errors import UsageError
 
         raise UsageError(
             f"{name!r} is not a cluster name", "pass the catalog name, e.g. `ztctl credential prod`"
@@ -362,7 +362,7 @@ def _refresh(
     from ztctl.adapters import keyring
     from ztctl.adapters.cloudflared import Cloudflared
     from ztctl.core import config as config_mod
-    from ztctl.core.errors import AuthNeeded
+    from ztctl.errors import AuthNeeded
 
     if logged_out(config_mod.state_dir(env)):
         # cloudflared keeps its own copy of the token: without this, kubectl would go on
@@ -415,8 +415,8 @@ def _refresh(
 def _access_cluster(name: str, config: Any, env: Mapping[str, str]) -> tuple[Cluster, str | None]:
     from ztctl.core.catalog import load_catalog
     from ztctl.core.config import state_dir
-    from ztctl.core.errors import InvalidInput
     from ztctl.core.model import AccessToken
+    from ztctl.errors import InvalidInput
 
     source = env.get("ZTCTL_CATALOG") or config.catalog
     if not source:
@@ -460,7 +460,7 @@ def _browser_login(
 ) -> Credential:
     from ztctl.adapters import keyring
     from ztctl.adapters.cloudflared import LOGIN_TIMEOUT_S
-    from ztctl.core.errors import AuthNeeded
+    from ztctl.errors import AuthNeeded
 
     with login_lock(state, timeout=LOGIN_TIMEOUT_S + 30, notify=notify) as lock:
         # Another kubectl may have finished a login while we waited.
@@ -542,7 +542,7 @@ class login_lock:
         import fcntl
 
         from ztctl.adapters.fs import ensure_private_dir
-        from ztctl.core.errors import AuthNeeded
+        from ztctl.errors import AuthNeeded
 
         ensure_private_dir(self.state)
         self.fd = os.open(self.state / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)

@@ -22,6 +22,8 @@ def parse_duration(text: str) -> int:
     if len(value) > MAX_TEXT:
         raise ValueError(f"{_shown(text)} is too long for a duration like 30m, 4h or 1h30m")
     if _DIGITS.fullmatch(value):
+        if int(value) == 0:
+            raise ValueError(f"{_shown(text)} must be longer than zero: write e.g. 30m or 1h")
         raise ValueError(f"{_shown(text)} has no unit: write e.g. {value}m or {value}s")
     if not value or not _WHOLE.fullmatch(value):
         raise ValueError(f"{_shown(text)} is not a duration like 30m, 4h or 1h30m")

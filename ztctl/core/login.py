@@ -4,7 +4,7 @@
 :class:`Step` per thing it looked at — ``ok`` (already so), ``changed`` (it did something),
 ``fail`` (a problem it explains but cannot fix, e.g. a mode that does not route private
 networks). When a person must act and may not (``--no-input`` / no TTY), or the device is in
-another team, it raises :class:`~ztctl.core.errors.AuthNeeded` (exit 4) naming the URL.
+another team, it raises :class:`~ztctl.errors.AuthNeeded` (exit 4) naming the URL.
 
 Idempotent: with everything in place every step is ``ok`` and nothing is written except
 the audit event. Tokens go only to the OS keyring (:mod:`ztctl.adapters.keyring`); the state
@@ -32,7 +32,7 @@ from ztctl.core.credential import (
     token_claims,
     token_problem,
 )
-from ztctl.core.errors import AuthNeeded, InvalidInput, OperationFailed, ZtctlError
+from ztctl.errors import AuthNeeded, InvalidInput, OperationFailed, ZtctlError
 
 ENROL_TIMEOUT_S = 180.0
 CONNECT_TIMEOUT_S = 30.0
@@ -137,7 +137,7 @@ class LoginRequest:
 
 
 def enrol_url(team: str) -> str:
-    """Where a person logs in to enrol a device (reference §1.8)."""
+    """Where a person logs in to enrol a device."""
     return f"https://{team}.cloudflareaccess.com/warp"
 
 
@@ -508,8 +508,11 @@ def logout(
     config: Config | None = None,
     env: Mapping[str, str] | None = None,
     warp: WarpClient | None = None,
+    also_removed: Sequence[str] = (),
 ) -> LogoutResult:
-    """Remove every token ztctl stored (and disconnect WARP on request); audited."""
+    """Remove every token ztctl stored (and disconnect WARP on request); audited.
+    ``also_removed``: keyring items the caller removed (the Cloudflare API token), for the
+    audit event."""
     from ztctl.adapters import keyring
     from ztctl.adapters.fs import atomic_write, ensure_private_dir
     from ztctl.core import audit
@@ -536,5 +539,5 @@ def logout(
         disconnected = was_connected
     ensure_private_dir(state_dir)
     atomic_write(state_dir / LOGGED_OUT_MARKER, b"", mode=0o600)
-    audit.record(state_dir, "logout", removed=list(removed), disconnected=disconnected)
+    audit.record(state_dir, "logout", removed=[*removed, *also_removed], disconnected=disconnected)
     return LogoutResult(removed, disconnected)

@@ -1,4 +1,4 @@
-"""The catalog's data model (contract §4): what a cluster is, as every command sees it.
+"""The catalog's data model (docs/catalog.md): what a cluster is, as every command sees it.
 
 Frozen dataclasses only; parsing and validation live in :mod:`ztctl.core.catalog`.
 """

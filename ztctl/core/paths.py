@@ -1,4 +1,4 @@
-"""Where ztctl's files live (contract §3), without loading the config schema.
+"""Where ztctl's files live (docs/configuration.md), without loading the config schema.
 
 Kept apart from :mod:`ztctl.core.config` so that finding the state directory (which every
 command does, to reap expired break-glass sessions) costs no dataclass creation.
@@ -7,19 +7,35 @@ command does, to reap expired break-glass sessions) costs no dataclass creation.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 
 APP_NAME = "ztctl"
 
 
-def default_config_path() -> Path:
-    import platformdirs
+def _xdg(variable: str) -> Path | None:
+    """On Linux an absolute ``$XDG_..._HOME`` decides the directory by itself (every
+    platformdirs version agrees), so platformdirs (~3 ms of imports) is not needed."""
+    value = os.environ.get(variable, "")
+    if sys.platform.startswith("linux") and os.path.isabs(value):
+        return Path(value) / APP_NAME
+    return None
 
-    return platformdirs.user_config_path(APP_NAME) / "config.toml"
+
+def default_config_path() -> Path:
+    base = _xdg("XDG_CONFIG_HOME")
+    if base is None:
+        import platformdirs
+
+        base = platformdirs.user_config_path(APP_NAME)
+    return base / "config.toml"
 
 
 def default_state_dir() -> Path:
+    base = _xdg("XDG_STATE_HOME")
+    if base is not None:
+        return base
     import platformdirs
 
     return platformdirs.user_state_path(APP_NAME)

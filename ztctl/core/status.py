@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ztctl.core.credential import expires_at, identity, rfc3339, token_claims, token_problem
-from ztctl.core.errors import ZtctlError
+from ztctl.errors import ZtctlError
 
 if TYPE_CHECKING:
     from ztctl.adapters.warp import WarpClient
@@ -215,7 +215,7 @@ def gather_status(
     current = cluster_name = None
     context_error = None
     try:
-        from ztctl.core.kubeconfig import load_kubeconfig
+        from ztctl.core.kubeconfig.model import load_kubeconfig
 
         loaded = load_kubeconfig(kubeconfig, env)
         current = loaded.current_context or None
@@ -240,7 +240,7 @@ def gather_status(
 
 def _active_sessions(state_dir: Path) -> tuple[dict[str, Any], ...]:
     from ztctl.core.breakglass.session import list_sessions
-    from ztctl.core.catalog import hide_passwords
+    from ztctl.core.catalog_parse import hide_passwords
 
     now = time.time()
     views = []

@@ -29,8 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ztctl.core.errors import AuthNeeded
 from ztctl.core.model import Cluster, ExecCredential, VpnRoute
+from ztctl.errors import AuthNeeded
 
 TRUST_FILE = "trusted-commands.json"
 TRUST_ENV = "ZTCTL_TRUST"

@@ -16,29 +16,29 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ztctl.core.errors import InvalidInput, OperationFailed
-from ztctl.core.kubeconfig import (
+from ztctl.core.kubeconfig.edit import EditedFile, FileEditor
+from ztctl.core.kubeconfig.files import precedence, read_file
+from ztctl.core.kubeconfig.model import (
     EXTENSION_NAME,
     KINDS,
-    EditedFile,
     Entry,
-    FileEditor,
     Kubeconfig,
+    merge_files,
+    server_matches,
+)
+from ztctl.core.kubeconfig.store import (
+    LOCK_TIMEOUT_S,
     backup_path,
     check_unchanged,
     locked,
-    merge_files,
-    precedence,
-    read_file,
-    server_matches,
     write_file,
 )
-from ztctl.core.kubeconfig.store import LOCK_TIMEOUT_S
 from ztctl.core.kubeconfig.yamlio import gc_paused
 from ztctl.core.model import AccessToken, ClientCertificate, Cluster, ExecCredential
+from ztctl.errors import InvalidInput, OperationFailed
 
 if TYPE_CHECKING:
-    from ztctl.core.probe import ProbeResult
+    from ztctl.core.probe import ProbeResult, Target
 
 EXEC_API_VERSION = "client.authentication.k8s.io/v1"
 CREDENTIAL_COMMAND = "ztctl"
@@ -324,18 +324,7 @@ def plan_merge(
     plan = _Plan(kc)
     name = cluster.name
     default_file = kc.default_filename
-
-    existing_context = kc.contexts.get(name)
-    if namespace is None:
-        kept = existing_context.body.get("namespace") if existing_context else None
-        if (
-            existing_context is not None
-            and (existing_context.owned or _adoptable(existing_context, cluster.name))
-            and isinstance(kept, str)
-        ):
-            namespace = kept or None
-        else:
-            namespace = cluster.namespace
+    namespace = _namespace(kc, cluster, namespace)
     plan.namespace = namespace
     items = desired_entries(cluster, team, namespace, credential_command=credential_command)
 
@@ -377,7 +366,36 @@ def plan_merge(
             )
         )
 
-    for entry, why in _find_duplicates(kc, cluster, frozenset(catalog_names)):
+    _plan_duplicates(plan, cluster, frozenset(catalog_names), prune_duplicates)
+    _plan_current_context(plan, name, switch)
+    for path, editor in plan.editors.items():
+        if not kc.file(path).data:  # a new or empty file: make it a complete kubeconfig
+            editor.set_scalar("apiVersion", "v1")
+            editor.set_scalar("kind", "Config")
+    return plan
+
+
+def _namespace(kc: Kubeconfig, cluster: Cluster, namespace: str | None) -> str | None:
+    """--namespace, else the one the user set on ztctl's context, else the catalog's."""
+    if namespace is not None:
+        return namespace
+    existing = kc.contexts.get(cluster.name)
+    kept = existing.body.get("namespace") if existing else None
+    if (
+        existing is not None
+        and (existing.owned or _adoptable(existing, cluster.name))
+        and isinstance(kept, str)
+    ):
+        return kept or None
+    return cluster.namespace
+
+
+def _plan_duplicates(
+    plan: _Plan, cluster: Cluster, catalog_names: frozenset[str], prune_duplicates: bool
+) -> None:
+    """Other entries for the same API server: listed, and removed with --prune-duplicates."""
+    kc = plan.kc
+    for entry, why in _find_duplicates(kc, cluster, catalog_names):
         plan.duplicates.append(
             Duplicate(
                 entry.kind,
@@ -392,6 +410,10 @@ def plan_merge(
             plan.editor(entry.origin).remove_item(KINDS[entry.kind], entry.index)
             plan.changes.append(EntryChange(entry.kind, entry.name, "remove", str(entry.origin)))
 
+
+def _plan_current_context(plan: _Plan, name: str, switch: bool) -> None:
+    kc = plan.kc
+    default_file = kc.default_filename
     removed_contexts = {
         d.name for d in plan.duplicates if d.kind == "context" and d.removed and d.name != name
     }
@@ -403,12 +425,6 @@ def plan_merge(
             f"the current context {kc.current_context!r} was removed as a duplicate; "
             f"switch with `kubectl config use-context {name}`"
         )
-
-    for path, editor in plan.editors.items():
-        if not kc.file(path).data:  # a new or empty file: make it a complete kubeconfig
-            editor.set_scalar("apiVersion", "v1")
-            editor.set_scalar("kind", "Config")
-    return plan
 
 
 def refuse_empty_files(kc: Kubeconfig) -> None:
@@ -454,7 +470,6 @@ def merge_cluster(
     """
     prec = precedence(kubeconfig, env)
     guard = contextlib.nullcontext() if dry_run else locked(prec.paths, lock_timeout)
-    written: list[FileChange] = []
     with guard, gc_paused():
         files = tuple(read_file(path) for path in prec.paths)
         kc = merge_files(prec, files)
@@ -469,51 +484,13 @@ def merge_cluster(
             catalog_names=catalog_names,
             credential_command=credential_command,
         )
-        edited: list[EditedFile] = []
-        for editor in plan.editors.values():
-            try:
-                result = editor.build()
-            except RuntimeError as exc:  # pragma: no cover - a bug, never a torn file
-                raise OperationFailed(str(exc), "report this bug; nothing was written") from exc
-            if result is not None:
-                edited.append(result)
-        if not dry_run:
-            for item in edited:
-                check_unchanged(item.file.path, item.file.signature)
-        for item in edited:
-            if dry_run:
-                target, backup = item.file.target, None
-            else:
-                target, backup = write_file(
-                    item.file.path, item.content, item.file.raw if item.file.exists else None
-                )
-            written.append(
-                FileChange(
-                    path=str(item.file.path),
-                    target=str(target),
-                    method=item.method,
-                    created=not item.file.exists,
-                    backup=str(backup) if backup else None,
-                    diff=item.diff() if dry_run else "",
-                )
-            )
+        written = _write(plan, dry_run)
 
     changed_files = {f.path for f in written}
     changes = tuple(c for c in plan.changes if c.file in changed_files)
     warnings = list(plan.warnings)
     if written and not dry_run and state_dir is not None:
-        try:
-            from ztctl.core import audit
-
-            audit.record(
-                state_dir,
-                "kubeconfig.write",
-                cluster=cluster.name,
-                files=[f.target for f in written],
-                entries=[f"{c.action} {c.kind} {c.name} ({c.file})" for c in changes],
-            )
-        except OSError as exc:
-            warnings.append(f"could not record the audit event in {state_dir}: {exc}")
+        warnings.extend(_audit(state_dir, cluster, written, changes))
 
     switched = switch and (kc.current_context != cluster.name)
     return UseClusterResult(
@@ -530,6 +507,98 @@ def merge_cluster(
         files=tuple(written),
         duplicates=tuple(plan.duplicates),
         warnings=tuple(warnings),
+    )
+
+
+def _write(plan: _Plan, dry_run: bool) -> list[FileChange]:
+    """Build every edited file; unless ``dry_run``, check no one changed it and write it."""
+    edited: list[EditedFile] = []
+    for editor in plan.editors.values():
+        try:
+            result = editor.build()
+        except RuntimeError as exc:  # pragma: no cover - a bug, never a torn file
+            raise OperationFailed(str(exc), "report this bug; nothing was written") from exc
+        if result is not None:
+            edited.append(result)
+    if not dry_run:
+        for item in edited:
+            check_unchanged(item.file.path, item.file.signature)
+    written: list[FileChange] = []
+    for item in edited:
+        if dry_run:
+            target, backup = item.file.target, None
+        else:
+            target, backup = write_file(
+                item.file.path, item.content, item.file.raw if item.file.exists else None
+            )
+        written.append(
+            FileChange(
+                path=str(item.file.path),
+                target=str(target),
+                method=item.method,
+                created=not item.file.exists,
+                backup=str(backup) if backup else None,
+                diff=item.diff() if dry_run else "",
+            )
+        )
+    return written
+
+
+def _audit(
+    state_dir: Path, cluster: Cluster, written: list[FileChange], changes: tuple[EntryChange, ...]
+) -> list[str]:
+    """Record ``kubeconfig.write``; a warning (not a failure) when the log cannot be written."""
+    try:
+        from ztctl.core import audit
+
+        audit.record(
+            state_dir,
+            "kubeconfig.write",
+            cluster=cluster.name,
+            files=[f.target for f in written],
+            entries=[f"{c.action} {c.kind} {c.name} ({c.file})" for c in changes],
+        )
+    except OSError as exc:
+        return [f"could not record the audit event in {state_dir}: {exc}"]
+    return []
+
+
+def verify(
+    result: UseClusterResult,
+    cluster: Cluster,
+    team: str | None,
+    *,
+    timeout: float,
+    interactive: bool,
+    env: Mapping[str, str],
+) -> UseClusterResult:
+    """``--probe``: reach the API server with the entries kubectl now uses (Zero Trust
+    route); the result carries what the probe found."""
+    import dataclasses
+
+    from ztctl.core.probe import ProbeOptions, probe, zero_trust_path
+
+    target = merged_target(cluster, team)
+    options = ProbeOptions(timeout=timeout, allow_interactive=interactive, env=env)
+    outcome = probe(target, zero_trust_path(target, env), options)
+    return dataclasses.replace(result, probe=outcome)
+
+
+def merged_target(cluster: Cluster, team: str | None) -> Target:
+    """The target of the entries ``use-cluster`` just merged for ``cluster``.
+
+    After a successful merge the cluster and user named after the catalog cluster are the
+    ones ztctl writes (a conflicting entry stops the merge), so they are built again here
+    rather than read back from a possibly large kubeconfig.
+    """
+    from ztctl.core.probe import target_from_kubeconfig
+
+    entries = desired_entries(cluster, team, None)
+    return target_from_kubeconfig(
+        cluster.name,
+        entries["cluster"]["cluster"],
+        entries["user"]["user"],
+        catalog_cluster=cluster,
     )
 
 

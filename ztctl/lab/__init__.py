@@ -1,4 +1,4 @@
-"""The lab: a local simulated Zero Trust environment on loopback (contract §8).
+"""The lab: a local simulated Zero Trust environment on loopback (docs/lab.md).
 
 Imported only by ``ztctl lab`` and by tests, never on the CLI start-up path. This package
 module holds the constants every lab part agrees on; keep it free of heavy imports (the

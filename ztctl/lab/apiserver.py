@@ -56,7 +56,7 @@ from ztctl.lab import (
     resources,
 )
 from ztctl.lab import state as lab_state
-from ztctl.lab.cfapi import intercepts, path_verdict
+from ztctl.lab.cfaccount import intercepts, path_verdict
 from ztctl.lab.pki import LabPki
 from ztctl.lab.service import TcpService, reset, shutdown
 

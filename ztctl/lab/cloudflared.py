@@ -1,6 +1,6 @@
 """The lab's stand-in ``cloudflared``: ``python -m ztctl.lab.cloudflared --lab-dir DIR ARGS``.
 
-Only the Access token commands ztctl uses (reference §4.1–§4.3):
+Only the Access token commands ztctl uses:
 
 * ``access login [--quiet|-q] [--no-verbose] [--auto-close] [--app=URL] URL`` — reuses a valid
   cached app token; else exchanges a valid org token silently; else runs the "browser" flow:

@@ -27,8 +27,8 @@ from typing import Any
 
 from ztctl.adapters.fs import atomic_write, ensure_private_dir
 from ztctl.adapters.procs import process_command
-from ztctl.core.errors import OperationFailed, UsageError
 from ztctl.core.suggest import did_you_mean
+from ztctl.errors import OperationFailed, UsageError
 from ztctl.lab import BASTION_SOURCE, LAB_HOST
 from ztctl.lab import state as lab_state
 from ztctl.lab.env import LabInfo, LabPaths, read_lab_file

@@ -1,4 +1,4 @@
-"""``ztctl lab demo``: the guided tour of the lab (contract §8), step by step.
+"""``ztctl lab demo``: the guided tour of the lab (docs/lab.md), step by step.
 
 Each step is a :class:`Step` in :data:`STEPS`; it gets the :class:`Tour` (the lab, its
 environment, kubectl) and returns a one-line detail, raises :class:`Skip` with a reason, or

@@ -2,7 +2,7 @@
 
 ``start_edge(lab_dir)`` serves, from a background thread:
 
-* ``GET /cdn-cgi/trace`` — ``key=value`` lines as in reference §2. ``warp=on`` only while
+* ``GET /cdn-cgi/trace`` — ``key=value`` lines as the real edge writes them. ``warp=on`` only while
   the lab's WARP is registered and connected in a mode that tunnels traffic (a request from
   the host does not go through proxy mode's SOCKS port, and DoH/DoT modes carry DNS only);
   ``gateway=on`` additionally needs a Zero Trust (team) registration and ``faults.gateway``.
@@ -47,11 +47,11 @@ __all__ = ["POSTURE_RULES", "Edge", "start_edge", "verify_access_jwt"]
 
 # Modes in which traffic from the host itself goes through the WARP tunnel.
 TUNNEL_MODES = frozenset({"warp", "warp+doh", "warp+dot", "tunnel_only"})
-WARP_EGRESS_IP = "104.28.196.2"  # a Cloudflare WARP egress address (reference §2 sample)
+WARP_EGRESS_IP = "104.28.196.2"  # a Cloudflare WARP egress address (from a real trace)
 DIRECT_IP = "198.51.100.23"  # the "home ISP" address (RFC 5737 documentation range)
 
-# The lab team's device posture rules: (type, rule name, input). Names follow the check
-# names of reference §5.
+# The lab team's device posture rules: (type, rule name, input), named like Cloudflare's
+# device posture check types.
 POSTURE_RULES: tuple[tuple[str, str, dict[str, Any]], ...] = (
     ("os_version", "OS version", {"operator": ">=", "version": "6.1.0"}),
     ("disk_encryption", "Disk encryption", {"requireAll": True}),

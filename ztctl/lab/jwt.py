@@ -8,7 +8,7 @@ Files (created on first use, under an ``fcntl`` lock so concurrent processes agr
   :func:`rotate_signing_key` (Cloudflare keeps the old key valid for 7 days; the lab keeps
   it until the next rotation).
 
-Tokens carry the real claim set of reference §4.4 — ``aud`` (array), ``email``, ``exp``,
+Tokens carry the claim set of real Access tokens — ``aud`` (array), ``email``, ``exp``,
 ``iat``, ``nbf``, ``iss``, ``type``, ``identity_nonce``, ``sub``, ``country`` — with header
 ``{"alg":"RS256","kid":"<64-hex>","typ":"JWT"}``. ``iss`` is the real form
 ``https://<team>.cloudflareaccess.com`` for the lab's team: it is only a string that both

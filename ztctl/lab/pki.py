@@ -6,7 +6,7 @@ ECDSA P-256, which kubectl, client-go, OpenSSL and urllib3 all accept and which 
 milliseconds, so ``ztctl lab up`` stays fast.
 
 The Gateway CA copies the naming of the real per-account Zero Trust root CAs,
-``Gateway CA - Cloudflare Managed G1 <32 hex>`` (reference: cloudflare-zero-trust.md §3.4),
+``Gateway CA - Cloudflare Managed G1 <32 hex>`` (Cloudflare's documented name),
 so that ztctl's TLS-inspection detection is tested against a realistic chain. When the
 ``tls_inspection`` fault is on, the API server presents ``gateway-server.crt`` (a forged
 certificate for the same names, issued by that CA) instead of its real one.

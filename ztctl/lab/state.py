@@ -27,7 +27,7 @@ from ztctl.adapters.fs import atomic_write
 STATE_FILE = "state.json"
 LOCK_FILE = "state.lock"
 
-# warp-cli version eras the stand-in can impersonate (reference §1, §7).
+# warp-cli version eras the stand-in can impersonate.
 #   2023: single-line status, old command names only (account, teams-enroll, set-mode), no --json
 #   2024: single-line status, new names plus deprecated old ones (warnings), `(source)` settings
 #         prefixes; teams-enroll removed from 2024.9.346.0 on, which the stand-in follows
@@ -45,7 +45,7 @@ ERA_VERSIONS = {
 MODES = ("warp", "warp+doh", "warp+dot", "doh", "dot", "proxy", "tunnel_only", "postureonly")
 ROUTING_MODES = frozenset({"warp", "warp+doh", "warp+dot", "tunnel_only"})
 
-# The default split-tunnel exclude list of a 2026.3.846.0 client (reference §1.9).
+# The default split-tunnel exclude list of a 2026.3.846.0 client.
 DEFAULT_EXCLUDES = (
     "10.0.0.0/8",
     "100.64.0.0/10",
@@ -67,7 +67,7 @@ DEFAULT_EXCLUDES = (
     "fc00::/7",
 )
 
-# Local Domain Fallback defaults (reference §1.7 and §3.2; sorted, as the 2026 sample starts
+# Local Domain Fallback defaults (sorted, as the 2026 sample starts
 # with `corp`).
 DEFAULT_FALLBACK_DOMAINS = (
     "corp",
@@ -109,7 +109,7 @@ class WarpState:
     success_prefix: bool = False
     # A transient condition shown by `status` while registered: "" (derived from connected),
     # establishing | happy-eyeballs | connectivity-checks | happy-eyeballs-failed | degraded |
-    # settings-changed (reference §1.4, §1.5).
+    # settings-changed.
     status_detail: str = ""
     proxy_port: int = 40000  # `Mode: WarpProxy on port N`
     protocol: str = "MASQUE"  # `WARP tunnel protocol:` (MASQUE | WireGuard)
@@ -134,7 +134,7 @@ class WarpState:
     version: str = ""  # `--version` override; "" = the era's version (ERA_VERSIONS)
     api_down: bool = False  # enrolment fails: `Error: Failed to communicate with the WARP API.`
     switch_locked: bool = False  # the device profile forbids `mode` changes
-    daemon_error: str = ""  # the no-daemon message; "" = `... (os error 2)` (reference §1.8)
+    daemon_error: str = ""  # the no-daemon message; "" = `... (os error 2)`
 
 
 @dataclass

@@ -12,7 +12,7 @@ from tests.core.breakglass.helpers import make_session, ssh_route
 from ztctl.core.breakglass.child import ExecPlan, run_child
 from ztctl.core.breakglass.processes import route_alive
 from ztctl.core.breakglass.session import Session
-from ztctl.core.errors import OperationFailed
+from ztctl.errors import OperationFailed
 
 # --- running the child -----------------------------------------------------------------
 

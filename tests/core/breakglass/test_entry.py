@@ -9,9 +9,9 @@ import pytest
 import yaml
 
 from tests.core.breakglass.helpers import SERVER, make_cluster, user_kubeconfig, write_kubeconfig
-from ztctl.core.breakglass.lifecycle import find_entry
-from ztctl.core.errors import OperationFailed
+from ztctl.core.breakglass.opening import find_entry
 from ztctl.core.kubeconfig.model import load_kubeconfig
+from ztctl.errors import OperationFailed
 
 OTHER = "https://other.test:6443"
 

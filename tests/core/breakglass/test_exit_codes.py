@@ -11,10 +11,10 @@ import pytest
 
 from tests.core.breakglass.helpers import SERVER, make_cluster
 from ztctl.core.breakglass.child import prepare_exec
-from ztctl.core.breakglass.lifecycle import StartRequest, error_for, start
+from ztctl.core.breakglass.opening import StartRequest, start
 from ztctl.core.breakglass.session import STATE_OPENING, Session
-from ztctl.core.errors import ZtctlError
 from ztctl.core.model import BreakGlass, ClientCertificate, Cluster, ProxyRoute
+from ztctl.errors import ZtctlError, error_for
 
 # --- exit codes --------------------------------------------------------------------------
 #
@@ -51,7 +51,7 @@ def exec_without_session(tmp_path: Path) -> None:
 
 
 def proxy_route_closed(tmp_path: Path) -> None:
-    from ztctl.core.breakglass.lifecycle import _open_route, _planned_route
+    from ztctl.core.breakglass.opening import _open_route, _planned_route
 
     cluster = Cluster(
         name="prod-eu",

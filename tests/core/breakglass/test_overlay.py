@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.core.breakglass.helpers import SERVER, make_cluster, user_kubeconfig
-from ztctl.core.breakglass.lifecycle import find_entry
+from ztctl.core.breakglass.opening import find_entry
 from ztctl.core.breakglass.overlay import child_kubeconfig, overlay_document, write_overlay
 from ztctl.core.kubeconfig.model import load_kubeconfig
 

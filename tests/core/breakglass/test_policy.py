@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ztctl.core.breakglass.policy import MAX_TTL_S, resolve_ttl, validate_reason
-from ztctl.core.errors import InvalidInput, UsageError
+from ztctl.errors import InvalidInput, UsageError
 
 # --- reasons ---------------------------------------------------------------------------
 

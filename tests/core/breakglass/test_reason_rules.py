@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from ztctl.core.breakglass.policy import MAX_REASON, validate_reason
-from ztctl.core.errors import EXIT_USAGE, UsageError
+from ztctl.errors import EXIT_USAGE, UsageError
 
 # (reason, accepted?, why)
 EDGES = [

@@ -77,3 +77,21 @@ def load_chain_from_memory(ctx: ssl.SSLContext, cert_pem: bytes, key_pem: bytes)
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
         ctx.load_cert_chain(str(cert_path), str(key_path))
+
+
+def key_mismatch(cert: bytes | str, key: bytes | str) -> str | None:
+    """None when the key belongs to the certificate, else why not (never shows key data)."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    try:
+        if isinstance(cert, bytes) and isinstance(key, bytes):
+            load_chain_from_memory(ctx, cert, key)
+        else:
+            ctx.load_cert_chain(str(cert), str(key))
+    except ssl.SSLError as exc:
+        reason = str(getattr(exc, "reason", "") or exc)
+        if "KEY_VALUES_MISMATCH" in reason.upper():
+            return "the private key does not belong to the certificate"
+        return f"the certificate and key cannot be loaded ({reason.lower().replace('_', ' ')})"
+    except OSError as exc:
+        return f"the certificate and key cannot be loaded ({exc.strerror or exc})"
+    return None

@@ -9,13 +9,15 @@ from typing import TYPE_CHECKING
 import click
 
 from ztctl.cli.complete import cluster_names, session_then_cluster_names
-from ztctl.cli.output import emit, json_option, local_time, pass_app, print_table, use_color
+from ztctl.cli.output import emit, json_option, local_time, pass_app, print_table
+from ztctl.cli.palette import stdout_palette
 from ztctl.cli.params import Seconds
 
 if TYPE_CHECKING:
     from ztctl.cli.app import App
     from ztctl.core.breakglass.child import ExecPlan
-    from ztctl.core.breakglass.lifecycle import Ended, EndResult, StartResult, StatusResult
+    from ztctl.core.breakglass.lifecycle import Ended, EndResult, StatusResult
+    from ztctl.core.breakglass.opening import StartResult
     from ztctl.core.breakglass.trusted import CatalogRoutes
     from ztctl.core.model import Cluster
 
@@ -24,7 +26,7 @@ def catalog_routes(app: App) -> CatalogRoutes:
     """Where break-glass takes route commands and ``maxTtl`` from: ``--catalog`` or the
     configured catalog (read without the network), never the session file."""
     from ztctl.core.breakglass.trusted import CatalogRoutes
-    from ztctl.core.errors import ZtctlError
+    from ztctl.errors import ZtctlError
 
     try:
         source = app.catalog_source
@@ -76,7 +78,7 @@ def start_command(
     timeout: float | None,
 ) -> None:
     """Open the out-of-band route, prove the API server answers"""
-    from ztctl.core.breakglass import lifecycle
+    from ztctl.core.breakglass import opening
     from ztctl.core.breakglass.policy import resolve_ttl, validate_reason
 
     chosen = app.cluster(cluster)
@@ -84,7 +86,7 @@ def start_command(
         validate_reason(reason)
         resolve_ttl(ttl, chosen.break_glass.max_ttl_s, chosen.name)
     _require_trust(app, chosen)
-    request = lifecycle.StartRequest(
+    request = opening.StartRequest(
         cluster=chosen,
         reason=reason,
         state_dir=app.state_dir,
@@ -97,7 +99,7 @@ def start_command(
         catalog_names=tuple(app.catalog().names),
         catalog_source=app.catalog_source,
     )
-    result = lifecycle.start(request, on_progress=app.info)
+    result = opening.start(request, on_progress=app.info)
     for ended in result.expired:
         app.info(f"closed the expired break-glass session for {ended.session.cluster}")
         if ended.audit:
@@ -132,7 +134,7 @@ def _require_trust(app: App, cluster: Cluster) -> None:
 def _start_text(app: App, result: StartResult) -> None:
     s = result.session
     v = result.verified
-    bold = "\x1b[1m{}\x1b[0m" if use_color(app) else "{}"
+    paint = stdout_palette(app)
     answered = f"GET /readyz {v.readyz or 'ok'}"
     if v.timings.total_ms is not None:
         answered += f" in {v.timings.total_ms:.0f} ms"
@@ -147,7 +149,7 @@ def _start_text(app: App, result: StartResult) -> None:
         else (zt.problem.message if zt.problem else "failed")
     )
     lines = [
-        bold.format(f"Break-glass route open for {s.cluster}"),
+        paint(f"Break-glass route open for {s.cluster}", "bold"),
         f"  route      {s.route.display}",
         f"  verified   {s.server} answers over it: {answered}",
         f"  zero trust {zt_text}",
@@ -224,7 +226,7 @@ def _run(app: App, plan: ExecPlan) -> None:
             f"\nztctl: the break-glass session for {plan.session.cluster} reached its deadline; "
             f"the {'shell' if plan.shell else 'command'} was stopped\n"
         )
-    raise SystemExit(outcome.code)
+    app.exit(outcome.code)
 
 
 @command.command("status")
@@ -245,8 +247,7 @@ def _exit_if_unaudited(app: App, ended: Sequence[Ended]) -> None:
     for e in lost:
         app.warn(f"the break-glass session for {e.session.cluster} is closed, but {e.audit}")
     if lost:
-        sys.stdout.flush()
-        raise SystemExit(1)
+        app.exit(1)
 
 
 def _status_text(app: App, result: StatusResult) -> None:
@@ -275,7 +276,11 @@ def _status_text(app: App, result: StatusResult) -> None:
                 s.reason,
             )
         )
-    print_table(("CLUSTER", "ROUTE", "STATE", "LEFT", "USER", "REASON"), rows, color=use_color(app))
+    print_table(
+        ("CLUSTER", "ROUTE", "STATE", "LEFT", "USER", "REASON"),
+        rows,
+        color=stdout_palette(app).enabled,
+    )
 
 
 @command.command("end")
@@ -288,7 +293,7 @@ def end_command(app: App, cluster: str | None, all_: bool) -> None:
     from ztctl.core.audit import os_user
     from ztctl.core.breakglass.lifecycle import end
     from ztctl.core.breakglass.session import list_sessions
-    from ztctl.core.errors import UsageError
+    from ztctl.errors import UsageError
 
     if cluster and all_:
         raise UsageError("give a CLUSTER or --all, not both", "ztctl break-glass end --all")
@@ -315,8 +320,7 @@ def end_command(app: App, cluster: str | None, all_: bool) -> None:
     emit(app, result.to_dict(), lambda: _end_text(app, result))
     _exit_if_unaudited(app, result.ended + result.expired)
     if any(e.problem for e in result.ended):
-        sys.stdout.flush()
-        raise SystemExit(1)
+        app.exit(1)
 
 
 def _end_text(app: App, result: EndResult) -> None:

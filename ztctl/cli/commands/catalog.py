@@ -8,14 +8,15 @@ from typing import TYPE_CHECKING
 import click
 
 from ztctl.cli.complete import cluster_names
-from ztctl.cli.output import emit, json_option, pass_app, use_color
+from ztctl.cli.output import emit, json_option, pass_app
+from ztctl.cli.palette import stdout_palette
+from ztctl.cli.params import Seconds
 
 if TYPE_CHECKING:
     from ztctl.cli.app import App
     from ztctl.core.catalog_check import CatalogCheckReport
 
 _LABELS = {"pass": "PASS", "warn": "WARN", "fail": "FAIL", "skip": "SKIP"}
-_COLORS = {"pass": "32", "warn": "33", "fail": "31", "skip": "2"}
 
 
 @click.group("catalog")
@@ -27,7 +28,7 @@ def command() -> None:
 @click.argument("clusters", nargs=-1, metavar="[CLUSTER]...", shell_complete=cluster_names)
 @click.option(
     "--timeout",
-    type=click.FloatRange(min=0.1, max=600),
+    type=Seconds(0.1, 600),
     default=None,
     metavar="S",
     help="Seconds each check may take (default: doctor.timeout from the config, 3).",
@@ -46,7 +47,7 @@ def check(app: App, clusters: tuple[str, ...], timeout: float | None) -> None:
     """
     from ztctl.core.catalog import load_catalog
     from ztctl.core.catalog_check import check_catalog
-    from ztctl.core.errors import InvalidInput
+    from ztctl.errors import InvalidInput
 
     source = app.catalog_source
     if not source:
@@ -71,16 +72,11 @@ def check(app: App, clusters: tuple[str, ...], timeout: float | None) -> None:
     )
     emit(app, report.to_dict(), lambda: _text(app, report))
     if report.exit_code:
-        sys.stdout.flush()
-        raise SystemExit(report.exit_code)
+        app.exit(report.exit_code)
 
 
 def _text(app: App, report: CatalogCheckReport) -> None:
-    color = use_color(app)
-
-    def paint(text: str, status: str) -> str:
-        return f"\x1b[{_COLORS[status]}m{text}\x1b[0m" if color else text
-
+    paint = stdout_palette(app)
     lines: list[str] = []
     width = max((len(r.id) for r in report.results), default=10)
     cwidth = max((len(r.cluster or "") for r in report.results), default=0)

@@ -6,7 +6,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from ztctl.cli.output import emit, json_option, pass_app, print_table, use_color
+from ztctl.cli.output import emit, json_option, pass_app, print_table
+from ztctl.cli.palette import stdout_palette
 
 if TYPE_CHECKING:
     from ztctl.cli.app import App
@@ -19,8 +20,8 @@ if TYPE_CHECKING:
 def command(app: App) -> None:
     """List the catalog's clusters and their break-glass routes"""
     from ztctl.core.clusters import list_clusters
-    from ztctl.core.errors import InvalidInput
-    from ztctl.core.kubeconfig import load_kubeconfig
+    from ztctl.core.kubeconfig.model import load_kubeconfig
+    from ztctl.errors import InvalidInput
 
     catalog = app.catalog()
     try:
@@ -50,7 +51,7 @@ def _text(app: App, result: ClusterList) -> None:
             )
             for row in result.rows
         ),
-        color=use_color(app),
+        color=stdout_palette(app).enabled,
     )
 
 

@@ -84,7 +84,7 @@ def show_command(app: App) -> None:
 def get_command(app: App, key: str) -> None:
     """Print KEY's effective value (exit 1 when it has none)"""
     from ztctl.core.config_edit import effective, split_key
-    from ztctl.core.errors import OperationFailed
+    from ztctl.errors import OperationFailed
 
     split_key(key)  # unknown key: exit 3 before reading anything
     value = effective(app.config, key)

@@ -36,7 +36,7 @@ def run_plugin(name: str, *, no_input: bool = False, verbose: int = 0) -> int:
         _say("ztctl credential: interrupted")
         return 130
     except Exception as error:
-        from ztctl.core.errors import ZtctlError
+        from ztctl.errors import ZtctlError
 
         if not isinstance(error, ZtctlError):
             if verbose > 1:

@@ -9,16 +9,15 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ztctl.cli.complete import cluster_names
-from ztctl.cli.output import emit, json_option, pass_app, use_color
+from ztctl.cli.output import emit, json_option, pass_app
+from ztctl.cli.palette import STATUS_STYLES, stdout_palette
 from ztctl.cli.params import Seconds
 
 if TYPE_CHECKING:
     from ztctl.cli.app import App
-    from ztctl.core.checks import CheckResult, DoctorContext, DoctorReport
+    from ztctl.core.doctor import CheckResult, DoctorContext, DoctorReport
 
 _LABELS = {"pass": "PASS", "warn": "WARN", "fail": "FAIL", "skip": "SKIP"}
-_COLORS = {"pass": "32", "warn": "33", "fail": "31", "skip": "2"}
-_STYLES = {"pass": "green", "warn": "yellow", "fail": "bold red", "skip": "dim"}
 
 
 @click.command("doctor")
@@ -61,11 +60,13 @@ def command(
     run concurrently; each has a timeout. Without CLUSTER: the current context's catalog
     cluster. With a Cloudflare API token (`ztctl login --api-token`), also what only
     Cloudflare knows: the route, tunnel and connectors, the device's registration and
-    profile, Gateway's proxy and TLS inspection (cf.* checks). Exit status 1 when a check
-    failed (warnings alone exit 0).
+    profile, Gateway's proxy and TLS inspection (cf.* checks). The token is read-only and
+    needs Cloudflare Tunnel Read (cf.route, cf.tunnel) and Zero Trust Read (cf.device,
+    cf.gateway, cf.split-tunnel, cf.inspection). Exit status 1 when a check failed (warnings
+    alone exit 0).
     """
     from ztctl.core.bundle import archive_format
-    from ztctl.core.checks import run_doctor
+    from ztctl.core.doctor import run_doctor
 
     if bundle is not None:
         archive_format(bundle)  # a bad name is a usage error before anything runs
@@ -84,20 +85,19 @@ def command(
         _write_bundle(app, ctx, report, bundle)
     emit(app, report.to_dict(), lambda: _text(app, report, live is not None))
     if not report.ok:
-        sys.stdout.flush()
-        raise SystemExit(1)
+        app.exit(1)
 
 
 def _context(
     app: App, names: tuple[str, ...], all_clusters: bool, timeout: float | None
 ) -> tuple[DoctorContext, str | None]:
-    from ztctl.core.checks import DoctorContext, catalog_context, select_clusters
-    from ztctl.core.errors import UsageError
+    from ztctl.core.doctor import DoctorContext, catalog_context, select_clusters
+    from ztctl.errors import UsageError
 
     config = app.config
     seconds = timeout if timeout is not None else config.doctor.timeout
     if app.catalog_source:
-        from ztctl.core.kubeconfig import load_kubeconfig
+        from ztctl.core.kubeconfig.model import load_kubeconfig
 
         catalog = app.catalog()
         # What kubectl would use: its current context, and each cluster's entry.
@@ -126,10 +126,10 @@ def _context(
 
 
 def _server_side(app: App, ctx: DoctorContext, *, required: bool) -> Any:
-    from ztctl.core.checks.server import server_side
+    from ztctl.core.doctor.server import server_side
 
     def device_id() -> str | None:
-        from ztctl.core.checks.warp import registration_fact
+        from ztctl.core.doctor.warp import registration_fact
 
         try:
             registration = registration_fact(ctx)
@@ -158,7 +158,7 @@ class _Live:
     def start(self, ctx: DoctorContext) -> None:
         from rich.live import Live
 
-        from ztctl.core.checks import build_checks
+        from ztctl.core.doctor import build_checks
 
         self.order = [(c.key, c.id, c.cluster) for c in build_checks(ctx)]
         self.live = Live(
@@ -191,7 +191,7 @@ class _Live:
                 table.add_row(Text("…", style="dim"), check_id, cluster or "", Text("running"))
                 continue
             table.add_row(
-                Text(_LABELS[result.status], style=_STYLES[result.status]),
+                Text(_LABELS[result.status], style=STATUS_STYLES[result.status]),
                 check_id,
                 cluster or "",
                 Text(result.summary),
@@ -200,11 +200,7 @@ class _Live:
 
 
 def _text(app: App, report: DoctorReport, live_shown: bool) -> None:
-    color = use_color(app)
-
-    def paint(text: str, status: str) -> str:
-        return f"\x1b[{_COLORS[status]}m{text}\x1b[0m" if color else text
-
+    paint = stdout_palette(app)
     lines: list[str] = []
     if not live_shown:
         width = max((len(r.id) for r in report.results), default=10)
@@ -236,8 +232,8 @@ def _text(app: App, report: DoctorReport, live_shown: bool) -> None:
 
 def _write_bundle(app: App, ctx: DoctorContext, report: DoctorReport, path: Path) -> None:
     from ztctl.core.bundle import BundleInput, collect, write_bundle
-    from ztctl.core.checks.device import default_token_source
-    from ztctl.core.kubeconfig import precedence
+    from ztctl.core.doctor.device import default_token_source
+    from ztctl.core.kubeconfig.files import precedence
     from ztctl.core.model import AccessToken
 
     secrets: list[str] = []

@@ -240,7 +240,7 @@ def demo(app: App, lab_dir: Path | None) -> None:
     Without --dir the tour uses a temporary directory, removed when every step passed.
     Exits 1 if any step did not behave as designed.
     """
-    from ztctl.core.errors import OperationFailed
+    from ztctl.errors import OperationFailed
     from ztctl.lab.demo import run_demo
 
     def show(step: StepResult) -> None:

@@ -37,7 +37,7 @@ _MARK = {"ok": "ok", "changed": "changed", "fail": "FAIL"}
 def command(app: App, team: str | None, no_browser: bool, api_token: bool) -> None:
     """Enrol this device, connect WARP and keep Access tokens for the catalog's clusters"""
     from ztctl.core.config_edit import parse_value
-    from ztctl.core.errors import InvalidInput
+    from ztctl.errors import InvalidInput
 
     if api_token:
         from ztctl.cli.cftoken import login_api_token
@@ -75,8 +75,7 @@ def command(app: App, team: str | None, no_browser: bool, api_token: bool) -> No
     if saved:
         app.info(f"Saved {' and '.join(saved)} to {app.config.path}.")
     if not result.ok:
-        sys.stdout.flush()
-        raise SystemExit(1)
+        app.exit(1)
 
 
 def _save_settings(app: App, result: LoginResult) -> list[str]:
@@ -101,7 +100,7 @@ def _save_settings(app: App, result: LoginResult) -> list[str]:
             updates["catalog"] = source
     if not updates:
         return []
-    from ztctl.core.errors import ZtctlError
+    from ztctl.errors import ZtctlError
 
     try:
         set_values(app.config.path, updates)

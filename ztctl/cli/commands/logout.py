@@ -20,21 +20,30 @@ if TYPE_CHECKING:
 @pass_app
 def command(app: App, disconnect: bool, api_token: bool) -> None:
     """Remove ztctl's Access tokens from the OS keyring"""
-    from ztctl.core.errors import InvalidInput
+    from ztctl.core.cloudflare import KEYRING_ITEM
     from ztctl.core.login import logout
+    from ztctl.errors import InvalidInput
 
     try:
         catalog = app.catalog()
     except InvalidInput as exc:
         app.warn(f"{exc.message}; removing the tokens ztctl remembers storing")
         catalog = None
-    result = logout(app.state_dir, catalog, disconnect=disconnect, config=app.config, env=app.env)
-    payload = result.to_dict()
     removed_api_token: bool | None = None
     if api_token:
         from ztctl.cli.cftoken import logout_api_token
 
         removed_api_token = logout_api_token()
+    result = logout(
+        app.state_dir,
+        catalog,
+        disconnect=disconnect,
+        config=app.config,
+        env=app.env,
+        also_removed=(KEYRING_ITEM,) if removed_api_token else (),
+    )
+    payload = result.to_dict()
+    if removed_api_token is not None:
         payload["apiTokenRemoved"] = removed_api_token
 
     def text() -> None:

@@ -8,13 +8,15 @@ from typing import TYPE_CHECKING
 import click
 
 from ztctl.cli.complete import cluster_names
-from ztctl.cli.output import emit, json_option, pass_app, use_color
+from ztctl.cli.output import emit, json_option, pass_app
+from ztctl.cli.palette import CLEAR_LINE, stdout_palette
 from ztctl.cli.params import Seconds
 
 if TYPE_CHECKING:
     from ztctl.cli.app import App
     from ztctl.core.model import Cluster
     from ztctl.core.probe import ProbeResult, SampleEvent, SampleStats
+    from ztctl.problems import Phase
 
 
 @click.command("probe")
@@ -95,16 +97,16 @@ def command(
     payload["context"] = resolved.context
     emit(app, payload, lambda: _text(app, result, resolved.context))
     if result.exit_code:
-        # Not ctx.exit(): click returns its code from main() in non-standalone mode.
-        sys.stdout.flush()
-        raise SystemExit(result.exit_code)
+        app.exit(result.exit_code)
 
 
 def _break_glass_session(app: App, cluster: Cluster | None) -> tuple[str | None, bool]:
     """An open break-glass session of an ssh or vpn route: its local proxy (ssh) and whether
     one is open (a proxy route needs none). The probe itself never reads sessions."""
     bg = cluster.break_glass if cluster is not None else None
-    if cluster is None or bg is None or bg.route.kind == "proxy":
+    from ztctl.core.model import ProxyRoute
+
+    if cluster is None or bg is None or isinstance(bg.route, ProxyRoute):
         return None, False
     from ztctl.core.breakglass.session import active_session, session_proxy
 
@@ -136,7 +138,7 @@ class _LiveLine:
             p50 = _ms(ordered[(len(ordered) - 1) // 2]) if ordered else "-"
             line += f"  p50 {p50:>9}  lost {self.lost}"
             end = "\n" if event.index == event.count else ""
-            sys.stderr.write(f"\r\x1b[2K{line}{end}")
+            sys.stderr.write(f"{CLEAR_LINE}{line}{end}")
         else:
             if event.error:
                 line += f"  {event.error}"
@@ -153,11 +155,7 @@ def _ms(value: float | None) -> str:
 
 
 def _text(app: App, result: ProbeResult, context: str | None) -> None:
-    color = use_color(app)
-
-    def paint(text: str, code: str) -> str:
-        return f"\x1b[{code}m{text}\x1b[0m" if color else text
-
+    paint = stdout_palette(app)
     out: list[str] = []
     where = result.address or "-"
     if result.via:
@@ -166,7 +164,7 @@ def _text(app: App, result: ProbeResult, context: str | None) -> None:
         where += " (catalog address)"
     elif result.address_in_catalog is False:
         where += " (not a catalog address)"
-    out.append(f"{paint(result.cluster, '1')}  {result.server}  {result.route} → {where}")
+    out.append(f"{paint(result.cluster, 'bold')}  {result.server}  {result.route} → {where}")
     for name, value, note in _rows(result, context):
         out.append(f"  {name:<11}{value:>9}  {note}".rstrip())
     if result.samples is not None:
@@ -181,15 +179,17 @@ def _text(app: App, result: ProbeResult, context: str | None) -> None:
     for warning in result.warnings:
         app.warn(warning)
     if result.problem is None:
-        sys.stdout.write(paint("ready", "32") + "\n")
+        sys.stdout.write(paint("ready", "ready") + "\n")
         return
-    lines = [f"{paint('error', '31')}: {result.problem.message}", *_problem_lines(result)]
+    lines = [f"{paint('error', 'error')}: {result.problem.message}", *_problem_lines(result)]
     sys.stdout.flush()
     sys.stderr.write("\n".join(lines) + "\n")
 
 
 def _rows(result: ProbeResult, context: str | None) -> list[tuple[str, str, str]]:
     """(phase, time, note) for each line of the table."""
+    from ztctl.problems import Phase
+
     t = result.timings
     rows: list[tuple[str, str, str]] = []
     source = f"kubeconfig context {context}" if context else "catalog (no kubeconfig entry)"
@@ -204,13 +204,13 @@ def _rows(result: ProbeResult, context: str | None) -> list[tuple[str, str, str]
             dns_note = f"{result.dns.host} → {', '.join(result.dns.addresses)}"
     elif result.via:
         dns_note = "proxy host"
-    phase = result.problem.phase if result.problem else ""
+    phase = result.problem.phase if result.problem else Phase.NONE
     rows.append(("dns", _ms(t.dns_ms), dns_note))
-    rows.append(("connect", _ms(t.connect_ms), _failed_here(phase, "connect")))
+    rows.append(("connect", _ms(t.connect_ms), _failed_here(phase, Phase.CONNECT)))
     if t.proxy_ms is not None or result.via:
-        rows.append(("proxy", _ms(t.proxy_ms), _failed_here(phase, "proxy")))
+        rows.append(("proxy", _ms(t.proxy_ms), _failed_here(phase, Phase.PROXY)))
     cert = result.certificate
-    tls_note = _failed_here(phase, "tls")
+    tls_note = _failed_here(phase, Phase.TLS)
     if cert is not None and cert.issuer:
         expiry = f", expires {cert.not_after[:10]}" if cert.not_after else ""
         state = "" if cert.verified else " (NOT trusted)"
@@ -247,7 +247,7 @@ def _problem_lines(result: ProbeResult) -> list[str]:
     return lines
 
 
-def _failed_here(phase: str, name: str) -> str:
+def _failed_here(phase: Phase, name: Phase) -> str:
     return "no answer / failed here" if phase == name else ""
 
 

@@ -19,8 +19,8 @@ if TYPE_CHECKING:
 @pass_app
 def command(app: App) -> None:
     """Show the team, device registration, WARP state, identity, tokens and break-glass"""
-    from ztctl.core.errors import ZtctlError
     from ztctl.core.status import gather_status
+    from ztctl.errors import ZtctlError
 
     catalog = None
     catalog_error = None
@@ -38,7 +38,7 @@ def command(app: App) -> None:
     )
     emit(app, result.to_dict(), lambda: _text(result))
     if result.login_needed:
-        from ztctl.core.errors import EXIT_AUTH_NEEDED
+        from ztctl.errors import EXIT_AUTH_NEEDED
 
         # Like `gh auth status`: scripts can test `ztctl status` before using a cluster.
         click.get_current_context().exit(EXIT_AUTH_NEEDED)

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ztctl.cli.complete import cluster_names
-from ztctl.cli.output import emit, json_option, pass_app, use_color
+from ztctl.cli.output import emit, json_option, pass_app
+from ztctl.cli.palette import Palette, stdout_palette
 
 if TYPE_CHECKING:
     from ztctl.cli.app import App
@@ -126,8 +127,8 @@ def command(
 
 
 def _previous(app: App) -> str:
-    from ztctl.core.errors import InvalidInput
     from ztctl.core.use_cluster import previous_context
+    from ztctl.errors import InvalidInput
 
     previous = previous_context(app.state_dir)
     if previous is None:
@@ -186,7 +187,7 @@ def _require_trust(app: App, cluster: Cluster) -> None:
 
 
 def _pick(app: App, catalog: Catalog) -> Cluster:
-    from ztctl.core.errors import UsageError
+    from ztctl.errors import UsageError
 
     names = catalog.names
     if not names:
@@ -250,8 +251,8 @@ def choose(catalog: Catalog, answer: str) -> tuple[Cluster | None, str]:
 
 
 def _current_context(app: App) -> str | None:
-    from ztctl.core.errors import ZtctlError
-    from ztctl.core.kubeconfig import load_kubeconfig
+    from ztctl.core.kubeconfig.model import load_kubeconfig
+    from ztctl.errors import ZtctlError
 
     try:
         return load_kubeconfig(app.kubeconfig, app.env).current_context or None
@@ -274,33 +275,32 @@ def _with_warning(result: UseClusterResult, warning: str) -> UseClusterResult:
 
 
 def _probe(app: App, cluster: Cluster, result: UseClusterResult) -> UseClusterResult:
-    """Reach the API server with the entries kubectl now uses (Zero Trust route)."""
-    import dataclasses
+    from ztctl.core.use_cluster import verify
 
-    from ztctl.core.probe import ProbeOptions, merged_target, probe, zero_trust_path
-
-    target = merged_target(cluster, app.catalog().team)
-    options = ProbeOptions(
-        timeout=app.config.doctor.timeout, allow_interactive=app.interactive, env=app.env
+    return verify(
+        result,
+        cluster,
+        app.catalog().team,
+        timeout=app.config.doctor.timeout,
+        interactive=app.interactive,
+        env=app.env,
     )
-    outcome = probe(target, zero_trust_path(target, app.env), options)
-    return dataclasses.replace(result, probe=outcome)
 
 
 # --- text ---------------------------------------------------------------------------
 
 
 def _text(app: App, result: UseClusterResult) -> None:
-    color = use_color(app)
+    paint = stdout_palette(app)
     for warning in result.warnings:
-        _warn(app, warning)
+        app.warn(warning)
     if result.dry_run:
         for change in result.files:
-            sys.stdout.write(_colored_diff(change.diff) if color else change.diff)
+            sys.stdout.write(_colored_diff(change.diff, paint) if paint.enabled else change.diff)
         if not result.files:
             click.echo(f"kubeconfig already has {result.cluster}; nothing would change.")
-        elif not app.quiet:
-            click.echo("dry run: nothing was written", err=True)
+        else:
+            app.info("dry run: nothing was written")
         _duplicates(app, result)
         return
     if result.files:
@@ -344,22 +344,14 @@ def _duplicates(app: App, result: UseClusterResult) -> None:
     kept = [d for d in result.duplicates if not d.removed]
     verb = "would remove" if result.dry_run else "removed"
     for d in removed:
-        if not app.quiet:
-            click.echo(f"{verb} {d.kind} {d.name} ({d.reason}) from {d.file}", err=True)
+        app.info(f"{verb} {d.kind} {d.name} ({d.reason}) from {d.file}")
     if kept:
-        _warn(
-            app,
+        app.warn(
             f"{len(kept)} other kubeconfig entries point at the API server of {result.cluster}:",
         )
         for d in kept:
-            _warn(app, f"  {d.kind} {d.name} ({d.reason}) in {d.file}")
-        _warn(app, f"remove them with `ztctl use-cluster {result.cluster} --prune-duplicates`")
-
-
-def _warn(app: App, message: str) -> None:
-    # Plain stderr: rich costs ~100 ms of start-up, too much for this command.
-    if not app.quiet:
-        click.echo(f"warning: {message}", err=True)
+            app.warn(f"  {d.kind} {d.name} ({d.reason}) in {d.file}")
+        app.warn(f"remove them with `ztctl use-cluster {result.cluster} --prune-duplicates`")
 
 
 def _probe_line(outcome: ProbeResult) -> str:
@@ -377,17 +369,19 @@ def _probe_line(outcome: ProbeResult) -> str:
     return f"API server check failed{took}: {problem.message} (fix: {problem.fix})"
 
 
-def _colored_diff(diff: str) -> str:
+def _colored_diff(diff: str, paint: Palette) -> str:
     lines = []
     for line in diff.splitlines(keepends=True):
-        if line.startswith(("+++", "---")):
-            lines.append(f"\x1b[1m{line.rstrip(chr(10))}\x1b[0m\n")
-        elif line.startswith("+"):
-            lines.append(f"\x1b[32m{line.rstrip(chr(10))}\x1b[0m\n")
-        elif line.startswith("-"):
-            lines.append(f"\x1b[31m{line.rstrip(chr(10))}\x1b[0m\n")
-        elif line.startswith("@@"):
-            lines.append(f"\x1b[36m{line.rstrip(chr(10))}\x1b[0m\n")
-        else:
-            lines.append(line)
+        style = (
+            "heading"
+            if line.startswith(("+++", "---"))
+            else "added"
+            if line.startswith("+")
+            else "removed"
+            if line.startswith("-")
+            else "hunk"
+            if line.startswith("@@")
+            else None
+        )
+        lines.append(f"{paint(line.rstrip(chr(10)), style)}\n" if style else line)
     return "".join(lines)

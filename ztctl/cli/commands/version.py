@@ -35,7 +35,7 @@ def command(app: App) -> None:
 
 def _tool_versions(app: App) -> list[ToolVersion]:
     from ztctl.adapters.toolversions import tool_version
-    from ztctl.core.errors import ZtctlError
+    from ztctl.errors import ZtctlError
 
     warp_cli, cloudflared = "warp-cli", "cloudflared"
     try:  # a broken config must not stop `version`, which is what a bug report starts with

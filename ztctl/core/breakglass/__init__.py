@@ -12,8 +12,9 @@ Import from the submodule that holds what you need (nothing is re-exported here)
 - :mod:`.policy`: the reason rule and the TTL rule (pure).
 - :mod:`.overlay`: the overlay kubeconfig and the child's ``KUBECONFIG``.
 - :mod:`.processes`: spawning the watchdog; whether the watchdog, route or starter lives.
-- :mod:`.lifecycle`: ``start``, ``end``, ``expire``, ``reap``, ``status``; which kubeconfig
-  entry is routed (``find_entry``); opening and closing routes.
+- :mod:`.opening`: ``start``; which kubeconfig entry is routed (``find_entry``); opening
+  routes.
+- :mod:`.lifecycle`: ``end``, ``expire``, ``reap``, ``status``; closing routes.
 - :mod:`.child`: ``exec`` and ``shell`` (``prepare_exec``, ``run_child``).
 
 The life of a session:

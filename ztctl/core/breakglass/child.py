@@ -27,7 +27,7 @@ from ztctl.core.breakglass.session import (
 )
 from ztctl.core.breakglass.store import AuditFailed, record
 from ztctl.core.breakglass.trusted import CatalogRoutes
-from ztctl.core.errors import OperationFailed, Unreachable, UsageError
+from ztctl.errors import OperationFailed, Unreachable, UsageError
 
 # A child still running at the deadline gets this long after SIGTERM/SIGHUP.
 CHILD_GRACE_S = 5.0
@@ -72,6 +72,8 @@ def prepare_exec(
             raise OperationFailed(
                 f"the break-glass route of {cluster} is still being opened", "wait a moment"
             )
+        if session is None:
+            _check_in_catalog(cluster, routes)
         raise OperationFailed(f"no break-glass session is open for {cluster}", start_fix)
     alive = route_alive(session)
     if alive is False:
@@ -148,3 +150,27 @@ def run_child(plan: ExecPlan) -> ExecOutcome:
 
 def default_shell(env: Mapping[str, str]) -> str:
     return env.get("SHELL") or ("/bin/zsh" if sys.platform == "darwin" else "/bin/sh")
+
+
+def _check_in_catalog(cluster: str, routes: CatalogRoutes) -> None:
+    """:class:`InvalidInput` (exit 3) naming the closest catalog names when ``cluster`` is
+    not in the catalog: "start one" would only fail next. A catalog that cannot be read says
+    nothing here (``start`` will tell)."""
+    from ztctl.core.suggest import did_you_mean
+    from ztctl.errors import InvalidInput
+
+    try:
+        catalog = routes.catalog()
+    except Exception:  # the catalog's own problem is start's to report
+        return
+    if catalog.get(cluster) is not None:
+        return
+    names = catalog.names
+    raise InvalidInput(
+        f"no break-glass session is open for {cluster!r}, and no cluster of that name is in "
+        f"the catalog{did_you_mean(cluster, names)}",
+        "run `ztctl clusters` to list the catalog's clusters and `ztctl break-glass status` "
+        "for the open sessions"
+        if names
+        else "add it to the catalog",
+    )

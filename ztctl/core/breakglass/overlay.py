@@ -3,7 +3,7 @@
 The overlay holds a complete copy of the cluster entry (client-go takes the *whole* entry
 from the first file that names it) plus ``proxy-url``, and goes first in the child's
 ``KUBECONFIG``, so kubectl and every client-go tool take the route while the user's files
-stay byte-identical. Which entry is routed: :func:`.lifecycle.find_entry`.
+stay byte-identical. Which entry is routed: :func:`.opening.find_entry`.
 """
 
 from __future__ import annotations

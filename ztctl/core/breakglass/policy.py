@@ -9,7 +9,7 @@ import re
 
 from ztctl.core.breakglass.session import MAX_SESSION_S
 from ztctl.core.duration import format_duration, parse_duration
-from ztctl.core.errors import InvalidInput, UsageError
+from ztctl.errors import InvalidInput, UsageError
 
 DEFAULT_TTL_S = 3600  # without --ttl: one hour, or maxTtl when that is shorter
 MAX_TTL_S = MAX_SESSION_S  # no session, whatever the catalog says, lasts longer (7 days)

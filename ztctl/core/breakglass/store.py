@@ -15,7 +15,7 @@ from typing import Any
 
 from ztctl.adapters.fs import atomic_write, ensure_private_dir
 from ztctl.core.breakglass.session import Session, sessions_dir
-from ztctl.core.errors import OperationFailed, ZtctlError
+from ztctl.errors import OperationFailed, ZtctlError
 
 LOCK_TIMEOUT_S = 60.0
 

@@ -96,12 +96,16 @@ class CatalogRoutes:
         limit = self.max_ttl(session.cluster)
         return session if limit is None else session.capped(limit)
 
+    def catalog(self) -> Catalog:
+        """The catalog itself (read once); raises whatever reading it raised."""
+        return self._load()
+
     def _load(self) -> Catalog:
         if self._error is not None:
             raise self._error
         if self._catalog is None:
             from ztctl.core.catalog import load_catalog
-            from ztctl.core.errors import InvalidInput
+            from ztctl.errors import InvalidInput
 
             try:
                 source = self.source()

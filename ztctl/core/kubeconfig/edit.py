@@ -16,10 +16,12 @@ import difflib
 from dataclasses import dataclass
 from typing import Any
 
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
-
 from ztctl.core.kubeconfig.files import BOM, KubeconfigFile
 from ztctl.core.kubeconfig.yamlio import (
+    MappingNode,
+    Node,
+    ScalarNode,
+    SequenceNode,
     YamlProblem,
     dump_document,
     dump_items,

@@ -1,7 +1,7 @@
 """Which kubeconfig files kubectl reads and writes, and reading one of them safely.
 
-client-go ``NewDefaultClientConfigLoadingRules`` and kubectl ``PathOptions``
-(``shared/reference/kubeconfig.md`` §1):
+client-go ``NewDefaultClientConfigLoadingRules`` and kubectl ``PathOptions`` (also in
+docs/use-cluster.md):
 
 - ``--kubeconfig F``: only F (a missing F is an empty config for a writer);
 - else ``KUBECONFIG``, split on ``os.pathsep``, empty elements skipped, duplicates dropped
@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ztctl.core.errors import InvalidInput
 from ztctl.core.kubeconfig import schema
 from ztctl.core.kubeconfig.yamlio import YamlProblem, parse
+from ztctl.errors import InvalidInput
 
 BOM = "\ufeff"
 
@@ -234,7 +234,7 @@ def _describe(data: Any, root: Any, path: tuple[Any, ...], message: str) -> str:
 
 
 def _line_of(node: Any, path: tuple[Any, ...]) -> int | None:
-    from yaml.nodes import MappingNode, SequenceNode
+    from ztctl.core.kubeconfig.yamlio import MappingNode, SequenceNode
 
     for part in path:
         if isinstance(node, MappingNode):

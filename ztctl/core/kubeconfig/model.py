@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 EXTENSION_NAME = "ztctl"
 KINDS = {"cluster": "clusters", "user": "users", "context": "contexts"}
 
-# client-go ResolvePaths: only these fields, only when relative (reference §1.2).
+# client-go ResolvePaths: only these fields, only when relative.
 _RESOLVED = {
     "cluster": (("certificate-authority",),),
     "user": (("client-certificate",), ("client-key",), ("tokenFile",)),
@@ -173,7 +173,7 @@ def load_kubeconfig(
 ) -> Kubeconfig:
     """Read every file of the precedence list and merge them the way client-go does.
 
-    Raises :class:`~ztctl.core.errors.InvalidInput` for any file kubectl would refuse.
+    Raises :class:`~ztctl.errors.InvalidInput` for any file kubectl would refuse.
     Missing files are empty configs.
     """
     prec = precedence(kubeconfig, env)

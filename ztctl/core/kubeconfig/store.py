@@ -23,7 +23,7 @@ from pathlib import Path
 from types import FrameType
 
 from ztctl.adapters.fs import PRIVATE_FILE_MODE, atomic_write, make_dirs
-from ztctl.core.errors import InvalidInput, OperationFailed
+from ztctl.errors import InvalidInput, OperationFailed
 
 LOCK_SUFFIX = ".lock"
 BACKUP_SUFFIX = ".ztctl.bak"

@@ -20,7 +20,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import yaml
+# First: the one way ztctl imports PyYAML (see ztctl.core.pyyaml).
+from ztctl.core.pyyaml import yaml  # isort: split
+
+# The node classes, also for the editor and the file reader: import them from here.
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 # Sentinel tags returned by our resolver: identity-compared, so they must be these objects.

@@ -33,7 +33,6 @@ from ztctl.core.probe.resolve import (
     ResolvedTarget,
     kubeconfig_target,
     kubeconfig_targets,
-    merged_target,
     resolve_target,
 )
 from ztctl.core.probe.result import (
@@ -68,7 +67,6 @@ __all__ = [
     "break_glass_path",
     "kubeconfig_target",
     "kubeconfig_targets",
-    "merged_target",
     "percentile",
     "probe",
     "probe_cluster",

@@ -10,13 +10,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ztctl.adapters.wire import errors as wire
-from ztctl.core.errors import (
+from ztctl.core.probe.result import CertificateInfo, DnsInfo, Problem
+from ztctl.errors import (
     EXIT_AUTH_NEEDED,
     EXIT_FAILED,
     EXIT_INVALID_INPUT,
     EXIT_UNREACHABLE,
 )
-from ztctl.core.probe.result import CertificateInfo, DnsInfo, Problem
+from ztctl.problems import FailureKind as Kind
+from ztctl.problems import Phase
 
 if TYPE_CHECKING:
     from ztctl.core.probe.routes import RoutePath
@@ -97,10 +99,10 @@ def credential_phrase(target: Target) -> str:
 
 
 def no_route(path: RoutePath) -> Problem:
-    return Problem("no-route", path.reason, path.fix, EXIT_UNREACHABLE, "route")
+    return Problem(Kind.NO_ROUTE, path.reason, path.fix, EXIT_UNREACHABLE, Phase.ROUTE)
 
 
-def unreachable(target: Target, path: RoutePath, kind: str, phase: str, message: str) -> Problem:
+def unreachable(target: Target, path: RoutePath, kind: Kind, phase: Phase, message: str) -> Problem:
     """The path failed (timeout, refused, reset...): the fix depends on the route."""
     if path.route == "zero-trust" and not path.proxy:
         fix = f"run `ztctl doctor {target.name}`"
@@ -142,23 +144,23 @@ def dial_failure(
     label = path.label
     where = hostport(address or target.host, target.port)
     if isinstance(error, wire.InvalidProxyUrl):
-        return Problem("proxy", str(error), "fix the proxy URL", EXIT_INVALID_INPUT, "proxy")
+        return Problem(Kind.PROXY, str(error), "fix the proxy URL", EXIT_INVALID_INPUT, Phase.PROXY)
     if isinstance(error, wire.NoAddress) and error.proxy:
         return Problem(
-            "proxy",
+            Kind.PROXY,
             f"proxy host {error.host} does not resolve: {error.error}",
             "fix the proxy URL",
             EXIT_UNREACHABLE,
-            "dns",
+            Phase.DNS,
         )
     if isinstance(error, wire.NoAddress):
         return Problem(
-            "dns",
+            Kind.DNS,
             f"{error.host} does not resolve: {error.error}",
             "check the server name, Local Domain Fallback or the Gateway resolver "
             f"policy for it; then run `ztctl doctor {target.name}`",
             EXIT_UNREACHABLE,
-            "dns",
+            Phase.DNS,
         )
     if isinstance(error, wire.ConnectFailed):
         at = hostport(error.address, error.port)
@@ -166,30 +168,33 @@ def dial_failure(
             "timeout": f"no answer from {at} within {seconds:g}s {label} (TCP connect timed out)",
             "refused": f"{at} refused the connection {label}",
         }.get(error.kind, f"cannot connect to {at} {label}: {error.reason}")
-        return unreachable(target, path, error.kind, "connect", message)
+        return unreachable(target, path, Kind(error.kind), Phase.CONNECT, message)
     if isinstance(error, wire.ProxyFailed):
         message = {
             "timeout": f"the proxy {error.display} did not answer within {seconds:g}s",
             "proxy": f"{error.reason} ({error.display})",
         }.get(error.kind, f"the proxy {error.display} dropped the connection: {error.reason}")
-        return unreachable(target, path, error.kind, "proxy", message)
+        return unreachable(target, path, Kind(error.kind), Phase.PROXY, message)
     if isinstance(error, wire.HandshakeLost):
         kind, message = {
             "timeout": (
-                "timeout",
+                Kind.TIMEOUT,
                 f"no answer from {where} within {seconds:g}s {label} "
                 "(the connection opened, but the TLS handshake got no reply)",
             ),
-            "reset": ("reset", f"{where} reset the connection during the TLS handshake {label}"),
+            "reset": (Kind.RESET, f"{where} reset the connection during the TLS handshake {label}"),
         }.get(
-            error.kind, ("reset", f"the TLS handshake with {where} failed {label}: {error.reason}")
+            error.kind,
+            (Kind.RESET, f"the TLS handshake with {where} failed {label}: {error.reason}"),
         )
-        return unreachable(target, path, kind, "tls", message)
+        return unreachable(target, path, kind, Phase.TLS, message)
     if isinstance(error, wire.TlsAlert):
-        return tls_alert(target, path, where, error, "tls")
+        return tls_alert(target, path, where, error, Phase.TLS)
     if isinstance(error, wire.CertificateRejected):
         return untrusted(target, path, address, error)[0]
-    return Problem("failed", str(error), f"run `ztctl doctor {target.name}`", EXIT_FAILED, "")
+    return Problem(
+        Kind.FAILED, str(error), f"run `ztctl doctor {target.name}`", EXIT_FAILED, Phase.NONE
+    )
 
 
 def exchange_failure(
@@ -203,25 +208,25 @@ def exchange_failure(
     """A failed HTTP exchange; ``what`` is the request (``GET /readyz``)."""
     label = path.label
     if isinstance(error, wire.TlsAlert):
-        return tls_alert(target, path, where, error, "http")
+        return tls_alert(target, path, where, error, Phase.HTTP)
     kind = error.kind if isinstance(error, wire.ExchangeFailed) else "protocol"
     reason = error.reason if isinstance(error, wire.ExchangeFailed) else str(error)
     if kind == "timeout":
         message = f"the API server at {where} did not answer {what} within {seconds:g}s {label}"
-        return unreachable(target, path, "timeout", "http", message)
+        return unreachable(target, path, Kind.TIMEOUT, Phase.HTTP, message)
     if kind == "closed":
         return unreachable(
-            target, path, "reset", "http", f"{where} closed the connection on {what} {label}"
+            target, path, Kind.RESET, Phase.HTTP, f"{where} closed the connection on {what} {label}"
         )
     if kind == "reset":
         message = f"{where} reset the connection on {what} {label}: {reason}"
-        return unreachable(target, path, "reset", "http", message)
+        return unreachable(target, path, Kind.RESET, Phase.HTTP, message)
     return Problem(
-        "protocol",
+        Kind.PROTOCOL,
         f"{where} did not answer like a Kubernetes API server: {reason}",
         f"check that {target.server} is the API server; run `ztctl doctor {target.name}`",
         EXIT_FAILED,
-        "http",
+        Phase.HTTP,
     )
 
 
@@ -229,19 +234,19 @@ def exchange_failure(
 
 
 def tls_alert(
-    target: Target, path: RoutePath, where: str, error: wire.TlsAlert, phase: str
+    target: Target, path: RoutePath, where: str, error: wire.TlsAlert, phase: Phase
 ) -> Problem:
     if any(alert in error.alert for alert in CLIENT_CERT_ALERTS):
         what = error.alert.lower().replace("_", " ")
         return Problem(
-            "client-certificate-rejected",
+            Kind.CLIENT_CERTIFICATE_REJECTED,
             f"{where} rejected the client certificate of cluster {target.name} ({what})",
             credential_fix(target),
             EXIT_AUTH_NEEDED,
             phase,
         )
     return Problem(
-        "tls-failed",
+        Kind.TLS_FAILED,
         f"the TLS handshake with {where} failed {path.label}: {error.reason}",
         f"run `ztctl doctor {target.name}`",
         EXIT_UNREACHABLE,
@@ -274,35 +279,35 @@ def untrusted(
             f"TLS inspection by Cloudflare Gateway: {where} presented a certificate issued by "
             f"{inspected!r}, not by the cluster CA"
         )
-        return Problem("tls-inspection", message, fix, EXIT_UNREACHABLE, "tls"), certificate
+        return Problem(Kind.TLS_INSPECTION, message, fix, EXIT_UNREACHABLE, Phase.TLS), certificate
     issuer = f" issued by {leaf.issuer!r}" if leaf else ""
     if error.verify_code == X509_V_ERR_HOSTNAME_MISMATCH:
         problem = Problem(
-            "tls-hostname",
+            Kind.TLS_HOSTNAME,
             f"the certificate of {where} is not valid for {target.sni}: {error.verify_message}",
             "check the server URL (or tls-server-name) against the certificate's names",
             EXIT_UNREACHABLE,
-            "tls",
+            Phase.TLS,
         )
     elif error.verify_code == X509_V_ERR_CERT_HAS_EXPIRED:
         problem = Problem(
-            "tls-expired",
+            Kind.TLS_EXPIRED,
             f"the certificate of {where}{issuer} has expired"
             + (f" ({leaf.not_after})" if leaf and leaf.not_after else ""),
             "the cluster's serving certificate must be renewed (tell the platform team); "
             "also check the laptop clock",
             EXIT_UNREACHABLE,
-            "tls",
+            Phase.TLS,
         )
     else:
         problem = Problem(
-            "tls-untrusted",
+            Kind.TLS_UNTRUSTED,
             f"the certificate of {where}{issuer} does not verify against the CA of cluster "
             f"{target.name}: {error.verify_message}",
             "a middlebox may be intercepting TLS (a Do Not Inspect policy fixes Gateway "
             "inspection), or the catalog's certificateAuthority is outdated",
             EXIT_UNREACHABLE,
-            "tls",
+            Phase.TLS,
         )
     return problem, certificate
 
@@ -312,16 +317,18 @@ def untrusted(
 
 def exec_plugin_failed(kind: str, message: str, fix: str) -> Problem:
     code = EXIT_INVALID_INPUT if kind == "config" else EXIT_AUTH_NEEDED
-    return Problem("credentials", f"getting credentials: {message}", fix, code, "credentials")
+    return Problem(
+        Kind.CREDENTIALS, f"getting credentials: {message}", fix, code, Phase.CREDENTIALS
+    )
 
 
 def token_file_unreadable(target: Target, reason: str) -> Problem:
     return Problem(
-        "credentials",
+        Kind.CREDENTIALS,
         f"cannot read tokenFile {target.token_file}: {reason}",
         "fix the path in the kubeconfig user entry, or run `ztctl login`",
         EXIT_INVALID_INPUT,
-        "credentials",
+        Phase.CREDENTIALS,
     )
 
 
@@ -330,29 +337,29 @@ def context_failure(target: Target, error: wire.WireError, where: str) -> Proble
     name = target.name
     if isinstance(error, wire.ClientCertMissing):
         return Problem(
-            "credentials",
+            Kind.CREDENTIALS,
             f"client certificate file {error.filename} of cluster {name} does not exist",
             "get the certificate from the platform team (the catalog names the path) "
             "or fix the path",
             EXIT_AUTH_NEEDED,
-            "credentials",
+            Phase.CREDENTIALS,
         )
     if isinstance(error, wire.ClientCertInvalid):
         return Problem(
-            "credentials",
+            Kind.CREDENTIALS,
             f"cannot load the client certificate and key of cluster {name} "
             f"({where}): {error.reason}",
             "check that the key matches the certificate and both are PEM",
             EXIT_INVALID_INPUT,
-            "credentials",
+            Phase.CREDENTIALS,
         )
     return Problem(
-        "invalid-ca",
+        Kind.INVALID_CA,
         f"the CA of cluster {name} is missing or not PEM certificates",
         "fix certificateAuthority in the catalog (or certificate-authority in "
         f"the kubeconfig) and run `ztctl use-cluster {name}`",
         EXIT_INVALID_INPUT,
-        "credentials",
+        Phase.CREDENTIALS,
     )
 
 
@@ -372,51 +379,51 @@ def readyz(target: Target, status: int, body: bytes) -> Problem | None:
         return None
     if status == 401:
         return Problem(
-            "unauthenticated",
+            Kind.UNAUTHENTICATED,
             f"the API server of {name} answered 401 Unauthorized to {credential_phrase(target)}",
             credential_fix(target),
             EXIT_AUTH_NEEDED,
-            "http",
+            Phase.HTTP,
         )
     text, failing = failing_checks(body)
     detail = f": {', '.join(failing)}" if failing else (f": {text[:120]}" if text else "")
     if status == 403:
         return Problem(
-            "forbidden",
+            Kind.FORBIDDEN,
             f"the API server of {name} answered 403 Forbidden to GET /readyz{detail}",
             "ask the platform team for read access to /readyz (system:public-info-viewer)",
             EXIT_FAILED,
-            "http",
+            Phase.HTTP,
         )
     return Problem(
-        "not-ready",
+        Kind.NOT_READY,
         f"the API server of {name} answered but is not ready (GET /readyz: {status}){detail}",
         f"the cluster itself is unhealthy: tell the platform team; "
         f"`kubectl get --raw '/readyz?verbose' --context {name}` lists the checks",
         EXIT_FAILED,
-        "http",
+        Phase.HTTP,
     )
 
 
 def identity_rejected(target: Target) -> Problem:
     """Ready, but the SelfSubjectReview got 401."""
     return Problem(
-        "unauthenticated",
+        Kind.UNAUTHENTICATED,
         f"the API server of {target.name} is ready but answered 401 Unauthorized to "
         f"{credential_phrase(target)}",
         credential_fix(target),
         EXIT_AUTH_NEEDED,
-        "http",
+        Phase.HTTP,
     )
 
 
 def anonymous(target: Target) -> Problem:
     """The server answered, as system:anonymous: the credential was ignored."""
     return Problem(
-        "unauthenticated",
+        Kind.UNAUTHENTICATED,
         f"the API server of {target.name} sees you as system:anonymous: "
         f"{credential_phrase(target)} was not accepted",
         credential_fix(target),
         EXIT_AUTH_NEEDED,
-        "http",
+        Phase.HTTP,
     )

@@ -79,9 +79,9 @@ def resolve_target(
     credentials (what ``use-cluster`` would write). A NAME that is only a kubeconfig context
     is probed from the kubeconfig alone (no catalog addresses).
     """
-    from ztctl.core.errors import InvalidInput, UsageError
-    from ztctl.core.kubeconfig import load_kubeconfig
+    from ztctl.core.kubeconfig.model import load_kubeconfig
     from ztctl.core.suggest import did_you_mean
+    from ztctl.errors import InvalidInput, UsageError
 
     kc = load_kubeconfig(kubeconfig, env)
     if name is None:
@@ -121,21 +121,3 @@ def resolve_target(
     if found is None:
         return ResolvedTarget(target_from_cluster(cluster), None, cluster)
     return ResolvedTarget(found[0], found[1], cluster)
-
-
-def merged_target(cluster: Cluster, team: str | None) -> Target:
-    """The target of the entries ``use-cluster`` just merged for ``cluster``.
-
-    After a successful merge the cluster and user named after the catalog cluster are the
-    ones ztctl writes (a conflicting entry stops the merge), so they are built again here
-    rather than read back from a possibly large kubeconfig.
-    """
-    from ztctl.core.use_cluster import desired_entries
-
-    entries = desired_entries(cluster, team, None)
-    return target_from_kubeconfig(
-        cluster.name,
-        entries["cluster"]["cluster"],
-        entries["user"]["user"],
-        catalog_cluster=cluster,
-    )

@@ -9,7 +9,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ztctl.core.errors import EXIT_OK
+from ztctl.errors import EXIT_OK
+from ztctl.problems import Problem
 
 # --------------------------------------------------------------------------------------
 # Results
@@ -63,26 +64,6 @@ class CertificateInfo:
         if self.inspected_by:
             out["inspectedBy"] = self.inspected_by
         return out
-
-
-@dataclass(frozen=True)
-class Problem:
-    """Why the probe did not end ready: a kind, one sentence, and the fix."""
-
-    kind: str
-    message: str
-    fix: str
-    exit_code: int
-    phase: str = ""  # dns | connect | proxy | tls | http | credentials | route
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "code": self.exit_code,
-            "kind": self.kind,
-            "phase": self.phase,
-            "message": self.message,
-            "fix": self.fix,
-        }
 
 
 @dataclass(frozen=True)
@@ -215,7 +196,7 @@ class ProbeResult:
         return self.readyz_status is not None
 
     def to_dict(self) -> dict[str, Any]:
-        """Contract §7, plus extra keys."""
+        """docs/probe.md's document, plus extra keys."""
         out: dict[str, Any] = {
             "schemaVersion": 1,
             "cluster": self.cluster,

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from ztctl.adapters.wire import errors as wire_errors
 from ztctl.adapters.wire.dial import Deadline, DialSpec, Trace, dial
-from ztctl.core.errors import EXIT_UNREACHABLE
 from ztctl.core.probe import diagnose
 from ztctl.core.probe.credentials import Credentials, Failed
 from ztctl.core.probe.result import (
@@ -29,6 +28,7 @@ from ztctl.core.probe.result import (
     Timings,
 )
 from ztctl.core.probe.routes import ROUTES, RoutePath, break_glass_path, zero_trust_path
+from ztctl.errors import EXIT_UNREACHABLE
 
 if TYPE_CHECKING:
     from ztctl.adapters.wire.http import Connection, Response
