@@ -51,7 +51,7 @@ ERRORS: dict[str, wire.WireError] = {
     "proxy refused": wire.ProxyFailed(
         "proxy", "h", 1, "socks5://127.0.0.2:1080", "refused by rule"
     ),
-    "proxy dropped": wire.ProxyFailed("closed", "h", 1, "socks5://127.0.0.2:1080", "eof"),
+    "proxy dropped": wire.ProxyFailed("reset", "h", 1, "socks5://127.0.0.2:1080", "eof"),
     "handshake timeout": wire.HandshakeLost("timeout"),
     "handshake reset": wire.HandshakeLost("reset"),
     "handshake other": wire.HandshakeLost("eof", "unexpected eof"),
@@ -137,7 +137,7 @@ DIAL = [
     (
         "proxy dropped",
         "10.0.0.10",
-        "closed",
+        "reset",
         "proxy",
         5,
         "the proxy socks5://127.0.0.2:1080 dropped the connection: eof",

@@ -20,9 +20,9 @@ from typing import Any
 import pytest
 import yaml
 
-from ztctl.core.errors import EXIT_FAILED, EXIT_INVALID_INPUT, InvalidInput, OperationFailed
 from ztctl.core.model import ClientCertificate, Cluster
 from ztctl.core.use_cluster import merge_cluster
+from ztctl.errors import EXIT_FAILED, EXIT_INVALID_INPUT, InvalidInput, OperationFailed
 
 PROD = Cluster(
     name="prod",
@@ -416,7 +416,7 @@ def test_an_empty_kubeconfig_is_refused(
     if content is not None:
         cfg.write_bytes(content)
     backup = tmp_path / "config.ztctl.bak"
-    from ztctl.core.kubeconfig import backup_path
+    from ztctl.core.kubeconfig.store import backup_path
 
     assert backup_path(cfg) == backup
     if with_backup:
@@ -512,7 +512,8 @@ def test_the_credential_command_is_the_one_asked_for(tmp_path: Path) -> None:
 
 
 def test_plan_merge_switches_and_does_not_prune_by_default(tmp_path: Path) -> None:
-    from ztctl.core.kubeconfig import merge_files, precedence, read_file
+    from ztctl.core.kubeconfig.files import precedence, read_file
+    from ztctl.core.kubeconfig.model import merge_files
     from ztctl.core.use_cluster import plan_merge
 
     cfg = tmp_path / "config"
