@@ -55,17 +55,17 @@ TARGETS: dict[str, Target] = {
     ),
     # Validation (the YAML document to a Catalog); reading files and https URLs is not scored.
     "catalog": Target(
-        modules=("ztctl/core/catalog.py",),
+        modules=("ztctl/core/catalog_parse.py",),
         tests=("tests/core/test_catalog_rules.py", "tests/core/test_catalog.py"),
         only=(
-            "ztctl.core.catalog.x_parse_catalog__mutmut_*",
-            "ztctl.core.catalog.x__load_yaml__mutmut_*",
-            "ztctl.core.catalog.x__yaml_type__mutmut_*",
-            "ztctl.core.catalog.x__parse_*",
-            "ztctl.core.catalog.x__check_*",
-            "ztctl.core.catalog.x__resolve_path__*",
-            "ztctl.core.catalog.x__exactly_one__*",
-            "ztctl.core.catalog.xǁ_Problemsǁ*",
+            "ztctl.core.catalog_parse.x_parse_catalog__mutmut_*",
+            "ztctl.core.catalog_parse.x__load_yaml__mutmut_*",
+            "ztctl.core.catalog_parse.x__yaml_type__mutmut_*",
+            "ztctl.core.catalog_parse.x__parse_*",
+            "ztctl.core.catalog_parse.x__check_*",
+            "ztctl.core.catalog_parse.x__resolve_path__*",
+            "ztctl.core.catalog_parse.x__exactly_one__*",
+            "ztctl.core.catalog_parse.xǁ_Problemsǁ*",
         ),
     ),
     # The doctor's WARP verdicts and split-tunnel rules.
@@ -74,8 +74,8 @@ TARGETS: dict[str, Target] = {
         tests=(
             "tests/core/test_warp_rules.py",
             # the pure tests of that file (the others run doctor against the lab)
-            "tests/core/test_checks_warp.py::test_split_tunnel_rules",
-            "tests/core/test_checks_warp.py::test_the_re_add_list_never_covers_the_cluster",
+            "tests/core/test_doctor_warp.py::test_split_tunnel_rules",
+            "tests/core/test_doctor_warp.py::test_the_re_add_list_never_covers_the_cluster",
         ),
         only=(
             "ztctl.core.doctor.warp.x_check_mode__*",
@@ -90,20 +90,24 @@ TARGETS: dict[str, Target] = {
     ),
     # warp-cli output parsing: modes, settings, split tunnel, status, registration, errors.
     "warp-parsers": Target(
-        modules=("ztctl/adapters/warp.py",),
-        tests=("tests/adapters/test_warp.py", "tests/core/test_warp_rules.py"),
-        only=(
-            "ztctl.adapters.warp.x_mode_routes_private__*",
-            "ztctl.adapters.warp.x_normalize_mode__*",
-            "ztctl.adapters.warp.x_parse_*",
-            "ztctl.adapters.warp.x__settings_from_json__*",
-            "ztctl.adapters.warp.x__status_from_json__*",
-            "ztctl.adapters.warp.x__split_entry__*",
-            "ztctl.adapters.warp.x__bool__*",
-            "ztctl.adapters.warp.x__proxy_port__*",
-            "ztctl.adapters.warp.x__redact__*",
+        modules=("ztctl/adapters/warp/parse.py",),
+        tests=(
+            "tests/adapters/test_warp.py",
+            "tests/adapters/test_warp_settings_json_rules.py",
+            "tests/core/test_warp_rules.py",
         ),
-        undecorate=(("ztctl/adapters/warp.py", "_guarded"),),
+        only=(
+            "ztctl.adapters.warp.parse.x_mode_routes_private__*",
+            "ztctl.adapters.warp.parse.x_normalize_mode__*",
+            "ztctl.adapters.warp.parse.x_parse_*",
+            "ztctl.adapters.warp.parse.x__settings_from_json__*",
+            "ztctl.adapters.warp.parse.x__status_from_json__*",
+            "ztctl.adapters.warp.parse.x__split_entry__*",
+            "ztctl.adapters.warp.parse.x__bool__*",
+            "ztctl.adapters.warp.parse.x__proxy_port__*",
+            "ztctl.adapters.warp.parse.x__redact__*",
+        ),
+        undecorate=(("ztctl/adapters/warp/parse.py", "_guarded"),),
         # the parsers' tests; not WarpClient's subprocess runs nor the slow fuzzing
         pytest_args=("-k", "not client and not raise_only and not never_raises"),
     ),
@@ -114,7 +118,11 @@ TARGETS: dict[str, Target] = {
             "ztctl/core/probe/routes.py",
             "ztctl/core/probe/diagnose.py",
         ),
-        tests=("tests/core/test_probe_rules.py", "tests/core/test_probe_diagnose.py"),
+        tests=(
+            "tests/core/test_probe_rules.py",
+            "tests/core/test_probe_diagnose.py",
+            "tests/core/test_probe_problem_rules.py",
+        ),
         pytest_args=("-k", "not stalls and not slow_proxy and not failed_probe"),
     ),
     # The one budget: every socket wait gets what is left of --timeout.
@@ -136,7 +144,11 @@ TARGETS: dict[str, Target] = {
     # Merging a catalog cluster into the kubeconfig (the plan: entries, adoption, conflicts).
     "use-cluster": Target(
         modules=("ztctl/core/use_cluster.py",),
-        tests=("tests/core/test_use_cluster_rules.py", "tests/core/test_use_cluster.py"),
+        tests=(
+            "tests/core/test_use_cluster_rules.py",
+            "tests/core/test_use_cluster_merge_rules.py",
+            "tests/core/test_use_cluster.py",
+        ),
         only=(
             "ztctl.core.use_cluster.x__extension__*",
             "ztctl.core.use_cluster.x__exec__*",
@@ -147,6 +159,9 @@ TARGETS: dict[str, Target] = {
             "ztctl.core.use_cluster.x__adoptable__*",
             "ztctl.core.use_cluster.x__find_duplicates__*",
             "ztctl.core.use_cluster.x_plan_merge__*",
+            "ztctl.core.use_cluster.x__namespace__*",
+            "ztctl.core.use_cluster.x__plan_duplicates__*",
+            "ztctl.core.use_cluster.x__plan_current_context__*",
             "ztctl.core.use_cluster.x_refuse_empty_files__*",
         ),
     ),
