@@ -1059,3 +1059,9 @@ def test_the_fix_for_a_client_certificate_given_as_data() -> None:
     assert diagnose.credential_fix(pem).startswith(
         "renew the client certificate (the kubeconfig's client-certificate-data)"
     )
+    # The expiry check it suggests runs as printed (no `-in <a phrase>`).
+    assert "-in the kubeconfig" not in diagnose.credential_fix(pem)
+    assert (
+        "`kubectl config view --raw --minify --context pem -o jsonpath="
+        "'{.users[0].user.client-certificate-data}' | base64 -d | openssl x509 -enddate -noout`"
+    ) in diagnose.credential_fix(pem)

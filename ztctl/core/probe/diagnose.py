@@ -69,11 +69,19 @@ def inspection_hint(target: Target) -> str:
 def credential_fix(target: Target) -> str:
     kind = target.credential_kind
     if kind == "clientCertificate":
-        where = target.client_certificate or "the kubeconfig's client-certificate-data"
+        if target.client_certificate:
+            where = str(target.client_certificate)
+            check = f"openssl x509 -enddate -noout -in {where}"
+        else:  # inline data: a command that can run as printed
+            where = "the kubeconfig's client-certificate-data"
+            check = (
+                f"kubectl config view --raw --minify --context {target.name} "
+                "-o jsonpath='{.users[0].user.client-certificate-data}' "
+                "| base64 -d | openssl x509 -enddate -noout"
+            )
         return (
-            f"renew the client certificate ({where}) — check its expiry with "
-            f"`openssl x509 -enddate -noout -in {where}` — then run `ztctl use-cluster "
-            f"{target.name}`"
+            f"renew the client certificate ({where}) — check its expiry with `{check}` — "
+            f"then run `ztctl use-cluster {target.name}`"
         )
     if kind == "exec":
         assert target.exec is not None
