@@ -113,7 +113,7 @@ def test_bundle_contains_everything_and_no_secret(access, tmp_path: Path, name: 
             "doctor",
             "--all",
             "--timeout",
-            "1",
+            "3",
             "--bundle",
             str(bundle),
         ],

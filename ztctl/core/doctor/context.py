@@ -8,6 +8,7 @@ computed once through :attr:`DoctorContext.facts` (single-flight).
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -49,17 +50,21 @@ class DoctorContext:
     server: Any = None
     started: float = field(default_factory=time.monotonic)
     _warp_client: WarpClient | None = field(default=None, repr=False)
+    # Checks run in threads (the warp.* and cf.device checks ask at once): one client, made
+    # once, so every warp-cli call lands in the one transcript that --bundle writes.
+    _warp_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def io_timeout(self) -> float:
         return inner_timeout(self.timeout)
 
     def warp_client(self) -> WarpClient:
-        if self._warp_client is None:
-            from ztctl.adapters.warp import WarpClient
+        with self._warp_lock:
+            if self._warp_client is None:
+                from ztctl.adapters.warp import WarpClient
 
-            self._warp_client = WarpClient(self.warp.cli, timeout=self.io_timeout, env=None)
-        return self._warp_client
+                self._warp_client = WarpClient(self.warp.cli, timeout=self.io_timeout, env=None)
+            return self._warp_client
 
     def warp_transcript(self) -> list[Any]:
         """Every warp-cli call made so far (``WarpRun``), for ``--bundle``."""
