@@ -173,10 +173,10 @@ def test_server_errors_are_retried_then_reported(cf: StandIn) -> None:
     api = client(cf)
     began = time.monotonic()
     with pytest.raises(ApiError) as info:
-        api.get(api.account_path("devices/settings"), deadline=time.monotonic() + 1.0)
+        api.get(api.account_path("devices/settings"), deadline=time.monotonic() + 3.0)
     assert info.value.kind is ApiErrorKind.SERVER and info.value.status == 503
     assert api.transcript[-1].attempts >= 2
-    assert time.monotonic() - began < 1.2
+    assert time.monotonic() - began < 3.2
 
 
 def test_a_black_hole_times_out_at_the_deadline(cf: StandIn) -> None:
