@@ -60,6 +60,7 @@ TARGETS: dict[str, Target] = {
         only=(
             "ztctl.core.catalog_parse.x_parse_catalog__mutmut_*",
             "ztctl.core.catalog_parse.x__load_yaml__mutmut_*",
+            "ztctl.core.catalog_parse.x__yaml_error__mutmut_*",
             "ztctl.core.catalog_parse.x__yaml_type__mutmut_*",
             "ztctl.core.catalog_parse.x__parse_*",
             "ztctl.core.catalog_parse.x__check_*",

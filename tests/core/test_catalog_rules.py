@@ -739,22 +739,171 @@ def test_every_problem_is_listed_at_once() -> None:
     ]
 
 
-@pytest.mark.parametrize(
-    ("text", "message"),
-    [
-        ("", "catalog cat.yaml is empty"),
-        ("# nothing\n", "catalog cat.yaml is empty"),
-        ("- a\n- b\n", "catalog cat.yaml must be a mapping with apiVersion, kind, team and "),
-        ("just text", "catalog cat.yaml must be a mapping"),
-        ("a: [1,\n", "catalog cat.yaml is not valid YAML at line"),
-        ("a: b\n\tc: d\n", "catalog cat.yaml is not valid YAML at line 2"),
-    ],
+# -- a document that is not a catalog at all: the whole message and fix ------------------
+
+FILL_IN = (
+    "fill it in: apiVersion: ztctl/v1, kind: ClusterCatalog, team, clusters (see docs/catalog.md)"
 )
-def test_unusable_documents(text: str, message: str) -> None:
+TOP_LEVEL = "make the top level a mapping: apiVersion: ztctl/v1, kind: ClusterCatalog, team"
+NOT_A_MAPPING = "catalog cat.yaml must be a mapping with apiVersion, kind, team and clusters, not a"
+TAB = "a tab, where YAML allows only spaces"
+NOT_YAML = "catalog cat.yaml is not valid YAML at line"
+
+
+def spaces_fix(lines: str) -> str:
+    return (
+        f"check {lines}: indent with spaces that line up, close every quote and bracket "
+        "(see docs/catalog.md for the format)"
+    )
+
+
+def tab_fix(line: int) -> str:
+    return f"indent line {line} with spaces, not tabs (see docs/catalog.md for the format)"
+
+
+# (the document, the message, the fix)
+UNUSABLE_DOCUMENTS = [
+    ("", "catalog cat.yaml is empty", FILL_IN),
+    ("# nothing\n# yet\n", "catalog cat.yaml is empty", FILL_IN),
+    ("  \n\n", "catalog cat.yaml is empty", FILL_IN),
+    ("---\n", "catalog cat.yaml is empty", FILL_IN),
+    ("null\n", "catalog cat.yaml is empty", FILL_IN),
+    ("~\n", "catalog cat.yaml is empty", FILL_IN),
+    (
+        "- name: prod\n- name: dev\n",
+        f"{NOT_A_MAPPING} list",
+        f"{TOP_LEVEL}, and the list of clusters under `clusters:` (see docs/catalog.md)",
+    ),
+    (
+        "[a, b]\n",
+        f"{NOT_A_MAPPING} list",
+        f"{TOP_LEVEL}, and the list of clusters under `clusters:` (see docs/catalog.md)",
+    ),
+    ("just text", f"{NOT_A_MAPPING} string", f"{TOP_LEVEL}, clusters (see docs/catalog.md)"),
+    ("42\n", f"{NOT_A_MAPPING} number", f"{TOP_LEVEL}, clusters (see docs/catalog.md)"),
+    ("true\n", f"{NOT_A_MAPPING} boolean", f"{TOP_LEVEL}, clusters (see docs/catalog.md)"),
+    ("2026-01-01\n", f"{NOT_A_MAPPING} date", f"{TOP_LEVEL}, clusters (see docs/catalog.md)"),
+    # tab indentation, wherever the tab is
+    (
+        "apiVersion: ztctl/v1\n\tkind: ClusterCatalog\n",
+        f"{NOT_YAML} 2, column 1: {TAB}",
+        tab_fix(2),
+    ),
+    ("clusters:\n\t- name: prod\n", f"{NOT_YAML} 2, column 1: {TAB}", tab_fix(2)),
+    ("team: acme\nclusters:\n  -\tname: prod\n", f"{NOT_YAML} 3, column 4: {TAB}", tab_fix(3)),
+    ("team: acme\r\tkind: x\r", f"{NOT_YAML} 2, column 1: {TAB}", tab_fix(2)),  # old Mac breaks
+    # quotes and brackets left open: where the parser gave up and where the thing began
+    (
+        'team: "acme\nclusters: []\n',
+        f"{NOT_YAML} 3, column 1: found unexpected end of stream "
+        "(while scanning a quoted scalar from line 1, column 7)",
+        spaces_fix("lines 1 to 3"),
+    ),
+    (
+        "kind: ClusterCatalog\nteam: 'acme\n",
+        f"{NOT_YAML} 3, column 1: found unexpected end of stream "
+        "(while scanning a quoted scalar from line 2, column 7)",
+        spaces_fix("lines 2 to 3"),
+    ),
+    (
+        "a: [1,\n",
+        f"{NOT_YAML} 2, column 1: did not find expected node content",
+        spaces_fix("line 2"),
+    ),
+    ("a: [1,", f"{NOT_YAML} 2, column 1: did not find expected node content", spaces_fix("line 2")),
+    (
+        "a: {b: 1\n",
+        f"{NOT_YAML} 2, column 1: did not find expected ',' or '}}' "
+        "(while parsing a flow mapping from line 1, column 4)",
+        spaces_fix("lines 1 to 2"),
+    ),
+    # indentation that does not line up
+    (
+        "clusters:\n  - name: prod\n   server: https://x\n",
+        f"{NOT_YAML} 3, column 4: did not find expected '-' indicator "
+        "(while parsing a block collection from line 2, column 3)",
+        spaces_fix("lines 2 to 3"),
+    ),
+    (
+        "team: acme\n  kind: ClusterCatalog\n",
+        f"{NOT_YAML} 2, column 7: mapping values are not allowed in this context",
+        spaces_fix("line 2"),
+    ),
+    (
+        "team: acme: corp\n",
+        f"{NOT_YAML} 1, column 11: mapping values are not allowed in this context",
+        spaces_fix("line 1"),
+    ),
+    # more than one document
+    (
+        "team: a\n---\nteam: b\n",
+        "catalog cat.yaml holds more than one YAML document (the second from line 2)",
+        "keep one: a catalog is one document; delete the `---` at line 2 and merge what follows "
+        "into the first, or delete it (see docs/catalog.md)",
+    ),
+    (
+        "---\nteam: a\nclusters: []\n---\n",
+        "catalog cat.yaml holds more than one YAML document (the second from line 4)",
+        "keep one: a catalog is one document; delete the `---` at line 4 and merge what follows "
+        "into the first, or delete it (see docs/catalog.md)",
+    ),
+    # what the YAML says rather than how it is written
+    (
+        "team: a\nkind: x\nteam: b\n",
+        f"{NOT_YAML} 3, column 1: duplicate key 'team' (YAML keys must be unique; keep one)",
+        "fix line 3 (see docs/catalog.md for the format)",
+    ),
+    (
+        "team: !vault abc\n",
+        f"{NOT_YAML} 1, column 7: could not determine a constructor for the tag '!vault'",
+        "fix line 1 (see docs/catalog.md for the format)",
+    ),
+    # a character YAML never allows, found by its place (libyaml counts bytes: "é" is 2)
+    (
+        "team: a\x07b\n",
+        f"{NOT_YAML} 1, column 8: the character U+0007 is not allowed in YAML",
+        "delete that character at line 1 (a catalog is plain text)",
+    ),
+    (
+        "kind: x\nteam: é\x1b\n",
+        f"{NOT_YAML} 2, column 8: the character U+001B is not allowed in YAML",
+        "delete that character at line 2 (a catalog is plain text)",
+    ),
+    (
+        "\x00",
+        f"{NOT_YAML} 1, column 1: the character U+0000 is not allowed in YAML",
+        "delete that character at line 1 (a catalog is plain text)",
+    ),
+    (
+        "team: \ufffe\n",
+        f"{NOT_YAML} 1, column 7: the character U+FFFE is not allowed in YAML",
+        "delete that character at line 1 (a catalog is plain text)",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "message", "fix"), UNUSABLE_DOCUMENTS)
+def test_unusable_documents(text: str, message: str, fix: str) -> None:
     with pytest.raises(InvalidInput) as caught:
         parse(text)
-    assert caught.value.message.startswith(message), caught.value.message
-    assert caught.value.exit_code == EXIT_INVALID_INPUT
+    error = caught.value
+    assert (error.message, error.fix) == (message, fix)
+    assert error.exit_code == EXIT_INVALID_INPUT and not error.details
+
+
+def test_a_yaml_error_without_a_place_is_still_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    """PyYAML errors carry their place; one that does not is shown as PyYAML words it."""
+
+    def broken(*_args: object, **_kwargs: object) -> object:
+        raise yaml.YAMLError("the stream broke\nsecond line")
+
+    monkeypatch.setattr(yaml, "parse", broken)
+    with pytest.raises(InvalidInput) as caught:
+        parse("team: acme\n")
+    assert (caught.value.message, caught.value.fix) == (
+        "catalog cat.yaml is not valid YAML: the stream broke",
+        "see docs/catalog.md for the format",
+    )
 
 
 def test_a_valid_catalog_has_no_warnings_and_keeps_its_source() -> None:

@@ -97,13 +97,58 @@ def _load_yaml(text: str, label: str) -> Any:
                 )
         return yaml.load(text, Loader=_unique_keys_loader(loader))  # a safe loader
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise InvalidInput(
-            f"catalog {label} is not valid YAML{where}: {bounded(str(problem))}",
-            "fix the YAML syntax there (see docs/catalog.md for the format)",
-        ) from None
+        raise _yaml_error(exc, text, label) from None
+
+
+def _yaml_error(exc: Exception, text: str, label: str) -> InvalidInput:
+    """A YAML error as a person can act on it: the line and column, what is wrong in
+    plain words where PyYAML's are obscure, and where to look."""
+    from ztctl.core.pyyaml import yaml
+
+    head = f"catalog {label} is not valid YAML"
+    if isinstance(exc, yaml.reader.ReaderError):  # a character YAML never allows
+        # The reader gives an offset (in bytes from libyaml): find the character instead.
+        index = text.find(chr(exc.character))
+        line = text.count("\n", 0, index) + 1
+        column = index - text.rfind("\n", 0, index)
+        return InvalidInput(
+            f"{head} at line {line}, column {column}: "
+            f"the character U+{exc.character:04X} is not allowed in YAML",
+            f"delete that character at line {line} (a catalog is plain text)",
+        )
+    mark = getattr(exc, "problem_mark", None)
+    problem = bounded(str(getattr(exc, "problem", None) or str(exc).splitlines()[0]))
+    if mark is None:
+        return InvalidInput(f"{head}: {problem}", "see docs/catalog.md for the format")
+    line, column = mark.line + 1, mark.column + 1
+    at = f"{head} at line {line}, column {column}"
+    lines = text.splitlines()  # YAML's line breaks (\r too); the reader refused the others
+    if mark.line < len(lines) and lines[mark.line][mark.column : mark.column + 1] == "\t":
+        return InvalidInput(
+            f"{at}: a tab, where YAML allows only spaces",
+            f"indent line {line} with spaces, not tabs (see docs/catalog.md for the format)",
+        )
+    if problem == "but found another document":
+        return InvalidInput(
+            f"catalog {label} holds more than one YAML document (the second from line {line})",
+            f"keep one: a catalog is one document; delete the `---` at line {line} and "
+            "merge what follows into the first, or delete it (see docs/catalog.md)",
+        )
+    if isinstance(exc, yaml.constructor.ConstructorError):  # a duplicate key, a tag
+        return InvalidInput(
+            f"{at}: {problem}", f"fix line {line} (see docs/catalog.md for the format)"
+        )
+    context, start = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+    first = line
+    if context and start is not None and start.line < mark.line:
+        problem += f" ({context} from line {start.line + 1}, column {start.column + 1})"
+        first = start.line + 1
+    lines_named = f"line {line}" if first == line else f"lines {first} to {line}"
+    return InvalidInput(
+        f"{at}: {problem}",
+        f"check {lines_named}: indent with spaces that line up, close every quote and "
+        "bracket (see docs/catalog.md for the format)",
+    )
 
 
 _LOADERS: dict[type, type] = {}
@@ -231,10 +276,15 @@ def parse_catalog(text: str, *, source: str, label: str, base_dir: Path | None) 
             "(see docs/catalog.md)",
         )
     if not isinstance(document, dict):
+        fix = "make the top level a mapping: apiVersion: ztctl/v1, kind: ClusterCatalog, team"
+        if isinstance(document, list):
+            fix += ", and the list of clusters under `clusters:`"
+        else:
+            fix += ", clusters"
         raise InvalidInput(
             f"catalog {label} must be a mapping with apiVersion, kind, team and clusters, "
             f"not a {_yaml_type(document)}",
-            "see docs/catalog.md for the format",
+            f"{fix} (see docs/catalog.md)",
         )
     problems.unknown_keys("", document, _TOP_KEYS)
     _refuse_control_characters(document, "", problems)
