@@ -245,10 +245,103 @@ def test_mode_without_a_source_or_port() -> None:
     )
 
 
-@pytest.mark.parametrize("mode", ["doh", "unknown"])
-def test_mode_fix_uses_the_old_command_name_on_old_clients(mode: str) -> None:
-    outcome = check_mode(context(StandInWarp(settings=WarpSettings(mode), new_names=False)))
-    assert "`warp-cli set-mode warp`" in outcome.fix and "`warp-cli mode warp`" not in outcome.fix
+NO_MODE_LINE = (
+    "warp-cli settings did not show the mode (no `Mode:` line), so ztctl cannot tell "
+    "whether WARP routes private networks"
+)
+OLD_SWITCH = SWITCH.replace("warp-cli mode warp", "warp-cli set-mode warp")
+
+# (mode, how settings print it or None: no `Mode:` line, the output carries `# ...` notes,
+#  verdict, summary, fix) — the whole outcome on a client that only knows `set-mode`
+OLD_CLIENT_MODE_VERDICTS = [
+    (
+        "doh",
+        "DnsOverHttps",
+        False,
+        "fail",
+        f"WARP is in Gateway with DoH (DNS only): {DNS_ONLY}",
+        OLD_SWITCH,
+    ),
+    (
+        "proxy",
+        "WarpProxy on port 40000",
+        True,
+        "fail",
+        f"WARP is in proxy mode (a local SOCKS5/HTTP proxy): {PROXY_WHY}",
+        OLD_SWITCH,
+    ),
+    (
+        "unknown",
+        "Wireguard",
+        False,
+        "warn",
+        "WARP reports the mode 'Wireguard', which ztctl does not know",
+        "private networks need Gateway with WARP: `warp-cli set-mode warp`",
+    ),
+    (
+        "unknown",
+        "Wireguard",
+        True,
+        "warn",
+        "WARP reports the mode 'Wireguard', which ztctl does not know "
+        "(the output carries hand-written `# ...` notes)",
+        "private networks need Gateway with WARP: `warp-cli set-mode warp`",
+    ),
+    (
+        "warp",
+        None,
+        False,
+        "warn",
+        NO_MODE_LINE,
+        "run `warp-cli settings` and look for `Mode:`; private networks need Gateway with "
+        "WARP: `warp-cli set-mode warp`",
+    ),
+    (
+        "doh",
+        None,
+        True,
+        "warn",
+        NO_MODE_LINE,
+        "run `warp-cli settings` and look for `Mode:`; private networks need Gateway with "
+        "WARP: `warp-cli set-mode warp`",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("mode", "text", "annotated", "verdict", "summary", "fix"), OLD_CLIENT_MODE_VERDICTS
+)
+def test_mode_verdicts_on_old_clients(
+    mode: str, text: str | None, annotated: bool, verdict: str, summary: str, fix: str
+) -> None:
+    settings = WarpSettings(
+        mode,
+        mode_text=text,
+        proxy_port=40000 if mode == "proxy" else None,
+        annotated=annotated,
+        fields=(("", "Mode", text),) if text else (),
+    )
+    outcome = check_mode(context(StandInWarp(settings=settings, new_names=False)))
+    assert (outcome.status, outcome.summary, outcome.fix) == (verdict, summary, fix)
+    assert outcome.data == {
+        "mode": mode,
+        "modeText": text,
+        "source": None,
+        "switchLocked": None,
+        "fallbackDomains": [],
+    }
+
+
+def test_an_unknown_mode_with_notes_on_a_current_client() -> None:
+    settings = parse_settings("Merged settings:\n(network policy)\tMode: Wireguard # set by IT\n")
+    outcome = check_mode(context(StandInWarp(settings=settings)))
+    assert (outcome.status, outcome.summary, outcome.fix) == (
+        "warn",
+        "WARP reports the mode 'Wireguard # set by IT', which ztctl does not know "
+        "(the output carries hand-written `# ...` notes)",
+        "private networks need Gateway with WARP: `warp-cli mode warp`",
+    )
+    assert outcome.data["source"] == "network policy"
 
 
 DAEMON_DOWN = WarpError(
@@ -717,6 +810,8 @@ REST = [
         ["10.0.0.0/24", "10.0.2.0/23"],
     ),  # other family skipped
     ("10.0.0.0/22", ["10.0.1.9", "10.0.3.1"], 6, ["10.0.0.0/24", "10.0.2.0/24"]),
+    # a part already inside a later address's /24 goes, and the parts after it stay
+    ("10.0.0.0/22", ["10.0.0.1", "10.0.2.1", "10.0.3.1"], 6, ["10.0.1.0/24"]),
     ("10.1.2.0/24", ["10.1.2.3"], 6, []),  # the whole entry is the cluster's /24
     ("10.1.2.128/25", ["10.1.2.3"], 6, []),  # inside the cluster's /24
     ("fd00::/62", ["fd00::10"], 6, ["fd00:0:0:1::/64", "fd00:0:0:2::/63"]),  # /64 holes in IPv6
