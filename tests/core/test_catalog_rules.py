@@ -92,6 +92,15 @@ def only_problem(text: str, base: Path | None = BASE) -> str:
     return found[0]
 
 
+USERINFO = (
+    "carries a user name or password: remove USER:PASSWORD@ "
+    "(credentials go under credentials:, never in the URL)"
+)
+ENV_RUNS = (
+    "may not be set by a catalog (LD_*, DYLD_*, PATH and PYTHON* change which code runs); "
+    "give the plugin's full path in command instead"
+)
+
 # -- names -----------------------------------------------------------------------------
 
 VALID_NAMES = ["a", "0", "prod", "prod-eu", "a.b_c-d", "1a", "a" * 63, "x" + "-" * 61 + "y"]
@@ -517,6 +526,108 @@ FIELD_PROBLEMS = [
         "breakGlass.vpn.interface",
         "is required: the VPN's network interface",
     ),
+    # hardening: what a hostile or careless catalog may not carry
+    (
+        "server",
+        "https://[::1:6443",
+        "server",
+        "'https://[::1:6443' is not a URL (an IPv6 host goes in brackets)",
+    ),
+    (
+        "server",
+        "https://admin:s3cret@k8s.acme.net:6443",
+        "server",
+        f"'https://admin:***@k8s.acme.net:6443' {USERINFO}",
+    ),
+    ("server", "https://admin@k8s.acme.net", "server", f"'https://admin@k8s.acme.net' {USERINFO}"),
+    (
+        "credentials",
+        {"accessToken": {"app": 5}},
+        "credentials.accessToken.app",
+        "must be the Access application's https URL (no user name or password in it)",
+    ),
+    (
+        "credentials",
+        {"accessToken": {"app": "https://[::1"}},
+        "credentials.accessToken.app",
+        "must be the Access application's https URL (no user name or password in it)",
+    ),
+    (
+        "credentials",
+        {"accessToken": {"app": "https://u:p@a.acme.net"}},
+        "credentials.accessToken.app",
+        "must be the Access application's https URL (no user name or password in it)",
+    ),
+    (
+        "credentials",
+        {"exec": {"command": "x", "env": {"1A": "v"}}},
+        "credentials.exec.env",
+        "'1A' is not a variable name",
+    ),
+    (
+        "credentials",
+        {"exec": {"command": "x", "env": {"A-B": "v"}}},
+        "credentials.exec.env",
+        "'A-B' is not a variable name",
+    ),
+    *(
+        (
+            "credentials",
+            {"exec": {"command": "x", "env": {name: "v"}}},
+            f"credentials.exec.env.{name}",
+            ENV_RUNS,
+        )
+        for name in (
+            "PATH",
+            "path",
+            "LD_PRELOAD",
+            "ld_preload",
+            "DYLD_INSERT_LIBRARIES",
+            "PythonPath",
+        )
+    ),
+    (
+        "credentials",
+        {"exec": {"command": "x", "env": {"A": True}}},
+        "credentials.exec.env.A",
+        "must be a string, got True",
+    ),
+    (
+        "credentials",
+        {"exec": {"command": "x", "env": {"A": [1]}}},
+        "credentials.exec.env.A",
+        "must be a string, got a list",
+    ),
+    (
+        "credentials",
+        {"exec": {"command": "x", "env": {"A": None}}},
+        "credentials.exec.env.A",
+        "must be a string, got None",
+    ),
+    (
+        "breakGlass",
+        {"maxTtl": True, "proxy": "socks5://127.0.0.1:1080"},
+        "breakGlass.maxTtl",
+        "True is not a duration like 30m, 4h or 1h30m",
+    ),
+    (
+        "breakGlass",
+        {"maxTtl": [30], "proxy": "socks5://127.0.0.1:1080"},
+        "breakGlass.maxTtl",
+        "a list is not a duration like 30m, 4h or 1h30m",
+    ),
+    (
+        "breakGlass",
+        {"maxTtl": "7d1s", "proxy": "socks5://127.0.0.1:1080"},
+        "breakGlass.maxTtl",
+        "'7d1s' is longer than 7d, the longest break-glass session ztctl allows",
+    ),
+    (
+        "breakGlass",
+        {"maxTtl": "169h", "proxy": "socks5://127.0.0.1:1080"},
+        "breakGlass.maxTtl",
+        "'169h' is longer than 7d, the longest break-glass session ztctl allows",
+    ),
 ]
 
 
@@ -717,12 +828,97 @@ TOP_PROBLEMS = [
         "cat.yaml: clusters: must be a list of clusters, got date",
     ),
     ({"teams": "acme"}, "cat.yaml: teams: unknown field (did you mean 'team'?)"),
+    ({"name": "prod"}, "cat.yaml: name: unknown field"),
+    ({"k" * 100: 1}, f"cat.yaml: {'k' * 79}…: unknown field"),  # a key is quoted bounded
+    (
+        {"team": "t" * 254},
+        f"cat.yaml: team: '{'t' * 80}…' is not a team name (no control characters, at most 253)",
+    ),
+    (
+        {"team": "ac\u202eme"},
+        "cat.yaml: team: 'ac\\u202eme' is not a team name (no control characters, at most 253)",
+    ),
+    (
+        {"clusters": [cluster(certificateAuthority="ca\u202e.pem")]},
+        "cat.yaml: clusters[0].certificateAuthority: 'ca\\u202e.pem' has a control or bidi "
+        "character (none is allowed in a catalog)",
+    ),
+    (
+        {"clusters": [cluster(credentials={"exec": {"command": "x", "args": ["a\x1b[2J"]}})]},
+        "cat.yaml: clusters[0].credentials.exec.args[0]: 'a\\x1b[2J' has a control or bidi "
+        "character (none is allowed in a catalog)",
+    ),
 ]
 
 
 @pytest.mark.parametrize(("top", "text"), TOP_PROBLEMS)
 def test_document_problems(top: dict[str, Any], text: str) -> None:
     assert only_problem(document(cluster(), **top)) == text
+
+
+def test_the_longest_team_name() -> None:
+    assert parse(document(cluster(), team="t" * 253)).team == "t" * 253
+
+
+def test_one_problem_is_the_message_itself() -> None:
+    with pytest.raises(InvalidInput) as caught:
+        parse(document(cluster(addresses=[])))
+    error = caught.value
+    assert (error.message, error.fix, error.details) == (
+        "cat.yaml: clusters[0] (prod).addresses: is required: a list of the API server's IP "
+        "addresses",
+        "fix the fields named above (see docs/catalog.md)",
+        [],
+    )
+
+
+def test_past_fifty_problems_the_rest_are_counted() -> None:
+    text = document(*[cluster(name=f"c{i}", addresses=[]) for i in range(53)])
+    with pytest.raises(InvalidInput) as caught:
+        parse(text)
+    error = caught.value
+    assert (error.message, error.fix) == (
+        "catalog cat.yaml has 53 problems",
+        "fix the fields named above (see docs/catalog.md)",
+    )
+    assert error.details == [
+        *(
+            f"cat.yaml: clusters[{i}] (c{i}).addresses: is required: a list of the API "
+            "server's IP addresses"
+            for i in range(50)
+        ),
+        "… and 3 more",
+    ]
+
+
+def test_a_duplicate_of_a_bad_name_is_quoted() -> None:
+    bad = (
+        "'Bad' is not a valid name (lowercase letters, digits, '.', '_', '-'; starts and ends "
+        "with a letter or digit; at most 63 characters)"
+    )
+    assert problems(document(cluster(name="Bad"), cluster(name="Bad"))) == [
+        f"cat.yaml: clusters[0] ('Bad').name: {bad}",
+        f"cat.yaml: clusters[1] ('Bad').name: {bad}",
+        "cat.yaml: clusters[1] ('Bad'): duplicate name; clusters[0] has it already",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"), [("sub", "a directory"), ("/dev/null", "a character device")]
+)
+def test_a_file_path_that_is_not_a_regular_file(name: str, kind: str, tmp_path: Path) -> None:
+    (tmp_path / "sub").mkdir()
+    shown = name if name.startswith("/") else str(tmp_path / name)
+    text = document(cluster(certificateAuthority=name))
+    assert only_problem(text, tmp_path) == (
+        f"cat.yaml: clusters[0] (prod).certificateAuthority: '{shown}' is {kind}, not a "
+        "regular file"
+    )
+
+
+def test_a_relative_base_dir_is_joined_once() -> None:
+    catalog = parse(document(cluster()), Path("catalogs"))
+    assert catalog.clusters[0].certificate_authority == Path("catalogs/ca.pem")
 
 
 def test_every_problem_is_listed_at_once() -> None:
@@ -889,6 +1085,38 @@ def test_unusable_documents(text: str, message: str, fix: str) -> None:
     error = caught.value
     assert (error.message, error.fix) == (message, fix)
     assert error.exit_code == EXIT_INVALID_INPUT and not error.details
+
+
+def test_the_size_limit() -> None:
+    from ztctl.core.catalog_parse import MAX_CATALOG_BYTES
+
+    with pytest.raises(InvalidInput) as caught:
+        parse("#" * MAX_CATALOG_BYTES)  # at the limit: read (and only a comment)
+    assert caught.value.message == "catalog cat.yaml is empty"
+    with pytest.raises(InvalidInput) as caught:
+        parse("#" * (MAX_CATALOG_BYTES + 1))
+    assert (caught.value.message, caught.value.fix) == (
+        "catalog cat.yaml is larger than 4 MiB",
+        "point --catalog at the catalog YAML file (see docs/catalog.md)",
+    )
+
+
+def test_an_alias_is_named_with_its_place() -> None:
+    text = document(cluster()) + "extra: &x 1\nmore: *x\n"
+    line = text.count("\n")  # the last line
+    with pytest.raises(InvalidInput) as caught:
+        parse(text)
+    assert (caught.value.message, caught.value.fix) == (
+        f"catalog cat.yaml uses a YAML alias (*'x') at line {line}, column 7",
+        "write the value out in full: catalogs may not use anchors and aliases",
+    )
+
+
+def test_without_libyaml_the_python_parser_reads_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    text = document(cluster(), cluster(name="dev"))
+    expected = parse(text)
+    monkeypatch.delattr(yaml, "CSafeLoader")
+    assert parse(text) == expected
 
 
 def test_a_yaml_error_without_a_place_is_still_named(monkeypatch: pytest.MonkeyPatch) -> None:

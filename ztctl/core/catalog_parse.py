@@ -89,10 +89,10 @@ def _load_yaml(text: str, label: str) -> Any:
     try:
         for event in yaml.parse(text, Loader=loader):
             if isinstance(event, yaml.AliasEvent):
-                mark = event.start_mark
-                at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+                mark = event.start_mark  # both parsers give every event its place
+                at = f" at line {mark.line + 1}, column {mark.column + 1}"
                 raise InvalidInput(
-                    f"catalog {label} uses a YAML alias (*{quote(event.anchor or '')}){at}",
+                    f"catalog {label} uses a YAML alias (*{quote(event.anchor)}){at}",
                     "write the value out in full: catalogs may not use anchors and aliases",
                 )
         return yaml.load(text, Loader=_unique_keys_loader(loader))  # a safe loader
@@ -515,7 +515,7 @@ def _resolve_path(
             "use an absolute or ~ path, or certificateAuthorityData",
         )
         return None
-    return base_dir / path
+    return path  # under a relative base_dir (joined above)
 
 
 def _check_regular(path: Path, where: str, problems: _Problems) -> None:
