@@ -738,6 +738,9 @@ def test_valid_credentials(credentials: dict[str, Any], model: object) -> None:
         ({"proxy": "socks5://127.0.0.1:1080"}, ProxyRoute("socks5://127.0.0.1:1080"), None),
         ({"proxy": "http://proxy:3128"}, ProxyRoute("http://proxy:3128"), None),
         ({"proxy": "https://proxy:443", "maxTtl": "30m"}, ProxyRoute("https://proxy:443"), 1800),
+        # the longest session allowed, written both ways
+        ({"proxy": "http://p:1", "maxTtl": "7d"}, ProxyRoute("http://p:1"), 7 * 86400),
+        ({"proxy": "http://p:1", "maxTtl": "168h"}, ProxyRoute("http://p:1"), 7 * 86400),
         ({"ssh": {"host": "bastion"}}, SshRoute("bastion", None, 22, None), None),
         ({"ssh": {"host": "b", "port": 1}}, SshRoute("b", None, 1, None), None),
         ({"ssh": {"host": "b", "port": 65535}}, SshRoute("b", None, 65535, None), None),
