@@ -1069,6 +1069,16 @@ UNUSABLE_DOCUMENTS = [
         "delete that character at line 2 (a catalog is plain text)",
     ),
     (
+        "\nteam: a\x07b\n",  # after a first empty line
+        f"{NOT_YAML} 2, column 8: the character U+0007 is not allowed in YAML",
+        "delete that character at line 2 (a catalog is plain text)",
+    ),
+    (
+        "kind: x\nclusters: []\nteam: a\x07b\nzz: \x07\n",  # the first of two
+        f"{NOT_YAML} 3, column 8: the character U+0007 is not allowed in YAML",
+        "delete that character at line 3 (a catalog is plain text)",
+    ),
+    (
         "\x00",
         f"{NOT_YAML} 1, column 1: the character U+0000 is not allowed in YAML",
         "delete that character at line 1 (a catalog is plain text)",

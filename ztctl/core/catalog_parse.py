@@ -116,10 +116,11 @@ def _yaml_error(exc: Exception, text: str, label: str) -> InvalidInput:
             f"the character U+{exc.character:04X} is not allowed in YAML",
             f"delete that character at line {line} (a catalog is plain text)",
         )
-    mark = getattr(exc, "problem_mark", None)
-    problem = bounded(str(getattr(exc, "problem", None) or str(exc).splitlines()[0]))
-    if mark is None:
+    if not isinstance(exc, yaml.MarkedYAMLError) or exc.problem_mark is None:
+        problem = bounded(str(exc).splitlines()[0])
         return InvalidInput(f"{head}: {problem}", "see docs/catalog.md for the format")
+    mark = exc.problem_mark
+    problem = bounded(str(exc.problem))  # every marked error names its problem
     line, column = mark.line + 1, mark.column + 1
     at = f"{head} at line {line}, column {column}"
     lines = text.splitlines()  # YAML's line breaks (\r too); the reader refused the others
@@ -138,7 +139,7 @@ def _yaml_error(exc: Exception, text: str, label: str) -> InvalidInput:
         return InvalidInput(
             f"{at}: {problem}", f"fix line {line} (see docs/catalog.md for the format)"
         )
-    context, start = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+    context, start = exc.context, exc.context_mark
     first = line
     if context and start is not None and start.line < mark.line:
         problem += f" ({context} from line {start.line + 1}, column {start.column + 1})"
