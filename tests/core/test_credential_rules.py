@@ -191,6 +191,13 @@ def test_identity(claims: dict[str, Any], who: str | None) -> None:
     [
         ({"exp": 5}, 5.0),
         ({"exp": 5.5}, 5.5),
+        ({"exp": 0}, 0.0),  # the epoch itself
+        ({"exp": 0.5}, 0.5),
+        ({"exp": -1}, None),
+        ({"exp": 253402300799}, 253402300799.0),  # 9999-12-31T23:59:59Z, the last time
+        ({"exp": 253402300800}, None),
+        ({"exp": float("nan")}, None),
+        ({"exp": float("inf")}, None),
         ({"exp": "5"}, None),
         ({"exp": False}, None),
         ({}, None),
@@ -417,6 +424,12 @@ TOKEN_RULES = [
     ({"aud": "one"}, "acme", None),
     ({"aud": ["", "one"]}, "acme", None),
     ({"exp": NOW + 10.5}, "acme", None),  # just past the leeway
+    ({"exp": NOW + 366 * 86400}, "acme", None),  # the longest an Access session lasts
+    (
+        {"exp": NOW + 366 * 86400 + 1},
+        "acme",
+        "claims to expire at 2028-01-16T08:00:01Z, later than any Access session",
+    ),
     ({"exp": NOW + 10}, "acme", "expires at 2027-01-15T08:00:10Z"),  # inside the leeway
     ({"exp": NOW}, "acme", "expired at 2027-01-15T08:00:00Z"),
     ({"exp": NOW - 1}, "acme", "expired at 2027-01-15T07:59:59Z"),
