@@ -68,6 +68,40 @@ def test_rejected_durations(text: str, reason: str) -> None:
     assert repr(text) in message  # the reason quotes what was written
 
 
+NOT_A_DURATION = "is not a duration like 30m, 4h or 1h30m"
+
+# (text, the whole reason): what is quoted back, and how a long input is cut
+REASONS = [
+    ("0", "'0' must be longer than zero: write e.g. 30m or 1h"),
+    (" 000 ", "' 000 ' must be longer than zero: write e.g. 30m or 1h"),
+    ("1", "'1' has no unit: write e.g. 1m or 1s"),
+    ("0s", "'0s' must be longer than zero"),
+    ("1h garbage", f"'1h garbage' {NOT_A_DURATION}"),
+    ("a" * 32, f"'{'a' * 32}' {NOT_A_DURATION}"),  # 32 characters: quoted whole
+    (
+        "a" * 33,
+        f"'{'a' * 32}…' is too long for a duration like 30m, 4h or 1h30m",  # cut at 32
+    ),
+    (
+        "1" * 40 + "s",
+        f"'{'1' * 32}…' is too long for a duration like 30m, 4h or 1h30m",
+    ),
+    ("  " + "a" * 31 + "  ", f"'  {'a' * 30}…' {NOT_A_DURATION}"),  # blanks count when quoted
+]
+
+
+@pytest.mark.parametrize(("text", "reason"), REASONS)
+def test_the_whole_reason(text: str, reason: str) -> None:
+    with pytest.raises(ValueError) as caught:
+        parse_duration(text)
+    assert str(caught.value) == reason
+
+
+def test_the_longest_duration_text() -> None:
+    assert parse_duration("1" * 31 + "s") == int("1" * 31)  # 32 characters: read
+    assert parse_duration("  " + "1" * 31 + "s  ") == int("1" * 31)  # blanks do not count
+
+
 def test_trailing_blank_is_not_garbage() -> None:
     assert parse_duration("1h ") == 3600
 

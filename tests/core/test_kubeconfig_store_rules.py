@@ -145,6 +145,34 @@ def test_a_lock_that_cannot_be_created_is_invalid_input(tmp_path: Path) -> None:
     assert caught.value.fix == f"check {blocker}; nothing was written"
 
 
+def test_a_lock_directory_replaced_by_a_file_meanwhile(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lock exists (EEXIST) and, before it is waited for, its directory became a file:
+    refused at once, naming the directory (waiting would never end)."""
+    kube = tmp_path / "kube"
+    kube.mkdir()
+    config = kube / "config"
+    real_open = os.open
+
+    def racing_open(path: object, flags: int, *args: object, **kwargs: object) -> int:
+        if str(path) == str(lock_path(config)):
+            kube.rmdir()
+            kube.write_text("")
+            raise FileExistsError(errno.EEXIST, "File exists")
+        return real_open(path, flags, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(store.os, "open", racing_open)
+    with pytest.raises(InvalidInput) as caught, locked([config], timeout=5):
+        pass  # pragma: no cover
+    monkeypatch.undo()
+    assert (caught.value.message, caught.value.fix) == (
+        f"cannot lock kubeconfig {config}: creating {lock_path(config)} failed: "
+        f"{kube} is not a directory",
+        f"check {kube}; nothing was written",
+    )
+
+
 @pytest.mark.parametrize(
     ("denied", "fix"),
     [
