@@ -94,6 +94,7 @@ TARGETS: dict[str, Target] = {
         tests=(
             "tests/adapters/test_warp.py",
             "tests/adapters/test_warp_settings_json_rules.py",
+            "tests/adapters/test_warp_parse_rules.py",
             "tests/core/test_warp_rules.py",
         ),
         only=(
