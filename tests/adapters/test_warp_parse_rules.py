@@ -111,6 +111,8 @@ STATUSES = [
     pytest.param(
         "Status update: Disconnected.\n", WarpStatus("Disconnected"), id="a-trailing-period"
     ),
+    # a state ztctl does not know is kept as printed, less its trailing `.`, `:` or `,`
+    pytest.param("Status update: PausedForDEX.\n", WarpStatus("PausedForDEX"), id="unknown-state"),
     pytest.param(
         "Status update: Disconnected. Reason:\n",
         WarpStatus("Disconnected"),
@@ -152,6 +154,16 @@ STATUSES = [
             detail="Does not exist in API",
         ),
         id="b-indented-log",
+    ),
+    pytest.param(
+        "Status update: Unable\nReason: Registration Missing due to: Renewal due to: Expiry\n",
+        WarpStatus(
+            "Unable",
+            "Registration Missing due to: Renewal due to: Expiry",
+            reason_code="RegistrationMissing",
+            detail="Renewal due to: Expiry",
+        ),
+        id="b-the-first-due-to-splits",
     ),
     pytest.param(
         "Status update: Unable\nReason: Registration Missing due to:\n",
