@@ -192,6 +192,27 @@ TARGETS: dict[str, Target] = {
             "ztctl.adapters.execcred.xǁPluginCredentialǁ*",
         ),
     ),
+    # The audit log: each event's fields, the durable append, reading torn and glued lines.
+    "audit": Target(
+        modules=("ztctl/core/audit.py", "ztctl/adapters/fs.py"),
+        tests=(
+            "tests/core/test_audit_rules.py",
+            # the audit and private-directory tests of that file (not device or kubeconfig reads)
+            "tests/core/test_hardening_files.py::test_a_short_audit_write_fails_closed_and_leaves_no_torn_line",
+            "tests/core/test_hardening_files.py::test_a_write_that_stores_nothing_is_a_failure_too",
+            "tests/core/test_hardening_files.py::test_an_unwritable_audit_log_is_a_typed_failure",
+            "tests/core/test_hardening_files.py::test_readers_skip_a_torn_line_and_recover_an_event_glued_onto_it",
+            "tests/core/test_hardening_files.py::test_a_loose_audit_log_is_tightened_to_0600",
+            "tests/core/test_hardening_files.py::test_private_state_directories_are_0700_under_umask_000",
+        ),
+        only=(
+            "ztctl.core.audit.*",
+            "ztctl.adapters.fs.x_append_line_durably__*",
+            "ztctl.adapters.fs.x__truncate_back__*",
+            "ztctl.adapters.fs.x_ensure_private_dir__*",
+            "ztctl.adapters.fs.x_make_dirs__*",
+        ),
+    ),
 }
 
 
