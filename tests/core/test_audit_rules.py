@@ -15,6 +15,7 @@ from __future__ import annotations
 import errno
 import getpass
 import json
+import locale
 import os
 import stat
 import subprocess
@@ -226,6 +227,7 @@ APPENDS = [
     ("old\n", "a\n", "old\na\n"),  # one line break, never two
     ("old\n", "a\n\n", "old\na\n"),
     ("old\n", "a  ", "old\na  \n"),  # other trailing white space is the line's own
+    ("old\n", "endsX", "old\nendsX\n"),
     ("old\n", "é€", "old\né€\n"),
 ]
 
@@ -476,6 +478,19 @@ def test_read_events(tmp_path: Path, content: bytes | None, events: list[str]) -
     if content is not None:
         (tmp_path / audit.AUDIT_FILE).write_bytes(content)
     assert [e["event"] for e in audit.read_events(tmp_path)] == events
+
+
+def test_events_are_read_as_utf8_whatever_the_locale(tmp_path: Path) -> None:
+    if sys.flags.utf8_mode:
+        pytest.skip("Python's UTF-8 mode is on: the locale's encoding is never used")
+    audit.record(tmp_path, "x", reason="café €")
+    previous = locale.setlocale(locale.LC_CTYPE)
+    try:
+        locale.setlocale(locale.LC_CTYPE, "C")  # an ASCII locale
+        events = list(audit.read_events(tmp_path))
+    finally:
+        locale.setlocale(locale.LC_CTYPE, previous)
+    assert [e["reason"] for e in events] == ["café €"]
 
 
 # (a line, what _parse_line gives: the event, or None for a torn line)
