@@ -740,3 +740,188 @@ def test_a_catalog_problem_never_quotes_a_urls_secret(
         parse_catalog(text, source="c.yaml", label="c.yaml", base_dir=None)
     assert caught.value.message == f"c.yaml: clusters[0] (lab).{problem}"
     assert caught.value.details == []
+
+
+ODD_KUBECONFIG = """\
+apiVersion: v1
+kind: Config
+current-context: c
+clusters:
+- name: ext
+  cluster:
+    server: https://k8s:6443
+    a-vendor-secret: vendor-secret-value
+    certificate-authority-data: Q0EtZGF0YS1zZWNyZXQtdmFsdWU=
+    extensions:
+    - name: ztctl
+      extension: {cluster: ext}
+    - name: other
+      extension: {k: other-secret-value}
+- name: plain
+  cluster:
+    server: https://plain:6443
+- name: empty
+users:
+- name: u
+  user: {token: token-secret-value, x-vendor: vendor-value-2, extensions: []}
+- name: u2
+  user: {x-vendor: vendor-value-3, extensions: [{name: other, extension: {k: v}}]}
+contexts:
+- name: c
+  context:
+    cluster: ext
+    user: u
+    namespace: ns
+    x-other: 1
+    extensions: [{name: ztctl, extension: {cluster: ext}}]
+"""
+
+
+def test_the_kubeconfig_structure_as_written_to_the_bundle(tmp_path: Path) -> None:
+    """The JSON text, in order: an unreadable file, then the others still; what is kept of
+    clusters, users and contexts; the names of other tools' extensions only."""
+    unreadable = tmp_path / "dir"
+    unreadable.mkdir()
+    odd = tmp_path / "odd"
+    odd.write_text(ODD_KUBECONFIG, encoding="utf-8")
+    missing = tmp_path / "missing"
+    scrub = Scrubber()
+    structure = kubeconfig_structure([unreadable, missing, odd], scrub)
+    expected = {
+        "files": [
+            {
+                "path": str(unreadable),
+                "error": f"kubeconfig {unreadable} is a directory, not a file",
+            },
+            {"path": str(missing), "exists": False},
+            {
+                "path": str(odd),
+                "exists": True,
+                "current-context": "c",
+                "clusters": [
+                    {
+                        "name": "ext",
+                        "cluster": {
+                            "server": "https://k8s:6443",
+                            "certificate-authority-data": OMITTED,
+                            "a-vendor-secret": OMITTED,
+                            "extensions": [
+                                {"name": "ztctl", "extension": {"cluster": "ext"}},
+                                {"name": "other"},
+                            ],
+                        },
+                    },
+                    {"name": "plain", "cluster": {"server": "https://plain:6443"}},
+                    {"name": "empty", "cluster": {}},
+                ],
+                "users": [
+                    {"name": "u", "user": {"token": OMITTED, "x-vendor": OMITTED}},
+                    {
+                        "name": "u2",
+                        "user": {"x-vendor": OMITTED, "extensions": [{"name": "other"}]},
+                    },
+                ],
+                "contexts": [
+                    {
+                        "name": "c",
+                        "context": {
+                            "cluster": "ext",
+                            "user": "u",
+                            "namespace": "ns",
+                            "extensions": [{"name": "ztctl", "extension": {"cluster": "ext"}}],
+                        },
+                    }
+                ],
+            },
+        ]
+    }
+    assert json.dumps(structure, indent=2) == json.dumps(expected, indent=2)
+    assert scrub.secrets == {
+        "vendor-secret-value",
+        "Q0EtZGF0YS1zZWNyZXQtdmFsdWU=",
+        "CA-data-secret-value",
+        "token-secret-value",
+        "vendor-value-2",
+        "vendor-value-3",
+    }
+
+
+@pytest.mark.parametrize(
+    ("extensions", "names"),
+    [
+        (
+            [{"name": "ztctl", "extension": {"a": 1}}, {"name": "x", "extension": {"k": SECRET}}],
+            [{"name": "ztctl", "extension": {"a": 1}}, {"name": "x"}],
+        ),
+        ([{"name": "x"}, "not a mapping", None], [{"name": "x"}]),
+        (5, []),  # not a list (a kubeconfig with this is refused before; nothing shown anyway)
+        ({"name": "ztctl"}, []),
+    ],
+)
+def test_extension_names(extensions: Any, names: list[Any]) -> None:
+    from ztctl.core.bundle import _extension_names
+
+    assert _extension_names(extensions) == names
+
+
+# more exec arguments, and the order of the final scrub
+EXEC_ARGS_MORE = [
+    (["--password=" + SECRET, "positional"], [f"--password={REDACTED}", REDACTED]),
+    (["--password=" + SECRET, "get-token"], [f"--password={REDACTED}", REDACTED]),
+]
+
+
+@pytest.mark.parametrize(("args", "shown"), EXEC_ARGS_MORE)
+def test_after_an_assigned_secret(args: list[str], shown: list[str]) -> None:
+    assert _exec_args(args, Scrubber()) == shown
+
+
+def test_the_longest_secret_is_scrubbed_first_whatever_its_spelling() -> None:
+    scrub = Scrubber()
+    scrub.add(SECRET)
+    scrub.add(f"A-{SECRET}")  # sorts before SECRET, and is longer
+    assert scrub(f"x A-{SECRET} y {SECRET}") == f"x {REDACTED} y {REDACTED}"
+
+
+_SIXTEEN = "0123456789abcdef"  # exactly 16 characters
+SCRUB_ADDS_EDGES: list[tuple[str, set[str]]] = [
+    # 16 base64 characters: decoded too
+    ("aGVsbG8gd29ybGQh", {"aGVsbG8gd29ybGQh", "hello world!"}),
+    # base64 wrapped over lines, as some tools write *-data
+    ("aGVsbG8g\nd29ybGQh", {"aGVsbG8g\nd29ybGQh", "hello world!"}),
+    # a decoded line of exactly 16 characters is a secret of its own
+    (
+        base64.b64encode(f"-----BEGIN X-----\n{_SIXTEEN}\n".encode()).decode(),
+        {
+            base64.b64encode(f"-----BEGIN X-----\n{_SIXTEEN}\n".encode()).decode(),
+            f"-----BEGIN X-----\n{_SIXTEEN}",
+            _SIXTEEN,
+        },
+    ),
+]
+
+
+@pytest.mark.parametrize(("value", "secrets"), SCRUB_ADDS_EDGES)
+def test_what_the_scrub_learns_at_the_edges(value: str, secrets: set[str]) -> None:
+    scrub = Scrubber()
+    scrub.add(value)
+    assert scrub.secrets == secrets
+
+
+# URLs with an '@' in the password or before '://', for each URL redactor
+AT_SIGNS = [
+    (redact_url, f"ops:p@{SECRET}@proxy:1080", "proxy:1080"),
+    (redact_url, "tok@en://h", "tok@en://h"),  # no user part after the scheme
+    (catalog_parse.redact_url, f"socks5://ops:p@{SECRET}@[::1:1080", "'socks5://***@[::1:1080'"),
+    (
+        catalog_parse.redact_url,
+        f"socks5://ops:{SECRET}@[::1:1080/?next=http://x",
+        "'socks5://***@[::1:1080/?next=http://x'",
+    ),
+    (_redact_url, "tok@en://h", "tok@en://h"),
+]
+
+
+@pytest.mark.parametrize(("redactor", "url", "shown"), AT_SIGNS)
+def test_at_signs(redactor: Any, url: str, shown: str) -> None:
+    assert redactor(url) == shown

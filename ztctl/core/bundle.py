@@ -132,6 +132,8 @@ def _redact_url(url: Any) -> Any:
     scheme, sep, rest = url.partition("://")
     if not sep:
         scheme, rest = "", url
+    if "@" not in rest:
+        return url
     host = rest.rsplit("@", 1)[-1]
     return f"{scheme}{sep}{REDACTED}@{host}"
 
