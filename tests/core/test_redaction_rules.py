@@ -760,6 +760,7 @@ clusters:
 - name: plain
   cluster:
     server: https://plain:6443
+    extensions: []
 - name: empty
 users:
 - name: u
