@@ -377,9 +377,16 @@ def _ssh_failed(host: str, port: int, code: int, log: str) -> RouteError:
     return RouteError(f"ssh to the bastion {host} failed (exit {code}){detail}", fix)
 
 
+_TAIL_BYTES = 16 * 1024
+
+
 def _tail(path: Path, lines: int = 3) -> str:
+    """The last ``lines`` non-empty lines of a route's log, read from its last 16 KiB only
+    (a chatty ``ssh -v`` or VPN client can write megabytes)."""
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
+        with path.open("rb") as handle:
+            handle.seek(max(0, handle.seek(0, os.SEEK_END) - _TAIL_BYTES))
+            text = handle.read(_TAIL_BYTES).decode("utf-8", errors="replace")
     except OSError:
         return ""
     kept = [line.strip() for line in text.splitlines() if line.strip()]
