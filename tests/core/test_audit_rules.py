@@ -132,7 +132,7 @@ def test_the_os_user(
 # -- the file and its directory ------------------------------------------------------------
 
 
-@pytest.mark.parametrize("umask", [0o000, 0o022, 0o077])
+@pytest.mark.parametrize("umask", [0o000, 0o022, 0o077, 0o277])
 def test_a_new_log_is_0600_in_0700_directories_whatever_the_umask(
     tmp_path: Path, umask: int
 ) -> None:
@@ -269,8 +269,11 @@ def test_the_log_is_opened_to_append_and_not_inherited(
 
     monkeypatch.setattr(fs.os, "open", spy)
     audit.record(tmp_path, "x")
-    wanted = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
-    assert opened == [wanted]
+    audit.record(tmp_path, "y")
+    append = os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC
+    # every event first tries to create the log exclusively (so it knows to set 0600
+    # itself); when the log exists, it is opened to append
+    assert opened == [append | os.O_CREAT | os.O_EXCL, append | os.O_CREAT | os.O_EXCL, append]
 
 
 def _open_fds() -> set[str]:
