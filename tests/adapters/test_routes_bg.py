@@ -379,3 +379,21 @@ def test_vpn_command_failure_does_not_print_its_secrets(tmp_path: Path) -> None:
         )
     assert secret not in caught.value.message + caught.value.fix
     assert "'--password=***'" in caught.value.message
+
+
+def test_a_route_log_is_read_from_its_tail_only(tmp_path: Path) -> None:
+    log = tmp_path / "ssh.log"
+    with log.open("w") as handle:
+        handle.write("debug1: chatty line\n" * 200_000)  # ~4 MiB of ssh -v
+        handle.write("\nbind [127.0.0.1]:4000: Address already in use\n")
+        handle.write("channel_setup_fwd_listener_tcpip: cannot listen to port: 4000\n")
+        handle.write("Could not request local forwarding.\n")
+    assert routes_bg._tail(log) == (
+        "bind [127.0.0.1]:4000: Address already in use | "
+        "channel_setup_fwd_listener_tcpip: cannot listen to port: 4000 | "
+        "Could not request local forwarding."
+    )
+    assert routes_bg._tail(tmp_path / "absent.log") == ""
+    short = tmp_path / "short.log"
+    short.write_text("only line\n")
+    assert routes_bg._tail(short) == "only line"

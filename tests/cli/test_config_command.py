@@ -137,6 +137,48 @@ def test_broken_toml_is_exit_3_and_left_alone(config: Path) -> None:
     assert config.read_text() == "team = \n"
 
 
+def _memory_cap() -> None:  # in the child: a regression reads /dev/zero into 1 GiB, not all RAM
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+
+
+@pytest.mark.parametrize(
+    ("target", "what"),
+    [("fifo", "a FIFO (named pipe)"), ("/dev/zero", "a character device")],
+)
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("config", "set", "team", "acme"),
+        ("config", "get", "team"),
+        ("config", "show"),
+        ("clusters",),
+    ],
+    ids=["set", "get", "show", "clusters"],
+)
+def test_a_config_that_is_not_a_file_is_exit_3_at_once(
+    tmp_path: Path, target: str, what: str, command: tuple[str, ...]
+) -> None:
+    # Before the fix a FIFO blocked ztctl for ever and /dev/zero was read until memory ran out.
+    path = Path(target) if target.startswith("/") else tmp_path / target
+    if target == "fifo":
+        os.mkfifo(path)
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path)}
+    result = subprocess.run(
+        [*ZTCTL, "--config", str(path), *command],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=30,
+        check=False,
+        preexec_fn=_memory_cap,
+    )
+    assert result.returncode == 3, result.stderr
+    assert f"error: config {path} is {what}, not a regular file\n" in result.stderr
+    assert "fix: point --config (or ZTCTL_CONFIG) at a TOML file" in result.stderr
+
+
 def test_set_through_a_symlink_keeps_the_link(tmp_path: Path, config: Path) -> None:
     link = tmp_path / "link.toml"
     link.symlink_to(config)

@@ -539,7 +539,8 @@ FIELD_PROBLEMS = [
         "server",
         f"'https://admin:***@k8s.acme.net:6443' {USERINFO}",
     ),
-    ("server", "https://admin@k8s.acme.net", "server", f"'https://admin@k8s.acme.net' {USERINFO}"),
+    # a user name alone may be a token: hidden whole
+    ("server", "https://tok3n@k8s.acme.net", "server", f"'https://***@k8s.acme.net' {USERINFO}"),
     (
         "credentials",
         {"accessToken": {"app": 5}},

@@ -121,6 +121,24 @@ def test_directory_and_unreadable(tmp_path: Path) -> None:
         path.chmod(0o600)
 
 
+def test_a_config_over_the_cap_is_refused(tmp_path: Path) -> None:
+    # Devices and FIFOs are refused the same way (tests/cli/test_config_command.py runs
+    # those in a child process: before the fix they hung or ate all memory).
+    path = write(tmp_path, b"#" * (1024 * 1024 + 1))
+    with pytest.raises(InvalidInput) as info:
+        load_config(path, env={})
+    assert info.value.message == f"config {path} is larger than 1 MiB"
+    assert info.value.fix == (
+        "a config file is a few lines: point --config (or ZTCTL_CONFIG) at the right file"
+    )
+
+
+def test_a_config_of_exactly_the_cap_is_read(tmp_path: Path) -> None:
+    body = b'team = "acme"\n'
+    path = write(tmp_path, body + b"#" * (1024 * 1024 - len(body)))
+    assert load_config(path, env={}).team == "acme"
+
+
 def test_cloudflare_section_and_its_environment(tmp_path: Path) -> None:
     from ztctl.core.config import load_config
 

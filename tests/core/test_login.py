@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
 
 import pytest
@@ -224,3 +226,16 @@ def test_the_team_comes_from_warps_mdm_file_when_nothing_else_names_it(
     assert discover_team(Unregistered(), {}) == ("acme", "mdm")  # type: ignore[arg-type]
     mdm_file.unlink()
     assert discover_team(Unregistered(), {}) is None  # type: ignore[arg-type]
+
+
+def test_the_token_index_is_read_bounded(tmp_path: Path) -> None:
+    from ztctl.core.login import TOKEN_INDEX
+
+    index = tmp_path / TOKEN_INDEX
+    index.write_text(json.dumps({"clusters": ["a", "b"]}))
+    assert remembered_tokens(tmp_path) == ["a", "b"]
+    index.write_text(json.dumps({"clusters": ["a"]}) + " " * (1024 * 1024))  # over 1 MiB
+    assert remembered_tokens(tmp_path) == []
+    index.unlink()
+    os.mkfifo(index)  # refused, not waited on
+    assert remembered_tokens(tmp_path) == []

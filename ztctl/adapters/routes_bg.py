@@ -377,9 +377,16 @@ def _ssh_failed(host: str, port: int, code: int, log: str) -> RouteError:
     return RouteError(f"ssh to the bastion {host} failed (exit {code}){detail}", fix)
 
 
+_TAIL_BYTES = 16 * 1024
+
+
 def _tail(path: Path, lines: int = 3) -> str:
+    """The last ``lines`` non-empty lines of a route's log, read from its last 16 KiB only
+    (a chatty ``ssh -v`` or VPN client can write megabytes)."""
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
+        with path.open("rb") as handle:
+            handle.seek(max(0, handle.seek(0, os.SEEK_END) - _TAIL_BYTES))
+            text = handle.read(_TAIL_BYTES).decode("utf-8", errors="replace")
     except OSError:
         return ""
     kept = [line.strip() for line in text.splitlines() if line.strip()]
@@ -448,9 +455,12 @@ def close_ssh(
 # an option or assignment named like one ("--password=x", "--token x", "PSK=x").
 _SECRET_WORDS = "pass|pwd|secret|token|key|auth|cred|otp|psk|api-?key"  # noqa: S105 - names
 _SECRET_NAME = rf"(?:[\w.-]*[-_.])?(?:{_SECRET_WORDS})[\w.-]*"
-_URL_PASSWORD = re.compile(r"(?P<keep>[a-z][a-z0-9+.-]*://[^/\s:@]*:)[^/\s@]+@", re.IGNORECASE)
+# the password runs to the last '@' before the path (a raw '@' in it is the password's own)
+_URL_PASSWORD = re.compile(r"(?P<keep>[a-z][a-z0-9+.-]*://[^/\s:@]*:)[^/\s]+@", re.IGNORECASE)
+# the value, with the scheme word of an `Authorization: Bearer X` header
 _ASSIGNED = re.compile(
-    rf"(?P<keep>(?<![\w.-])-{{0,2}}{_SECRET_NAME}\s*[=:]\s*)[^\s'\";&|]+", re.IGNORECASE
+    rf"(?P<keep>(?<![\w.-])-{{0,2}}{_SECRET_NAME}\s*[=:]\s*)(?:(?:bearer|basic)\s+)?[^\s'\";&|]+",
+    re.IGNORECASE,
 )
 _SECRET_FLAG = re.compile(rf"-{{1,2}}{_SECRET_NAME}", re.IGNORECASE)
 REDACTED = "***"

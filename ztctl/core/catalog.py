@@ -149,8 +149,10 @@ def _read_url(url: str, state_dir: Path, env: Mapping[str, str]) -> CatalogText:
     body_path, meta_path = _cache_paths(state_dir, url)
     meta: dict[str, Any] = {}
     if body_path.exists() and meta_path.exists():
+        from ztctl.adapters.fs import read_regular_text
+
         try:
-            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+            meta = json.loads(read_regular_text(meta_path, 64 * 1024))
         except (OSError, ValueError):
             meta = {}
 

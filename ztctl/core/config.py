@@ -106,23 +106,9 @@ _ENV_OVERRIDES = {
 def load_config(path: Path, env: Mapping[str, str] = os.environ) -> Config:
     """Load ``path`` (missing = defaults) and apply environment overrides."""
     values: dict[str, dict[str, Any]] = {s: {} for s in _SCHEMA}
-    exists = True
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        exists = False
-        raw = b""
-    except IsADirectoryError:
-        raise InvalidInput(
-            f"config {path} is a directory, not a file",
-            "point --config (or ZTCTL_CONFIG) at a TOML file",
-        ) from None
-    except OSError as exc:
-        raise InvalidInput(
-            f"cannot read config {path}: {exc.strerror or exc}",
-            f"check the file's permissions (chmod 600 {path})",
-        ) from None
-    if exists:
+    raw = read_config_bytes(path)
+    exists = raw is not None
+    if raw is not None:
         values = _parse(path, raw)
 
     for (section, key), var in _ENV_OVERRIDES.items():
@@ -140,6 +126,45 @@ def load_config(path: Path, env: Mapping[str, str] = os.environ) -> Config:
         doctor=DoctorConfig(**values["doctor"]),
         cloudflare=CloudflareConfig(**values["cloudflare"]),
     )
+
+
+# A config file is a few lines; the cap keeps a wrong --config (/dev/zero, a FIFO, a
+# multi-gigabyte log) from hanging ztctl or eating its memory.
+MAX_CONFIG_BYTES = 1024 * 1024
+
+
+def read_config_bytes(path: Path) -> bytes | None:
+    """The config file's bytes, or None when it does not exist.
+
+    Regular files only, at most :data:`MAX_CONFIG_BYTES`; anything else is an
+    :class:`InvalidInput` that names the file and the fix.
+    """
+    from ztctl.adapters.fs import NotRegularFile, TooLarge, read_regular_file
+
+    try:
+        return read_regular_file(path, MAX_CONFIG_BYTES)
+    except FileNotFoundError:
+        return None
+    except IsADirectoryError:
+        raise InvalidInput(
+            f"config {path} is a directory, not a file",
+            "point --config (or ZTCTL_CONFIG) at a TOML file",
+        ) from None
+    except NotRegularFile as exc:
+        raise InvalidInput(
+            f"config {path} is {exc.what}, not a regular file",
+            "point --config (or ZTCTL_CONFIG) at a TOML file",
+        ) from None
+    except TooLarge:
+        raise InvalidInput(
+            f"config {path} is larger than 1 MiB",
+            "a config file is a few lines: point --config (or ZTCTL_CONFIG) at the right file",
+        ) from None
+    except OSError as exc:
+        raise InvalidInput(
+            f"cannot read config {path}: {exc.strerror or exc}",
+            f"check the file's permissions (chmod 600 {path})",
+        ) from None
 
 
 def _parse(path: Path, raw: bytes) -> dict[str, dict[str, Any]]:

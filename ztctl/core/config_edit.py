@@ -20,7 +20,6 @@ from ztctl.errors import InvalidInput
 
 # Cloudflare team names are the first label of <team>.cloudflareaccess.com.
 _TEAM = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
-_MAX_CONFIG_BYTES = 1024 * 1024
 
 
 def keys() -> list[str]:
@@ -170,23 +169,9 @@ def _read_document(path: Path) -> Any:
     import tomlkit
     from tomlkit.exceptions import TOMLKitError
 
-    try:
-        with path.open("rb") as handle:
-            raw = handle.read(_MAX_CONFIG_BYTES + 1)
-    except FileNotFoundError:
+    raw = config_mod.read_config_bytes(path)
+    if raw is None:
         return tomlkit.document()
-    except IsADirectoryError:
-        raise InvalidInput(
-            f"config {path} is a directory, not a file",
-            "point --config (or ZTCTL_CONFIG) at a TOML file",
-        ) from None
-    except OSError as exc:
-        raise InvalidInput(
-            f"cannot read config {path}: {exc.strerror or exc}",
-            f"check the file's permissions (chmod 600 {path})",
-        ) from None
-    if len(raw) > _MAX_CONFIG_BYTES:
-        raise InvalidInput(f"config {path} is over 1 MiB", "a config file is a few lines; fix it")
     try:
         return tomlkit.parse(raw.decode("utf-8"))
     except (UnicodeDecodeError, TOMLKitError) as exc:

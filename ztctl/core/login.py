@@ -461,9 +461,11 @@ def _index_path(state_dir: Path) -> Path:
 
 def remembered_tokens(state_dir: Path) -> list[str]:
     """Names of the clusters ztctl has stored a token for (no secrets here)."""
-    try:
-        data = json.loads(_index_path(state_dir).read_text(encoding="utf-8"))
-    except (FileNotFoundError, ValueError):
+    from ztctl.adapters.fs import NotRegularFile, TooLarge, read_regular_text
+
+    try:  # a list of names: 1 MiB is thousands of clusters
+        data = json.loads(read_regular_text(_index_path(state_dir), 1024 * 1024))
+    except (FileNotFoundError, NotRegularFile, TooLarge, ValueError):
         return []
     names = data.get("clusters") if isinstance(data, dict) else None
     return [n for n in names if isinstance(n, str)] if isinstance(names, list) else []

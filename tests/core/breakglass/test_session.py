@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import stat
 import subprocess
 import sys
@@ -246,3 +247,25 @@ def test_capped_by_the_catalog_max_ttl() -> None:
     assert session.capped(3600).deadline == NOW + 3600  # the catalog now says 1h
     assert session.capped(8 * 3600) is session  # a longer maxTtl never extends it
     assert session.capped(10**12).deadline == NOW + 4 * 3600
+
+
+@pytest.mark.parametrize("kind", ["padded", "fifo"])
+def test_a_session_file_that_is_huge_or_not_a_file_is_never_read(tmp_path: Path, kind: str) -> None:
+    # A readable session padded past 64 KiB is refused unread, and a FIFO does not block.
+    session = make_session(tmp_path)
+    path = Path(session.path)
+    if kind == "padded":
+        path.write_text(path.read_text() + " " * (64 * 1024))
+    else:
+        path.unlink()
+        os.mkfifo(path)
+    assert read_session(tmp_path, "prod-eu") is None
+    assert active_session(tmp_path, "prod-eu") is None
+
+
+def test_a_session_file_just_under_the_cap_is_read(tmp_path: Path) -> None:
+    session = make_session(tmp_path)
+    path = Path(session.path)
+    text = path.read_text()
+    path.write_text(text + " " * (64 * 1024 - len(text.encode())))
+    assert read_session(tmp_path, "prod-eu") == session

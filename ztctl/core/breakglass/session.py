@@ -6,7 +6,8 @@ overlay kubeconfig and the route's logs. One session per cluster at a time.
 
 For ``probe``, ``doctor``, ``use-cluster`` and ``status``: :func:`has_route`,
 :func:`active_session`, :func:`session_proxy` and :func:`hint`. This module imports the
-standard library only (``hint`` borrows :mod:`ztctl.core.duration` when it runs), takes no
+standard library only (``hint`` borrows :mod:`ztctl.core.duration`, and reading a session
+file the bounded reader of :mod:`ztctl.adapters.fs`, when they run), takes no
 lock and has no side effects, so fast commands can read sessions without paying for the
 rest of break-glass. Writing, locking and auditing sessions: :mod:`.store`.
 """
@@ -305,13 +306,20 @@ def session_file(state_dir: Path, cluster: str) -> Path:
     return sessions_dir(state_dir) / f"{cluster}.json"
 
 
+# A session file is a few hundred bytes; anything bigger, or not a regular file, is a
+# stray file (reported by `status`), never read whole.
+MAX_SESSION_BYTES = 64 * 1024
+
+
 def read_session(state_dir: Path, cluster: str) -> Session | None:
     return _read(session_file(state_dir, cluster))
 
 
 def _read(path: Path) -> Session | None:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        from ztctl.adapters.fs import read_regular_text
+
+        data = json.loads(read_regular_text(path, MAX_SESSION_BYTES))
         return Session.from_dict(data, path)
     except FileNotFoundError:
         return None
