@@ -827,3 +827,83 @@ def test_a_zero_ttl_suggests_a_ttl_that_is_accepted(bg: Env) -> None:
     proc = bg.start("--reason", REASON, "--ttl", "0")
     assert proc.returncode == 2
     assert "0s" not in proc.stderr and "write e.g. 30m or 1h" in proc.stderr
+
+
+# --- the TTL holds whatever becomes of the session file --------------------------------
+
+
+def _damage(path: Path, how: str) -> None:
+    if how == "deleted":
+        path.unlink()
+    elif how == "truncated":
+        with path.open("r+b") as handle:
+            handle.truncate(50)
+    elif how == "null":
+        path.write_text("null\n")
+    elif how == "directory":  # nothing can be written back over it
+        path.unlink()
+        path.mkdir()
+        (path / "x").write_text("in the way\n")
+
+
+def _session_id_on_disk(bg: Env) -> str | None:
+    """The id in the session file, or None while it is missing or not a session."""
+    try:
+        document = json.loads((bg.state / "break-glass" / "lab.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return document.get("id") if isinstance(document, dict) else None
+
+
+@pytest.mark.parametrize("how", ["deleted", "truncated", "null"])
+def test_a_damaged_session_file_is_written_back_and_the_route_closed_at_the_deadline(
+    bg: Env, how: str
+) -> None:
+    pidfile, _up = vpn_catalog(bg)
+    started = bg.start("--reason", REASON, "--force", "--ttl", "8s", "--json")
+    assert started.returncode == 0, started.stderr
+    opened = json.loads(started.stdout)["session"]
+    deadline = opened["deadline"]
+    pid = vpn_daemon(pidfile)
+    path = bg.state / "break-glass" / "lab.json"
+    _damage(path, how)
+    # The watchdog writes its copy back: status and end see the open route again.
+    assert wait_for(lambda: _session_id_on_disk(bg) == opened["id"], timeout=6)
+    [row] = json.loads(bg.ztctl("break-glass", "status", "--json").stdout)["sessions"]
+    assert row["deadline"] == deadline and row["routeKind"] == "vpn"
+    assert routes_bg.process_matches(pid, "ztctl-test-vpn")  # not closed early
+    # At the deadline, with no ztctl running, the VPN's down runs.
+    assert wait_for(lambda: not routes_bg.process_matches(pid, "ztctl-test-vpn"), timeout=30)
+    assert not pidfile.exists()  # by the catalog's down command
+    assert wait_for(lambda: bg.events("break-glass.expire") != [])
+    [expire] = bg.events("break-glass.expire")
+    assert expire["by"] == "watchdog" and expire["deadline"] == deadline
+    assert wait_for(lambda: not path.exists())
+
+
+def test_a_session_file_that_cannot_be_written_back_still_ends_at_the_deadline(bg: Env) -> None:
+    pidfile, _up = vpn_catalog(bg)
+    started = bg.start("--reason", REASON, "--force", "--ttl", "6s", "--json")
+    assert started.returncode == 0, started.stderr
+    session_id = json.loads(started.stdout)["session"]["id"]
+    pid = vpn_daemon(pidfile)
+    path = bg.state / "break-glass" / "lab.json"
+    _damage(path, "directory")
+    # Meanwhile status lists the stray file and says what to do.
+    for args in (("status", "--json"), ("break-glass", "status", "--json")):
+        shown = bg.ztctl(*args)
+        assert shown.returncode in (0, 4), shown.stderr
+        document = json.loads(shown.stdout)
+        strays = document.get("breakGlassStrays") or document.get("strays")
+        assert [s["cluster"] for s in strays] == ["lab"]
+        assert "it is a directory, not a regular file" in strays[0]["message"]
+        assert "ztctl break-glass end lab" in strays[0]["fix"]
+    # Only the watchdog's own copy of the session knows the route now: it closes it.
+    assert wait_for(lambda: not routes_bg.process_matches(pid, "ztctl-test-vpn"), timeout=30)
+    assert not pidfile.exists()
+    assert wait_for(lambda: bg.events("break-glass.expire") != [])
+    [expire] = bg.events("break-glass.expire")
+    assert expire["by"] == "watchdog" and expire["session"] == session_id
+    assert expire["sessionFile"] == "damaged: it is a directory, not a regular file"
+    assert "downCommand" in expire and "teardownProblem" not in expire
+    shutil.rmtree(path)

@@ -26,9 +26,12 @@ from ztctl.core.breakglass.session import (
     STATE_OPENING,
     Session,
     SshState,
+    StrayFile,
     VpnState,
     list_sessions,
+    list_strays,
     read_session,
+    read_session_or_stray,
     rfc3339,
 )
 from ztctl.core.breakglass.store import (
@@ -133,6 +136,7 @@ def _finish(
     env: Mapping[str, str] | None,
     stop_watchdog: bool,
     say: Progress | None = None,
+    keep_file: bool = False,
     **fields: Any,
 ) -> Ended:
     """Close the route, audit ``event``, delete the files. The caller holds the lock.
@@ -163,7 +167,12 @@ def _finish(
         # the caller reports the lost event with a non-zero exit.
         lost = exc.message
     finally:
-        remove_session(session)
+        if keep_file:  # the file is another session's now: only this one's directory goes
+            import shutil
+
+            shutil.rmtree(session.dir, ignore_errors=True)
+        else:
+            remove_session(session)
         if stop_watchdog and session.watchdog_pid and session.watchdog_pid != os.getpid():
             from ztctl.adapters.routes_bg import terminate
 
@@ -224,6 +233,158 @@ def expire(
             by=by,
             why=why,
         )
+
+
+def expire_known(state_dir: Path, known: Session, routes: CatalogRoutes) -> Ended | None:
+    """The watchdog's end of its session at the deadline, or at once when its start was
+    abandoned: from ``known``, the watchdog's own copy of the session, since the file may
+    have been deleted, cut off or edited meanwhile. Records ``break-glass.expire`` (with
+    ``sessionFile`` saying what became of the file when it was not intact).
+
+    None when there was nothing to do: the lock is busy, the session is not due after all
+    (the file shows the start finished), or it was already ended (audited)."""
+    with locked(state_dir, known.cluster) as got:
+        if not got:
+            return None
+        on_disk = read_session_or_stray(state_dir, known.cluster)
+        ours = isinstance(on_disk, Session) and on_disk.id == known.id
+        if ours:
+            assert isinstance(on_disk, Session)
+            known = follow(known, routes.cap(on_disk))
+        elif session_closed(state_dir, known.id):
+            return None
+        abandoned = known.state == STATE_OPENING and not starter_alive(known)
+        if not known.expired() and not abandoned:
+            return None
+        return _finish(
+            state_dir,
+            known,
+            "break-glass.expire",
+            routes=routes,
+            env=None,
+            stop_watchdog=False,
+            keep_file=isinstance(on_disk, Session) and not ours,
+            by="watchdog",
+            why="start interrupted" if abandoned and not known.expired() else "ttl",
+            sessionFile=None if ours else file_fate(on_disk),
+        )
+
+
+def follow(known: Session | None, found: Session | None) -> Session | None:
+    """The watchdog's copy of its session, updated from the file just read (``found``, the
+    same session). While it opens, the file is the truth (the route's facts and the
+    deadline are filled in). Once active, the copy is fixed: the route that was opened is
+    the one to close, and an edited file may bring the deadline forward, never back."""
+    if known is None or known.state != STATE_ACTIVE or found is None:
+        return found or known
+    return replace(known, deadline=found.deadline) if found.deadline < known.deadline else known
+
+
+def file_fate(on_disk: Session | StrayFile | None) -> str:
+    """What became of a session file, for the audit log and the watchdog's log."""
+    if on_disk is None:
+        return "missing"
+    if isinstance(on_disk, StrayFile):
+        return f"damaged: {on_disk.why}"
+    return f"replaced by session {on_disk.id}"
+
+
+def restore_file(state_dir: Path, known: Session) -> str | None:
+    """Put the watchdog's copy of its session back when the file is missing or damaged, so
+    that ``status`` and ``end`` see the route that is still open. Returns what happened,
+    "was missing; wrote it back" (None: nothing to do, or the lock is busy). Never overwrites another session's file,
+    never waits for the lock, never restores a session that was ended."""
+    with locked(state_dir, known.cluster, wait=0) as got:
+        if not got:
+            return None
+        on_disk = read_session_or_stray(state_dir, known.cluster)
+        if isinstance(on_disk, Session) or session_closed(state_dir, known.id):
+            return None
+        try:
+            write_session(known)
+        except OSError as exc:  # a directory where the file was, a read-only directory...
+            return f"was {file_fate(on_disk)}; cannot write it back: {exc.strerror or exc}"
+        return f"was {file_fate(on_disk)}; wrote it back"
+
+
+# How much of the audit log's end ``audit_trail`` reads (an event is a few hundred bytes).
+AUDIT_TAIL_BYTES = 1024 * 1024
+_CLOSING_EVENTS = ("break-glass.end", "break-glass.expire", "break-glass.route-failed")
+
+
+def session_closed(state_dir: Path, session_id: str) -> bool:
+    """Whether the audit log records the end of session ``session_id``. An unreadable log
+    counts as "not closed": the watchdog then closes the route again at its deadline, the
+    safe side."""
+    return any(e.get("event") in _CLOSING_EVENTS for e in audit_trail(state_dir, session_id))
+
+
+def promoted(known: Session, state_dir: Path) -> Session:
+    """``known`` as the starter left it, when the watchdog's copy is still the ``opening``
+    one and the file is gone before it saw the last write: the audit log's
+    ``break-glass.start`` for the session gives its deadline (the session became active
+    only after that event was written). Unchanged when there is no such event."""
+    if known.state != STATE_OPENING:
+        return known
+    from datetime import datetime
+
+    for event in audit_trail(state_dir, known.id):
+        if event.get("event") != "break-glass.start":
+            continue
+        try:
+            deadline = datetime.fromisoformat(str(event["deadline"])).timestamp()
+        except (KeyError, ValueError, OverflowError):
+            continue
+        deadline = min(deadline, known.deadline)
+        user = event.get("kubeUser")
+        return replace(
+            known,
+            state=STATE_ACTIVE,
+            started=deadline - known.ttl_s,
+            deadline=deadline,
+            starter_pid=None,
+            kube_user=user if isinstance(user, str) else None,
+            overlay=str(known.dir / "kubeconfig"),
+        )
+    return known
+
+
+def audit_trail(state_dir: Path, session_id: str) -> list[dict[str, Any]]:
+    """The audit events of session ``session_id``, read bounded: the last MiB of the log
+    (a session's events are among the last written when its watchdog asks), a regular file
+    only; none when it cannot be read."""
+    import json
+    import stat
+
+    from ztctl.core.audit import AUDIT_FILE
+
+    path = Path(state_dir) / AUDIT_FILE
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError:
+        return []
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            return []
+        os.lseek(fd, max(0, st.st_size - AUDIT_TAIL_BYTES), os.SEEK_SET)
+        tail = os.read(fd, AUDIT_TAIL_BYTES)
+    except OSError:
+        return []
+    finally:
+        os.close(fd)
+    needle = json.dumps(session_id).encode()
+    found = []
+    for line in tail.splitlines():
+        if needle not in line:
+            continue
+        try:
+            item = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(item, dict) and item.get("session") == session_id:
+            found.append(item)
+    return found
 
 
 def reap(
