@@ -907,3 +907,78 @@ def test_a_session_file_that_cannot_be_written_back_still_ends_at_the_deadline(b
     assert expire["sessionFile"] == "damaged: it is a directory, not a regular file"
     assert "downCommand" in expire and "teardownProblem" not in expire
     shutil.rmtree(path)
+
+
+STRAY_FILES = [
+    ("null", "null\n", "it holds null, not a session object"),
+    ("list", "[1, 2]", "it holds a list, not a session object"),
+    ("number", "3.5", "it holds a number, not a session object"),
+    ("wrong types", '{"id": 1, "cluster": "lab"}', "its field id is a number, not text"),
+    (
+        "wrong route",
+        '{"id": "bg-1", "cluster": "lab", "started": 1, "deadline": 2, "route": [1]}',
+        "its route is a list, not an object",
+    ),
+    ("cut off", '{"cluster": "lab", "deadline": 17964', "it is not JSON (cut off or edited?)"),
+    ("fifo", None, "it is a FIFO (named pipe), not a regular file"),
+]
+
+
+@pytest.mark.parametrize(("name", "content", "why"), STRAY_FILES, ids=[s[0] for s in STRAY_FILES])
+def test_status_lists_a_stray_session_file_instead_of_crashing(
+    tmp_path: Path, name: str, content: str | None, why: str
+) -> None:
+    state = tmp_path / "state"
+    (state / "break-glass").mkdir(parents=True)
+    path = state / "break-glass" / "lab.json"
+    if content is None:
+        os.mkfifo(path)
+    else:
+        path.write_text(content)
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp_path),
+        "ZTCTL_STATE_DIR": str(state),
+        "ZTCTL_CONFIG": str(tmp_path / "none.toml"),
+        "ZTCTL_WARP_CLI": str(tmp_path / "no-warp-cli"),
+        "KUBECONFIG": str(tmp_path / "kubeconfig"),
+        "NO_COLOR": "1",
+    }
+    message = f"the break-glass session file {path} cannot be read: {why}"
+    fix = "run `ztctl break-glass end lab`: it closes the route if ztctl can tell which one"
+    for args in (["status"], ["break-glass", "status"]):
+        for json_flag in ([], ["--json"]):
+            run = subprocess.run(
+                [*ZTCTL, *args, *json_flag], env=env, capture_output=True, text=True, timeout=60
+            )
+            assert "internal error" not in run.stderr, (args, run.stderr)
+            assert run.returncode in (0, 4), (args, run.stderr)
+            if json_flag:
+                document = json.loads(run.stdout)
+                [stray] = document["breakGlassStrays" if args == ["status"] else "strays"]
+                assert (stray["cluster"], stray["message"]) == ("lab", message)
+                assert stray["fix"].startswith(fix)
+            else:
+                assert message in run.stdout and fix in run.stdout, (args, run.stdout)
+                assert "no active session" not in run.stdout
+                assert "No break-glass session is open." not in run.stdout
+    assert path.exists()  # only listed: `end` decides what to do with it
+
+
+@pytest.mark.parametrize(("how", "args"), [("deleted", ["lab"]), ("truncated", ["--all"])])
+def test_end_closes_the_route_of_a_damaged_session_file(bg: Env, how: str, args: list[str]) -> None:
+    pidfile, _up = vpn_catalog(bg)
+    started = bg.start("--reason", REASON, "--force", "--ttl", "10m", "--json")
+    assert started.returncode == 0, started.stderr
+    session_id = json.loads(started.stdout)["session"]["id"]
+    pid = vpn_daemon(pidfile)
+    _damage(bg.state / "break-glass" / "lab.json", how)
+    ended = bg.ztctl("break-glass", "end", *args)  # at once: it waits for the write-back
+    assert ended.returncode == 0, ended.stderr
+    assert "Ended the break-glass session for lab (vpn lo)." in ended.stdout
+    assert wait_for(lambda: not routes_bg.process_matches(pid, "ztctl-test-vpn"))
+    assert not pidfile.exists()  # the catalog's down ran
+    [end_event] = bg.events("break-glass.end")
+    assert end_event["session"] == session_id
+    assert bg.events("break-glass.expire") == []
+    assert not (bg.state / "break-glass" / "lab.json").exists()

@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 from ztctl.core.breakglass.lifecycle import (
+    WATCHDOG_POLL_S,
     expire_known,
     follow,
     promoted,
@@ -40,7 +41,7 @@ from ztctl.core.breakglass.trusted import CatalogRoutes
 # deadline is fixed; the file is still looked at this often, so that a deleted or damaged
 # one is written back within seconds and a lost SIGTERM does not keep a watchdog long.
 POLL_OPENING_S = 0.5
-POLL_ACTIVE_S = 2.0
+POLL_ACTIVE_S = WATCHDOG_POLL_S  # `end` waits this long for a write-back
 
 
 def _say(message: str) -> None:

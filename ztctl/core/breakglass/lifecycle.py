@@ -33,6 +33,7 @@ from ztctl.core.breakglass.session import (
     read_session,
     read_session_or_stray,
     rfc3339,
+    sessions_dir,
 )
 from ztctl.core.breakglass.store import (
     LOCK_TIMEOUT_S,
@@ -250,7 +251,7 @@ def expire_known(state_dir: Path, known: Session, routes: CatalogRoutes) -> Ende
         ours = isinstance(on_disk, Session) and on_disk.id == known.id
         if ours:
             assert isinstance(on_disk, Session)
-            known = follow(known, routes.cap(on_disk))
+            known = follow(known, routes.cap(on_disk)) or known
         elif session_closed(state_dir, known.id):
             return None
         abandoned = known.state == STATE_OPENING and not starter_alive(known)
@@ -292,8 +293,9 @@ def file_fate(on_disk: Session | StrayFile | None) -> str:
 def restore_file(state_dir: Path, known: Session) -> str | None:
     """Put the watchdog's copy of its session back when the file is missing or damaged, so
     that ``status`` and ``end`` see the route that is still open. Returns what happened,
-    "was missing; wrote it back" (None: nothing to do, or the lock is busy). Never overwrites another session's file,
-    never waits for the lock, never restores a session that was ended."""
+    "was missing; wrote it back" (None: nothing to do, or the lock is busy). Never
+    overwrites another session's file, never waits for the lock, never restores a session
+    that was ended."""
     with locked(state_dir, known.cluster, wait=0) as got:
         if not got:
             return None
@@ -439,10 +441,13 @@ def end(
     ended all the same; :attr:`Ended.problem` says what may still be open."""
     routes = routes or CatalogRoutes(state_dir, env)
     expired = reap(state_dir, env, routes)
-    names = [s.cluster for s in list_sessions(state_dir)] if clusters is None else list(clusters)
+    names = open_names(state_dir) if clusters is None else list(clusters)
     ended: list[Ended] = []
     missing: list[str] = []
+    strays: list[StrayFile] = []
     for name in names:
+        if _damaged(state_dir, name):
+            _wait_for_watchdog(state_dir, name)
         with locked(state_dir, name) as got:
             if not got:
                 raise OperationFailed(
@@ -450,7 +455,10 @@ def end(
                     "closing it)",
                     f"wait a moment and run `ztctl break-glass end {name}` again",
                 )
-            session = read_session(state_dir, name)
+            session = read_session_or_stray(state_dir, name)
+            if isinstance(session, StrayFile):
+                strays.append(session)
+                continue
             if session is None:
                 missing.append(name)
                 continue
@@ -466,7 +474,46 @@ def end(
                     by=by,
                 )
             )
-    return EndResult(ended=tuple(ended), expired=tuple(expired), missing=tuple(missing))
+    return EndResult(
+        ended=tuple(ended), expired=tuple(expired), missing=tuple(missing), strays=tuple(strays)
+    )
+
+
+# How often a watchdog looks at its session file once the session is active, and so how
+# soon it writes a deleted or damaged one back; ``end`` waits a little longer than that.
+WATCHDOG_POLL_S = 2.0
+WRITE_BACK_WAIT_S = 2 * WATCHDOG_POLL_S + 1
+
+
+def open_names(state_dir: Path) -> list[str]:
+    """The clusters ``end --all`` ends: those with a session file, readable or not, or with
+    a session directory whose file is gone (deleted by hand while the route was open)."""
+    names = {s.cluster for s in list_sessions(state_dir)}
+    names.update(s.cluster for s in list_strays(state_dir))
+    try:
+        dirs = [p.name for p in sessions_dir(state_dir).iterdir() if p.is_dir()]
+    except OSError:
+        dirs = []
+    names.update(d for d in dirs if not d.startswith(".") and _damaged(state_dir, d))
+    return sorted(names)
+
+
+def _damaged(state_dir: Path, cluster: str) -> bool:
+    """The session file is damaged, or gone while its session directory is still there."""
+    found = read_session_or_stray(state_dir, cluster)
+    if isinstance(found, StrayFile):
+        return True
+    return found is None and (sessions_dir(state_dir) / cluster).is_dir()
+
+
+def _wait_for_watchdog(state_dir: Path, cluster: str) -> None:
+    """A damaged or deleted session file: give its watchdog (if one lives) the time to
+    write back its copy of the session, so that ``end`` closes the route that copy names."""
+    give_up = time.monotonic() + WRITE_BACK_WAIT_S
+    while time.monotonic() < give_up:
+        if isinstance(read_session_or_stray(state_dir, cluster), Session):
+            return
+        time.sleep(0.1)
 
 
 @dataclass(frozen=True)
@@ -474,12 +521,14 @@ class EndResult:
     ended: tuple[Ended, ...]
     expired: tuple[Ended, ...]  # reaped on the way: already past their deadline
     missing: tuple[str, ...]  # asked for, but no session was open
+    strays: tuple[StrayFile, ...] = ()  # damaged session files no watchdog wrote back
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "ended": [e.to_dict() for e in self.ended],
             "expired": [e.to_dict() for e in self.expired],
             "notOpen": list(self.missing),
+            "strays": [s.to_dict() for s in self.strays],
         }
 
 
@@ -501,11 +550,13 @@ class StatusResult:
     sessions: tuple[SessionStatus, ...]
     expired: tuple[Ended, ...]
     now: float
+    strays: tuple[StrayFile, ...] = ()  # session files that cannot be read
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "sessions": [s.to_dict(self.now) for s in self.sessions],
             "expired": [e.to_dict() for e in self.expired],
+            "strays": [s.to_dict() for s in self.strays],
         }
 
 
@@ -518,7 +569,12 @@ def status(
     rows = tuple(
         SessionStatus(s, route_alive(s), watchdog_alive(s)) for s in capped if s is not None
     )
-    return StatusResult(sessions=rows, expired=tuple(expired), now=time.time())
+    return StatusResult(
+        sessions=rows,
+        expired=tuple(expired),
+        now=time.time(),
+        strays=tuple(list_strays(state_dir)),
+    )
 
 
 Progress = Callable[[str], None]

@@ -432,7 +432,9 @@ def load_session(path: Path) -> Session | StrayFile | None:
     except (ValueError, KeyError, TypeError, OverflowError, AttributeError) as exc:
         return StrayFile(path.stem, path, str(exc) or type(exc).__name__)
     if session.cluster != path.stem:  # its lock, overlay and commands go by the file's name
-        return StrayFile(path.stem, path, f"it names cluster {session.cluster!r}, not {path.stem!r}")
+        return StrayFile(
+            path.stem, path, f"it names cluster {session.cluster!r}, not {path.stem!r}"
+        )
     return session
 
 
