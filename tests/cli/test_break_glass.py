@@ -982,3 +982,30 @@ def test_end_closes_the_route_of_a_damaged_session_file(bg: Env, how: str, args:
     assert end_event["session"] == session_id
     assert bg.events("break-glass.expire") == []
     assert not (bg.state / "break-glass" / "lab.json").exists()
+
+
+def test_use_cluster_inside_a_break_glass_session_is_refused_and_writes_nothing(bg: Env) -> None:
+    assert bg.start("--reason", REASON, "--force").returncode == 0
+    overlay = Path(bg.session_file()["overlay"])  # type: ignore[index]
+    before = (sha256(bg.kubeconfig), sha256(overlay))
+    use_cluster = [*ZTCTL, "use-cluster", "lab", "--no-probe"]
+    inside = bg.ztctl("break-glass", "exec", "lab", "--", *use_cluster)
+    assert inside.returncode == 2, inside.stderr
+    assert inside.stderr.splitlines() == [
+        "error: this runs inside the break-glass session for lab: its kubeconfig list starts "
+        f"with the session's temporary overlay {overlay}, so use-cluster would write there and "
+        "the change would vanish when the session ends",
+        "fix: run `ztctl use-cluster` outside the break-glass session (leave the break-glass "
+        "shell, or use another terminal); inside it, pick a context with "
+        "`kubectl --context NAME`",
+    ]
+    assert (sha256(bg.kubeconfig), sha256(overlay)) == before
+    # Naming the real kubeconfig is a clear choice: it is written, the overlay is not.
+    named = bg.ztctl(
+        "break-glass", "exec", "lab", "--",
+        *ZTCTL, "--kubeconfig", str(bg.kubeconfig), "use-cluster", "lab", "--no-probe",
+    )  # fmt: skip
+    assert named.returncode == 0, named.stderr
+    assert sha256(overlay) == before[1]
+    # Outside the session, use-cluster works as always.
+    assert bg.ztctl("use-cluster", "lab", "--no-probe").returncode == 0
