@@ -212,3 +212,18 @@ def test_end_all_finds_a_session_whose_file_was_deleted(
     session.path.unlink()  # the directory (overlay, logs) is still there
     assert lifecycle.open_names(tmp_path) == ["prod-eu"]
     assert end(tmp_path, None, by="alice").missing == ("prod-eu",)  # nobody wrote it back
+
+
+def test_start_refuses_over_a_damaged_session_file(tmp_path: Path) -> None:
+    from ztctl.core.breakglass.opening import _refuse_open_session
+    from ztctl.errors import OperationFailed
+
+    session = make_session(tmp_path)
+    session.path.write_text('{"id": "bg-1"')
+    with pytest.raises(OperationFailed) as caught:
+        _refuse_open_session(tmp_path, "prod-eu")
+    assert caught.value.message == (
+        f"the break-glass session file {session.path} cannot be read: it is not JSON (cut off "
+        "or edited?); a break-glass route of prod-eu may still be open"
+    )
+    assert caught.value.fix.startswith("run `ztctl break-glass end prod-eu`")
