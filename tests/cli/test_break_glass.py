@@ -1009,3 +1009,24 @@ def test_use_cluster_inside_a_break_glass_session_is_refused_and_writes_nothing(
     assert sha256(overlay) == before[1]
     # Outside the session, use-cluster works as always.
     assert bg.ztctl("use-cluster", "lab", "--no-probe").returncode == 0
+
+
+def test_end_of_a_damaged_file_nobody_writes_back_says_what_to_do(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    (state / "break-glass" / "lab").mkdir(parents=True)
+    path = state / "break-glass" / "lab.json"
+    path.write_text("null\n")  # and no watchdog: it was killed too
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "ZTCTL_STATE_DIR": str(state)}
+    for args in (["lab"], ["--all"], []):
+        run = subprocess.run(
+            [*ZTCTL, "break-glass", "end", *args], env=env, capture_output=True, text=True
+        )
+        assert run.returncode == 1, run.stderr
+        assert run.stderr == (
+            f"warning: the break-glass session file {path} cannot be read: it holds null, not a "
+            "session object, and no watchdog wrote it back: ztctl cannot tell which route it "
+            "opened; close the route of lab yourself (a VPN: the catalog's down command), then "
+            f"delete {path} and the directory {state / 'break-glass' / 'lab'}\n"
+        )
+        assert "No break-glass session" not in run.stdout
+    assert path.read_text() == "null\n"

@@ -205,13 +205,20 @@ def test_end_all_finds_a_session_whose_file_was_deleted(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from ztctl.core.breakglass import lifecycle
+    from ztctl.core.breakglass.session import StrayFile
 
     monkeypatch.setattr(lifecycle, "WRITE_BACK_WAIT_S", 0.3)
     session = make_session(tmp_path)
     session.dir.mkdir(parents=True, exist_ok=True)
     session.path.unlink()  # the directory (overlay, logs) is still there
     assert lifecycle.open_names(tmp_path) == ["prod-eu"]
-    assert end(tmp_path, None, by="alice").missing == ("prod-eu",)  # nobody wrote it back
+    result = end(tmp_path, None, by="alice")  # nobody writes it back: a route may be open
+    assert result.missing == () and result.ended == ()
+    why = "it is gone, but the session's directory is still there"
+    assert result.strays == (StrayFile("prod-eu", session.path, why),)
+    assert session.dir.is_dir()  # the logs of the route are kept
+    session.dir.rmdir()
+    assert end(tmp_path, ["prod-eu"], by="alice").missing == ("prod-eu",)
 
 
 def test_start_refuses_over_a_damaged_session_file(tmp_path: Path) -> None:

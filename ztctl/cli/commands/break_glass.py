@@ -340,7 +340,8 @@ def _end_text(app: App, result: EndResult) -> None:
         app.warn(
             f"{stray.message}, and no watchdog wrote it back: ztctl cannot tell which route "
             f"it opened; close the route of {stray.cluster} yourself (a VPN: the catalog's "
-            f"down command), then delete {stray.path}"
+            f"down command), then delete {stray.path} and the directory "
+            f"{stray.path.with_suffix('')}"
         )
     if not result.ended and not result.missing and not result.expired and not result.strays:
         click.echo("No break-glass session is open.")

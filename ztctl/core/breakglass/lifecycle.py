@@ -33,6 +33,7 @@ from ztctl.core.breakglass.session import (
     read_session,
     read_session_or_stray,
     rfc3339,
+    session_file,
     sessions_dir,
 )
 from ztctl.core.breakglass.store import (
@@ -446,7 +447,8 @@ def end(
     missing: list[str] = []
     strays: list[StrayFile] = []
     for name in names:
-        if _damaged(state_dir, name):
+        damaged = _damaged(state_dir, name)
+        if damaged:
             _wait_for_watchdog(state_dir, name)
         with locked(state_dir, name) as got:
             if not got:
@@ -458,6 +460,10 @@ def end(
             session = read_session_or_stray(state_dir, name)
             if isinstance(session, StrayFile):
                 strays.append(session)
+                continue
+            if session is None and damaged and (sessions_dir(state_dir) / name).is_dir():
+                why = "it is gone, but the session's directory is still there"
+                strays.append(StrayFile(name, session_file(state_dir, name), why))
                 continue
             if session is None:
                 missing.append(name)
