@@ -118,9 +118,14 @@ def _last_event(state_dir: Path, cluster: str) -> dict[str, Any] | None:
     from ztctl.core.audit import read_events
 
     last = None
-    for item in read_events(state_dir):
-        if item.get("cluster") == cluster and str(item.get("event", "")).startswith("break-glass."):
-            last = item
+    try:
+        for item in read_events(state_dir):
+            if item.get("cluster") == cluster and str(item.get("event", "")).startswith(
+                "break-glass."
+            ):
+                last = item
+    except OSError:  # not a regular file, unreadable: the reason is not known
+        return None
     return last
 
 
