@@ -16,6 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ztctl.core.entries import (  # the entries themselves: shared with clusters, probe, doctor
+    CREDENTIAL_COMMAND,
+    desired_entries,
+)
 from ztctl.core.kubeconfig.edit import EditedFile, FileEditor
 from ztctl.core.kubeconfig.files import precedence, read_file
 from ztctl.core.kubeconfig.model import (
@@ -34,18 +38,11 @@ from ztctl.core.kubeconfig.store import (
     write_file,
 )
 from ztctl.core.kubeconfig.yamlio import gc_paused
-from ztctl.core.model import AccessToken, ClientCertificate, Cluster, ExecCredential
+from ztctl.core.model import Cluster
 from ztctl.errors import InvalidInput, OperationFailed
 
 if TYPE_CHECKING:
     from ztctl.core.probe import ProbeResult, Target
-
-EXEC_API_VERSION = "client.authentication.k8s.io/v1"
-CREDENTIAL_COMMAND = "ztctl"
-INSTALL_HINT = (
-    "ztctl provides the credentials of this cluster: install it and put it on PATH "
-    "(see docs/use-cluster.md)"
-)
 
 
 @dataclass(frozen=True)
@@ -144,77 +141,6 @@ class UseClusterResult:
         if self.probe is not None:
             out["probe"] = self.probe.to_dict()
         return out
-
-
-# --- the entries ztctl writes -------------------------------------------------------
-
-
-def _extension(cluster: Cluster, team: str | None) -> list[dict[str, Any]]:
-    value: dict[str, Any] = {"cluster": cluster.name}
-    if team:
-        value["team"] = team
-    return [{"extension": value, "name": EXTENSION_NAME}]
-
-
-def _exec(
-    command: str, args: Iterable[str], env: Iterable[tuple[str, str]], hint: str | None = None
-) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "apiVersion": EXEC_API_VERSION,
-        "args": list(args) or None,
-        "command": command,
-        "env": [{"name": k, "value": v} for k, v in env] or None,
-    }
-    if hint:
-        body["installHint"] = hint
-    body["interactiveMode"] = "IfAvailable"
-    body["provideClusterInfo"] = False
-    return body
-
-
-def desired_entries(
-    cluster: Cluster,
-    team: str | None,
-    namespace: str | None,
-    *,
-    credential_command: str = CREDENTIAL_COMMAND,
-) -> dict[str, dict[str, Any]]:
-    """The cluster, user and context items, keys in the order kubectl writes them.
-
-    kubectl writes sorted keys, ``args: null``/``env: null`` for empty lists and
-    ``provideClusterInfo: false``: writing the same makes a later kubectl rewrite a no-op.
-    """
-    ext = _extension(cluster, team)
-    cluster_body: dict[str, Any] = {}
-    if cluster.certificate_authority_data is not None:
-        cluster_body["certificate-authority-data"] = cluster.certificate_authority_data
-    elif cluster.certificate_authority is not None:
-        cluster_body["certificate-authority"] = str(cluster.certificate_authority.expanduser())
-    cluster_body["extensions"] = ext
-    cluster_body["server"] = cluster.server
-
-    creds = cluster.credentials
-    user_body: dict[str, Any] = {}
-    if isinstance(creds, ClientCertificate):
-        user_body["client-certificate"] = str(creds.certificate.expanduser())
-        user_body["client-key"] = str(creds.key.expanduser())
-    elif isinstance(creds, ExecCredential):
-        user_body["exec"] = _exec(creds.command, creds.args, creds.env)
-    elif isinstance(creds, AccessToken):
-        user_body["exec"] = _exec(
-            credential_command, ("credential", cluster.name), (), INSTALL_HINT
-        )
-    user_body["extensions"] = ext
-
-    context_body: dict[str, Any] = {"cluster": cluster.name, "extensions": ext}
-    if namespace:
-        context_body["namespace"] = namespace
-    context_body["user"] = cluster.name
-    return {
-        "cluster": {"cluster": cluster_body, "name": cluster.name},
-        "user": {"name": cluster.name, "user": user_body},
-        "context": {"context": context_body, "name": cluster.name},
-    }
 
 
 def _keep_foreign_extensions(item: dict[str, Any], kind: str, existing: Entry) -> None:
