@@ -526,3 +526,30 @@ def test_use_cluster_imports_no_heavy_library(home: Path) -> None:
     imported = {line.split("|")[-1].strip() for line in proc.stderr.splitlines() if "|" in line}
     for heavy in ("httpx", "kubernetes", "rich", "keyring", "cryptography", "ztctl.lab"):
         assert heavy not in imported
+
+
+@pytest.mark.parametrize("existing", [False, True])
+@pytest.mark.parametrize("json_flag", [[], ["--json"]])
+def test_an_audit_log_that_cannot_be_written_fails_closed(
+    home: Path, existing: bool, json_flag: list[str]
+) -> None:
+    """Hostile-user finding 6: with the audit log unwritable (here a directory) use-cluster
+    wrote the kubeconfig and exited 0 with a warning. Now: exit 1, no byte written."""
+    cfg = home / "kube" / "config"
+    if existing:
+        cfg.parent.mkdir()
+        cfg.write_text("apiVersion: v1\nkind: Config\ncurrent-context: mine\n")
+    (home / "state" / "audit.jsonl").mkdir(parents=True)
+    before = snapshot(home)
+    proc = run(home, "use-cluster", "prod-eu", "--no-probe", *json_flag, kubeconfig=cfg)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert snapshot(home) == before  # no kubeconfig, no backup, no lock left behind
+    assert cfg.exists() is existing
+    if json_flag:
+        error = json.loads(proc.stdout)["error"]
+        assert error["code"] == 1
+        message, fix = error["message"], error["fix"]
+    else:
+        message, fix = proc.stderr, proc.stderr
+    assert f"cannot record kubeconfig.write in the audit log {home}/state/audit.jsonl" in message
+    assert "nothing that needs the audit trail was done" in fix
