@@ -288,6 +288,34 @@ def test_dash_switches_back_to_a_context_ztctl_did_not_write(home: Path) -> None
     assert "clusters:\n- name: c" in kube.read_text()  # nothing else touched
 
 
+def test_dash_back_to_a_foreign_context_is_audited_before_it_writes(home: Path) -> None:
+    # (back to a catalog cluster, `-` is a use-cluster run, audited as such)
+    kube = home / "k"
+    kube.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: mine\n"
+        "clusters:\n- name: c\n  cluster: {server: 'https://10.9.9.9'}\n"
+        "users:\n- name: u\n  user: {token: t}\n"
+        "contexts:\n- name: mine\n  context: {cluster: c, user: u}\n"
+    )
+    assert run(home, "use-cluster", "staging", "--no-probe", kubeconfig=kube).returncode == 0
+    back = run(home, "use-cluster", "-", kubeconfig=kube)
+    assert back.returncode == 0, back.stderr
+    log = home / "state" / "audit.jsonl"
+    last = json.loads(log.read_text().splitlines()[-1])
+    assert (last["event"], last["context"]) == ("kubeconfig.write", "mine")
+    assert last["files"] == [str(kube)]
+    assert last["entries"] == [f"set current-context mine ({kube})"]
+
+    # the audit log cannot be written: nothing is switched (exit 1, the file untouched)
+    log.unlink()
+    log.mkdir()
+    before = kube.read_bytes()
+    failed = run(home, "use-cluster", "-", kubeconfig=kube)
+    assert failed.returncode == 1, failed.stderr
+    assert "cannot record kubeconfig.write in the audit log" in failed.stderr
+    assert kube.read_bytes() == before
+
+
 def test_unknown_cluster_suggests_the_closest(home: Path) -> None:
     proc = run(home, "use-cluster", "prod-ue")
     assert proc.returncode == 3

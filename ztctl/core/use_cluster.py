@@ -503,13 +503,17 @@ def _audit(
 
 def _audit_failure(state_dir: Path, cluster: Cluster, exc: BaseException) -> None:
     """The recorded write did not happen (whole): say so, best effort."""
+    _record_failed_write(state_dir, exc, cluster=cluster.name)
+
+
+def _record_failed_write(state_dir: Path, exc: BaseException, **fields: str) -> None:
     from ztctl.core import audit
 
     with contextlib.suppress(OSError):
         audit.record(
             state_dir,
             "kubeconfig.write-failed",
-            cluster=cluster.name,
+            **fields,
             error=getattr(exc, "message", None) or type(exc).__name__,
         )
 
@@ -601,11 +605,14 @@ def switch_context(
     kubeconfig: str | os.PathLike[str] | None = None,
     env: Mapping[str, str] | None = None,
     lock_timeout: float = LOCK_TIMEOUT_S,
+    state_dir: Path | None = None,
 ) -> SwitchResult:
     """Make the existing context ``name`` current, as ``kubectl config use-context`` does.
 
     The value goes to the file whose current-context kubectl reads, else to the file kubectl
-    writes new values to; under client-go's locks, atomically, with one backup.
+    writes new values to; under client-go's locks, atomically, with one backup. Like
+    :func:`use_cluster`, with ``state_dir`` the write is recorded as ``kubeconfig.write``
+    before it happens (fails closed: nothing written without the record).
     """
     prec = precedence(kubeconfig, env)
     with locked(prec.paths, lock_timeout), gc_paused():
@@ -624,7 +631,22 @@ def switch_context(
         if edited is None:  # pragma: no cover - set_scalar always changes a different value
             return SwitchResult(name, kc.current_context, None)
         check_unchanged(edited.file.path, edited.file.signature)
-        target, _backup = write_file(
-            edited.file.path, edited.content, edited.file.raw if edited.file.exists else None
-        )
+        if state_dir is not None:
+            from ztctl.core import audit
+
+            audit.record(
+                state_dir,
+                "kubeconfig.write",
+                context=name,
+                files=[str(edited.file.target)],
+                entries=[f"set current-context {name} ({edited.file.path})"],
+            )
+        try:
+            target, _backup = write_file(
+                edited.file.path, edited.content, edited.file.raw if edited.file.exists else None
+            )
+        except BaseException as exc:
+            if state_dir is not None:
+                _record_failed_write(state_dir, exc, context=name)
+            raise
     return SwitchResult(name, kc.current_context, str(target))
