@@ -80,36 +80,8 @@ def run_capped(
         env=dict(env) if env is not None else None,
         start_new_session=new_session,
     )
-    pipes = {"stdout": proc.stdout, "stderr": proc.stderr}
-    buffers = {name: bytearray() for name, pipe in pipes.items() if pipe is not None}
-    over: list[str] = []
-    left = [len(buffers)]
-    lock = threading.Lock()
-    settled = threading.Event()  # every stream ended, or one went over the cap
-
-    def drain(name: str, fd: int) -> None:
-        buffer = buffers[name]
-        try:
-            while chunk := os.read(fd, 65536):
-                if len(buffer) + len(chunk) > limit:
-                    buffer += chunk[: limit - len(buffer)]
-                    with lock:
-                        over.append(name)
-                    break
-                buffer += chunk
-        except OSError:
-            pass
-        finally:
-            with lock:
-                left[0] -= 1
-                if over or not left[0]:
-                    settled.set()
-
-    threads = [
-        threading.Thread(target=drain, args=(name, pipe.fileno()), daemon=True)
-        for name, pipe in pipes.items()
-        if pipe is not None
-    ]
+    streams = _Streams({"stdout": proc.stdout, "stderr": proc.stderr}, limit)
+    threads = streams.threads
     if input is not None:
         threads.append(threading.Thread(target=_feed, args=(proc, input), daemon=True))
     for thread in threads:
@@ -118,9 +90,9 @@ def run_capped(
     try:
         with guard:
             deadline = None if timeout is None else time.monotonic() + timeout
-            finished = settled.wait(timeout)
-            if over:
-                raise OutputTooLarge(argv, over[0], limit)
+            finished = streams.settled.wait(timeout)
+            if streams.over:
+                raise OutputTooLarge(argv, streams.over[0], limit)
             if not finished:
                 raise subprocess.TimeoutExpired(list(argv), timeout or 0)
             rest = None if deadline is None else max(0.0, deadline - time.monotonic())
@@ -135,9 +107,45 @@ def run_capped(
             if pipe is not None:
                 with contextlib.suppress(OSError):
                     pipe.close()
-    return Captured(
-        proc.returncode, bytes(buffers.get("stdout", b"")), bytes(buffers.get("stderr", b""))
-    )
+    return Captured(proc.returncode, streams.read("stdout"), streams.read("stderr"))
+
+
+class _Streams:
+    """A child's pipes, each read on a thread of its own, at most ``limit`` bytes each."""
+
+    def __init__(self, pipes: Mapping[str, Any], limit: int) -> None:
+        self.limit = limit
+        self.buffers = {name: bytearray() for name, pipe in pipes.items() if pipe is not None}
+        self.over: list[str] = []  # the stream(s) that went over the cap
+        self.settled = threading.Event()  # every stream ended, or one went over the cap
+        self._left = len(self.buffers)
+        self._lock = threading.Lock()
+        self.threads = [
+            threading.Thread(target=self._drain, args=(name, pipe.fileno()), daemon=True)
+            for name, pipe in pipes.items()
+            if pipe is not None
+        ]
+
+    def _drain(self, name: str, fd: int) -> None:
+        buffer = self.buffers[name]
+        try:
+            while chunk := os.read(fd, 65536):
+                if len(buffer) + len(chunk) > self.limit:
+                    buffer += chunk[: self.limit - len(buffer)]
+                    with self._lock:
+                        self.over.append(name)
+                    break
+                buffer += chunk
+        except OSError:
+            pass
+        finally:
+            with self._lock:
+                self._left -= 1
+                if self.over or not self._left:
+                    self.settled.set()
+
+    def read(self, name: str) -> bytes:
+        return bytes(self.buffers.get(name, b""))
 
 
 def _feed(proc: subprocess.Popen[bytes], data: bytes) -> None:
