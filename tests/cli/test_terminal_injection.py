@@ -4,6 +4,7 @@ never reach the terminal raw, whatever the command prints them through."""
 from __future__ import annotations
 
 import http.server
+import io
 import json
 import os
 import re
@@ -325,3 +326,34 @@ def test_only_ztctls_own_tokens_become_sequences() -> None:
     assert render_terminal(CLEAR_LINE) == "\r\x1b[2K"
     # A token-shaped text with another number is data: shown, never turned into a sequence.
     assert "\x1b" not in render_terminal("\ue0000000000000000000:1\ue001\x1b[2K")
+
+
+class _Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_text_written_while_rich_draws_a_live_view_is_guarded_too(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """rich's live view (doctor's table, login's spinner) replaces stdout/stderr with its
+    own redirect, which would pass the data's SGR codes on as styles: the guard goes back
+    in front of it."""
+    from rich.console import Console
+    from rich.live import Live
+
+    from ztctl.cli.output import install_terminal_guard, unguarded
+
+    terminal = _Tty()
+    monkeypatch.setattr(sys, "stdout", terminal)
+    monkeypatch.setattr(sys, "stderr", terminal)
+    install_terminal_guard()
+    console = Console(file=unguarded(sys.stdout), force_terminal=True, color_system="standard")
+    live = Live("checks", console=console, auto_refresh=False)
+    live.start()
+    install_terminal_guard()  # as doctor and login do
+    sys.stderr.write(f"warning: {CONTEXT}\n")
+    live.stop()
+    shown = terminal.getvalue()
+    assert "x\\x1b]0;PWN\\x07\\x1b[31mRED" in shown
+    assert "\x1b]0;PWN" not in shown and "\x1b[31mRED" not in shown
