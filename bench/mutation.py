@@ -193,6 +193,72 @@ TARGETS: dict[str, Target] = {
             "ztctl.adapters.execcred.xǁPluginCredentialǁ*",
         ),
     ),
+    # The audit log: each event's fields, the durable append, reading torn and glued lines.
+    "audit": Target(
+        modules=("ztctl/core/audit.py", "ztctl/adapters/fs.py"),
+        tests=(
+            "tests/core/test_audit_rules.py",
+            # the audit and private-directory tests of that file (not device or kubeconfig reads)
+            "tests/core/test_hardening_files.py::test_a_short_audit_write_fails_closed_and_leaves_no_torn_line",
+            "tests/core/test_hardening_files.py::test_a_write_that_stores_nothing_is_a_failure_too",
+            "tests/core/test_hardening_files.py::test_an_unwritable_audit_log_is_a_typed_failure",
+            "tests/core/test_hardening_files.py::test_readers_skip_a_torn_line_and_recover_an_event_glued_onto_it",
+            "tests/core/test_hardening_files.py::test_a_loose_audit_log_is_tightened_to_0600",
+            "tests/core/test_hardening_files.py::test_private_state_directories_are_0700_under_umask_000",
+        ),
+        only=(
+            "ztctl.core.audit.*",
+            "ztctl.adapters.fs.x_append_line_durably__*",
+            "ztctl.adapters.fs.x__truncate_back__*",
+            "ztctl.adapters.fs.x_ensure_private_dir__*",
+            "ztctl.adapters.fs.x_make_dirs__*",
+        ),
+    ),
+    # What keeps secrets off screens, logs and bundles: URL passwords, exec and VPN arguments,
+    # the Cloudflare token, the doctor bundle's kubeconfig structure and final scrub.
+    "redaction": Target(
+        modules=(
+            "ztctl/core/catalog_parse.py",
+            "ztctl/adapters/socks.py",
+            "ztctl/adapters/routes_bg.py",
+            "ztctl/adapters/warp/client.py",
+            "ztctl/adapters/cloudflare.py",
+            "ztctl/core/doctor/server.py",
+            "ztctl/core/bundle.py",
+        ),
+        tests=(
+            "tests/core/test_redaction_rules.py",
+            "tests/adapters/test_routes_bg.py::test_vpn_commands_are_shown_shell_quoted_with_secrets_redacted",
+            "tests/adapters/test_socks.py::test_parse_proxy_url_keeps_the_password_out_of_repr_and_display",
+            "tests/adapters/test_cloudflare.py::test_scrub_removes_the_token_and_its_escaped_pieces",
+            "tests/core/test_doctor_bundle.py::test_scrubber_patterns",
+            "tests/core/test_doctor_bundle.py::test_secret_exec_arguments_are_replaced",
+            "tests/core/test_doctor_bundle.py::test_positional_exec_arguments_are_replaced",
+            "tests/core/test_probe_rules.py::test_route_labels",
+            "tests/core/test_hardening_catalog.py::test_userinfo_in_the_server_is_refused_and_never_echoed",
+            "tests/core/test_hardening_catalog.py::test_a_proxy_password_is_not_echoed_in_a_problem",
+        ),
+        only=(
+            "ztctl.core.catalog_parse.x_hide_passwords__*",
+            "ztctl.core.catalog_parse.x_redact_url__*",
+            "ztctl.adapters.socks.x_redact_url__*",
+            "ztctl.adapters.routes_bg.x_redact_argv__*",
+            "ztctl.adapters.routes_bg.x_shown_command__*",
+            "ztctl.adapters.warp.client.x__redact__*",
+            "ztctl.adapters.cloudflare.x_scrub__*",
+            "ztctl.adapters.cloudflare.x__pieces__*",
+            "ztctl.adapters.cloudflare.x__scrub__*",
+            "ztctl.core.doctor.server.x__scrubbed__*",
+            "ztctl.core.bundle.xǁScrubberǁ*",
+            "ztctl.core.bundle.x__redact_url__*",
+            "ztctl.core.bundle.x__scrub_userinfo__*",
+            "ztctl.core.bundle.x__exec_args__*",
+            "ztctl.core.bundle.x__user_structure__*",
+            "ztctl.core.bundle.x__extension_names__*",
+            "ztctl.core.bundle.x_kubeconfig_structure__*",
+            "ztctl.core.bundle.x__environment__*",
+        ),
+    ),
 }
 
 

@@ -224,11 +224,18 @@ def append_line_durably(path: Path, line: str) -> None:
     its previous length, so the next line does not get glued onto a torn one; the caller
     decides whether the operation that needed the line may go on.
     """
-    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
-    fd = os.open(path, flags, PRIVATE_FILE_MODE)
+    flags = os.O_WRONLY | os.O_APPEND | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
+        created = True
+    except FileExistsError:
+        fd = os.open(path, flags)
+        created = False
     try:
         st = os.fstat(fd)
-        if stat.S_IMODE(st.st_mode) & 0o077:
+        # A new file is exactly 0600 whatever the umask (0277 would make it 0400, and the
+        # next append would fail); an existing one is tightened, never loosened.
+        if created or stat.S_IMODE(st.st_mode) & 0o077:
             os.fchmod(fd, PRIVATE_FILE_MODE)
         payload = (line.rstrip("\n") + "\n").encode("utf-8")
         start = st.st_size

@@ -448,9 +448,12 @@ def close_ssh(
 # an option or assignment named like one ("--password=x", "--token x", "PSK=x").
 _SECRET_WORDS = "pass|pwd|secret|token|key|auth|cred|otp|psk|api-?key"  # noqa: S105 - names
 _SECRET_NAME = rf"(?:[\w.-]*[-_.])?(?:{_SECRET_WORDS})[\w.-]*"
-_URL_PASSWORD = re.compile(r"(?P<keep>[a-z][a-z0-9+.-]*://[^/\s:@]*:)[^/\s@]+@", re.IGNORECASE)
+# the password runs to the last '@' before the path (a raw '@' in it is the password's own)
+_URL_PASSWORD = re.compile(r"(?P<keep>[a-z][a-z0-9+.-]*://[^/\s:@]*:)[^/\s]+@", re.IGNORECASE)
+# the value, with the scheme word of an `Authorization: Bearer X` header
 _ASSIGNED = re.compile(
-    rf"(?P<keep>(?<![\w.-])-{{0,2}}{_SECRET_NAME}\s*[=:]\s*)[^\s'\";&|]+", re.IGNORECASE
+    rf"(?P<keep>(?<![\w.-])-{{0,2}}{_SECRET_NAME}\s*[=:]\s*)(?:(?:bearer|basic)\s+)?[^\s'\";&|]+",
+    re.IGNORECASE,
 )
 _SECRET_FLAG = re.compile(rf"-{{1,2}}{_SECRET_NAME}", re.IGNORECASE)
 REDACTED = "***"

@@ -47,9 +47,10 @@ def now_rfc3339() -> str:
 
 def record(state_dir: Path, event: str, **fields: Any) -> dict[str, Any]:
     """Append one event durably and return it."""
-    entry: dict[str, Any] = {"ts": now_rfc3339(), "event": event, "user": os_user()}
+    ts = now_rfc3339()
+    entry: dict[str, Any] = {"ts": ts, "event": event, "user": os_user()}
     entry.update(fields)
-    entry["ts"], entry["event"] = entry["ts"], event
+    entry["ts"], entry["event"] = ts, event  # a caller cannot back-date or rename an event
     path = state_dir / AUDIT_FILE
     try:
         ensure_private_dir(state_dir)

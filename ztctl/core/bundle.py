@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from ztctl import __version__
 from ztctl.adapters.fs import atomic_write
@@ -124,20 +125,30 @@ class Scrubber:
 
 
 def _redact_url(url: Any) -> Any:
-    if not isinstance(url, str) or "@" not in url or "://" not in url:
+    """``scheme://user:password@host`` (or ``user:password@host``, as proxy variables may
+    be written) with the user and password replaced."""
+    if not isinstance(url, str) or "@" not in url:
         return url
-    scheme, _, rest = url.partition("://")
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        scheme, rest = "", url
+    if "@" not in rest:
+        return url
     host = rest.rsplit("@", 1)[-1]
-    return f"{scheme}://{REDACTED}@{host}"
+    return f"{scheme}{sep}{REDACTED}@{host}"
 
 
 def _scrub_userinfo(url: Any, scrub: Scrubber) -> None:
-    """Hand the user and password of ``scheme://user:password@host`` to the scrub."""
+    """Hand the user and password of ``scheme://user:password@host`` to the scrub (the
+    password also percent-decoded, as other tools print it)."""
     if not isinstance(url, str) or "@" not in url:
         return
-    userinfo = url.partition("://")[2].rpartition("@")[0]
+    rest = url.partition("://")[2] if "://" in url else url
+    userinfo = rest.rpartition("@")[0]
+    password = userinfo.partition(":")[2]
     scrub.add(userinfo)
-    scrub.add(userinfo.partition(":")[2])
+    scrub.add(password)
+    scrub.add(unquote(password))
 
 
 _SUBCOMMAND = re.compile(r"[a-z]+(?:-[a-z]+)*")

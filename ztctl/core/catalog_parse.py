@@ -160,7 +160,8 @@ def quote(value: Any, limit: int = QUOTE_LIMIT) -> str:
     return f"a {_yaml_type(value)}"
 
 
-_URL_PASSWORD = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*:)[^@\s/]*@")
+# The password runs to the last '@' before the path: a raw '@' in it is the password's own.
+_URL_PASSWORD = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*:)[^\s/]*@")
 
 
 def hide_passwords(text: str) -> str:
@@ -170,18 +171,23 @@ def hide_passwords(text: str) -> str:
 
 
 def redact_url(url: str) -> str:
-    """``url`` with any password replaced by ``***`` (and quoted, bounded)."""
+    """``url`` with any password replaced by ``***`` (and quoted, bounded); a user name
+    without a password (``https://TOKEN@host``) is hidden whole, and so is everything before
+    the last ``@`` of a URL that does not parse (a raw ``/`` in the password, say)."""
     try:
         parts = urlsplit(url)
         password = parts.password
+        parts.port  # noqa: B018 - a bad port: the netloc was not read as the user meant
     except ValueError:
+        scheme, sep, rest = url.partition("://")
+        if "@" not in rest:
+            return quote(url)
+        return quote(f"{scheme}{sep}***@{rest.rsplit('@', 1)[-1]}")
+    if "@" not in parts.netloc:
         return quote(url)
-    if password is None:
-        return quote(url)
-    netloc = parts.netloc.rsplit("@", 1)
-    user = parts.username or ""
-    shown = parts._replace(netloc=f"{user}:***@{netloc[-1]}").geturl()
-    return quote(shown)
+    host = parts.netloc.rsplit("@", 1)[-1]
+    userinfo = "***" if password is None else f"{parts.username or ''}:***"
+    return quote(parts._replace(netloc=f"{userinfo}@{host}").geturl())
 
 
 _CONTROL_OR_BIDI = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
@@ -444,10 +450,10 @@ def _check_server(server: str, where: str, problems: _Problems) -> None:
     try:
         parts = urlsplit(server)
     except ValueError:  # e.g. an unclosed IPv6 bracket: https://[::1:6443
-        problems.add(where, f"{quote(server)} is not a URL (an IPv6 host goes in brackets)")
+        problems.add(where, f"{redact_url(server)} is not a URL (an IPv6 host goes in brackets)")
         return
     if parts.scheme != "https":
-        problems.add(where, f"{quote(server)} must use https:// (the API server speaks TLS)")
+        problems.add(where, f"{redact_url(server)} must use https:// (the API server speaks TLS)")
         return
     if "@" in parts.netloc:
         problems.add(
