@@ -148,3 +148,18 @@ def test_login_stops_a_flooding_warp_cli(spew_env: dict[str, str]) -> None:
     output = _assert_bounded(run, seconds)
     assert run.returncode != 0
     assert "printed more than 1024 KiB on stdout" in output
+
+
+def test_no_child_output_is_read_any_other_way() -> None:
+    """``run_capped`` is the one way ztctl reads a child's output (the lab, a simulation,
+    aside): no ``capture_output``, ``communicate()`` or ``check_output`` elsewhere."""
+    package = Path(__file__).resolve().parents[2] / "ztctl"
+    readers = ("capture_output", ".communicate(", "check_output(", "subprocess.run(")
+    found = [
+        f"{path.relative_to(package)}: {reader}"
+        for path in sorted(package.rglob("*.py"))
+        if "lab" not in path.relative_to(package).parts
+        for reader in readers
+        if reader in path.read_text(encoding="utf-8")
+    ]
+    assert found == []

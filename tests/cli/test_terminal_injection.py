@@ -33,6 +33,12 @@ def test_escape_terminal_makes_every_control_and_bidi_character_visible() -> Non
     assert escape_terminal("plain: ü, 中文") == "plain: ü, 中文"
 
 
+def test_line_separators_and_zero_width_characters_are_shown_too() -> None:
+    shown = escape_terminal("get-token\u2028/tmp/pwn \u2029kube\u200blogin\ufeff\u2060\u061c")
+    assert shown == "get-token\\u2028/tmp/pwn \\u2029kube\\u200blogin\\ufeff\\u2060\\u061c"
+    assert escape_terminal("🚀 ok", multiline=True) == "🚀 ok"
+
+
 def test_tables_escape_their_cells(capsys: pytest.CaptureFixture[str]) -> None:
     print_table(["NAME"], [[HOSTILE]])
     out = capsys.readouterr().out

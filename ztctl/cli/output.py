@@ -38,9 +38,11 @@ if TYPE_CHECKING:
 SCHEMA_VERSION = 1
 
 # C0 controls (tab and newline are kept where a text has lines), DEL, C1 (incl. U+009B, the
-# 8-bit CSI), and the bidi embeddings, overrides and isolates.
-_UNSAFE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-_UNSAFE_MULTILINE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# 8-bit CSI), the bidi marks, embeddings, overrides and isolates, the zero-width and other
+# invisible format characters, and U+2028/U+2029 (which some terminals break lines at).
+_INVISIBLE = "\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff"
+_UNSAFE = re.compile(f"[\x00-\x08\x0a-\x1f\x7f-\x9f{_INVISIBLE}]")
+_UNSAFE_MULTILINE = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f{_INVISIBLE}]")
 # A token of ztctl's own sequences (cli.palette): only the guard turns it into escape codes.
 _OWN_TOKEN = re.compile(re.escape(TOKEN_START) + r"(\d+)" + re.escape(TOKEN_END))
 
