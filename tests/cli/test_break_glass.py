@@ -267,7 +267,7 @@ def test_second_start_for_the_same_cluster_is_refused(bg: Env) -> None:
 
 def test_status_and_end_json(bg: Env) -> None:
     empty = json.loads(bg.ztctl("break-glass", "status", "--json").stdout)
-    assert empty == {"schemaVersion": 1, "sessions": [], "expired": []}
+    assert empty == {"schemaVersion": 1, "sessions": [], "expired": [], "strays": []}
     assert bg.start("--reason", REASON, "--force", "--ttl", "30m").returncode == 0
     status = bg.ztctl("break-glass", "status", "--json")
     [row] = json.loads(status.stdout)["sessions"]
@@ -827,3 +827,206 @@ def test_a_zero_ttl_suggests_a_ttl_that_is_accepted(bg: Env) -> None:
     proc = bg.start("--reason", REASON, "--ttl", "0")
     assert proc.returncode == 2
     assert "0s" not in proc.stderr and "write e.g. 30m or 1h" in proc.stderr
+
+
+# --- the TTL holds whatever becomes of the session file --------------------------------
+
+
+def _damage(path: Path, how: str) -> None:
+    if how == "deleted":
+        path.unlink()
+    elif how == "truncated":
+        with path.open("r+b") as handle:
+            handle.truncate(50)
+    elif how == "null":
+        path.write_text("null\n")
+    elif how == "directory":  # nothing can be written back over it
+        path.unlink()
+        path.mkdir()
+        (path / "x").write_text("in the way\n")
+
+
+def _session_id_on_disk(bg: Env) -> str | None:
+    """The id in the session file, or None while it is missing or not a session."""
+    try:
+        document = json.loads((bg.state / "break-glass" / "lab.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return document.get("id") if isinstance(document, dict) else None
+
+
+@pytest.mark.parametrize("how", ["deleted", "truncated", "null"])
+def test_a_damaged_session_file_is_written_back_and_the_route_closed_at_the_deadline(
+    bg: Env, how: str
+) -> None:
+    pidfile, _up = vpn_catalog(bg)
+    started = bg.start("--reason", REASON, "--force", "--ttl", "8s", "--json")
+    assert started.returncode == 0, started.stderr
+    opened = json.loads(started.stdout)["session"]
+    deadline = opened["deadline"]
+    pid = vpn_daemon(pidfile)
+    path = bg.state / "break-glass" / "lab.json"
+    _damage(path, how)
+    # The watchdog writes its copy back: status and end see the open route again.
+    assert wait_for(lambda: _session_id_on_disk(bg) == opened["id"], timeout=6)
+    [row] = json.loads(bg.ztctl("break-glass", "status", "--json").stdout)["sessions"]
+    assert row["deadline"] == deadline and row["routeKind"] == "vpn"
+    assert routes_bg.process_matches(pid, "ztctl-test-vpn")  # not closed early
+    # At the deadline, with no ztctl running, the VPN's down runs.
+    assert wait_for(lambda: not routes_bg.process_matches(pid, "ztctl-test-vpn"), timeout=30)
+    assert wait_for(lambda: not pidfile.exists())  # by the catalog's down command
+    assert wait_for(lambda: bg.events("break-glass.expire") != [])
+    [expire] = bg.events("break-glass.expire")
+    assert expire["by"] == "watchdog" and expire["deadline"] == deadline
+    assert wait_for(lambda: not path.exists())
+
+
+def test_a_session_file_that_cannot_be_written_back_still_ends_at_the_deadline(bg: Env) -> None:
+    pidfile, _up = vpn_catalog(bg)
+    started = bg.start("--reason", REASON, "--force", "--ttl", "6s", "--json")
+    assert started.returncode == 0, started.stderr
+    session_id = json.loads(started.stdout)["session"]["id"]
+    pid = vpn_daemon(pidfile)
+    path = bg.state / "break-glass" / "lab.json"
+    _damage(path, "directory")
+    # Meanwhile status lists the stray file and says what to do.
+    for args in (("status", "--json"), ("break-glass", "status", "--json")):
+        shown = bg.ztctl(*args)
+        assert shown.returncode in (0, 4), shown.stderr
+        document = json.loads(shown.stdout)
+        strays = document.get("breakGlassStrays") or document.get("strays")
+        assert [s["cluster"] for s in strays] == ["lab"]
+        assert "it is a directory, not a regular file" in strays[0]["message"]
+        assert "ztctl break-glass end lab" in strays[0]["fix"]
+    # Only the watchdog's own copy of the session knows the route now: it closes it.
+    assert wait_for(lambda: not routes_bg.process_matches(pid, "ztctl-test-vpn"), timeout=30)
+    assert wait_for(lambda: not pidfile.exists())
+    assert wait_for(lambda: bg.events("break-glass.expire") != [])
+    [expire] = bg.events("break-glass.expire")
+    assert expire["by"] == "watchdog" and expire["session"] == session_id
+    assert expire["sessionFile"] == "damaged: it is a directory, not a regular file"
+    assert "downCommand" in expire and "teardownProblem" not in expire
+    shutil.rmtree(path)
+
+
+STRAY_FILES = [
+    ("null", "null\n", "it holds null, not a session object"),
+    ("list", "[1, 2]", "it holds a list, not a session object"),
+    ("number", "3.5", "it holds a number, not a session object"),
+    ("wrong types", '{"id": 1, "cluster": "lab"}', "its field id is a number, not text"),
+    (
+        "wrong route",
+        '{"id": "bg-1", "cluster": "lab", "started": 1, "deadline": 2, "route": [1]}',
+        "its route is a list, not an object",
+    ),
+    ("cut off", '{"cluster": "lab", "deadline": 17964', "it is not JSON (cut off or edited?)"),
+    ("fifo", None, "it is a FIFO (named pipe), not a regular file"),
+]
+
+
+@pytest.mark.parametrize(("name", "content", "why"), STRAY_FILES, ids=[s[0] for s in STRAY_FILES])
+def test_status_lists_a_stray_session_file_instead_of_crashing(
+    tmp_path: Path, name: str, content: str | None, why: str
+) -> None:
+    state = tmp_path / "state"
+    (state / "break-glass").mkdir(parents=True)
+    path = state / "break-glass" / "lab.json"
+    if content is None:
+        os.mkfifo(path)
+    else:
+        path.write_text(content)
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp_path),
+        "ZTCTL_STATE_DIR": str(state),
+        "ZTCTL_CONFIG": str(tmp_path / "none.toml"),
+        "ZTCTL_WARP_CLI": str(tmp_path / "no-warp-cli"),
+        "KUBECONFIG": str(tmp_path / "kubeconfig"),
+        "NO_COLOR": "1",
+    }
+    message = f"the break-glass session file {path} cannot be read: {why}"
+    fix = "run `ztctl break-glass end lab`: it closes the route if ztctl can tell which one"
+    for args in (["status"], ["break-glass", "status"]):
+        for json_flag in ([], ["--json"]):
+            run = subprocess.run(
+                [*ZTCTL, *args, *json_flag], env=env, capture_output=True, text=True, timeout=60
+            )
+            assert "internal error" not in run.stderr, (args, run.stderr)
+            assert run.returncode in (0, 4), (args, run.stderr)
+            if json_flag:
+                document = json.loads(run.stdout)
+                [stray] = document["breakGlassStrays" if args == ["status"] else "strays"]
+                assert (stray["cluster"], stray["message"]) == ("lab", message)
+                assert stray["fix"].startswith(fix)
+            else:
+                assert message in run.stdout and fix in run.stdout, (args, run.stdout)
+                assert "no active session" not in run.stdout
+                assert "No break-glass session is open." not in run.stdout
+    assert path.exists()  # only listed: `end` decides what to do with it
+
+
+@pytest.mark.parametrize(("how", "args"), [("deleted", ["lab"]), ("truncated", ["--all"])])
+def test_end_closes_the_route_of_a_damaged_session_file(bg: Env, how: str, args: list[str]) -> None:
+    pidfile, _up = vpn_catalog(bg)
+    started = bg.start("--reason", REASON, "--force", "--ttl", "10m", "--json")
+    assert started.returncode == 0, started.stderr
+    session_id = json.loads(started.stdout)["session"]["id"]
+    pid = vpn_daemon(pidfile)
+    _damage(bg.state / "break-glass" / "lab.json", how)
+    ended = bg.ztctl("break-glass", "end", *args)  # at once: it waits for the write-back
+    assert ended.returncode == 0, ended.stderr
+    assert "Ended the break-glass session for lab (vpn lo)." in ended.stdout
+    assert wait_for(lambda: not routes_bg.process_matches(pid, "ztctl-test-vpn"))
+    assert not pidfile.exists()  # the catalog's down ran
+    [end_event] = bg.events("break-glass.end")
+    assert end_event["session"] == session_id
+    assert bg.events("break-glass.expire") == []
+    assert not (bg.state / "break-glass" / "lab.json").exists()
+
+
+def test_use_cluster_inside_a_break_glass_session_is_refused_and_writes_nothing(bg: Env) -> None:
+    assert bg.start("--reason", REASON, "--force").returncode == 0
+    overlay = Path(bg.session_file()["overlay"])  # type: ignore[index]
+    before = (sha256(bg.kubeconfig), sha256(overlay))
+    use_cluster = [*ZTCTL, "use-cluster", "lab", "--no-probe"]
+    inside = bg.ztctl("break-glass", "exec", "lab", "--", *use_cluster)
+    assert inside.returncode == 2, inside.stderr
+    assert inside.stderr.splitlines() == [
+        "error: this runs inside the break-glass session for lab: its kubeconfig list starts "
+        f"with the session's temporary overlay {overlay}, so use-cluster would write there and "
+        "the change would vanish when the session ends",
+        "fix: run `ztctl use-cluster` outside the break-glass session (leave the break-glass "
+        "shell, or use another terminal); inside it, pick a context with "
+        "`kubectl --context NAME`",
+    ]
+    assert (sha256(bg.kubeconfig), sha256(overlay)) == before
+    # Naming the real kubeconfig is a clear choice: it is written, the overlay is not.
+    named = bg.ztctl(
+        "break-glass", "exec", "lab", "--",
+        *ZTCTL, "--kubeconfig", str(bg.kubeconfig), "use-cluster", "lab", "--no-probe",
+    )  # fmt: skip
+    assert named.returncode == 0, named.stderr
+    assert sha256(overlay) == before[1]
+    # Outside the session, use-cluster works as always.
+    assert bg.ztctl("use-cluster", "lab", "--no-probe").returncode == 0
+
+
+def test_end_of_a_damaged_file_nobody_writes_back_says_what_to_do(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    (state / "break-glass" / "lab").mkdir(parents=True)
+    path = state / "break-glass" / "lab.json"
+    path.write_text("null\n")  # and no watchdog: it was killed too
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "ZTCTL_STATE_DIR": str(state)}
+    for args in (["lab"], ["--all"], []):
+        run = subprocess.run(
+            [*ZTCTL, "break-glass", "end", *args], env=env, capture_output=True, text=True
+        )
+        assert run.returncode == 1, run.stderr
+        assert run.stderr == (
+            f"warning: the break-glass session file {path} cannot be read: it holds null, not a "
+            "session object, and no watchdog wrote it back: ztctl cannot tell which route it "
+            "opened; close the route of lab yourself (a VPN: the catalog's down command), then "
+            f"delete {path} and the directory {state / 'break-glass' / 'lab'}\n"
+        )
+        assert "No break-glass session" not in run.stdout
+    assert path.read_text() == "null\n"

@@ -270,7 +270,7 @@ def test_the_log_is_opened_to_append_and_not_inherited(
     monkeypatch.setattr(fs.os, "open", spy)
     audit.record(tmp_path, "x")
     audit.record(tmp_path, "y")
-    append = os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC
+    append = os.O_WRONLY | os.O_APPEND | os.O_NONBLOCK | os.O_CLOEXEC
     # every event first tries to create the log exclusively (so it knows to set 0600
     # itself); when the log exists, it is opened to append
     assert opened == [append | os.O_CREAT | os.O_EXCL, append | os.O_CREAT | os.O_EXCL, append]
@@ -531,3 +531,33 @@ def test_events_filtered_by_name(tmp_path: Path, event: str | None, numbers: lis
         audit.record(tmp_path, name, n=n)
     assert [e["n"] for e in audit.read_events(tmp_path, event)] == numbers
     assert [e["n"] for e in audit.read_events(tmp_path, event=event)] == numbers
+
+
+def test_a_fifo_in_place_of_the_log_is_refused_not_waited_on(tmp_path: Path) -> None:
+    fifo = tmp_path / audit.AUDIT_FILE
+    os.mkfifo(fifo)
+    with pytest.raises(audit.AuditWriteFailed) as info:  # before: blocked for ever
+        audit.record(tmp_path, "x")
+    assert info.value.message.startswith(f"cannot record x in the audit log {fifo}: ")
+    with pytest.raises(fs.NotRegularFile):
+        list(audit.read_events(tmp_path))
+    # with a reader waiting on the FIFO, the write side is still refused (not a file)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        with pytest.raises(audit.AuditWriteFailed) as info:
+            audit.record(tmp_path, "x")
+        assert info.value.message == (
+            f"cannot record x in the audit log {fifo}: {fifo} is a FIFO (named pipe), "
+            "not a regular file"
+        )
+    finally:
+        os.close(reader)
+
+
+def test_a_line_longer_than_an_event_is_skipped(tmp_path: Path) -> None:
+    audit.record(tmp_path, "first")
+    with (tmp_path / audit.AUDIT_FILE).open("a") as handle:
+        handle.write('{"ts": "2026-01-01T00:00:00.000Z", "event": "huge", "pad": "')
+        handle.write("x" * (3 * audit.MAX_EVENT_BYTES) + '"}\n')
+    audit.record(tmp_path, "last")
+    assert [e["event"] for e in audit.read_events(tmp_path)] == ["first", "last"]

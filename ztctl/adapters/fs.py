@@ -224,7 +224,9 @@ def append_line_durably(path: Path, line: str) -> None:
     its previous length, so the next line does not get glued onto a torn one; the caller
     decides whether the operation that needed the line may go on.
     """
-    flags = os.O_WRONLY | os.O_APPEND | getattr(os, "O_CLOEXEC", 0)
+    # O_NONBLOCK: a FIFO put where the log should be fails the open (no reader) or the
+    # check below, instead of blocking the command for ever.
+    flags = os.O_WRONLY | os.O_APPEND | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
         fd = os.open(path, flags | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
         created = True
@@ -233,6 +235,8 @@ def append_line_durably(path: Path, line: str) -> None:
         created = False
     try:
         st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise NotRegularFile(path, kind_of(st.st_mode))
         # A new file is exactly 0600 whatever the umask (0277 would make it 0400, and the
         # next append would fail); an existing one is tightened, never loosened.
         if created or stat.S_IMODE(st.st_mode) & 0o077:

@@ -15,12 +15,13 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import stat
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
-from ztctl.adapters.fs import append_line_durably, ensure_private_dir
+from ztctl.adapters.fs import NotRegularFile, append_line_durably, ensure_private_dir, kind_of
 from ztctl.errors import OperationFailed
 
 AUDIT_FILE = "audit.jsonl"
@@ -65,18 +66,52 @@ def record(state_dir: Path, event: str, **fields: Any) -> dict[str, Any]:
     return entry
 
 
+# An event is a few hundred bytes; a longer line is not an event of ours and is skipped
+# without being held in memory whole.
+MAX_EVENT_BYTES = 64 * 1024
+
+
 def read_events(state_dir: Path, event: str | None = None) -> Iterator[dict[str, Any]]:
-    """The recorded events, oldest first (a torn last line, if any, is skipped)."""
+    """The recorded events, oldest first (a torn last line, if any, is skipped).
+
+    The log must be a regular file (a FIFO put in its place is never waited on); lines
+    over :data:`MAX_EVENT_BYTES` are skipped.
+    """
     path = state_dir / AUDIT_FILE
     try:
-        handle = path.open(encoding="utf-8", errors="replace")
+        handle = _open_log(path)
     except FileNotFoundError:
         return
     with handle:
-        for line in handle:
+        for line in _lines(handle):
             item = _parse_line(line)
             if isinstance(item, dict) and (event is None or item.get("event") == event):
                 yield item
+
+
+def _open_log(path: Path) -> IO[str]:
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    fd = os.open(path, flags)
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise NotRegularFile(path, kind_of(mode))
+        return open(fd, encoding="utf-8", errors="replace", closefd=True)
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _lines(handle: IO[str]) -> Iterator[str]:
+    while True:
+        line = handle.readline(MAX_EVENT_BYTES + 1)
+        if not line:
+            return
+        if len(line) > MAX_EVENT_BYTES and not line.endswith("\n"):
+            while line and not line.endswith("\n"):  # skip the rest of the long line
+                line = handle.readline(MAX_EVENT_BYTES)
+            continue
+        yield line
 
 
 _EVENT_START = '{"ts": '

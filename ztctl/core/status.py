@@ -91,6 +91,7 @@ class StatusResult:
     context_cluster: str | None = None  # the catalog cluster the current context reaches
     context_error: dict[str, str] | None = None
     break_glass: tuple[dict[str, Any], ...] = ()
+    break_glass_strays: tuple[dict[str, Any], ...] = ()  # session files that cannot be read
     catalog_error: dict[str, str] | None = None
     notes: tuple[str, ...] = field(default=())
 
@@ -133,6 +134,7 @@ class StatusResult:
             "contextCluster": self.context_cluster,
             "contextError": self.context_error,
             "breakGlass": list(self.break_glass),
+            "breakGlassStrays": list(self.break_glass_strays),
             "catalogError": self.catalog_error,
             "loginNeeded": bool(self.login_needed),
             "loginReasons": self.login_needed,
@@ -234,6 +236,7 @@ def gather_status(
         context_cluster=cluster_name,
         context_error=context_error,
         break_glass=_active_sessions(state_dir),
+        break_glass_strays=_stray_files(state_dir),
         catalog_error=_error(catalog_error) if catalog_error else None,
     )
 
@@ -252,3 +255,10 @@ def _active_sessions(state_dir: Path) -> tuple[dict[str, Any], ...]:
                     view[key] = hide_passwords(value)  # a proxy URL's password stays private
             views.append(view)
     return tuple(views)
+
+
+def _stray_files(state_dir: Path) -> tuple[dict[str, Any], ...]:
+    """Session files that cannot be read: each may stand for a route still open."""
+    from ztctl.core.breakglass.session import list_strays
+
+    return tuple(stray.to_dict() for stray in list_strays(state_dir))

@@ -2,12 +2,19 @@
 
 ``python -m ztctl.core.watchdog --state-dir DIR --cluster NAME --session ID`` is started by
 ``ztctl break-glass start`` in its own session (no terminal, stdio to a log file), before
-the route opens. It sleeps until the deadline in the session file — re-reading it, since
-the deadline is fixed only once the route is proven — and then closes the route, deletes
-the overlay kubeconfig and records ``break-glass.expire`` (``by: watchdog``); it does so
-at once when the ztctl that was opening the route died half-way. It exits as
-soon as the session file is gone or names another session (``end`` also stops it with
-SIGTERM). So a route never outlives its TTL, even when every ztctl was killed.
+the route opens. It keeps its own copy of the session: re-read from the file while the
+session opens (the route's facts and the deadline are filled in only then), fixed once it is
+active (an edited file can bring the deadline forward, never back). At the deadline it
+closes the route from that copy, deletes the overlay kubeconfig and records
+``break-glass.expire`` (``by: watchdog``); it does so at once when the ztctl that was
+opening the route died half-way.
+
+The session file is the user's: when it is deleted, cut off or otherwise damaged, the
+watchdog writes its copy back (so ``status`` and ``end`` see the open route) and, whatever
+becomes of the file, still closes the route at the deadline. It exits early only when the
+session was ended by someone else: its file no longer shows it and the audit log records
+its end (``end`` also stops it with SIGTERM). So a route never outlives its TTL, even when
+every ztctl was killed or the session file is gone.
 """
 
 from __future__ import annotations
@@ -18,36 +25,61 @@ import sys
 import time
 from pathlib import Path
 
-from ztctl.core.breakglass.lifecycle import expire
+from ztctl.core.breakglass.lifecycle import (
+    WATCHDOG_POLL_S,
+    expire_known,
+    follow,
+    promoted,
+    restore_file,
+    session_closed,
+)
 from ztctl.core.breakglass.processes import starter_alive
-from ztctl.core.breakglass.session import STATE_OPENING, read_session
+from ztctl.core.breakglass.session import STATE_OPENING, Session, read_session_or_stray
 from ztctl.core.breakglass.trusted import CatalogRoutes
 
-# While opening, the deadline still moves (to "proven + ttl"): look often. Once active it
-# is fixed; the longer sleep only bounds how long a watchdog lingers after a lost SIGTERM.
+# While opening, the deadline still moves (to "proven + ttl"): look often. Once active the
+# deadline is fixed; the file is still looked at this often, so that a deleted or damaged
+# one is written back within seconds and a lost SIGTERM does not keep a watchdog long.
 POLL_OPENING_S = 0.5
-POLL_ACTIVE_S = 30.0
+POLL_ACTIVE_S = WATCHDOG_POLL_S  # `end` waits this long for a write-back
+
+
+def _say(message: str) -> None:
+    print(f"ztctl watchdog: {message}", file=sys.stderr, flush=True)  # to watchdog.log
 
 
 def watch(state_dir: Path, cluster: str, session_id: str) -> int:
-    # The deadline is the session file's, cut back by the TTL rules: the catalog's maxTtl
+    # The deadline is the session's, cut back by the TTL rules: the catalog's maxTtl
     # (the catalog start used, from ZTCTL_CATALOG) and 7 days. The file is not trusted.
     routes = CatalogRoutes(state_dir)
+    known: Session | None = None
+    said = None  # the last word on the file, said once
     while True:
-        session = routes.cap(read_session(state_dir, cluster))
-        if session is None or session.id != session_id:
-            return 0  # ended (or replaced): nothing to guard
-        remaining = session.remaining()
-        abandoned = session.state == STATE_OPENING and not starter_alive(session)
+        on_disk = read_session_or_stray(state_dir, cluster)
+        if isinstance(on_disk, Session) and on_disk.id == session_id:
+            known = follow(known, routes.cap(on_disk))
+        elif known is None or session_closed(state_dir, session_id):
+            return 0  # ended by someone else (or never written): nothing to guard
+        elif not isinstance(on_disk, Session):
+            known = promoted(known, state_dir)  # it became active before we saw it?
+            fate = restore_file(state_dir, known)
+            if fate is not None and fate != said:
+                _say(f"the session file of {cluster} {fate}")
+                said = fate
+        assert known is not None
+        remaining = known.remaining()
+        abandoned = known.state == STATE_OPENING and not starter_alive(known)
         if remaining <= 0 or abandoned:
-            ended = expire(state_dir, cluster, session_id, by="watchdog", routes=routes)
-            if ended is not None and ended.audit:  # to watchdog.log; the route is closed
-                print(f"ztctl watchdog: {ended.audit}", file=sys.stderr, flush=True)
-            if read_session(state_dir, cluster) is None:
+            ended = expire_known(state_dir, known, routes)
+            if ended is not None:
+                if ended.problem:
+                    _say(f"{ended.problem}")
+                if ended.audit:
+                    _say(ended.audit)
                 return 0
-            time.sleep(POLL_OPENING_S)  # the lock was busy: try again
+            time.sleep(POLL_OPENING_S)  # the lock was busy, or not due after all: look again
             continue
-        poll = POLL_OPENING_S if session.state == STATE_OPENING else POLL_ACTIVE_S
+        poll = POLL_OPENING_S if known.state == STATE_OPENING else POLL_ACTIVE_S
         time.sleep(min(remaining, poll))
 
 

@@ -50,3 +50,18 @@ def test_ssh_session_routes_pid_and_route_alive(
     proc.wait()
     assert route_alive(session) is False
     assert route_alive(make_session(tmp_path, "p")) is None
+
+
+def test_exec_over_a_damaged_session_file_says_so(tmp_path: Path) -> None:
+    from ztctl.core.breakglass.child import prepare_exec
+    from ztctl.core.breakglass.trusted import CatalogRoutes
+
+    session = make_session(tmp_path)
+    session.path.write_text("[1, 2]")
+    with pytest.raises(OperationFailed) as caught:
+        prepare_exec(tmp_path, "prod-eu", ["kubectl"], routes=CatalogRoutes(tmp_path, known={}))
+    assert caught.value.message == (
+        f"the break-glass session file {session.path} cannot be read: it holds a list, not a "
+        "session object; a break-glass route of prod-eu may still be open"
+    )
+    assert caught.value.fix.startswith("try again in a few seconds; if it stays so, run `ztctl")

@@ -180,3 +180,57 @@ def test_close_route_runs_the_catalogs_vpn_down_or_says_why_it_cannot(tmp_path: 
         assert "close vpn oob yourself" in teardown.problem
         assert teardown.command is None
         assert not marker.exists()  # nothing ran
+
+
+def test_end_of_a_stray_file_nobody_writes_back_says_so_and_keeps_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ztctl.core.breakglass import lifecycle
+    from ztctl.core.breakglass.session import StrayFile
+
+    monkeypatch.setattr(lifecycle, "WRITE_BACK_WAIT_S", 0.3)
+    session = make_session(tmp_path)
+    session.path.write_text("null\n")  # and no watchdog lives to write it back
+    result = end(tmp_path, None, by="alice")
+    assert result.ended == () and result.missing == ()
+    assert result.strays == (
+        StrayFile("prod-eu", session.path, "it holds null, not a session object"),
+    )
+    assert session.path.read_text() == "null\n"  # left for the user, with the fix
+    assert list(audit.read_events(tmp_path)) == []
+    assert end(tmp_path, ["prod-eu"], by="alice").strays == result.strays
+
+
+def test_end_all_finds_a_session_whose_file_was_deleted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ztctl.core.breakglass import lifecycle
+    from ztctl.core.breakglass.session import StrayFile
+
+    monkeypatch.setattr(lifecycle, "WRITE_BACK_WAIT_S", 0.3)
+    session = make_session(tmp_path)
+    session.dir.mkdir(parents=True, exist_ok=True)
+    session.path.unlink()  # the directory (overlay, logs) is still there
+    assert lifecycle.open_names(tmp_path) == ["prod-eu"]
+    result = end(tmp_path, None, by="alice")  # nobody writes it back: a route may be open
+    assert result.missing == () and result.ended == ()
+    why = "it is gone, but the session's directory is still there"
+    assert result.strays == (StrayFile("prod-eu", session.path, why),)
+    assert session.dir.is_dir()  # the logs of the route are kept
+    session.dir.rmdir()
+    assert end(tmp_path, ["prod-eu"], by="alice").missing == ("prod-eu",)
+
+
+def test_start_refuses_over_a_damaged_session_file(tmp_path: Path) -> None:
+    from ztctl.core.breakglass.opening import _refuse_open_session
+    from ztctl.errors import OperationFailed
+
+    session = make_session(tmp_path)
+    session.path.write_text('{"id": "bg-1"')
+    with pytest.raises(OperationFailed) as caught:
+        _refuse_open_session(tmp_path, "prod-eu")
+    assert caught.value.message == (
+        f"the break-glass session file {session.path} cannot be read: it is not JSON (cut off "
+        "or edited?); a break-glass route of prod-eu may still be open"
+    )
+    assert caught.value.fix.startswith("run `ztctl break-glass end prod-eu`")

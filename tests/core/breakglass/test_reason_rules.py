@@ -101,6 +101,59 @@ def test_reason_messages(reason: str, message: str, fix: str) -> None:
     assert (caught.value.message, caught.value.fix) == (message, fix)
 
 
+GOOD = "INC-1 tunnel down"  # 17 characters: a refused one after it is at position 18
+REFUSED_END = "; it goes to the audit log and to terminals as it is"
+
+# (the character, its category, what the message calls it)
+REFUSED_CHARACTERS = [
+    ("\n", "Cc", "a control character (U+000A"),
+    ("\x85", "Cc", "a control character (U+0085"),  # NEL, a C1 line break
+    ("\u2028", "Zl", "a line separator (U+2028"),
+    ("\u2029", "Zp", "a paragraph separator (U+2029"),
+    ("\u200b", "Cf", "an invisible formatting character (U+200B"),  # zero-width space
+    ("\u200d", "Cf", "an invisible formatting character (U+200D"),  # zero-width joiner
+    ("\u2060", "Cf", "an invisible formatting character (U+2060"),  # word joiner
+    ("\ufeff", "Cf", "an invisible formatting character (U+FEFF"),  # BOM
+    ("\u00ad", "Cf", "an invisible formatting character (U+00AD"),  # soft hyphen
+    ("\u200e", "Cf", "a bidirectional-text control (U+200E"),  # left-to-right mark
+    ("\u200f", "Cf", "a bidirectional-text control (U+200F"),
+    ("\u061c", "Cf", "a bidirectional-text control (U+061C"),  # Arabic letter mark
+    ("\u202e", "Cf", "a bidirectional-text control (U+202E"),  # right-to-left override
+    ("\u2066", "Cf", "a bidirectional-text control (U+2066"),  # left-to-right isolate
+    ("\udcff", "Cs", "a byte that is not UTF-8 (U+DCFF"),  # how a bad argv byte arrives
+]
+
+
+@pytest.mark.parametrize(("char", "category", "what"), REFUSED_CHARACTERS)
+def test_control_format_and_separator_characters_are_refused(
+    char: str, category: str, what: str
+) -> None:
+    import unicodedata
+
+    assert unicodedata.category(char) == category
+    for reason in (f"{GOOD}{char} restart cloudflared", f"{GOOD}{char}"):
+        with pytest.raises(UsageError) as caught:
+            validate_reason(reason)
+        assert caught.value.exit_code == EXIT_USAGE
+        assert (caught.value.message, caught.value.fix) == (
+            f"the break-glass reason contains {what} at position 18){REFUSED_END}",
+            f"write it on one line of plain text, {EXAMPLE}",
+        )
+
+
+@pytest.mark.parametrize(
+    "reason",
+    [
+        "INC-1 tunnel down in Zürich, restart cloudflared",  # letters beyond ASCII
+        "INC-1 туннель down, restart cloudflared",
+        "INC-1 tunnel down\u00a0(no-break space), restart cloudflared",  # Zs: a space
+        "INC-1 tunnel down \u2014 restart cloudflared",  # an em dash
+    ],
+)
+def test_ordinary_unicode_text_is_a_reason(reason: str) -> None:
+    assert validate_reason(reason) == " ".join(reason.split())
+
+
 @pytest.mark.parametrize("ttl", ["10", "1h garbage", "0s"])
 def test_an_invalid_ttl_says_how_to_write_one(ttl: str) -> None:
     from ztctl.core.breakglass.policy import resolve_ttl

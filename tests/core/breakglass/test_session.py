@@ -269,3 +269,114 @@ def test_a_session_file_just_under_the_cap_is_read(tmp_path: Path) -> None:
     text = path.read_text()
     path.write_text(text + " " * (64 * 1024 - len(text.encode())))
     assert read_session(tmp_path, "prod-eu") == session
+
+
+# --- stray files: a session file that is not a session ---------------------------------
+
+
+def _valid(tmp_path: Path) -> dict[str, object]:
+    return json.loads(make_session(tmp_path).path.read_text())
+
+
+def _with(tmp_path: Path, **changes: object) -> str:
+    document = _valid(tmp_path)
+    document.update(changes)
+    return json.dumps(document)
+
+
+# (what the file holds, why it is a stray)
+STRAY_CONTENTS = [
+    ("null", lambda p: "null\n", "it holds null, not a session object"),
+    ("list", lambda p: "[1, 2]", "it holds a list, not a session object"),
+    ("number", lambda p: "42", "it holds a number, not a session object"),
+    ("string", lambda p: '"lab"', "it holds a string, not a session object"),
+    ("empty", lambda p: "", "it is empty"),
+    ("cut off", lambda p: _with(p)[:50], "it is not JSON (cut off or edited?)"),
+    ("binary", lambda p: b"\xff\xfe\x00garbage", "it is not UTF-8 text"),
+    ("no id", lambda p: _with(p, id=None), "its field id is missing"),
+    ("id a list", lambda p: _with(p, id=["x"]), "its field id is a list, not text"),
+    (
+        "started text",
+        lambda p: _with(p, started="soon"),
+        "its field started is a string, not a number",
+    ),
+    (
+        "deadline missing",
+        lambda p: json.dumps({k: v for k, v in _valid(p).items() if k != "deadline"}),
+        "its field deadline is missing",
+    ),
+    (
+        "deadline true",
+        lambda p: _with(p, deadline=True),
+        "its field deadline is true, not a number",
+    ),
+    ("route a list", lambda p: _with(p, route=[1]), "its route is a list, not an object"),
+    ("route a string", lambda p: _with(p, route="vpn"), "its route is a string, not an object"),
+    (
+        "marker a dict",
+        lambda p: _with(p, route={"kind": "ssh", "marker": {}}),
+        "its field route.marker is an object, not text",
+    ),
+    ("overlay a number", lambda p: _with(p, overlay=7), "its field overlay is a number, not text"),
+    ("entries a number", lambda p: _with(p, entries=3), "its field entries is not a list of names"),
+    (
+        "entries of numbers",
+        lambda p: _with(p, entries=[1]),
+        "its field entries is not a list of names",
+    ),
+    (
+        "another cluster",
+        lambda p: _with(p, cluster="other"),
+        "it names cluster 'other', not 'prod-eu'",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "why"), STRAY_CONTENTS, ids=[c[0] for c in STRAY_CONTENTS]
+)
+def test_a_session_file_that_is_not_a_session_is_a_stray_file(
+    tmp_path: Path, name: str, content: object, why: str
+) -> None:
+    from ztctl.core.breakglass.session import StrayFile, list_strays, read_session_or_stray
+
+    path = tmp_path / "break-glass" / "prod-eu.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = content(tmp_path)  # type: ignore[operator]
+    if isinstance(data, bytes):
+        path.write_bytes(data)
+    else:
+        path.write_text(data)
+    found = read_session_or_stray(tmp_path, "prod-eu")
+    assert found == StrayFile("prod-eu", path, why), name
+    assert read_session(tmp_path, "prod-eu") is None
+    assert list_sessions(tmp_path) == []
+    assert list_strays(tmp_path) == [found]
+    assert found.message == f"the break-glass session file {path} cannot be read: {why}"
+    assert found.fix.startswith("run `ztctl break-glass end prod-eu`: it closes the route")
+
+
+@pytest.mark.parametrize(
+    ("kind", "why"),
+    [
+        ("padded", "it is larger than 64 KiB"),
+        ("fifo", "it is a FIFO (named pipe), not a regular file"),
+        ("directory", "it is a directory, not a regular file"),
+    ],
+)
+def test_a_huge_or_special_session_file_is_a_stray_read_unblocked(
+    tmp_path: Path, kind: str, why: str
+) -> None:
+    from ztctl.core.breakglass.session import list_strays
+
+    session = make_session(tmp_path)
+    path = Path(session.path)
+    if kind == "padded":
+        path.write_text(path.read_text() + " " * (64 * 1024))
+    elif kind == "fifo":
+        path.unlink()
+        os.mkfifo(path)
+    else:
+        path.unlink()
+        path.mkdir()
+    assert [(s.cluster, s.why) for s in list_strays(tmp_path)] == [("prod-eu", why)]

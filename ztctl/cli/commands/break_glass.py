@@ -255,8 +255,12 @@ def _status_text(app: App, result: StatusResult) -> None:
 
     for ended in result.expired:
         app.info(f"closed the expired break-glass session for {ended.session.cluster}")
+    for stray in result.strays:  # first: a route of that cluster may still be open
+        click.echo(f"{stray.cluster}: {stray.message}; a route of {stray.cluster} may be open")
+        click.echo(f"  fix: {stray.fix}")
     if not result.sessions:
-        click.echo("No break-glass session is open.")
+        if not result.strays:
+            click.echo("No break-glass session is open.")
         return
     rows = []
     for row in result.sessions:
@@ -291,8 +295,7 @@ def _status_text(app: App, result: StatusResult) -> None:
 def end_command(app: App, cluster: str | None, all_: bool) -> None:
     """Close a break-glass session and its route"""
     from ztctl.core.audit import os_user
-    from ztctl.core.breakglass.lifecycle import end
-    from ztctl.core.breakglass.session import list_sessions
+    from ztctl.core.breakglass.lifecycle import end, open_names
     from ztctl.errors import UsageError
 
     if cluster and all_:
@@ -302,7 +305,7 @@ def end_command(app: App, cluster: str | None, all_: bool) -> None:
     elif all_:
         names = None
     else:
-        open_ = [s.cluster for s in list_sessions(app.state_dir)]
+        open_ = open_names(app.state_dir)
         if len(open_) > 1:
             raise UsageError(
                 "several break-glass sessions are open: " + ", ".join(open_),
@@ -319,7 +322,7 @@ def end_command(app: App, cluster: str | None, all_: bool) -> None:
     )
     emit(app, result.to_dict(), lambda: _end_text(app, result))
     _exit_if_unaudited(app, result.ended + result.expired)
-    if any(e.problem for e in result.ended):
+    if any(e.problem for e in result.ended) or result.strays:
         app.exit(1)
 
 
@@ -333,5 +336,12 @@ def _end_text(app: App, result: EndResult) -> None:
             app.warn(f"{ended.problem}: the route may still be open; close it by hand")
     for name in result.missing:
         click.echo(f"No break-glass session was open for {name}.")
-    if not result.ended and not result.missing and not result.expired:
+    for stray in result.strays:
+        app.warn(
+            f"{stray.message}, and no watchdog wrote it back: ztctl cannot tell which route "
+            f"it opened; close the route of {stray.cluster} yourself (a VPN: the catalog's "
+            f"down command), then delete {stray.path} and the directory "
+            f"{stray.path.with_suffix('')}"
+        )
+    if not result.ended and not result.missing and not result.expired and not result.strays:
         click.echo("No break-glass session is open.")

@@ -94,8 +94,11 @@ def _text(result: StatusResult) -> None:
                     f"({session['reason']})",
                 )
             )
-    else:
+    elif not result.break_glass_strays:
         rows.append(("Break-glass", "no active session"))
+    for stray in result.break_glass_strays:
+        rows.append(("Break-glass", f"{stray['message']}; a route may still be open"))
+        rows.append(("", f"fix: {stray['fix']}"))
     if result.catalog_error:
         rows.append(("Catalog", f"unreadable: {result.catalog_error['message']}"))
     if result.login_needed:

@@ -79,6 +79,7 @@ def command(
     # A one-shot process that builds ~10^6 objects for a large kubeconfig: cyclic garbage
     # collection only costs time here (a full pass over them all when re-enabled).
     gc.disable()
+    _refuse_inside_break_glass(app)
     catalog = app.catalog()
     if name == "-":
         name = _previous(app)
@@ -124,6 +125,25 @@ def command(
             result = _probe(app, cluster, result)
         if result.probe is not None:
             click.echo(_probe_line(result.probe))
+
+
+def _refuse_inside_break_glass(app: App) -> None:
+    """Inside `break-glass exec`/`shell` the first kubeconfig file is the session's overlay:
+    whatever use-cluster wrote would land there and vanish when the session ends."""
+    from ztctl.core.breakglass.overlay import overlay_in_use
+    from ztctl.errors import UsageError
+
+    overlay = overlay_in_use(app.state_dir, app.kubeconfig, app.env)
+    if overlay is not None:
+        session = overlay.parent.name
+        raise UsageError(
+            f"this runs inside the break-glass session for {session}: its kubeconfig list "
+            f"starts with the session's temporary overlay {overlay}, so use-cluster would "
+            "write there and the change would vanish when the session ends",
+            "run `ztctl use-cluster` outside the break-glass session (leave the break-glass "
+            "shell, or use another terminal); inside it, pick a context with "
+            "`kubectl --context NAME`",
+        )
 
 
 def _previous(app: App) -> str:

@@ -22,7 +22,8 @@ from ztctl.core.breakglass.session import (
     STATE_ACTIVE,
     STATE_OPENING,
     Session,
-    read_session,
+    StrayFile,
+    read_session_or_stray,
     rfc3339,
 )
 from ztctl.core.breakglass.store import AuditFailed, record
@@ -58,7 +59,13 @@ def prepare_exec(
     environ = dict(os.environ if env is None else env)
     routes = routes or CatalogRoutes(state_dir, environ)
     reap(state_dir, environ, routes)
-    session = routes.cap(read_session(state_dir, cluster))
+    found = read_session_or_stray(state_dir, cluster)
+    if isinstance(found, StrayFile):  # the watchdog writes it back within seconds
+        raise OperationFailed(
+            f"{found.message}; a break-glass route of {cluster} may still be open",
+            f"try again in a few seconds; if it stays so, {found.fix}",
+        )
+    session = routes.cap(found)
     if session is None or session.state != STATE_ACTIVE or session.expired():
         start_fix = f"start one: `ztctl break-glass start {cluster} --reason '...'`"
         last = _last_event(state_dir, cluster)
@@ -111,9 +118,14 @@ def _last_event(state_dir: Path, cluster: str) -> dict[str, Any] | None:
     from ztctl.core.audit import read_events
 
     last = None
-    for item in read_events(state_dir):
-        if item.get("cluster") == cluster and str(item.get("event", "")).startswith("break-glass."):
-            last = item
+    try:
+        for item in read_events(state_dir):
+            if item.get("cluster") == cluster and str(item.get("event", "")).startswith(
+                "break-glass."
+            ):
+                last = item
+    except OSError:  # not a regular file, unreadable: the reason is not known
+        return None
     return last
 
 

@@ -26,10 +26,15 @@ from ztctl.core.breakglass.session import (
     STATE_OPENING,
     Session,
     SshState,
+    StrayFile,
     VpnState,
     list_sessions,
+    list_strays,
     read_session,
+    read_session_or_stray,
     rfc3339,
+    session_file,
+    sessions_dir,
 )
 from ztctl.core.breakglass.store import (
     LOCK_TIMEOUT_S,
@@ -133,6 +138,7 @@ def _finish(
     env: Mapping[str, str] | None,
     stop_watchdog: bool,
     say: Progress | None = None,
+    keep_file: bool = False,
     **fields: Any,
 ) -> Ended:
     """Close the route, audit ``event``, delete the files. The caller holds the lock.
@@ -163,7 +169,12 @@ def _finish(
         # the caller reports the lost event with a non-zero exit.
         lost = exc.message
     finally:
-        remove_session(session)
+        if keep_file:  # the file is another session's now: only this one's directory goes
+            import shutil
+
+            shutil.rmtree(session.dir, ignore_errors=True)
+        else:
+            remove_session(session)
         if stop_watchdog and session.watchdog_pid and session.watchdog_pid != os.getpid():
             from ztctl.adapters.routes_bg import terminate
 
@@ -226,6 +237,159 @@ def expire(
         )
 
 
+def expire_known(state_dir: Path, known: Session, routes: CatalogRoutes) -> Ended | None:
+    """The watchdog's end of its session at the deadline, or at once when its start was
+    abandoned: from ``known``, the watchdog's own copy of the session, since the file may
+    have been deleted, cut off or edited meanwhile. Records ``break-glass.expire`` (with
+    ``sessionFile`` saying what became of the file when it was not intact).
+
+    None when there was nothing to do: the lock is busy, the session is not due after all
+    (the file shows the start finished), or it was already ended (audited)."""
+    with locked(state_dir, known.cluster) as got:
+        if not got:
+            return None
+        on_disk = read_session_or_stray(state_dir, known.cluster)
+        ours = isinstance(on_disk, Session) and on_disk.id == known.id
+        if ours:
+            assert isinstance(on_disk, Session)
+            known = follow(known, routes.cap(on_disk)) or known
+        elif session_closed(state_dir, known.id):
+            return None
+        abandoned = known.state == STATE_OPENING and not starter_alive(known)
+        if not known.expired() and not abandoned:
+            return None
+        return _finish(
+            state_dir,
+            known,
+            "break-glass.expire",
+            routes=routes,
+            env=None,
+            stop_watchdog=False,
+            keep_file=isinstance(on_disk, Session) and not ours,
+            by="watchdog",
+            why="start interrupted" if abandoned and not known.expired() else "ttl",
+            sessionFile=None if ours else file_fate(on_disk),
+        )
+
+
+def follow(known: Session | None, found: Session | None) -> Session | None:
+    """The watchdog's copy of its session, updated from the file just read (``found``, the
+    same session). While it opens, the file is the truth (the route's facts and the
+    deadline are filled in). Once active, the copy is fixed: the route that was opened is
+    the one to close, and an edited file may bring the deadline forward, never back."""
+    if known is None or known.state != STATE_ACTIVE or found is None:
+        return found or known
+    return replace(known, deadline=found.deadline) if found.deadline < known.deadline else known
+
+
+def file_fate(on_disk: Session | StrayFile | None) -> str:
+    """What became of a session file, for the audit log and the watchdog's log."""
+    if on_disk is None:
+        return "missing"
+    if isinstance(on_disk, StrayFile):
+        return f"damaged: {on_disk.why}"
+    return f"replaced by session {on_disk.id}"
+
+
+def restore_file(state_dir: Path, known: Session) -> str | None:
+    """Put the watchdog's copy of its session back when the file is missing or damaged, so
+    that ``status`` and ``end`` see the route that is still open. Returns what happened,
+    "was missing; wrote it back" (None: nothing to do, or the lock is busy). Never
+    overwrites another session's file, never waits for the lock, never restores a session
+    that was ended."""
+    with locked(state_dir, known.cluster, wait=0) as got:
+        if not got:
+            return None
+        on_disk = read_session_or_stray(state_dir, known.cluster)
+        if isinstance(on_disk, Session) or session_closed(state_dir, known.id):
+            return None
+        try:
+            write_session(known)
+        except OSError as exc:  # a directory where the file was, a read-only directory...
+            return f"was {file_fate(on_disk)}; cannot write it back: {exc.strerror or exc}"
+        return f"was {file_fate(on_disk)}; wrote it back"
+
+
+# How much of the audit log's end ``audit_trail`` reads (an event is a few hundred bytes).
+AUDIT_TAIL_BYTES = 1024 * 1024
+_CLOSING_EVENTS = ("break-glass.end", "break-glass.expire", "break-glass.route-failed")
+
+
+def session_closed(state_dir: Path, session_id: str) -> bool:
+    """Whether the audit log records the end of session ``session_id``. An unreadable log
+    counts as "not closed": the watchdog then closes the route again at its deadline, the
+    safe side."""
+    return any(e.get("event") in _CLOSING_EVENTS for e in audit_trail(state_dir, session_id))
+
+
+def promoted(known: Session, state_dir: Path) -> Session:
+    """``known`` as the starter left it, when the watchdog's copy is still the ``opening``
+    one and the file is gone before it saw the last write: the audit log's
+    ``break-glass.start`` for the session gives its deadline (the session became active
+    only after that event was written). Unchanged when there is no such event."""
+    if known.state != STATE_OPENING:
+        return known
+    from datetime import datetime
+
+    for event in audit_trail(state_dir, known.id):
+        if event.get("event") != "break-glass.start":
+            continue
+        try:
+            deadline = datetime.fromisoformat(str(event["deadline"])).timestamp()
+        except (KeyError, ValueError, OverflowError):
+            continue
+        deadline = min(deadline, known.deadline)
+        user = event.get("kubeUser")
+        return replace(
+            known,
+            state=STATE_ACTIVE,
+            started=deadline - known.ttl_s,
+            deadline=deadline,
+            starter_pid=None,
+            kube_user=user if isinstance(user, str) else None,
+            overlay=str(known.dir / "kubeconfig"),
+        )
+    return known
+
+
+def audit_trail(state_dir: Path, session_id: str) -> list[dict[str, Any]]:
+    """The audit events of session ``session_id``, read bounded: the last MiB of the log
+    (a session's events are among the last written when its watchdog asks), a regular file
+    only; none when it cannot be read."""
+    import json
+    import stat
+
+    from ztctl.core.audit import AUDIT_FILE
+
+    path = Path(state_dir) / AUDIT_FILE
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError:
+        return []
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            return []
+        os.lseek(fd, max(0, st.st_size - AUDIT_TAIL_BYTES), os.SEEK_SET)
+        tail = os.read(fd, AUDIT_TAIL_BYTES)
+    except OSError:
+        return []
+    finally:
+        os.close(fd)
+    needle = json.dumps(session_id).encode()
+    found = []
+    for line in tail.splitlines():
+        if needle not in line:
+            continue
+        try:
+            item = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(item, dict) and item.get("session") == session_id:
+            found.append(item)
+    return found
+
+
 def reap(
     state_dir: Path,
     env: Mapping[str, str] | None = None,
@@ -278,10 +442,14 @@ def end(
     ended all the same; :attr:`Ended.problem` says what may still be open."""
     routes = routes or CatalogRoutes(state_dir, env)
     expired = reap(state_dir, env, routes)
-    names = [s.cluster for s in list_sessions(state_dir)] if clusters is None else list(clusters)
+    names = open_names(state_dir) if clusters is None else list(clusters)
     ended: list[Ended] = []
     missing: list[str] = []
+    strays: list[StrayFile] = []
     for name in names:
+        damaged = _damaged(state_dir, name)
+        if damaged:
+            _wait_for_watchdog(state_dir, name)
         with locked(state_dir, name) as got:
             if not got:
                 raise OperationFailed(
@@ -289,7 +457,14 @@ def end(
                     "closing it)",
                     f"wait a moment and run `ztctl break-glass end {name}` again",
                 )
-            session = read_session(state_dir, name)
+            session = read_session_or_stray(state_dir, name)
+            if isinstance(session, StrayFile):
+                strays.append(session)
+                continue
+            if session is None and damaged and (sessions_dir(state_dir) / name).is_dir():
+                why = "it is gone, but the session's directory is still there"
+                strays.append(StrayFile(name, session_file(state_dir, name), why))
+                continue
             if session is None:
                 missing.append(name)
                 continue
@@ -305,7 +480,46 @@ def end(
                     by=by,
                 )
             )
-    return EndResult(ended=tuple(ended), expired=tuple(expired), missing=tuple(missing))
+    return EndResult(
+        ended=tuple(ended), expired=tuple(expired), missing=tuple(missing), strays=tuple(strays)
+    )
+
+
+# How often a watchdog looks at its session file once the session is active, and so how
+# soon it writes a deleted or damaged one back; ``end`` waits a little longer than that.
+WATCHDOG_POLL_S = 2.0
+WRITE_BACK_WAIT_S = 2 * WATCHDOG_POLL_S + 1
+
+
+def open_names(state_dir: Path) -> list[str]:
+    """The clusters ``end --all`` ends: those with a session file, readable or not, or with
+    a session directory whose file is gone (deleted by hand while the route was open)."""
+    names = {s.cluster for s in list_sessions(state_dir)}
+    names.update(s.cluster for s in list_strays(state_dir))
+    try:
+        dirs = [p.name for p in sessions_dir(state_dir).iterdir() if p.is_dir()]
+    except OSError:
+        dirs = []
+    names.update(d for d in dirs if not d.startswith(".") and _damaged(state_dir, d))
+    return sorted(names)
+
+
+def _damaged(state_dir: Path, cluster: str) -> bool:
+    """The session file is damaged, or gone while its session directory is still there."""
+    found = read_session_or_stray(state_dir, cluster)
+    if isinstance(found, StrayFile):
+        return True
+    return found is None and (sessions_dir(state_dir) / cluster).is_dir()
+
+
+def _wait_for_watchdog(state_dir: Path, cluster: str) -> None:
+    """A damaged or deleted session file: give its watchdog (if one lives) the time to
+    write back its copy of the session, so that ``end`` closes the route that copy names."""
+    give_up = time.monotonic() + WRITE_BACK_WAIT_S
+    while time.monotonic() < give_up:
+        if isinstance(read_session_or_stray(state_dir, cluster), Session):
+            return
+        time.sleep(0.1)
 
 
 @dataclass(frozen=True)
@@ -313,12 +527,14 @@ class EndResult:
     ended: tuple[Ended, ...]
     expired: tuple[Ended, ...]  # reaped on the way: already past their deadline
     missing: tuple[str, ...]  # asked for, but no session was open
+    strays: tuple[StrayFile, ...] = ()  # damaged session files no watchdog wrote back
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "ended": [e.to_dict() for e in self.ended],
             "expired": [e.to_dict() for e in self.expired],
             "notOpen": list(self.missing),
+            "strays": [s.to_dict() for s in self.strays],
         }
 
 
@@ -340,11 +556,13 @@ class StatusResult:
     sessions: tuple[SessionStatus, ...]
     expired: tuple[Ended, ...]
     now: float
+    strays: tuple[StrayFile, ...] = ()  # session files that cannot be read
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "sessions": [s.to_dict(self.now) for s in self.sessions],
             "expired": [e.to_dict() for e in self.expired],
+            "strays": [s.to_dict() for s in self.strays],
         }
 
 
@@ -357,7 +575,12 @@ def status(
     rows = tuple(
         SessionStatus(s, route_alive(s), watchdog_alive(s)) for s in capped if s is not None
     )
-    return StatusResult(sessions=rows, expired=tuple(expired), now=time.time())
+    return StatusResult(
+        sessions=rows,
+        expired=tuple(expired),
+        now=time.time(),
+        strays=tuple(list_strays(state_dir)),
+    )
 
 
 Progress = Callable[[str], None]

@@ -34,8 +34,10 @@ from ztctl.core.breakglass.session import (
     RouteState,
     Session,
     SshState,
+    StrayFile,
     VpnState,
     read_session,
+    read_session_or_stray,
     rfc3339,
     session_file,
 )
@@ -151,7 +153,12 @@ def start(request: StartRequest, on_progress: Progress | None = None) -> StartRe
 
 
 def _refuse_open_session(state_dir: Path, cluster: str) -> None:
-    existing = read_session(state_dir, cluster)
+    existing = read_session_or_stray(state_dir, cluster)
+    if isinstance(existing, StrayFile):  # it may stand for a route that is still open
+        raise OperationFailed(
+            f"{existing.message}; a break-glass route of {cluster} may still be open",
+            existing.fix,
+        )
     if existing is not None:
         left = format_duration(existing.remaining())
         raise OperationFailed(

@@ -91,4 +91,18 @@ def child_kubeconfig(
     return os.pathsep.join(paths)
 
 
+def overlay_in_use(state_dir: Path, kubeconfig: str | None, env: Mapping[str, str]) -> Path | None:
+    """The break-glass overlay among the kubeconfig files a command would read and write
+    (``--kubeconfig``, else ``KUBECONFIG``): set inside ``break-glass exec`` and ``shell``,
+    where whatever kubectl or ``use-cluster`` writes goes to the overlay and vanishes with
+    the session. None outside a break-glass session."""
+    from ztctl.core.kubeconfig.files import precedence
+
+    root = os.path.abspath(sessions_dir(state_dir))
+    for path in precedence(kubeconfig, env).paths:
+        if os.path.abspath(path).startswith(root + os.sep):
+            return Path(path)
+    return None
+
+
 # --------------------------------------------------------------------------------------

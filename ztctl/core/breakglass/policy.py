@@ -6,6 +6,7 @@ Pure rules, no I/O: :func:`validate_reason` and :func:`resolve_ttl`.
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from ztctl.core.breakglass.session import MAX_SESSION_S
 from ztctl.core.duration import format_duration, parse_duration
@@ -27,10 +28,32 @@ _PLACEHOLDER_TEXT = """
 """
 _PLACEHOLDERS = frozenset(_PLACEHOLDER_TEXT.split())
 _WORD = re.compile(r"[^\W_]+(?:[-'/.][^\W_]+)*", re.UNICODE)
-# Control characters (C0 incl. tab and newline, DEL, C1 incl. the 8-bit CSI U+009B) and the
-# bidirectional overrides and isolates: they would reach terminals and log viewers that
-# show the audit log, and can make a reason read as something else.
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# Characters a reason must not hold (Unicode categories): control characters (Cc: C0 incl.
+# tab and newline, DEL, C1 incl. the 8-bit CSI U+009B), format characters (Cf: zero-width
+# spaces and joiners, the bidirectional marks, overrides and isolates, soft hyphen, BOM),
+# line and paragraph separators (Zl U+2028, Zp U+2029) and lone surrogates (Cs: bytes
+# that were not UTF-8). They would reach terminals and log viewers that show the audit
+# log, break a line where none is seen, hide text or make a reason read as something else.
+_REFUSED = {
+    "Cc": "a control character",
+    "Cf": "an invisible formatting character",
+    "Zl": "a line separator",
+    "Zp": "a paragraph separator",
+    "Cs": "a byte that is not UTF-8",
+}
+_BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def _refused_character(text: str) -> tuple[int, str, str] | None:
+    """The first character a reason must not hold: (position from 1, the character, what
+    it is), or None."""
+    for index, char in enumerate(text):
+        what = _REFUSED.get(unicodedata.category(char))
+        if what is not None:
+            if char in _BIDI:
+                what = "a bidirectional-text control"
+            return index + 1, char, what
+    return None
 
 
 def _mash(word: str) -> bool:
@@ -55,13 +78,12 @@ def validate_reason(text: str | None) -> str:
     """
     example = "e.g. --reason 'INC-4711: Zero Trust tunnel down, restart cloudflared'"
     raw = text or ""
-    bad = _CONTROL.search(raw)
-    if bad:
-        char = ord(bad.group())
-        what = "a bidirectional-text control" if char >= 0x202A else "a control character"
+    bad = _refused_character(raw)
+    if bad is not None:
+        position, char, what = bad
         raise UsageError(
-            f"the break-glass reason contains {what} (U+{char:04X} at position "
-            f"{bad.start() + 1}); it goes to the audit log and to terminals as it is",
+            f"the break-glass reason contains {what} (U+{ord(char):04X} at position "
+            f"{position}); it goes to the audit log and to terminals as it is",
             f"write it on one line of plain text, {example}",
         )
     reason = " ".join(raw.split())

@@ -123,10 +123,15 @@ class UnknownState:
 RouteState = ProxyState | SshState | VpnState | UnknownState
 
 
-def route_from_dict(data: Mapping[str, Any]) -> RouteState:
-    kind = str(data.get("kind") or "")
-    display = str(data.get("display") or "")
-    proxy_url = data.get("proxyUrl") or None
+def route_from_dict(data: Any) -> RouteState:
+    """The stored route; :class:`ValueError` when it is not an object of text fields."""
+    if data is None:
+        data = {}
+    if not isinstance(data, Mapping):
+        raise ValueError(f"its route is {_json_kind(data)}, not an object")
+    kind = _text(data, "kind", "route.") or ""
+    display = _text(data, "display", "route.") or ""
+    proxy_url = _text(data, "proxyUrl", "route.")
     if kind == ProxyState.kind:
         return ProxyState(display, proxy_url)
     if kind == SshState.kind:
@@ -134,13 +139,48 @@ def route_from_dict(data: Mapping[str, Any]) -> RouteState:
             display,
             proxy_url,
             pid=_int_or_none(data.get("pid")),
-            marker=data.get("marker") or None,
-            control_path=data.get("controlPath") or None,
-            host=data.get("host") or None,
+            marker=_text(data, "marker", "route."),
+            control_path=_text(data, "controlPath", "route."),
+            host=_text(data, "host", "route."),
         )
     if kind == VpnState.kind:  # a stored "down" (older ztctl, or edited) is ignored
-        return VpnState(display, interface=data.get("interface") or None)
+        return VpnState(display, interface=_text(data, "interface", "route."))
     return UnknownState(kind, display, proxy_url)
+
+
+def _json_kind(value: Any) -> str:
+    """What a JSON value is, in words: ``null``, ``a list``, ``a number``..."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    return "an object" if isinstance(value, Mapping) else type(value).__name__
+
+
+def _text(data: Mapping[str, Any], key: str, prefix: str = "") -> str | None:
+    """A text field (None when absent, null or empty); :class:`ValueError` for another type."""
+    value = data.get(key)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"its field {prefix}{key} is {_json_kind(value)}, not text")
+    return value
+
+
+def _number(data: Mapping[str, Any], key: str) -> float:
+    """A required number field; :class:`ValueError` when it is missing or not a number."""
+    if key not in data:
+        raise ValueError(f"its field {key} is missing")
+    value = data[key]
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"its field {key} is {_json_kind(value)}, not a number")
+    return float(value)
 
 
 def _whole_seconds(value: Any) -> int:
@@ -221,27 +261,36 @@ class Session:
     def from_dict(cls, data: Mapping[str, Any], path: Path, now: float | None = None) -> Session:
         """The stored session, its deadline cut back to what the TTL rules allow: the file
         is the user's to edit and is not trusted for how long a route stays open."""
-        state = str(data.get("state") or STATE_OPENING)
+        if not isinstance(data, Mapping):
+            raise ValueError(f"it holds {_json_kind(data)}, not a session object")
+        session_id = _text(data, "id")
+        cluster = _text(data, "cluster")
+        if session_id is None or cluster is None:
+            raise ValueError(f"its field {'id' if session_id is None else 'cluster'} is missing")
+        entries = data.get("entries") or []
+        if not isinstance(entries, list) or not all(isinstance(e, str) for e in entries):
+            raise ValueError("its field entries is not a list of names")
+        state = _text(data, "state") or STATE_OPENING
         ttl_s = _whole_seconds(data.get("ttlSeconds"))
         started, deadline = _bounded_times(
-            float(data["started"]), float(data["deadline"]), ttl_s, state, now
+            _number(data, "started"), _number(data, "deadline"), ttl_s, state, now
         )
         return cls(
-            id=str(data["id"]),
-            cluster=str(data["cluster"]),
+            id=session_id,
+            cluster=cluster,
             state=state,
-            reason=str(data.get("reason") or ""),
-            user=str(data.get("user") or ""),
+            reason=_text(data, "reason") or "",
+            user=_text(data, "user") or "",
             started=started,
             deadline=deadline,
             ttl_s=max(0, min(ttl_s, MAX_SESSION_S)),
-            route=route_from_dict(data.get("route") or {}),
-            server=str(data.get("server") or ""),
-            forced=bool(data.get("forced")),
-            zt_path=str(data.get("ztPath") or ""),
-            kube_user=data.get("kubeUser") or None,
-            overlay=data.get("overlay") or None,
-            entries=tuple(str(x) for x in data.get("entries") or ()),
+            route=route_from_dict(data.get("route")),
+            server=_text(data, "server") or "",
+            forced=data.get("forced") is True,
+            zt_path=_text(data, "ztPath") or "",
+            kube_user=_text(data, "kubeUser"),
+            overlay=_text(data, "overlay"),
+            entries=tuple(entries),
             watchdog_pid=_int_or_none(data.get("watchdogPid")),
             starter_pid=_int_or_none(data.get("starterPid")),
             path=path,
@@ -311,35 +360,102 @@ def session_file(state_dir: Path, cluster: str) -> Path:
 MAX_SESSION_BYTES = 64 * 1024
 
 
+@dataclass(frozen=True)
+class StrayFile:
+    """A session file that is not a session ztctl can read: cut off, edited, binary, too
+    big, not a regular file. It may stand for a route that is still open."""
+
+    cluster: str  # from the file's name
+    path: Path
+    why: str  # "it is not JSON", "it holds null, not a session object", ...
+
+    @property
+    def message(self) -> str:
+        return f"the break-glass session file {self.path} cannot be read: {self.why}"
+
+    @property
+    def fix(self) -> str:
+        return (
+            f"run `ztctl break-glass end {self.cluster}`: it closes the route if ztctl can tell "
+            f"which one it was (its watchdog still knows it); otherwise close the route of "
+            f"{self.cluster} yourself and delete the file"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "cluster": self.cluster,
+            "path": str(self.path),
+            "problem": self.why,
+            "message": self.message,
+            "fix": self.fix,
+        }
+
+
 def read_session(state_dir: Path, cluster: str) -> Session | None:
-    return _read(session_file(state_dir, cluster))
+    found = load_session(session_file(state_dir, cluster))
+    return found if isinstance(found, Session) else None
 
 
-def _read(path: Path) -> Session | None:
+def read_session_or_stray(state_dir: Path, cluster: str) -> Session | StrayFile | None:
+    """The session of ``cluster``, its session file that cannot be read, or None (no file)."""
+    return load_session(session_file(state_dir, cluster))
+
+
+def load_session(path: Path) -> Session | StrayFile | None:
+    """The session in ``path``; a :class:`StrayFile` saying why it cannot be read; None
+    when there is no such file."""
+    from ztctl.adapters.fs import NotRegularFile, TooLarge, read_regular_file
+
     try:
-        from ztctl.adapters.fs import read_regular_text
-
-        data = json.loads(read_regular_text(path, MAX_SESSION_BYTES))
-        return Session.from_dict(data, path)
+        raw = read_regular_file(path, MAX_SESSION_BYTES)
     except FileNotFoundError:
         return None
-    except (OSError, ValueError, KeyError, TypeError, OverflowError):
-        return None  # unreadable: reported by `status` as a stray file
+    except TooLarge:
+        return StrayFile(path.stem, path, f"it is larger than {MAX_SESSION_BYTES // 1024} KiB")
+    except NotRegularFile as exc:
+        return StrayFile(path.stem, path, f"it is {exc.what}, not a regular file")
+    except IsADirectoryError:
+        return StrayFile(path.stem, path, "it is a directory, not a regular file")
+    except OSError as exc:
+        return StrayFile(path.stem, path, f"it cannot be read ({exc.strerror or exc})")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return StrayFile(path.stem, path, "it is not UTF-8 text")
+    try:
+        data = json.loads(text)
+    except ValueError:
+        why = "it is empty" if not text.strip() else "it is not JSON (cut off or edited?)"
+        return StrayFile(path.stem, path, why)
+    try:
+        session = Session.from_dict(data, path)
+    except (ValueError, KeyError, TypeError, OverflowError, AttributeError) as exc:
+        return StrayFile(path.stem, path, str(exc) or type(exc).__name__)
+    if session.cluster != path.stem:  # its lock, overlay and commands go by the file's name
+        return StrayFile(
+            path.stem, path, f"it names cluster {session.cluster!r}, not {path.stem!r}"
+        )
+    return session
+
+
+def _session_paths(state_dir: Path) -> list[Path]:
+    directory = sessions_dir(state_dir)
+    try:
+        return sorted(p for p in directory.iterdir() if p.suffix == ".json")
+    except (FileNotFoundError, NotADirectoryError):
+        return []
 
 
 def list_sessions(state_dir: Path) -> list[Session]:
     """Every session file in the state directory (expired ones included), by cluster."""
-    directory = sessions_dir(state_dir)
-    try:
-        names = sorted(p for p in directory.iterdir() if p.suffix == ".json")
-    except FileNotFoundError:
-        return []
-    found = []
-    for path in names:
-        session = _read(path)
-        if session is not None:
-            found.append(session)
-    return found
+    found = (load_session(path) for path in _session_paths(state_dir))
+    return [s for s in found if isinstance(s, Session)]
+
+
+def list_strays(state_dir: Path) -> list[StrayFile]:
+    """Every session file that cannot be read as a session (see :class:`StrayFile`)."""
+    found = (load_session(path) for path in _session_paths(state_dir))
+    return [s for s in found if isinstance(s, StrayFile)]
 
 
 def has_route(cluster: Cluster) -> bool:

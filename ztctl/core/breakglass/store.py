@@ -31,7 +31,8 @@ def remove_session(session: Session) -> None:
 
     # The directory first: while the session file exists, its files may too.
     shutil.rmtree(session.dir, ignore_errors=True)
-    with contextlib.suppress(FileNotFoundError):
+    # Not a file (a directory or worse put there by hand): left for `status` to list.
+    with contextlib.suppress(OSError):
         session.path.unlink()
 
 
