@@ -73,8 +73,12 @@ def test_unknown_key_is_exit_3_with_the_closest_key(config: Path) -> None:
     ("key", "value", "message"),
     [
         ("doctor.timeout", "soon", "doctor.timeout must be a number"),
-        ("doctor.timeout", "0", "doctor.timeout must be greater than 0"),
+        ("doctor.timeout", "0", "doctor.timeout must be from 0.1 to 600 seconds, got 0"),
         ("doctor.timeout", "nan", "finite number"),
+        ("doctor.timeout", "1e12", "doctor.timeout must be from 0.1 to 600 seconds, got 1e+12"),
+        ("doctor.timeout", "100000", "from 0.1 to 600 seconds, got 100000"),
+        ("cloudflare.api_url", "http://192.0.2.2:18080/client/v4", "is not an https URL"),
+        ("cloudflare.account_id", "zzz", "is not an account id (32 hex characters)"),
         ("team", "not a team", "not a Zero Trust team name"),
         ("team", "acme.cloudflareaccess.com", "not a Zero Trust team name"),
         ("catalog", "http://example.test/c.yaml", "is not https"),
@@ -185,3 +189,59 @@ def test_set_through_a_symlink_keeps_the_link(tmp_path: Path, config: Path) -> N
     assert run(link, "set", "team", "other").returncode == 0
     assert link.is_symlink()
     assert 'team = "other"' in config.read_text()
+
+
+PASSWORD_URL = "https://alice:hunter2@platform.example/c.yaml"
+
+
+@pytest.mark.parametrize("json_flag", [[], ["--json"]])
+def test_a_password_in_a_url_is_refused_and_never_echoed(
+    config: Path, json_flag: list[str]
+) -> None:
+    result = run(config, "set", "catalog", PASSWORD_URL, *json_flag)
+    assert result.returncode == 3
+    assert "hunter2" not in result.stdout + result.stderr
+    assert "alice:***@platform.example" in result.stdout + result.stderr
+    assert "carries a user name or password" in result.stdout + result.stderr
+    assert config.read_text() == ORIGINAL
+
+
+@pytest.mark.parametrize("args", [["show"], ["show", "--json"], ["get", "catalog"]])
+def test_a_password_already_in_the_file_is_never_printed(config: Path, args: list[str]) -> None:
+    config.write_text(f'catalog = "{PASSWORD_URL}"\n' + ORIGINAL)
+    result = run(config, *args)
+    assert result.returncode == 3  # the loader refuses it: every command would
+    assert "hunter2" not in result.stdout + result.stderr
+    assert "alice:***@" in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("args", [["show"], ["show", "--json"], ["get", "warp.trace_url"]])
+def test_get_and_show_hide_a_password_in_any_value(config: Path, args: list[str]) -> None:
+    trace = "https://bob:hunter2@trace.example/cdn-cgi/trace"
+    config.write_text(ORIGINAL + f'trace_url = "{trace}"\n')
+    result = run(config, *args)
+    assert result.returncode == 0, result.stderr
+    assert "hunter2" not in result.stdout + result.stderr
+    assert "bob:***@trace.example" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "command", [["doctor", "--no-server"], ["probe", "lab"], ["config", "show"]]
+)
+def test_a_hand_written_nan_timeout_is_exit_3_naming_the_fix(
+    config: Path, command: list[str]
+) -> None:
+    config.write_text(ORIGINAL + "[doctor]\ntimeout = nan\n")
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(config.parent),
+        "ZTCTL_CONFIG": str(config),
+        "ZTCTL_STATE_DIR": str(config.parent / "state"),
+    }
+    result = subprocess.run(
+        [*ZTCTL, *command], capture_output=True, text=True, env=env, timeout=60, check=False
+    )
+    assert result.returncode == 3, result.stderr
+    assert f"{config}: doctor.timeout must be a finite number of seconds, got nan" in result.stderr
+    assert "give seconds from 0.1 to 600" in result.stderr
+    assert "internal error" not in result.stderr

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 
 from ztctl.cli.app import App
+from ztctl.cli.output import render_terminal
 from ztctl.cli.palette import Palette, color_on
 
 
@@ -14,7 +15,9 @@ class Tty(io.StringIO):
 
 
 def test_styles_and_statuses_paint_the_same_way() -> None:
-    paint = Palette(True)
+    def paint(text: str, style: str) -> str:  # what reaches the terminal
+        return render_terminal(Palette(True)(text, style))
+
     assert paint("FAIL", "fail") == paint("FAIL", "red") == "\x1b[31mFAIL\x1b[0m"
     assert paint("ok", "ready") == "\x1b[32mok\x1b[0m"
     assert paint("+a", "added") == "\x1b[32m+a\x1b[0m"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import time
 
+from ztctl.cli.output import render_terminal
 from ztctl.cli.spinner import DELAY_S, spinner
 
 
@@ -24,7 +25,7 @@ def test_a_long_wait_spins_then_clears_the_line() -> None:
     out = FakeTty()
     with spinner("Probing lab", stream=out):
         time.sleep(DELAY_S + 0.3)
-    text = out.getvalue()
+    text = render_terminal(out.getvalue())  # what the terminal guard writes
     assert "Probing lab" in text
     assert text.count("\r") >= 3  # redrawn in place
     assert text.endswith("\r\x1b[2K")  # and the line is left empty for what follows

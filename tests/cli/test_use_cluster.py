@@ -288,6 +288,34 @@ def test_dash_switches_back_to_a_context_ztctl_did_not_write(home: Path) -> None
     assert "clusters:\n- name: c" in kube.read_text()  # nothing else touched
 
 
+def test_dash_back_to_a_foreign_context_is_audited_before_it_writes(home: Path) -> None:
+    # (back to a catalog cluster, `-` is a use-cluster run, audited as such)
+    kube = home / "k"
+    kube.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: mine\n"
+        "clusters:\n- name: c\n  cluster: {server: 'https://10.9.9.9'}\n"
+        "users:\n- name: u\n  user: {token: t}\n"
+        "contexts:\n- name: mine\n  context: {cluster: c, user: u}\n"
+    )
+    assert run(home, "use-cluster", "staging", "--no-probe", kubeconfig=kube).returncode == 0
+    back = run(home, "use-cluster", "-", kubeconfig=kube)
+    assert back.returncode == 0, back.stderr
+    log = home / "state" / "audit.jsonl"
+    last = json.loads(log.read_text().splitlines()[-1])
+    assert (last["event"], last["context"]) == ("kubeconfig.write", "mine")
+    assert last["files"] == [str(kube)]
+    assert last["entries"] == [f"set current-context mine ({kube})"]
+
+    # the audit log cannot be written: nothing is switched (exit 1, the file untouched)
+    log.unlink()
+    log.mkdir()
+    before = kube.read_bytes()
+    failed = run(home, "use-cluster", "-", kubeconfig=kube)
+    assert failed.returncode == 1, failed.stderr
+    assert "cannot record kubeconfig.write in the audit log" in failed.stderr
+    assert kube.read_bytes() == before
+
+
 def test_unknown_cluster_suggests_the_closest(home: Path) -> None:
     proc = run(home, "use-cluster", "prod-ue")
     assert proc.returncode == 3
@@ -526,3 +554,30 @@ def test_use_cluster_imports_no_heavy_library(home: Path) -> None:
     imported = {line.split("|")[-1].strip() for line in proc.stderr.splitlines() if "|" in line}
     for heavy in ("httpx", "kubernetes", "rich", "keyring", "cryptography", "ztctl.lab"):
         assert heavy not in imported
+
+
+@pytest.mark.parametrize("existing", [False, True])
+@pytest.mark.parametrize("json_flag", [[], ["--json"]])
+def test_an_audit_log_that_cannot_be_written_fails_closed(
+    home: Path, existing: bool, json_flag: list[str]
+) -> None:
+    """Hostile-user finding 6: with the audit log unwritable (here a directory) use-cluster
+    wrote the kubeconfig and exited 0 with a warning. Now: exit 1, no byte written."""
+    cfg = home / "kube" / "config"
+    if existing:
+        cfg.parent.mkdir()
+        cfg.write_text("apiVersion: v1\nkind: Config\ncurrent-context: mine\n")
+    (home / "state" / "audit.jsonl").mkdir(parents=True)
+    before = snapshot(home)
+    proc = run(home, "use-cluster", "prod-eu", "--no-probe", *json_flag, kubeconfig=cfg)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert snapshot(home) == before  # no kubeconfig, no backup, no lock left behind
+    assert cfg.exists() is existing
+    if json_flag:
+        error = json.loads(proc.stdout)["error"]
+        assert error["code"] == 1
+        message, fix = error["message"], error["fix"]
+    else:
+        message, fix = proc.stderr, proc.stderr
+    assert f"cannot record kubeconfig.write in the audit log {home}/state/audit.jsonl" in message
+    assert "nothing that needs the audit trail was done" in fix

@@ -1152,3 +1152,90 @@ def test_a_valid_catalog_has_no_warnings_and_keeps_its_source() -> None:
     catalog = parse(document(cluster(), cluster(name="dev")))
     assert catalog.team == "acme" and catalog.source == "cat.yaml"
     assert catalog.names == ["prod", "dev"] and catalog.warnings == ()
+
+
+# -- invisible, format and line-separator characters (hostile finding 11) ----------------
+# Unicode categories Cc (tab and line breaks aside), Cf, Zl and Zp are refused in every
+# string; the message names the character escaped, its code point and where it is.
+
+INVISIBLE_ROWS = [
+    (
+        {"credentials": {"exec": {"command": "kubelogin", "args": ["get-token\u2028/tmp/pwn"]}}},
+        "clusters[0].credentials.exec.args[0]",
+        "U+2028 (LINE SEPARATOR), at character 10",
+    ),
+    (
+        {"credentials": {"exec": {"command": "kube\u200blogin"}}},
+        "clusters[0].credentials.exec.command",
+        "U+200B (ZERO WIDTH SPACE), at character 5",
+    ),
+    (
+        {"breakGlass": {"ssh": {"host": "bastion.acme.net", "user": "ops\u2029x"}}},
+        "clusters[0].breakGlass.ssh.user",
+        "U+2029 (PARAGRAPH SEPARATOR), at character 4",
+    ),
+    (
+        {"server": "https://k8s\u200d.acme.net:6443"},
+        "clusters[0].server",
+        "U+200D (ZERO WIDTH JOINER), at character 12",
+    ),
+    (
+        {"addresses": ["203.0.113.10\ufeff"]},
+        "clusters[0].addresses[0]",
+        "U+FEFF (ZERO WIDTH NO-BREAK SPACE), at character 13",
+    ),
+    (
+        {"breakGlass": {"vpn": {"up": ["wg-quick", "up", "wg\u00ad0"], "down": ["true"]}}},
+        "clusters[0].breakGlass.vpn.up[2]",
+        "U+00AD (SOFT HYPHEN), at character 3",
+    ),
+    (
+        {"breakGlass": {"vpn": {"up": ["true"], "down": ["x\u200fy"], "interface": "lo"}}},
+        "clusters[0].breakGlass.vpn.down[0]",
+        "U+200F (RIGHT-TO-LEFT MARK), at character 2",
+    ),
+    (
+        {"credentials": {"exec": {"command": "k", "env": {"A": "v\u2060"}}}},
+        "clusters[0].credentials.exec.env.A",
+        "U+2060 (WORD JOINER), at character 2",
+    ),
+    (
+        {"namespace": "team\U000e0041"},
+        "clusters[0].namespace",
+        "U+E0041 (TAG LATIN CAPITAL LETTER A), at character 5",
+    ),
+    (
+        {"credentials": {"accessToken": {"app": "https://ok\x1bx.acme.net"}}},
+        "clusters[0].credentials.accessToken.app",
+        "U+001B (a control character), at character 11",
+    ),
+]
+
+
+@pytest.mark.parametrize(("changes", "where", "what"), INVISIBLE_ROWS)
+def test_invisible_and_separator_characters_are_refused_with_where_and_which(
+    changes: dict[str, Any], where: str, what: str
+) -> None:
+    found = [p for p in problems(document(cluster(**changes))) if "U+" in p]
+    assert len(found) == 1, found
+    assert f": {where}: " in found[0], found[0]
+    assert f"has an invisible, control or bidi character, {what}" in found[0]
+    assert not any(c in found[0] for c in "\u2028\u2029\u200b\u200d\ufeff\u00ad\x1b")
+
+
+def test_invisible_characters_in_the_team_are_refused() -> None:
+    found = problems(document(cluster(), team="ac\u200bme"))
+    assert found == [
+        "cat.yaml: team: 'ac\\u200bme' has an invisible, control or bidi character, "
+        "U+200B (ZERO WIDTH SPACE), at character 3 (none is allowed in a catalog)"
+    ]
+
+
+def test_printable_unicode_tabs_and_line_breaks_stay_allowed() -> None:
+    script = "echo 'Prod – Zürich, 東京 🚀'\n\tsecond line\r\n"
+    changes = {
+        "breakGlass": {"vpn": {"up": ["sh", "-c", script], "down": ["true"], "interface": "wg0"}}
+    }
+    route = parse(document(cluster(**changes))).clusters[0].break_glass
+    assert route is not None and isinstance(route.route, VpnRoute)
+    assert route.route.up == ("sh", "-c", script)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from ztctl.core.config import config_path, load_config, state_dir
+from ztctl.core.config import SCHEMA, config_path, load_config, state_dir
+from ztctl.core.config_edit import parse_value, set_values
 from ztctl.errors import InvalidInput
 
 
@@ -83,7 +86,7 @@ def test_config_path_precedence(tmp_path: Path) -> None:
         ("[wrap]\ncli = 'x'", "unknown section [wrap] (did you mean 'warp'?)"),
         ("[warp]\nclli = 'x'", "unknown key warp.clli (did you mean 'cli'?)"),
         ("[doctor]\ntimeout = 'fast'", "doctor.timeout must be a number, got string"),
-        ("[doctor]\ntimeout = -1", "doctor.timeout must be greater than 0"),
+        ("[doctor]\ntimeout = -1", "doctor.timeout must be from 0.1 to 600 seconds, got -1"),
         ("team = 3", "team must be a string, got integer"),
         ("team = ''", "team must not be empty"),
         (b"\xff\xfe\x00binary", "not UTF-8 text"),
@@ -154,3 +157,198 @@ def test_cloudflare_section_and_its_environment(tmp_path: Path) -> None:
     path.write_text('[cloudflare]\naccount = "x"\n')
     with pytest.raises(InvalidInput, match="account_id"):
         load_config(path, {})
+
+
+# -- every key's rule, from the schema ----------------------------------------------------
+# Values each key must refuse, with what the message says. The table is the schema: a key
+# added to it without rows here fails test_the_table_covers_the_schema.
+BAD: dict[str, list[tuple[Any, str]]] = {
+    "team": [
+        ("not a team", "is not a Zero Trust team name"),
+        ("acme.cloudflareaccess.com", "is not a Zero Trust team name"),
+        ("-acme", "is not a Zero Trust team name"),
+        ("a" * 64, "is not a Zero Trust team name"),
+        (3, "team must be a string, got integer"),
+        ("  ", "team must not be empty"),
+    ],
+    "catalog": [
+        ("http://platform.example/c.yaml", "is not https"),
+        ("https://alice:hunter2@platform.example/c.yaml", "carries a user name or password"),
+        ("https://alice@platform.example/c.yaml", "carries a user name or password"),
+        ("https://alice:hunter2@[::1/c.yaml", "is malformed"),
+        ("https:///c.yaml", "has no host"),
+        ("", "catalog must not be empty"),
+    ],
+    "warp.cli": [("", "must not be empty"), (1, "warp.cli must be a string")],
+    "warp.interface": [(" ", "must not be empty"), (True, "warp.interface must be a string")],
+    "warp.trace_url": [("", "must not be empty"), (1.5, "warp.trace_url must be a string")],
+    "access.cloudflared": [("", "must not be empty"), (7, "access.cloudflared must be a string")],
+    "doctor.timeout": [
+        (math.nan, "doctor.timeout must be a finite number of seconds, got nan"),
+        (math.inf, "doctor.timeout must be a finite number of seconds, got inf"),
+        (-math.inf, "must be a finite number"),
+        (1e12, "doctor.timeout must be from 0.1 to 600 seconds, got 1e+12"),
+        (100000, "must be from 0.1 to 600 seconds, got 100000"),
+        (600.01, "must be from 0.1 to 600 seconds"),
+        (0.099, "must be from 0.1 to 600 seconds"),
+        (0, "must be from 0.1 to 600 seconds"),
+        (-1, "must be from 0.1 to 600 seconds"),
+        ("fast", "doctor.timeout must be a number, got string"),
+        (True, "doctor.timeout must be a number, got boolean"),
+    ],
+    "cloudflare.account_id": [
+        ("zzz", "is not an account id (32 hex characters)"),
+        ("a" * 31, "32 hex characters"),
+        ("a" * 33, "32 hex characters"),
+        ("g" * 32, "32 hex characters"),
+    ],
+    "cloudflare.api_url": [
+        ("http://192.0.2.2:18080/client/v4", "is not an https URL"),
+        ("http://localhost.evil.example/client/v4", "is not an https URL"),
+        ("ftp://api.cloudflare.com/client/v4", "is not an https URL"),
+        ("https://u:hunter2@api.cloudflare.com/client/v4", "carries a user name or password"),
+    ],
+}
+# Values each key must accept, the edges of its rule among them.
+GOOD: dict[str, list[Any]] = {
+    "team": ["acme", "a", "x-1", "a" * 63],
+    "catalog": ["https://platform.example/c.yaml", "/etc/ztctl/c.yaml", "~/c.yaml", "c.yaml"],
+    "warp.cli": ["warp-cli", "/opt/warp/warp-cli"],
+    "warp.interface": ["utun3"],
+    "warp.trace_url": ["http://127.0.0.1:1/cdn-cgi/trace"],
+    "access.cloudflared": ["cloudflared"],
+    "doctor.timeout": [0.1, 600, 3, 2.5],
+    "cloudflare.account_id": ["699d98642c564d2e855e9661899b7252", "A" * 32],
+    "cloudflare.api_url": [
+        "https://api.cloudflare.com/client/v4",
+        "http://127.0.0.1:9/client/v4",
+        "http://[::1]:9/client/v4",
+        "http://localhost:9/client/v4",
+    ],
+}
+
+
+def test_the_table_covers_the_schema() -> None:
+    names = [key.name for key in SCHEMA]
+    assert sorted(BAD) == sorted(names)
+    assert sorted(GOOD) == sorted(names)
+
+
+def toml_for(key: str, value: Any) -> str:
+    import tomlkit
+
+    section, _, name = key.rpartition(".")
+    document = tomlkit.document()
+    table: Any = document
+    if section:
+        document.add(section, tomlkit.table())
+        table = document[section]
+    table[name] = value
+    return document.as_string()
+
+
+def as_typed(value: Any) -> str:
+    """``value`` as a user types it after ``ztctl config set KEY``."""
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+SCHEMA_KIND = {key.name: key.kind for key in SCHEMA}
+BAD_ROWS = [(key, value, said) for key, rows in BAD.items() for value, said in rows]
+
+
+@pytest.mark.parametrize(("key", "value", "said"), BAD_ROWS)
+def test_a_bad_value_in_the_file_is_exit_3_naming_file_key_and_fix(
+    tmp_path: Path, key: str, value: Any, said: str
+) -> None:
+    path = write(tmp_path, toml_for(key, value))
+    with pytest.raises(InvalidInput) as info:
+        load_config(path, env={})
+    error = info.value
+    assert error.exit_code == 3
+    assert error.message.startswith(f"{path}: ")
+    assert key.rpartition(".")[0] in error.message and said in error.message
+    assert "config set" in error.fix and str(path) in error.fix
+    assert "hunter2" not in f"{error.message} {error.fix} {error.details}"
+
+
+# On the command line every value is text: a wrong TOML type cannot be typed there.
+TYPED_ROWS = [
+    (key, value, said)
+    for key, value, said in BAD_ROWS
+    if not isinstance(value, bool) and (isinstance(value, str) or SCHEMA_KIND[key] is not str)
+]
+
+
+@pytest.mark.parametrize(("key", "value", "said"), TYPED_ROWS)
+def test_config_set_refuses_what_the_loader_refuses(
+    tmp_path: Path, key: str, value: Any, said: str
+) -> None:
+    path = write(tmp_path, "# mine\n")
+    text = as_typed(value)
+    with pytest.raises(InvalidInput) as info:
+        typed = parse_value(key, text)
+        set_values(path, {key: typed})
+    error = info.value
+    assert error.exit_code == 3
+    assert said.split(", got")[0] in error.message
+    assert "nothing was written" in error.fix
+    assert "hunter2" not in f"{error.message} {error.fix}"
+    assert path.read_text() == "# mine\n"
+
+
+@pytest.mark.parametrize(
+    ("key", "value"), [(key, value) for key, values in GOOD.items() for value in values]
+)
+def test_good_values_pass_both_the_loader_and_config_set(
+    tmp_path: Path, key: str, value: Any
+) -> None:
+    path = write(tmp_path, toml_for(key, value))
+    config = load_config(path, env={})
+    section, _, name = key.rpartition(".")
+    holder = getattr(config, section) if section else config
+    assert getattr(holder, name) == value
+    path.unlink()
+    assert set_values(path, {key: parse_value(key, as_typed(value))}) is True
+    holder = getattr(load_config(path, env={}), section) if section else load_config(path, {})
+    assert getattr(holder, name) == value
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "said"),
+    [
+        ("ZTCTL_CF_API_URL", "http://192.0.2.2:18080/client/v4", "is not an https URL"),
+        ("ZTCTL_CF_API_URL", "https://u:hunter2@api.example/v4", "user name or password"),
+        ("ZTCTL_CF_ACCOUNT_ID", "zzz", "32 hex characters"),
+        ("ZTCTL_WARP_CLI", "  ", "warp.cli must not be empty"),
+    ],
+)
+def test_a_bad_value_in_the_environment_names_the_variable(
+    tmp_path: Path, variable: str, value: str, said: str
+) -> None:
+    with pytest.raises(InvalidInput) as info:
+        load_config(tmp_path / "absent.toml", env={variable: value})
+    assert info.value.exit_code == 3
+    assert info.value.message.startswith(f"{variable}: ") and said in info.value.message
+    assert info.value.fix.endswith(f": fix {variable}, or unset it")
+    assert "hunter2" not in info.value.message + info.value.fix
+
+
+def test_several_bad_values_each_come_with_their_fix(tmp_path: Path) -> None:
+    path = write(tmp_path, "team = 'a b'\n[doctor]\ntimeout = nan\n")
+    with pytest.raises(InvalidInput) as info:
+        load_config(path, env={})
+    assert info.value.message == f"config {path} has 2 problems"
+    assert len(info.value.details) == 2
+    assert "(e.g. acme): edit" in info.value.details[0]
+    assert "`ztctl config set team VALUE`" in info.value.details[0]
+    assert "give seconds from 0.1 to 600" in info.value.details[1]
+
+
+def test_set_and_unset_may_fix_one_problem_at_a_time(tmp_path: Path) -> None:
+    from ztctl.core.config_edit import unset_value
+
+    path = write(tmp_path, "team = 'a b'\n[doctor]\ntimeout = nan\n")
+    assert set_values(path, {"doctor.timeout": parse_value("doctor.timeout", "5")})
+    assert "team" in path.read_text()  # still the user's to fix
+    assert unset_value(path, "team")
+    assert load_config(path, env={}).doctor.timeout == 5.0

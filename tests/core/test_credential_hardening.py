@@ -86,8 +86,11 @@ def _cloudflared_has(access: AccessEnv, token: str) -> None:
         ),
         lambda t: forged(t, payload=claims_json(t, iss="https://evil.cloudflareaccess.com")),
         lambda t: forged(t, header='{"alg": "none", "typ": "JWT"}'),
+        lambda t: forged(t, header='{"alg": ["RS256"], "typ": "JWT"}'),
+        lambda t: forged(t, payload=claims_json(t, iss=[token_claims(t)["iss"]])),  # type: ignore[index]
+        lambda t: forged(t, payload=claims_json(t, exp=str(token_claims(t)["exp"]))),  # type: ignore[index]
     ],
-    ids=["exp-infinity", "wrong-issuer", "alg-none"],
+    ids=["exp-infinity", "wrong-issuer", "alg-none", "alg-list", "iss-list", "exp-string"],
 )
 def test_a_spoilt_keyring_token_is_refreshed_through_cloudflared(
     access: AccessEnv, tmp_path: Path, spoil: object

@@ -468,3 +468,68 @@ def test_a_token_that_is_not_a_jwt_does_not_fit() -> None:
 
     assert token_problem(None, now=NOW) == "is not a JWT"
     assert token_problem(FITS, now=NOW, leeway=3600) == "expires at 2027-01-15T09:00:00Z"
+
+
+# -- a token whose header or claims have unexpected types (hostile finding 12) -----------
+# Unusable like any other token: the fast path declines it with a reason (so it is
+# refreshed the normal way), and no rule crashes on it.
+
+FIT_HEADER = {"alg": "RS256", "typ": "JWT"}
+
+# (header changes, claims changes, the fast path's reason)
+ODD_TYPES = [
+    ({"alg": ["RS256"]}, {}, "is not signed the way Access signs tokens (alg a JSON array)"),
+    ({"alg": {"RS256": 1}}, {}, "is not signed the way Access signs tokens (alg a JSON object)"),
+    ({"alg": 256}, {}, "is not signed the way Access signs tokens (alg a JSON number)"),
+    ({"alg": True}, {}, "is not signed the way Access signs tokens (alg a JSON boolean)"),
+    ({"alg": None}, {}, "is not signed the way Access signs tokens (alg null)"),
+    ({"alg": DROPPED}, {}, "is not signed the way Access signs tokens (alg null)"),
+    ({}, {"iss": ["https://acme.cloudflareaccess.com"]}, "names an issuer (iss) that is no URL"),
+    (
+        {},
+        {"iss": {"url": "https://acme.cloudflareaccess.com"}},
+        "names an issuer (iss) that is no URL",
+    ),
+    ({}, {"iss": 5}, "names an issuer (iss) that is no URL"),
+    ({}, {"iss": ""}, "names an issuer (iss) that is no URL"),
+    ({}, {"exp": "1800003600"}, "has no expiry (exp), or one that is not a time"),
+    ({}, {"exp": [NOW + 3600]}, "has no expiry (exp), or one that is not a time"),
+    ({}, {"exp": {"at": NOW + 3600}}, "has no expiry (exp), or one that is not a time"),
+    (
+        {},
+        {"nbf": "later", "type": ["app"]},
+        "names a token type (type) that is no word (a JSON array)",
+    ),
+    ({}, {"type": {"k": "app"}}, "names a token type (type) that is no word (a JSON object)"),
+    ({}, {"aud": {"a": ["b"]}}, "names no audience (aud)"),
+    ({}, {"aud": [["a"]]}, "names no audience (aud)"),
+]
+
+
+def _odd(
+    header_changes: dict[str, Any], claim_changes: dict[str, Any]
+) -> tuple[str, dict[str, Any]]:
+    header = {k: v for k, v in {**FIT_HEADER, **header_changes}.items() if v is not DROPPED}
+    claims = {k: v for k, v in {**FITS, **claim_changes}.items() if v is not DROPPED}
+    return jwt(claims, header), claims
+
+
+@pytest.mark.parametrize(("header", "changes", "reason"), ODD_TYPES)
+def test_odd_types_in_a_token_are_a_reason_to_refresh_never_a_crash(
+    header: dict[str, Any], changes: dict[str, Any], reason: str
+) -> None:
+    from ztctl.core.credential import fast_path_problem, token_problem
+
+    token, claims = _odd(header, changes)
+    assert token_claims(token) == claims
+    assert fast_path_problem(token, claims, team="acme", now=NOW) == reason
+    token_problem(claims, now=NOW, team="acme")  # the slow path's rule answers too
+    identity(claims)
+    expires_at(claims)
+
+
+def test_the_same_token_with_fitting_types_is_served() -> None:
+    from ztctl.core.credential import fast_path_problem
+
+    token, claims = _odd({}, {})
+    assert fast_path_problem(token, claims, team="acme", now=NOW) is None

@@ -258,3 +258,30 @@ def test_doctor_does_not_hang_on_a_fifo_as_the_client_key(lab, tmp_path: Path) -
         pytest.fail("doctor blocked on a FIFO")
     check = result(reports[0], "cluster.credentials", "c")  # type: ignore[arg-type]
     assert check.status == "fail" and "FIFO" in check.summary
+
+
+@pytest.mark.parametrize(
+    ("word", "shown"),
+    [
+        ("get-token", "get-token"),
+        ("a b", "'a b'"),
+        ("get-token\u2028/tmp/pwn.sh", "$'get-token\\u2028/tmp/pwn.sh'"),
+        ("kube\u200blogin", "$'kube\\u200blogin'"),
+        ("it's\n\tx\\y", "$'it\\'s\\n\\tx\\\\y'"),
+        ("\x1b]0;t\x07", "$'\\x1b]0;t\\x07'"),
+        ("\u00a0nbsp\x85", "$'\\u00a0nbsp\\u0085'"),
+        ("tag\U000e0041", "$'tag\\U000e0041'"),
+    ],
+)
+def test_the_prompt_shows_every_invisible_character_escaped_as_bash_reads_it(
+    word: str, shown: str
+) -> None:
+    command = trust.CatalogCommand("lab", trust.EXEC_PLUGIN, ("kubelogin", word), (("E", word),))
+    line = command.display()
+    assert line == f"E={shown} kubelogin {shown}"
+    assert line.isprintable()  # one visible line: nothing hidden, nothing on a new line
+    # ... and it is exactly the word a shell would run
+    echoed = subprocess.run(
+        ["bash", "-c", f"printf '%s' {shown}"], capture_output=True, check=True
+    ).stdout
+    assert echoed == word.encode()

@@ -362,6 +362,37 @@ def test_audit_event_names_files_and_entries(tmp_path: Path) -> None:
     assert stat.S_IMODE((state / "audit.jsonl").stat().st_mode) == 0o600
 
 
+def test_the_event_is_recorded_before_the_write_and_fails_closed(tmp_path: Path) -> None:
+    cfg = tmp_path / "config"
+    cfg.write_text("kind: Config\n")
+    state = tmp_path / "state"
+    (state / "audit.jsonl").mkdir(parents=True)
+    with pytest.raises(audit.AuditWriteFailed) as info:
+        merge(kubeconfig=str(cfg), state_dir=state)
+    assert info.value.exit_code == 1
+    assert cfg.read_text() == "kind: Config\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config", "state"]
+
+
+def test_a_write_that_fails_after_its_event_is_recorded_as_failed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ztctl.core import use_cluster
+
+    def refuse(*_args: Any, **_kwargs: Any) -> Any:
+        raise OperationFailed("disk full while writing", "free space")
+
+    monkeypatch.setattr(use_cluster, "write_file", refuse)
+    state = tmp_path / "state"
+    with pytest.raises(OperationFailed, match="disk full"):
+        merge(kubeconfig=str(tmp_path / "config"), state_dir=state)
+    events = [(e["event"], e.get("error")) for e in audit.read_events(state)]
+    assert events == [
+        ("kubeconfig.write", None),
+        ("kubeconfig.write-failed", "disk full while writing"),
+    ]
+
+
 # --- several files in KUBECONFIG -------------------------------------------------------------
 
 

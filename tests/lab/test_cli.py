@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from ztctl.lab import control
 from ztctl.lab.demo import FAIL, OK, SKIP, STEPS, Step, StepFailed, run_demo
 
@@ -173,10 +175,103 @@ def test_lab_up_on_a_terminal_says_to_eval_it(tmp_path: Path) -> None:
     text = output.decode(errors="replace")
     assert "export KUBECONFIG=" in text
     assert 'eval "$(ztctl lab up --dir' in text and 'eval "$(ztctl lab down --dir' in text
-    # Piped (as under eval), the hint is not printed: stdout carries only the exports.
+    # Piped (as under eval), the hint is not printed: stdout carries only shell lines, the
+    # ones that save what the exports replace (for `lab down`), then the exports.
     piped = ztctl("lab", "up", "--dir", lab_dir)
     try:
+        from ztctl.lab.env import save_lines
+
         assert "eval" not in piped.stderr
-        assert all(line.startswith("export ") for line in piped.stdout.splitlines())
+        lines, saves = piped.stdout.splitlines(), save_lines(lab_dir)
+        assert lines[: len(saves)] == saves
+        assert all(line.startswith("export ") for line in lines[len(saves) :])
     finally:
         ztctl("lab", "down", "--dir", lab_dir)
+
+
+# -- `eval "$(ztctl lab down)"` puts the shell back (hostile-user finding 10) ----------------
+# Before: `lab down` always printed `unset ZTCTL_CONFIG KUBECONFIG ZTCTL_CF_API_TOKEN …`, so a
+# user's KUBECONFIG list, config and Cloudflare token were gone after the lab.
+
+RESTORE_SCRIPT = """
+export KUBECONFIG=/root/.kube/config:/root/.kube/work.yaml
+export ZTCTL_CONFIG=/etc/ztctl/mine.toml
+export ZTCTL_CF_API_TOKEN='my token'
+KUBECACHEDIR='/shell only'
+unset ZTCTL_STATE_DIR ZTCTL_LAB_DIR
+before="$PATH"
+eval "$({ztctl} lab up --dir {lab})"
+echo "up:$KUBECONFIG:$ZTCTL_CONFIG"
+eval "$({ztctl} lab up --dir {lab} 2>/dev/null)"  # a second up fails and prints nothing
+eval "$({ztctl} lab down --dir {lab})"
+echo "KUBECONFIG=$KUBECONFIG"
+echo "ZTCTL_CONFIG=$ZTCTL_CONFIG"
+echo "ZTCTL_CF_API_TOKEN=$ZTCTL_CF_API_TOKEN"
+echo "KUBECACHEDIR=$KUBECACHEDIR"
+echo "ZTCTL_STATE_DIR=${{ZTCTL_STATE_DIR-unset}}"
+echo "ZTCTL_LAB_DIR=${{ZTCTL_LAB_DIR-unset}}"
+echo "mark=${{_ZTCTL_LAB_SAVED-gone}}:${{_ZTCTL_LAB_OLD_KUBECONFIG-gone}}"
+[ "$PATH" = "$before" ] && echo "PATH restored"
+"""
+
+
+def _shell(shell: str, script: str) -> subprocess.CompletedProcess[str]:
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ZTCTL_", "KUBE"))}
+    return subprocess.run(
+        [shell, "-c", script], capture_output=True, text=True, timeout=120, env=env, check=False
+    )
+
+
+@pytest.mark.parametrize("shell", ["bash", "dash", "zsh"])
+def test_eval_down_restores_what_up_replaced(tmp_path: Path, shell: str) -> None:
+    if shutil.which(shell) is None:
+        pytest.skip(f"{shell} is not installed")
+    lab_dir = tmp_path / "lab"
+    script = RESTORE_SCRIPT.format(ztctl=" ".join(ZTCTL), lab=lab_dir)
+    result = _shell(shell, script)
+    lines = result.stdout.splitlines()
+    assert f"up:{lab_dir.resolve()}/kubeconfig:{lab_dir.resolve()}/config.toml" in lines, (
+        result.stderr
+    )
+    assert lines[1:] == [
+        "KUBECONFIG=/root/.kube/config:/root/.kube/work.yaml",
+        "ZTCTL_CONFIG=/etc/ztctl/mine.toml",
+        "ZTCTL_CF_API_TOKEN=my token",
+        "KUBECACHEDIR=/shell only",
+        "ZTCTL_STATE_DIR=unset",
+        "ZTCTL_LAB_DIR=unset",
+        "mark=gone:gone",
+        "PATH restored",
+    ], result.stderr
+    assert control.running_lab(lab_dir) is None
+    assert "my token" not in "".join(p.read_text(errors="replace") for p in _files(lab_dir))
+
+
+def _files(directory: Path) -> list[Path]:
+    return [p for p in directory.rglob("*") if p.is_file() and not p.is_symlink()]
+
+
+def test_down_for_a_directory_where_no_lab_ran_prints_nothing(tmp_path: Path) -> None:
+    text = ztctl("lab", "down", "--dir", tmp_path / "never")
+    assert text.returncode == 0 and text.stdout == ""
+    document = json.loads(ztctl("lab", "down", "--dir", tmp_path / "never", "--json").stdout)
+    assert document["unset"] == [] and document["stopped"] is False
+
+
+def test_down_in_a_shell_that_did_not_run_up_keeps_the_users_values(tmp_path: Path) -> None:
+    """The exports pasted by hand (no saved values): only what still points at the lab goes."""
+    lab_dir = tmp_path / "lab"
+    up = ztctl("lab", "up", "--dir", lab_dir, "--json")
+    assert up.returncode == 0, up.stderr
+    ztctl("lab", "down", "--dir", lab_dir)
+    exports = "\n".join(json.loads(up.stdout)["exports"])
+    script = (
+        f"{exports}\nexport KUBECONFIG=/mine/config\n"
+        f'eval "$({" ".join(ZTCTL)} lab down --dir {lab_dir})"\n'
+        'echo "$KUBECONFIG:${ZTCTL_CONFIG-unset}:${ZTCTL_CF_API_TOKEN-unset}"\n'
+        'case ":$PATH:" in *":' + str(lab_dir.resolve()) + '/bin:"*) echo "bin left";; esac\n'
+    )
+    result = _shell("bash", script)
+    assert result.stdout.splitlines() == ["/mine/config:unset:unset"], result.stderr

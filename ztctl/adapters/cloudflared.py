@@ -14,15 +14,13 @@ prints; tokens never appear in an error message.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
-import signal
 import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from ztctl.adapters.procs import killed_on_exit
+from ztctl.adapters.procs import OutputTooLarge, run_capped
 from ztctl.errors import AuthNeeded, OperationFailed
 
 TOKEN_TIMEOUT_S = 15.0
@@ -62,39 +60,26 @@ class Cloudflared:
         if no_browser:
             env["BROWSER"] = "true"  # xdg-open honours $BROWSER: open nothing, print the URL
         try:
-            proc = subprocess.Popen(
+            done = run_capped(
                 [self.executable(), *args],
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=None if stderr_to_user else subprocess.PIPE,
+                timeout=timeout,
                 env=env,
-                start_new_session=True,
+                capture_stderr=not stderr_to_user,
             )
         except OSError as exc:
             raise CloudflaredError(
                 f"cloudflared at {self.path} could not be started: {exc.strerror or exc}",
                 "reinstall cloudflared",
             ) from exc
-        try:
-            with killed_on_exit(proc):  # also when the interrupt lands in another thread
-                out, err = proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.kill()
-            proc.communicate()
-            raise
-        except BaseException:  # Ctrl-C while a person is logging in: leave nothing behind
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.kill()
-            proc.wait()
-            raise
-        return (
-            proc.returncode,
-            out.decode("utf-8", "replace"),
-            (err or b"").decode("utf-8", "replace"),
-        )
+        except OutputTooLarge as exc:
+            raise CloudflaredError(
+                f"`cloudflared {' '.join(args[:2])}` printed more "
+                f"than {exc.limit // 1024} KiB on {exc.stream}: that is not cloudflared's "
+                "answer (stopped it)",
+                "check that `access.cloudflared` in the config file (or ZTCTL_CLOUDFLARED) "
+                "names cloudflared, or reinstall it",
+            ) from None
+        return done.returncode, done.out, done.err
 
     def cached_token(self, app: str, *, timeout: float = TOKEN_TIMEOUT_S) -> str | None:
         """The app token cloudflared already holds for ``app``, or ``None``."""

@@ -93,6 +93,8 @@ def run_exec_plugin(
     import shutil
     import subprocess
 
+    from ztctl.adapters.procs import OutputTooLarge, run_capped
+
     tty = bool(stdin_is_tty) and allow_interactive
     if mode == "Always" and not tty:
         raise ExecPluginError(
@@ -111,15 +113,21 @@ def run_exec_plugin(
     if os.sep not in executable and shutil.which(executable, path=env.get("PATH")) is None:
         raise _not_found(config)
     try:
-        completed = subprocess.run(
+        completed = run_capped(
             [executable, *config.args],
             env=env,
             stdin=None if interactive else subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=None,  # straight to the user, as client-go does
+            capture_stderr=False,  # straight to the user, as client-go does
+            new_session=False,  # it may prompt on the terminal
             timeout=timeout,
-            check=False,
         )
+    except OutputTooLarge as exc:
+        raise ExecPluginError(
+            f"exec plugin {config.command} printed more than {exc.limit // 1024} KiB: "
+            "that is not an ExecCredential (stopped it)",
+            "run the plugin by hand to see what it prints; check the catalog's exec command",
+            kind="invalid-output",
+        ) from None
     except FileNotFoundError:
         raise _not_found(config) from None
     except PermissionError:

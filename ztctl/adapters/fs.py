@@ -138,7 +138,10 @@ def make_dirs(path: Path, mode: int = PRIVATE_DIR_MODE) -> None:
 def ensure_private_dir(path: Path) -> Path:
     """Create ``path`` (and parents) with mode 0700; tighten it if it exists and is looser."""
     make_dirs(path, PRIVATE_DIR_MODE)
-    current = stat.S_IMODE(path.stat().st_mode)
+    mode = path.stat().st_mode
+    if not stat.S_ISDIR(mode):  # a file or a FIFO there: never chmod it
+        raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(path))
+    current = stat.S_IMODE(mode)
     if current & 0o077:
         path.chmod(PRIVATE_DIR_MODE)
     return path

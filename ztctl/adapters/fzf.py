@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
 from collections.abc import Mapping, Sequence
+
+from ztctl.adapters.procs import OutputTooLarge, run_capped
 
 
 def available(env: Mapping[str, str]) -> str | None:
@@ -17,14 +18,14 @@ def available(env: Mapping[str, str]) -> str | None:
 def pick(fzf: str, lines: Sequence[str], prompt: str, header: str) -> str | None:
     """The line chosen in fzf (drawn on the terminal), or ``None`` when cancelled."""
     try:
-        done = subprocess.run(
+        done = run_capped(
             [fzf, "--no-multi", "--ansi", f"--prompt={prompt}", f"--header={header}"],
-            input="\n".join(lines) + "\n",
-            stdout=subprocess.PIPE,
-            text=True,
-            check=False,
+            input=("\n".join(lines) + "\n").encode(),
+            capture_stderr=False,
+            new_session=False,  # it draws on the terminal and waits for the person
+            timeout=None,
         )
-    except OSError:
+    except (OSError, OutputTooLarge):
         return None
-    chosen = done.stdout.strip("\n")
+    chosen = done.out.strip("\n")
     return chosen if done.returncode == 0 and chosen else None

@@ -21,6 +21,8 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ztctl.adapters.procs import OutputTooLarge, run_capped
+
 
 class RouteParseError(ValueError):
     """The route tool printed something none of the known formats explains."""
@@ -205,19 +207,14 @@ def route_get(address: str, *, timeout: float = 2.0) -> RouteInfo:
     else:
         raise RouteUnavailable(f"reading routes is not supported on {sys.platform}")
     try:
-        proc = subprocess.run(
-            argv,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
+        proc = run_capped(argv, timeout=timeout)
     except subprocess.TimeoutExpired:
         raise RouteUnavailable(f"`{' '.join(argv)}` did not answer within {timeout:g}s") from None
+    except OutputTooLarge as exc:
+        raise RouteUnavailable(f"`{' '.join(argv)}`: {exc}") from None
     except OSError as exc:
         raise RouteUnavailable(f"cannot run {argv[0]}: {exc.strerror or exc}") from None
-    return interpret_route_get(str(ip), argv, proc.returncode, proc.stdout, proc.stderr, parse)
+    return interpret_route_get(str(ip), argv, proc.returncode, proc.out, proc.err, parse)
 
 
 def interpret_route_get(
@@ -260,17 +257,13 @@ def route_table(*, timeout: float = 2.0) -> str:
         if shutil.which(argv[0]) is None:
             continue
         try:
-            proc = subprocess.run(
-                argv,
-                stdin=subprocess.DEVNULL,
-                capture_output=True,
-                text=True,
-                timeout=timeout,
-                check=False,
-            )
+            proc = run_capped(argv, timeout=timeout)
         except (subprocess.TimeoutExpired, OSError):
             continue
-        parts.append(f"$ {' '.join(argv)}\n{proc.stdout}{proc.stderr}")
+        except OutputTooLarge as exc:
+            parts.append(f"$ {' '.join(argv)}\n({exc})")
+            continue
+        parts.append(f"$ {' '.join(argv)}\n{proc.out}{proc.err}")
     return "\n".join(parts)
 
 
@@ -377,19 +370,12 @@ def interface_owner(interface: str, *, timeout: float = 2.0) -> TunnelOwner:
     if tool is None or not interface.replace("_", "").isalnum():
         return tunnel_owner(interface, None)
     try:
-        proc = subprocess.run(
-            [tool, interface],
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-    except (subprocess.TimeoutExpired, OSError):
+        proc = run_capped([tool, interface], timeout=timeout)
+    except (subprocess.TimeoutExpired, OSError, OutputTooLarge):
         return tunnel_owner(interface, None)
     if proc.returncode != 0:
         return tunnel_owner(interface, None)
-    return tunnel_owner(interface, parse_ifconfig(proc.stdout).get(interface))
+    return tunnel_owner(interface, parse_ifconfig(proc.out).get(interface))
 
 
 def is_utun(name: str | None) -> bool:

@@ -32,7 +32,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ztctl.adapters.procs import process_command
+from ztctl.adapters.procs import OutputTooLarge, process_command, run_capped
 
 LOOPBACK = "127.0.0.1"
 SSH_READY_TIMEOUT_S = 10.0
@@ -405,18 +405,14 @@ def ssh_master_pid(
 ) -> int | None:
     """The pid of the background ssh behind ``control_path`` (``ssh -O check``), or None."""
     try:
-        result = subprocess.run(
+        result = run_capped(
             [ssh, "-o", f"ControlPath={control_path}", "-O", "check", "--", host],
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
             timeout=5,
-            env=dict(env) if env is not None else None,
-            check=False,
+            env=env,
         )
-    except (OSError, subprocess.TimeoutExpired):
+    except (OSError, subprocess.TimeoutExpired, OutputTooLarge):
         return None
-    found = _MASTER_PID.search(result.stderr + result.stdout)
+    found = _MASTER_PID.search(result.err + result.out)
     return int(found.group(1)) if found else None
 
 
@@ -431,14 +427,11 @@ def close_ssh(
     """End the tunnel: ``ssh -O exit``, then signals to the recorded pid. True when gone."""
     marker = f"ControlPath={control_path}"
     if os.path.exists(control_path):
-        with contextlib.suppress(OSError, subprocess.TimeoutExpired):
-            subprocess.run(
+        with contextlib.suppress(OSError, subprocess.TimeoutExpired, OutputTooLarge):
+            run_capped(
                 [ssh, "-o", f"ControlPath={control_path}", "-O", "exit", "--", host],
-                stdin=subprocess.DEVNULL,
-                capture_output=True,
                 timeout=5,
-                env=dict(env) if env is not None else None,
-                check=False,
+                env=env,
             )
     gone = terminate(pid, marker)
     with contextlib.suppress(FileNotFoundError, OSError):

@@ -11,6 +11,8 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 
+from ztctl.adapters.procs import OutputTooLarge, run_capped
+
 _VERSION = re.compile(r"v?(\d+(?:\.\d+)+(?:[-+.][0-9A-Za-z.]+)?)")
 _MAX_OUTPUT = 64 * 1024
 
@@ -20,6 +22,7 @@ class ToolVersion:
     name: str
     path: str | None  # where it was found on PATH (or as configured), None when missing
     version: str | None  # None when missing or unreadable
+    problem: str | None = None  # why an installed tool's version is unknown, when known
 
 
 def tool_version(name: str, program: str, args: list[str], timeout: float = 3.0) -> ToolVersion:
@@ -28,15 +31,13 @@ def tool_version(name: str, program: str, args: list[str], timeout: float = 3.0)
     if path is None:
         return ToolVersion(name, None, None)
     try:
-        done = subprocess.run(
-            [path, *args],
-            capture_output=True,
-            timeout=timeout,
-            check=False,
-            stdin=subprocess.DEVNULL,
-        )
+        done = run_capped([path, *args], timeout=timeout)
     except (OSError, subprocess.TimeoutExpired):
         return ToolVersion(name, path, None)
+    except OutputTooLarge as exc:
+        return ToolVersion(
+            name, path, None, f"printed over {exc.limit // 1024} KiB on {exc.stream}: stopped"
+        )
     text = (done.stdout[:_MAX_OUTPUT] + b"\n" + done.stderr[:_MAX_OUTPUT]).decode(
         "utf-8", "replace"
     )

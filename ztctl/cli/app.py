@@ -107,7 +107,12 @@ class App:
     def _console(self, *, stderr: bool) -> Console:
         from rich.console import Console
 
+        from ztctl.cli.output import unguarded
+
+        # rich draws its own escape codes, so it writes under the terminal guard: whatever
+        # it is handed from the data must be escaped first (output.terminal_text).
         return Console(
+            file=unguarded(sys.stderr if stderr else sys.stdout),
             stderr=stderr,
             markup=False,
             highlight=False,

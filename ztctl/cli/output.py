@@ -6,11 +6,15 @@ Under ``--json`` stdout carries exactly ``{"schemaVersion": 1, **payload}``; err
 
 Text that reaches a terminal never carries control characters from the data: catalog
 values, kubeconfig names, warp-cli or API server answers could otherwise retitle the
-window, hide text or reorder it (ESC/OSC, BEL, 8-bit CSI, bidi overrides).
-:func:`escape_terminal` shows them as visible ``\\x1b``/``\\u202e`` escapes; tables and
-errors apply it to every value, and :func:`install_terminal_guard` applies it to everything
-else written to stdout/stderr, keeping only the few sequences ztctl itself draws with
-(colours, erase line, cursor up). JSON needs none of this: it is escaped by ``json``.
+window, move the cursor, erase or forge lines (ESC/CSI/OSC, BEL, CR, BS, 8-bit CSI, bidi
+overrides). :func:`escape_terminal` shows them as visible ``\\x1b``/``\\u202e`` escapes;
+:func:`install_terminal_guard` applies it to *everything* written to stdout/stderr. ztctl's
+own colours and line rewrites are written as unforgeable tokens (:mod:`ztctl.cli.palette`)
+that only the guard turns into escape codes, so no sequence is let through because of its
+shape. rich (doctor's live table, login's spinner) writes to the unguarded stream: what it
+draws from the data is escaped before it is handed to rich (:func:`terminal_text`), and
+while rich redirects stdout/stderr the guard is put back in front of its redirect
+(:func:`install_terminal_guard` again). JSON needs none of this: it is escaped by ``json``.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from ztctl.cli.palette import Palette
+from ztctl.cli.palette import OWN_SEQUENCES, TOKEN_END, TOKEN_START, Palette
 from ztctl.errors import ZtctlError
 
 if TYPE_CHECKING:
@@ -34,12 +38,13 @@ if TYPE_CHECKING:
 SCHEMA_VERSION = 1
 
 # C0 controls (tab and newline are kept where a text has lines), DEL, C1 (incl. U+009B, the
-# 8-bit CSI), and the bidi embeddings, overrides and isolates.
-_UNSAFE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-_UNSAFE_MULTILINE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-# What ztctl (and rich's live display) write on purpose: SGR colours, erase line, cursor
-# up, move to column, hide/show the cursor, and a carriage return.
-_OWN_SEQUENCE = re.compile(r"\x1b\[[0-9;]*[mKAG]|\x1b\[\?25[hl]|\r")
+# 8-bit CSI), the bidi marks, embeddings, overrides and isolates, the zero-width and other
+# invisible format characters, and U+2028/U+2029 (which some terminals break lines at).
+_INVISIBLE = "\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff"
+_UNSAFE = re.compile(f"[\x00-\x08\x0a-\x1f\x7f-\x9f{_INVISIBLE}]")
+_UNSAFE_MULTILINE = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f{_INVISIBLE}]")
+# A token of ztctl's own sequences (cli.palette): only the guard turns it into escape codes.
+_OWN_TOKEN = re.compile(re.escape(TOKEN_START) + r"(\d+)" + re.escape(TOKEN_END))
 
 
 def _escape(match: re.Match[str]) -> str:
@@ -58,22 +63,28 @@ def escape_terminal(text: str, *, multiline: bool = False) -> str:
     return pattern.sub(_escape, text) if pattern.search(text) else text
 
 
-def _guard(text: str) -> str:
-    """Escape everything unsafe except ztctl's own drawing sequences."""
-    if not _UNSAFE_MULTILINE.search(text):
-        return text
+def render_terminal(text: str) -> str:
+    """What reaches the terminal for ``text``: ztctl's own tokens become their sequences,
+    every other control or bidi character (newline and tab kept) a visible escape."""
+    if TOKEN_START not in text:
+        return escape_terminal(text, multiline=True)
     out = []
     position = 0
-    for match in _OWN_SEQUENCE.finditer(text):
+    for match in _OWN_TOKEN.finditer(text):
         out.append(escape_terminal(text[position : match.start()], multiline=True))
-        out.append(match.group())
+        out.append(OWN_SEQUENCES[int(match.group(1))])
         position = match.end()
     out.append(escape_terminal(text[position:], multiline=True))
     return "".join(out)
 
 
+def terminal_text(text: str) -> str:
+    """``text`` from the data made safe to hand to rich (which writes unguarded)."""
+    return escape_terminal(text, multiline=True)
+
+
 class _GuardedStream(io.TextIOBase):
-    """A text stream that escapes what :func:`_guard` escapes, then writes to ``inner``."""
+    """A text stream that writes :func:`render_terminal` of its text to ``inner``."""
 
     def __init__(self, inner: Any) -> None:
         self._inner = inner
@@ -81,7 +92,7 @@ class _GuardedStream(io.TextIOBase):
     def write(self, text: str) -> int:
         if not isinstance(text, str):
             raise TypeError("write() argument must be str")  # click probes with b""
-        self._inner.write(_guard(text))
+        self._inner.write(render_terminal(text))
         return len(text)
 
     def flush(self) -> None:
@@ -114,11 +125,20 @@ class _GuardedStream(io.TextIOBase):
 
 
 def install_terminal_guard() -> None:
-    """Route ``sys.stdout``/``sys.stderr`` through :func:`_guard` (idempotent)."""
+    """Route ``sys.stdout``/``sys.stderr`` through :func:`render_terminal` (idempotent).
+
+    Also after rich's live display replaced them with its redirect: the guard goes in front
+    of the redirect (rich restores the guarded streams when it stops)."""
     for name in ("stdout", "stderr"):
         stream = getattr(sys, name)
         if stream is not None and not isinstance(stream, _GuardedStream):
             setattr(sys, name, _GuardedStream(stream))
+
+
+def unguarded(stream: Any) -> Any:
+    """The stream under the guard: for rich, which draws its own sequences and is handed
+    only escaped data (:func:`terminal_text`)."""
+    return stream._inner if isinstance(stream, _GuardedStream) else stream
 
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -8,6 +8,7 @@ renderers stay cheap to start.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, TextIO
@@ -34,8 +35,29 @@ STATUS_STYLES: Mapping[str, str] = {
     "heading": "bold",
 }
 
+# The sequences ztctl writes itself, by index, and how a token names one.
+OWN_SEQUENCES: tuple[str, ...] = (
+    "\x1b[0m",
+    *(f"\x1b[{code}m" for code in _SGR.values()),
+    "\r\x1b[2K",
+    "\r",
+)
+TOKEN_START = f"\ue000{os.urandom(8).hex()}:"
+TOKEN_END = "\ue001"  # noqa: S105 (not a secret: the end of a token)
+
+
+def own(sequence: str) -> str:
+    """The token the terminal guard turns into ``sequence`` (one of :data:`OWN_SEQUENCES`)."""
+    return f"{TOKEN_START}{OWN_SEQUENCES.index(sequence)}{TOKEN_END}"
+
+
+_RESET = own("\x1b[0m")
+_STYLE = {name: own(f"\x1b[{code}m") for name, code in _SGR.items()}
+
 # Rewrite the current terminal line in place (a live progress line).
-CLEAR_LINE = "\r\x1b[2K"
+CLEAR_LINE = own("\r\x1b[2K")
+# Back to the start of the line (a spinner's next frame).
+CARRIAGE_RETURN = own("\r")
 
 
 def color_on(app: App, stream: TextIO) -> bool:
@@ -57,7 +79,7 @@ class Palette:
         if not self.enabled:
             return text
         name = STATUS_STYLES.get(style, style)
-        return f"\x1b[{_SGR[name]}m{text}\x1b[0m"
+        return f"{_STYLE[name]}{text}{_RESET}"
 
 
 def stdout_palette(app: App) -> Palette:

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TextIO
 
-from ztctl.cli.palette import CLEAR_LINE
+from ztctl.cli.palette import CARRIAGE_RETURN, CLEAR_LINE
 
 FRAMES = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 DELAY_S = 0.3
@@ -34,7 +34,7 @@ def spinner(text: str, *, enabled: bool = True, stream: TextIO | None = None) ->
             return
         frame = 0
         while not stop.is_set():
-            out.write(f"\r{FRAMES[frame % len(FRAMES)]} {text}")
+            out.write(f"{CARRIAGE_RETURN}{FRAMES[frame % len(FRAMES)]} {text}")
             out.flush()
             shown.set()
             frame += 1

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import unicodedata
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -249,6 +250,9 @@ _UNSAFE_IN_TEXT = re.compile(
 )
 
 
+_UNSAFE_CATEGORIES = frozenset(("Cc", "Cf", "Zl", "Zp"))
+
+
 class _Problems:
     def __init__(self, label: str) -> None:
         self.label = label
@@ -362,10 +366,29 @@ def _refuse_control_characters(value: Any, where: str, problems: _Problems) -> N
     elif isinstance(value, list):
         for index, item in enumerate(value):
             _refuse_control_characters(item, f"{where}[{index}]", problems)
-    elif isinstance(value, str) and _UNSAFE_IN_TEXT.search(value) and where != "team":
+    elif isinstance(value, str) and (found := _first_unsafe(value)) is not None:
+        if where == "team" and has_control_or_bidi(value):
+            return  # the team rule says it
+        index, char = found
+        name = unicodedata.name(char, "a control character")
         problems.add(
-            where, f"{quote(value)} has a control or bidi character (none is allowed in a catalog)"
+            where,
+            f"{quote(value)} has an invisible, control or bidi character, U+{ord(char):04X} "
+            f"({name}), at character {index + 1} (none is allowed in a catalog)",
         )
+
+
+def _first_unsafe(text: str) -> tuple[int, str] | None:
+    """The first character no catalog text needs, and where: Unicode categories Cc (control
+    characters; tab and line breaks are text), Cf (format: zero-width, bidi, soft hyphen),
+    Zl and Zp (U+2028/U+2029, which some terminals and editors break lines at)."""
+    if text.isascii():
+        match = _UNSAFE_IN_TEXT.search(text)
+        return (match.start(), match.group()) if match else None
+    for index, char in enumerate(text):
+        if char not in "\t\n\r" and unicodedata.category(char) in _UNSAFE_CATEGORIES:
+            return index, char
+    return None
 
 
 def _yaml_type(value: Any) -> str:

@@ -23,6 +23,9 @@ class ClusterRow:
     # the same API server), None when there is none, "" when the kubeconfig was not read.
     kubeconfig_entry: str | None = ""
     current: bool = False
+    # ztctl's own entry no longer matches the catalog: the kubectl keys that differ
+    # (``server``, ``exec``, …); None when the entry is not ztctl's (or not read).
+    stale: tuple[str, ...] | None = None
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -36,6 +39,8 @@ class ClusterRow:
             if self.kubeconfig_entry == ""
             else self.kubeconfig_entry is not None,
             "kubeconfigCluster": self.kubeconfig_entry or None,
+            "kubeconfigStale": None if self.stale is None else bool(self.stale),
+            "kubeconfigStaleFields": list(self.stale or ()),
             "current": self.current,
         }
 
@@ -89,6 +94,18 @@ def kubeconfig_entry_for(kube: Kubeconfig, cluster: Cluster) -> str | None:
     return None
 
 
+def stale_entry(kube: Kubeconfig, cluster: Cluster) -> tuple[str, ...] | None:
+    """What of ztctl's own entry for ``cluster`` differs from the catalog (empty: nothing);
+    None when ztctl has no entry for it (another tool's entry is not ztctl's to refresh)."""
+    from ztctl.core.entries import stale_fields
+
+    own = kube.clusters.get(cluster.name)
+    if own is None or own.catalog_name != cluster.name:
+        return None
+    user = kube.users.get(cluster.name)
+    return stale_fields(cluster, own.body, user.body if user is not None and user.owned else None)
+
+
 def list_clusters(catalog: Catalog, kube: Kubeconfig | None = None) -> ClusterList:
     """The catalog's clusters; with ``kube``, also whether each is in it and current."""
     current = kube.catalog_cluster(catalog) if kube is not None else None
@@ -102,6 +119,7 @@ def list_clusters(catalog: Catalog, kube: Kubeconfig | None = None) -> ClusterLi
             max_ttl_s=c.break_glass.max_ttl_s if c.break_glass else None,
             kubeconfig_entry=kubeconfig_entry_for(kube, c) if kube is not None else "",
             current=current is not None and current.name == c.name,
+            stale=stale_entry(kube, c) if kube is not None else None,
         )
         for c in catalog.clusters
     )

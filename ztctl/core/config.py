@@ -7,12 +7,15 @@ names the file, the key and the fix, with every problem listed at once.
 
 from __future__ import annotations
 
+import math
 import os
+import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from ztctl.core.paths import (  # re-exported: the config's own API since the beginning
     APP_NAME,
@@ -26,15 +29,19 @@ from ztctl.errors import InvalidInput
 
 __all__ = [
     "APP_NAME",
+    "KEYS",
+    "SCHEMA",
     "AccessConfig",
     "CloudflareConfig",
     "Config",
     "DoctorConfig",
     "WarpConfig",
+    "check_value",
     "config_path",
     "default_config_path",
     "default_state_dir",
     "load_config",
+    "redact",
     "state_dir",
 ]
 
@@ -82,38 +89,231 @@ class Config:
     cloudflare: CloudflareConfig = field(default_factory=CloudflareConfig)
 
 
-# The schema: section -> key -> type. The top level is section "".
-_SCHEMA: dict[str, dict[str, type]] = {
-    "": {"team": str, "catalog": str},
-    "warp": {"cli": str, "interface": str, "trace_url": str},
-    "access": {"cloudflared": str},
-    "doctor": {"timeout": float},
-    "cloudflare": {"account_id": str, "api_url": str},
-}
-_SECTIONS = [s for s in _SCHEMA if s]
+# ---------------------------------------------------------------------------------------
+# The schema: every key's whole rule, in one place. The loader (below) and `ztctl config
+# set` (core/config_edit.py) both check a value with :func:`check_value`, so a value one
+# accepts the other accepts too.
 
-# Environment variables that override a key (docs/configuration.md).
-_ENV_OVERRIDES = {
-    ("warp", "cli"): "ZTCTL_WARP_CLI",
-    ("warp", "interface"): "ZTCTL_WARP_INTERFACE",
-    ("warp", "trace_url"): "ZTCTL_TRACE_URL",
-    ("access", "cloudflared"): "ZTCTL_CLOUDFLARED",
-    ("cloudflare", "account_id"): "ZTCTL_CF_ACCOUNT_ID",
-    ("cloudflare", "api_url"): "ZTCTL_CF_API_URL",
-}
+TIMEOUT_MIN_S = 0.1
+TIMEOUT_MAX_S = 600.0
+# Cloudflare team names are the first label of <team>.cloudflareaccess.com.
+_TEAM = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+# `scheme://user:password@`: everything from the first colon of the user part to the last
+# `@` is hidden (over-hiding a path in an odd URL is fine; showing a password is not).
+_USERINFO_PASSWORD = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://[^:@/?#\s]*):\S*@")
+_QUOTE_LIMIT = 80
+
+# What is wrong with a value (one sentence, starting with the key) and its fix; or None.
+ValueProblem = tuple[str, str]
+Rule = Callable[[Any], "ValueProblem | None"]
+
+
+@dataclass(frozen=True)
+class Key:
+    """One config key: its type, its rule, an example of a good value, its variable."""
+
+    name: str  # dotted: "team", "doctor.timeout"
+    kind: type  # str or float
+    example: str  # a valid value, as typed after `ztctl config set KEY`
+    rule: Rule | None = None  # beyond the type (a non-empty string, a number)
+    env: str | None = None  # the environment variable that overrides it
+
+    @property
+    def section(self) -> str:
+        return self.name.rpartition(".")[0]
+
+    @property
+    def field(self) -> str:
+        return self.name.rpartition(".")[2]
+
+    def fix(self) -> str:
+        return f"give a {_type_name(self.kind)}, e.g. {self.example}"
+
+
+def redact(text: str) -> str:
+    """``text`` with the password of any ``scheme://user:password@`` replaced by ``***``."""
+    return _USERINFO_PASSWORD.sub(r"\1:***@", text) if "@" in text else text
+
+
+def shown(value: Any) -> str:
+    """A value as a message quotes it: passwords hidden, escaped, at most 80 characters."""
+    if isinstance(value, float):
+        return f"{value:g}"
+    text = redact(str(value))
+    cut = text if len(text) <= _QUOTE_LIMIT else text[:_QUOTE_LIMIT]
+    quoted = repr(cut)
+    return quoted if cut is text else quoted[:-1] + "…" + quoted[-1]
+
+
+_TIMEOUT_FIX = "give seconds from 0.1 to 600 (the default is 3)"
+
+
+def _timeout(value: float) -> ValueProblem | None:
+    if not math.isfinite(value):
+        return (
+            f"doctor.timeout must be a finite number of seconds, got {shown(value)}",
+            _TIMEOUT_FIX,
+        )
+    if not TIMEOUT_MIN_S <= value <= TIMEOUT_MAX_S:
+        return (
+            f"doctor.timeout must be from 0.1 to 600 seconds, got {shown(value)}",
+            _TIMEOUT_FIX,
+        )
+    return None
+
+
+def _team(value: str) -> ValueProblem | None:
+    if _TEAM.fullmatch(value):
+        return None
+    return (
+        f"team {shown(value)} is not a Zero Trust team name",
+        "use the team name alone, as in https://TEAM.cloudflareaccess.com (e.g. acme)",
+    )
+
+
+def _userinfo(key: str, url: str) -> ValueProblem | None:
+    try:
+        parts = urlsplit(url)
+        has_userinfo = parts.username is not None or parts.password is not None
+    except ValueError:
+        has_userinfo = "@" in url
+    if not has_userinfo:
+        return None
+    return (
+        f"{key} URL {shown(url)} carries a user name or password",
+        "remove USER:PASSWORD@ from the URL: ztctl never sends credentials in a URL",
+    )
+
+
+def catalog_url_problem(url: str) -> ValueProblem | None:
+    """Why ``url`` cannot be a catalog URL, or None: https, a host, no user name or password.
+
+    The catalog loader applies the same rule to ``--catalog`` and ``ZTCTL_CATALOG``."""
+    try:
+        parts = urlsplit(url)
+        _ = parts.port
+    except ValueError as exc:
+        return (
+            f"catalog URL {shown(url)} is malformed: {exc}",
+            "write it as https://HOST[:PORT]/PATH (an IPv6 host in brackets: https://[::1]:8443/)",
+        )
+    found = _userinfo("catalog", url)
+    if found:
+        return found
+    if parts.scheme != "https":
+        return (
+            f"catalog URL {shown(url)} is not https",
+            "serve the catalog over https (plain http lets anyone on the path rewrite your "
+            f"cluster list): use {shown('https://' + url.split('://', 1)[-1])}, "
+            "or give a file path",
+        )
+    if not parts.hostname:
+        return (
+            f"catalog URL {shown(url)} has no host",
+            "write it as https://HOST[:PORT]/PATH, or give a file path",
+        )
+    return None
+
+
+def _catalog(value: str) -> ValueProblem | None:
+    # A path or an https URL, exactly as the catalog loader tells them apart.
+    return catalog_url_problem(value) if "://" in value else None
+
+
+def _api_url(value: str) -> ValueProblem | None:
+    from ztctl.adapters.cloudflare import check_api_url  # the adapter's own rule
+
+    found = _userinfo("cloudflare.api_url", value)
+    if found:
+        return found
+    try:
+        check_api_url(value)
+    except InvalidInput as exc:
+        return exc.message, exc.fix
+    return None
+
+
+def _account_id(value: str) -> ValueProblem | None:
+    from ztctl.adapters.cloudflare import check_account_id  # the adapter's own rule
+
+    try:
+        check_account_id(value)
+    except InvalidInput:
+        return (
+            f"cloudflare.account_id {shown(value)} is not an account id (32 hex characters)",
+            "copy it from the dashboard URL (dash…/<account id>/…)",
+        )
+    return None
+
+
+SCHEMA: tuple[Key, ...] = (
+    Key("team", str, "acme", _team),
+    Key("catalog", str, "https://platform.acme.net/clusters.yaml", _catalog),
+    Key("warp.cli", str, "/usr/bin/warp-cli", env="ZTCTL_WARP_CLI"),
+    Key("warp.interface", str, "CloudflareWARP", env="ZTCTL_WARP_INTERFACE"),
+    Key(
+        "warp.trace_url",
+        str,
+        "https://www.cloudflare.com/cdn-cgi/trace",
+        env="ZTCTL_TRACE_URL",
+    ),
+    Key("access.cloudflared", str, "/usr/local/bin/cloudflared", env="ZTCTL_CLOUDFLARED"),
+    Key("doctor.timeout", float, "3", _timeout),
+    Key(
+        "cloudflare.account_id",
+        str,
+        "699d98642c564d2e855e9661899b7252",
+        _account_id,
+        env="ZTCTL_CF_ACCOUNT_ID",
+    ),
+    Key(
+        "cloudflare.api_url",
+        str,
+        "https://api.cloudflare.com/client/v4",
+        _api_url,
+        env="ZTCTL_CF_API_URL",
+    ),
+)
+KEYS: dict[str, Key] = {key.name: key for key in SCHEMA}
+SECTIONS: tuple[str, ...] = tuple(dict.fromkeys(key.section for key in SCHEMA if key.section))
+
+
+def check_value(key: Key, value: Any) -> tuple[Any, ValueProblem | None]:
+    """``value`` (from TOML or the command line) as ``key`` holds it, or what is wrong."""
+    if key.kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if not isinstance(value, key.kind) or isinstance(value, bool):
+        return value, (
+            f"{key.name} must be a {_type_name(key.kind)}, got {_type_name(type(value))}",
+            key.fix(),
+        )
+    if isinstance(value, str) and not value.strip():
+        return value, (f"{key.name} must not be empty", key.fix())
+    return value, key.rule(value) if key.rule else None
 
 
 def load_config(path: Path, env: Mapping[str, str] = os.environ) -> Config:
-    """Load ``path`` (missing = defaults) and apply environment overrides."""
-    values: dict[str, dict[str, Any]] = {s: {} for s in _SCHEMA}
+    """Load ``path`` (missing = defaults) and apply environment overrides.
+
+    Every value, from the file or from its variable, passes the schema's rule; a bad one is
+    an :class:`InvalidInput` (exit 3) naming the file or the variable, the key and the fix.
+    """
+    values: dict[str, dict[str, Any]] = {s: {} for s in ("", *SECTIONS)}
     raw = read_config_bytes(path)
     exists = raw is not None
     if raw is not None:
         values = _parse(path, raw)
 
-    for (section, key), var in _ENV_OVERRIDES.items():
-        if env.get(var):
-            values[section][key] = env[var]
+    problems: list[ValueProblem] = []
+    for key in SCHEMA:
+        if key.env and env.get(key.env):
+            value, problem = check_value(key, env[key.env])
+            if problem:
+                problems.append(
+                    (f"{key.env}: {problem[0]}", f"{problem[1]}: fix {key.env}, or unset it")
+                )
+            values[key.section][key.field] = value
+    _raise("the environment", problems)
 
     top = values[""]
     return Config(
@@ -126,6 +326,18 @@ def load_config(path: Path, env: Mapping[str, str] = os.environ) -> Config:
         doctor=DoctorConfig(**values["doctor"]),
         cloudflare=CloudflareConfig(**values["cloudflare"]),
     )
+
+
+def _raise(where: str, problems: list[ValueProblem]) -> None:
+    """One problem: its own message and fix. Several: each with its fix, listed."""
+    if len(problems) == 1:
+        raise InvalidInput(*problems[0])
+    if problems:
+        raise InvalidInput(
+            f"{where} has {len(problems)} problems",
+            "fix each as said above (see docs/configuration.md)",
+            details=[f"{message}; {fix}" for message, fix in problems],
+        )
 
 
 # A config file is a few lines; the cap keeps a wrong --config (/dev/zero, a FIFO, a
@@ -168,6 +380,14 @@ def read_config_bytes(path: Path) -> bytes | None:
 
 
 def _parse(path: Path, raw: bytes) -> dict[str, dict[str, Any]]:
+    values, problems = check_file(path, raw)
+    _raise(f"config {path}", problems)
+    return values
+
+
+def check_file(path: Path, raw: bytes) -> tuple[dict[str, dict[str, Any]], list[ValueProblem]]:
+    """The values of a config file's text and every problem in it. Text that is not UTF-8
+    TOML is an :class:`InvalidInput` at once."""
     if sys.version_info >= (3, 11):
         import tomllib
     else:  # pragma: no cover - exercised on 3.10 only
@@ -188,55 +408,54 @@ def _parse(path: Path, raw: bytes) -> dict[str, dict[str, Any]]:
             "fix the syntax at the position shown (see docs/configuration.md)",
         ) from None
 
-    problems: list[str] = []
-    values: dict[str, dict[str, Any]] = {s: {} for s in _SCHEMA}
-    for key, value in document.items():
+    problems: list[ValueProblem] = []
+    values: dict[str, dict[str, Any]] = {s: {} for s in ("", *SECTIONS)}
+    for name, value in document.items():
         if isinstance(value, dict):
-            if key not in _SECTIONS:
-                problems.append(f"{path}: unknown section [{key}]{did_you_mean(key, _SECTIONS)}")
+            if name not in SECTIONS:
+                problems.append(
+                    (
+                        f"{path}: unknown section [{name}]{did_you_mean(name, list(SECTIONS))}",
+                        _FIX_UNKNOWN,
+                    )
+                )
                 continue
             for sub, sub_value in value.items():
-                _check(path, key, sub, sub_value, values, problems)
+                _check(path, name, sub, sub_value, values, problems)
         else:
-            _check(path, "", key, value, values, problems)
-    if problems:
-        raise InvalidInput(
-            problems[0] if len(problems) == 1 else f"config {path} has {len(problems)} problems",
-            "fix the keys named above (see docs/configuration.md)",
-            details=problems if len(problems) > 1 else None,
-        )
-    return values
+            _check(path, "", name, value, values, problems)
+    return values, problems
+
+
+_FIX_UNKNOWN = "remove it or correct its name (see docs/configuration.md)"
 
 
 def _check(
     path: Path,
     section: str,
-    key: str,
+    field_name: str,
     value: Any,
     values: dict[str, dict[str, Any]],
-    problems: list[str],
+    problems: list[ValueProblem],
 ) -> None:
-    schema = _SCHEMA[section]
-    where = f"{section}.{key}" if section else key
-    if key not in schema:
-        hint = did_you_mean(key, list(schema))
-        problems.append(f"{path}: unknown key {where}{hint}")
-        return
-    expected = schema[key]
-    if expected is float and isinstance(value, int) and not isinstance(value, bool):
-        value = float(value)
-    if not isinstance(value, expected) or isinstance(value, bool):
+    name = f"{section}.{field_name}" if section else field_name
+    key = KEYS.get(name)
+    if key is None or key.section != section:
+        known = [k.field for k in SCHEMA if k.section == section]
         problems.append(
-            f"{path}: {where} must be a {_type_name(expected)}, got {_type_name(type(value))}"
+            (f"{path}: unknown key {name}{did_you_mean(field_name, known)}", _FIX_UNKNOWN)
         )
         return
-    if isinstance(value, float) and value <= 0:
-        problems.append(f"{path}: {where} must be greater than 0, got {value}")
+    value, problem = check_value(key, value)
+    if problem:
+        problems.append(
+            (
+                f"{path}: {problem[0]}",
+                f"{problem[1]}: edit {path}, or run `ztctl config set {key.name} VALUE`",
+            )
+        )
         return
-    if isinstance(value, str) and not value.strip():
-        problems.append(f"{path}: {where} must not be empty")
-        return
-    values[section][key] = value
+    values[key.section][key.field] = value
 
 
 def _type_name(kind: type) -> str:

@@ -8,7 +8,6 @@ and it is replaced atomically: a crash leaves the old file or the new one, never
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,70 +17,48 @@ from ztctl.core import config as config_mod
 from ztctl.core.suggest import did_you_mean
 from ztctl.errors import InvalidInput
 
-# Cloudflare team names are the first label of <team>.cloudflareaccess.com.
-_TEAM = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
-
 
 def keys() -> list[str]:
     """Every valid dotted key, in the schema's order."""
-    return [
-        f"{section}.{name}" if section else name
-        for section, names in config_mod._SCHEMA.items()
-        for name in names
-    ]
+    return [key.name for key in config_mod.SCHEMA]
 
 
 def split_key(key: str) -> tuple[str, str]:
     """``warp.cli`` → ``("warp", "cli")``; an unknown key is exit 3 with the closest valid one."""
-    section, _, name = key.rpartition(".")
-    schema = config_mod._SCHEMA.get(section)
-    if schema is None or name not in schema:
+    found = config_mod.KEYS.get(key)
+    if found is None:
         valid = keys()
         hint = did_you_mean(key, valid)
         raise InvalidInput(
             f"unknown config key {key!r}{hint}",
             "valid keys: " + ", ".join(valid),
         )
-    return section, name
+    return found.section, found.field
 
 
 def parse_value(key: str, text: str) -> Any:
-    """The typed, validated value of ``key`` from its command-line text."""
-    section, name = split_key(key)
-    expected = config_mod._SCHEMA[section][name]
+    """The typed, validated value of ``key`` from its command-line text: the loader's rule
+    (:func:`ztctl.core.config.check_value`), so nothing the loader would refuse is written."""
+    split_key(key)
+    schema_key = config_mod.KEYS[key]
     value: Any = text
-    if expected is float:
+    if schema_key.kind is float:
         try:
             value = float(text)
         except ValueError:
             raise InvalidInput(
-                f"{key} must be a number, got {text!r}", f"for example: ztctl config set {key} 3"
+                f"{key} must be a number, got {config_mod.shown(text)}",
+                f"{schema_key.fix()} (nothing was written)",
             ) from None
-        if value != value or value in (float("inf"), float("-inf")):
-            raise InvalidInput(f"{key} must be a finite number, got {text!r}", "use e.g. 3")
-    problems: list[str] = []
-    values: dict[str, dict[str, Any]] = {s: {} for s in config_mod._SCHEMA}
-    config_mod._check(Path("config"), section, name, value, values, problems)
-    if problems:
-        raise InvalidInput(
-            problems[0].removeprefix("config: "), f"give {key} a valid value (ztctl config set)"
-        )
-    value = values[section][name]
-    _check_meaning(key, value)
+    value, problem = config_mod.check_value(schema_key, value)
+    if problem:
+        raise InvalidInput(problem[0], f"{problem[1]} (nothing was written)")
     return value
 
 
-def _check_meaning(key: str, value: Any) -> None:
-    if key == "team" and not _TEAM.match(value):
-        raise InvalidInput(
-            f"team {value!r} is not a Zero Trust team name",
-            "use the team name alone, as in https://TEAM.cloudflareaccess.com (e.g. acme)",
-        )
-    if key == "catalog" and "://" in value and not value.lower().startswith("https://"):
-        raise InvalidInput(
-            f"catalog URL {value!r} is not https",
-            "serve the catalog over https, or give a file path",
-        )
+def public_value(value: Any) -> Any:
+    """``value`` as ``config get``/``show``/``set`` print it: a URL's password as ``***``."""
+    return config_mod.redact(value) if isinstance(value, str) else value
 
 
 @dataclass(frozen=True)
@@ -95,16 +72,12 @@ def settings(path: Path, env: Mapping[str, str]) -> list[Setting]:
     """Every key's effective value and where it comes from (``config show``)."""
     config = config_mod.load_config(path, env)
     in_file = _file_keys(path) if config.exists else set()
-    overridden = {
-        f"{section}.{name}"
-        for (section, name), var in config_mod._ENV_OVERRIDES.items()
-        if env.get(var)
-    }
+    overridden = {key.name for key in config_mod.SCHEMA if key.env and env.get(key.env)}
     result = []
     for key in keys():
         value = effective(config, key)
         source = "env" if key in overridden else "file" if key in in_file else "default"
-        result.append(Setting(key, value, source))
+        result.append(Setting(key, public_value(value), source))
     return result
 
 
@@ -117,11 +90,10 @@ def effective(config: config_mod.Config, key: str) -> Any:
 def _file_keys(path: Path) -> set[str]:
     document = _read_document(path)
     found = set()
-    for key in keys():
-        section, name = key.rpartition(".")[::2]
-        table = document.get(section) if section else document
-        if table is not None and name in table:
-            found.add(key)
+    for key in config_mod.SCHEMA:
+        table = document.get(key.section) if key.section else document
+        if table is not None and key.field in table:
+            found.add(key.name)
     return found
 
 
@@ -130,6 +102,7 @@ def set_values(path: Path, updates: Mapping[str, Any]) -> bool:
     import tomlkit
 
     document = _read_document(path)
+    before = _problems(path, document)
     changed = False
     for key, value in updates.items():
         section, name = split_key(key)
@@ -143,7 +116,7 @@ def set_values(path: Path, updates: Mapping[str, Any]) -> bool:
         table[name] = value
         changed = True
     if changed:
-        _write(path, document)
+        _write(path, document, before)
     return changed
 
 
@@ -154,6 +127,7 @@ def unset_value(path: Path, key: str) -> bool:
     user clears a stale or misspelt key that makes the loader refuse the file.
     """
     document = _read_document(path)
+    before = _problems(path, document)
     section, _, name = key.rpartition(".")
     table: Any = document.get(section) if section else document
     present = hasattr(table, "__contains__") and name in table
@@ -161,7 +135,7 @@ def unset_value(path: Path, key: str) -> bool:
         split_key(key)  # an unknown key that is not in the file either: exit 3
         return False
     del table[name]
-    _write(path, document)
+    _write(path, document, before)
     return True
 
 
@@ -181,13 +155,22 @@ def _read_document(path: Path) -> Any:
         ) from None
 
 
-def _write(path: Path, document: Any) -> None:
+def _problems(path: Path, document: Any) -> list[config_mod.ValueProblem]:
+    """What the loader would refuse in ``document`` (nothing: an empty list)."""
+    return config_mod.check_file(path, document.as_string().encode("utf-8"))[1]
+
+
+def _write(path: Path, document: Any, before: list[config_mod.ValueProblem]) -> None:
     from ztctl.adapters.fs import atomic_write, ensure_private_dir
 
     text = document.as_string()
-    # Refuse to leave a file the loader would reject (e.g. an unknown key already there
-    # stays the user's to fix, but what we write must parse).
-    config_mod._parse(path, text.encode("utf-8"))
+    # Never leave a problem the file did not have (what we write must load); problems
+    # already there stay the user's to fix, one `set` or `unset` at a time.
+    new = [problem for problem in _problems(path, document) if problem not in before]
+    if new:
+        config_mod._raise(
+            f"config {path}", [(message, f"{fix} (nothing was written)") for message, fix in new]
+        )
     target = path.resolve() if path.is_symlink() else path
     try:
         if not target.parent.exists():

@@ -143,11 +143,24 @@ def fast_path_problem(
         return "cannot be matched to a team without the catalog"
     header = token_header(token)
     alg = header.get("alg") if header else None
-    if alg not in SIGNING_ALGORITHMS:
-        return f"is not signed the way Access signs tokens (alg {str(alg)[:20]!r})"
-    if claims.get("iss") is None:
-        return "names no issuer (iss)"
+    # A header or claims of unexpected types (`"alg": ["RS256"]`) make a token unusable
+    # like any other: refreshed, never a crash (a list is not even hashable).
+    if not isinstance(alg, str) or alg not in SIGNING_ALGORITHMS:
+        return f"is not signed the way Access signs tokens (alg {_shown(alg)})"
+    issuer = claims.get("iss")
+    if not isinstance(issuer, str) or not issuer:
+        return "names no issuer (iss)" if issuer is None else "names an issuer (iss) that is no URL"
     return token_problem(claims, now=now, team=team)
+
+
+def _shown(value: Any) -> str:
+    """A claim's value for a message: a short quoted string, else its JSON type."""
+    if isinstance(value, str):
+        return repr(value[:20])
+    return "null" if value is None else f"a JSON {_JSON_TYPES.get(type(value), 'value')}"
+
+
+_JSON_TYPES = {list: "array", dict: "object", bool: "boolean", int: "number", float: "number"}
 
 
 TEAMS_FILE = "access-teams.json"  # cluster -> team whose Access issued its token (no secrets)
@@ -248,7 +261,9 @@ def token_problem(
         return f"is not valid before {rfc3339(nbf)} (check the device clock)"
     kind = claims.get("type")
     if kind is not None and kind != "app":
-        return f"is an Access {kind!s} token, not an application token"
+        if not isinstance(kind, str):
+            return f"names a token type (type) that is no word ({_shown(kind)})"
+        return f"is an Access {kind[:40]} token, not an application token"
     aud = claims.get("aud")
     if not (isinstance(aud, str) and aud) and not (
         isinstance(aud, list) and any(isinstance(a, str) and a for a in aud)
@@ -258,7 +273,7 @@ def token_problem(
         expected = f"https://{team}.cloudflareaccess.com"
         issuer = claims.get("iss")
         if isinstance(issuer, str) and issuer.rstrip("/") != expected:
-            return f"was issued by {issuer}, not by team {team!r} ({expected})"
+            return f"was issued by {issuer[:200]}, not by team {team!r} ({expected})"
     return None
 
 

@@ -6,6 +6,7 @@ command does, to reap expired break-glass sessions) costs no dataclass creation.
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 from collections.abc import Mapping
@@ -50,6 +51,64 @@ def config_path(explicit: str | None, env: Mapping[str, str] = os.environ) -> Pa
 
 
 def state_dir(env: Mapping[str, str] = os.environ) -> Path:
+    """The state directory. It need not exist yet (it is created on first write), but a path
+    that can never be one (a file, a FIFO, a dangling symlink, a symlink loop) is an
+    :class:`InvalidInput` (exit 3) with the fix, for every command that needs it."""
     if env.get("ZTCTL_STATE_DIR"):
-        return Path(env["ZTCTL_STATE_DIR"]).expanduser()
-    return default_state_dir()
+        path = Path(env["ZTCTL_STATE_DIR"]).expanduser()
+        check_state_dir(path, "point ZTCTL_STATE_DIR at a directory (created if missing)")
+        return path
+    path = default_state_dir()
+    check_state_dir(
+        path, "move it out of the way (ztctl creates the directory), or set ZTCTL_STATE_DIR"
+    )
+    return path
+
+
+def check_state_dir(path: Path, fix: str) -> None:
+    """Nothing when ``path`` is a directory or does not exist yet; else why it cannot be one."""
+    import stat
+
+    from ztctl.errors import InvalidInput
+
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        broken = _dangling_link(path)
+        if broken is None:
+            return  # created on first write
+        target = os.readlink(broken)
+        where = f"state directory {path}" + ("" if broken == path else f": {broken}")
+        raise InvalidInput(
+            f"{where} is a symlink to {target}, which does not exist",
+            f"create {target} (mkdir -m 700), or {fix}",
+        ) from None
+    except OSError as exc:  # ELOOP, ENOTDIR, EACCES, ENAMETOOLONG
+        why = {
+            errno.ELOOP: "is a symlink loop",
+            errno.ENOTDIR: "has a part that is not a directory",
+        }.get(exc.errno or 0, f"cannot be reached: {exc.strerror or exc}")
+        raise InvalidInput(f"state directory {path} {why}", fix) from None
+    if not stat.S_ISDIR(mode):
+        raise InvalidInput(f"state directory {path} is {_kind(mode)}, not a directory", fix)
+
+
+def _dangling_link(path: Path) -> Path | None:
+    """The first part of ``path`` that is a symlink to nothing, if any."""
+    for part in [*reversed(path.parents), path]:
+        if os.path.islink(part) and not os.path.exists(part):
+            return part
+    return None
+
+
+def _kind(mode: int) -> str:
+    import stat
+
+    kinds = (
+        (stat.S_ISREG, "a file"),
+        (stat.S_ISFIFO, "a FIFO (named pipe)"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+    )
+    return next((name for test, name in kinds if test(mode)), "not a directory")

@@ -70,9 +70,36 @@ class CatalogCommand:
         return "sha256:" + hashlib.sha256(canonical.encode("ascii")).hexdigest()
 
     def display(self) -> str:
-        """The command line as a shell would read it, env first (``K=V cmd args``)."""
-        env = [f"{name}={shlex.quote(value)}" for name, value in self.env]
-        return " ".join([*env, shlex.join(self.argv)])
+        """The command line as a shell would read it, env first (``K=V cmd args``).
+
+        A word with a character that does not print as itself (a line break, U+2028, a
+        zero-width or bidi character) is shown in bash's ``$'...'`` quoting with that
+        character escaped, so the prompt can never hide or move part of the command."""
+        env = [f"{name}={shell_word(value)}" for name, value in self.env]
+        return " ".join([*env, *(shell_word(arg) for arg in self.argv)])
+
+
+_C_ESCAPES = {"\\": "\\\\", "'": "\\'", "\n": "\\n", "\t": "\\t", "\r": "\\r"}
+
+
+def shell_word(word: str) -> str:
+    """``word`` quoted for a POSIX shell; ``$'...'`` with escapes when it holds a character
+    that does not print as itself (what ``str.isprintable`` refuses, space aside)."""
+    if word.replace(" ", "").isprintable():
+        return shlex.quote(word)
+    out = []
+    for char in word:
+        if char in _C_ESCAPES:
+            out.append(_C_ESCAPES[char])
+        elif char == " " or char.isprintable():
+            out.append(char)
+        elif ord(char) < 0x80:  # \xHH is a byte: above ASCII, \u keeps it UTF-8
+            out.append(f"\\x{ord(char):02x}")
+        elif ord(char) < 0x10000:
+            out.append(f"\\u{ord(char):04x}")
+        else:
+            out.append(f"\\U{ord(char):08x}")
+    return "$'" + "".join(out) + "'"
 
 
 def exec_command(cluster: Cluster) -> CatalogCommand | None:

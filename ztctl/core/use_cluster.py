@@ -16,6 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ztctl.core.entries import (  # the entries themselves: shared with clusters, probe, doctor
+    CREDENTIAL_COMMAND,
+    desired_entries,
+)
 from ztctl.core.kubeconfig.edit import EditedFile, FileEditor
 from ztctl.core.kubeconfig.files import precedence, read_file
 from ztctl.core.kubeconfig.model import (
@@ -34,18 +38,11 @@ from ztctl.core.kubeconfig.store import (
     write_file,
 )
 from ztctl.core.kubeconfig.yamlio import gc_paused
-from ztctl.core.model import AccessToken, ClientCertificate, Cluster, ExecCredential
+from ztctl.core.model import Cluster
 from ztctl.errors import InvalidInput, OperationFailed
 
 if TYPE_CHECKING:
     from ztctl.core.probe import ProbeResult, Target
-
-EXEC_API_VERSION = "client.authentication.k8s.io/v1"
-CREDENTIAL_COMMAND = "ztctl"
-INSTALL_HINT = (
-    "ztctl provides the credentials of this cluster: install it and put it on PATH "
-    "(see docs/use-cluster.md)"
-)
 
 
 @dataclass(frozen=True)
@@ -144,77 +141,6 @@ class UseClusterResult:
         if self.probe is not None:
             out["probe"] = self.probe.to_dict()
         return out
-
-
-# --- the entries ztctl writes -------------------------------------------------------
-
-
-def _extension(cluster: Cluster, team: str | None) -> list[dict[str, Any]]:
-    value: dict[str, Any] = {"cluster": cluster.name}
-    if team:
-        value["team"] = team
-    return [{"extension": value, "name": EXTENSION_NAME}]
-
-
-def _exec(
-    command: str, args: Iterable[str], env: Iterable[tuple[str, str]], hint: str | None = None
-) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "apiVersion": EXEC_API_VERSION,
-        "args": list(args) or None,
-        "command": command,
-        "env": [{"name": k, "value": v} for k, v in env] or None,
-    }
-    if hint:
-        body["installHint"] = hint
-    body["interactiveMode"] = "IfAvailable"
-    body["provideClusterInfo"] = False
-    return body
-
-
-def desired_entries(
-    cluster: Cluster,
-    team: str | None,
-    namespace: str | None,
-    *,
-    credential_command: str = CREDENTIAL_COMMAND,
-) -> dict[str, dict[str, Any]]:
-    """The cluster, user and context items, keys in the order kubectl writes them.
-
-    kubectl writes sorted keys, ``args: null``/``env: null`` for empty lists and
-    ``provideClusterInfo: false``: writing the same makes a later kubectl rewrite a no-op.
-    """
-    ext = _extension(cluster, team)
-    cluster_body: dict[str, Any] = {}
-    if cluster.certificate_authority_data is not None:
-        cluster_body["certificate-authority-data"] = cluster.certificate_authority_data
-    elif cluster.certificate_authority is not None:
-        cluster_body["certificate-authority"] = str(cluster.certificate_authority.expanduser())
-    cluster_body["extensions"] = ext
-    cluster_body["server"] = cluster.server
-
-    creds = cluster.credentials
-    user_body: dict[str, Any] = {}
-    if isinstance(creds, ClientCertificate):
-        user_body["client-certificate"] = str(creds.certificate.expanduser())
-        user_body["client-key"] = str(creds.key.expanduser())
-    elif isinstance(creds, ExecCredential):
-        user_body["exec"] = _exec(creds.command, creds.args, creds.env)
-    elif isinstance(creds, AccessToken):
-        user_body["exec"] = _exec(
-            credential_command, ("credential", cluster.name), (), INSTALL_HINT
-        )
-    user_body["extensions"] = ext
-
-    context_body: dict[str, Any] = {"cluster": cluster.name, "extensions": ext}
-    if namespace:
-        context_body["namespace"] = namespace
-    context_body["user"] = cluster.name
-    return {
-        "cluster": {"cluster": cluster_body, "name": cluster.name},
-        "user": {"name": cluster.name, "user": user_body},
-        "context": {"context": context_body, "name": cluster.name},
-    }
 
 
 def _keep_foreign_extensions(item: dict[str, Any], kind: str, existing: Entry) -> None:
@@ -465,8 +391,10 @@ def merge_cluster(
 
     Under client-go's locks (not for ``dry_run``): read every file, plan, build the new
     texts, check no lock-ignoring writer changed a file meanwhile, then write each changed
-    file atomically with a backup. Nothing changes = nothing written. Records the audit
-    event ``kubeconfig.write`` when ``state_dir`` is given and a file was written.
+    file atomically with a backup. Nothing changes = nothing written. When ``state_dir`` is
+    given, the audit event ``kubeconfig.write`` is recorded *before* the first file is
+    written, so nothing is written without a record: an event that cannot be recorded is an
+    :class:`~ztctl.core.audit.AuditWriteFailed` (exit 1) and every file is left untouched.
     """
     prec = precedence(kubeconfig, env)
     guard = contextlib.nullcontext() if dry_run else locked(prec.paths, lock_timeout)
@@ -484,13 +412,22 @@ def merge_cluster(
             catalog_names=catalog_names,
             credential_command=credential_command,
         )
-        written = _write(plan, dry_run)
+        edited = _build(plan)
+        changed_files = {str(item.file.path) for item in edited}
+        changes = tuple(c for c in plan.changes if c.file in changed_files)
+        audit_dir = state_dir if edited and not dry_run else None
+        if audit_dir is not None:
+            for item in edited:
+                check_unchanged(item.file.path, item.file.signature)
+            _audit(audit_dir, cluster, [str(item.file.target) for item in edited], changes)
+        try:
+            written = _write(edited, dry_run)
+        except BaseException as exc:
+            if audit_dir is not None:
+                _audit_failure(audit_dir, cluster, exc)
+            raise
 
-    changed_files = {f.path for f in written}
-    changes = tuple(c for c in plan.changes if c.file in changed_files)
     warnings = list(plan.warnings)
-    if written and not dry_run and state_dir is not None:
-        warnings.extend(_audit(state_dir, cluster, written, changes))
 
     switched = switch and (kc.current_context != cluster.name)
     return UseClusterResult(
@@ -510,8 +447,8 @@ def merge_cluster(
     )
 
 
-def _write(plan: _Plan, dry_run: bool) -> list[FileChange]:
-    """Build every edited file; unless ``dry_run``, check no one changed it and write it."""
+def _build(plan: _Plan) -> list[EditedFile]:
+    """The new text of every file the plan changes."""
     edited: list[EditedFile] = []
     for editor in plan.editors.values():
         try:
@@ -520,6 +457,11 @@ def _write(plan: _Plan, dry_run: bool) -> list[FileChange]:
             raise OperationFailed(str(exc), "report this bug; nothing was written") from exc
         if result is not None:
             edited.append(result)
+    return edited
+
+
+def _write(edited: list[EditedFile], dry_run: bool) -> list[FileChange]:
+    """Unless ``dry_run``, check no one changed each file and write it."""
     if not dry_run:
         for item in edited:
             check_unchanged(item.file.path, item.file.signature)
@@ -545,22 +487,35 @@ def _write(plan: _Plan, dry_run: bool) -> list[FileChange]:
 
 
 def _audit(
-    state_dir: Path, cluster: Cluster, written: list[FileChange], changes: tuple[EntryChange, ...]
-) -> list[str]:
-    """Record ``kubeconfig.write``; a warning (not a failure) when the log cannot be written."""
-    try:
-        from ztctl.core import audit
+    state_dir: Path, cluster: Cluster, targets: list[str], changes: tuple[EntryChange, ...]
+) -> None:
+    """Record ``kubeconfig.write`` before the write: fails closed (AuditWriteFailed, exit 1)."""
+    from ztctl.core import audit
 
+    audit.record(
+        state_dir,
+        "kubeconfig.write",
+        cluster=cluster.name,
+        files=targets,
+        entries=[f"{c.action} {c.kind} {c.name} ({c.file})" for c in changes],
+    )
+
+
+def _audit_failure(state_dir: Path, cluster: Cluster, exc: BaseException) -> None:
+    """The recorded write did not happen (whole): say so, best effort."""
+    _record_failed_write(state_dir, exc, cluster=cluster.name)
+
+
+def _record_failed_write(state_dir: Path, exc: BaseException, **fields: str) -> None:
+    from ztctl.core import audit
+
+    with contextlib.suppress(OSError):
         audit.record(
             state_dir,
-            "kubeconfig.write",
-            cluster=cluster.name,
-            files=[f.target for f in written],
-            entries=[f"{c.action} {c.kind} {c.name} ({c.file})" for c in changes],
+            "kubeconfig.write-failed",
+            **fields,
+            error=getattr(exc, "message", None) or type(exc).__name__,
         )
-    except OSError as exc:
-        return [f"could not record the audit event in {state_dir}: {exc}"]
-    return []
 
 
 def verify(
@@ -650,11 +605,14 @@ def switch_context(
     kubeconfig: str | os.PathLike[str] | None = None,
     env: Mapping[str, str] | None = None,
     lock_timeout: float = LOCK_TIMEOUT_S,
+    state_dir: Path | None = None,
 ) -> SwitchResult:
     """Make the existing context ``name`` current, as ``kubectl config use-context`` does.
 
     The value goes to the file whose current-context kubectl reads, else to the file kubectl
-    writes new values to; under client-go's locks, atomically, with one backup.
+    writes new values to; under client-go's locks, atomically, with one backup. Like
+    :func:`use_cluster`, with ``state_dir`` the write is recorded as ``kubeconfig.write``
+    before it happens (fails closed: nothing written without the record).
     """
     prec = precedence(kubeconfig, env)
     with locked(prec.paths, lock_timeout), gc_paused():
@@ -673,7 +631,22 @@ def switch_context(
         if edited is None:  # pragma: no cover - set_scalar always changes a different value
             return SwitchResult(name, kc.current_context, None)
         check_unchanged(edited.file.path, edited.file.signature)
-        target, _backup = write_file(
-            edited.file.path, edited.content, edited.file.raw if edited.file.exists else None
-        )
+        if state_dir is not None:
+            from ztctl.core import audit
+
+            audit.record(
+                state_dir,
+                "kubeconfig.write",
+                context=name,
+                files=[str(edited.file.target)],
+                entries=[f"set current-context {name} ({edited.file.path})"],
+            )
+        try:
+            target, _backup = write_file(
+                edited.file.path, edited.content, edited.file.raw if edited.file.exists else None
+            )
+        except BaseException as exc:
+            if state_dir is not None:
+                _record_failed_write(state_dir, exc, context=name)
+            raise
     return SwitchResult(name, kc.current_context, str(target))

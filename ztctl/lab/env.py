@@ -329,3 +329,71 @@ def write_kubeconfig(
 def write_bastion_kubeconfig(info: LabInfo, path: Path) -> Path:
     """A copy of the lab kubeconfig whose cluster goes through the bastion (``proxy-url``)."""
     return write_kubeconfig(info, path, proxy_url=info.proxy_url)
+
+
+# -- leaving the shell as it was ---------------------------------------------------------
+# `lab up`'s exports replace the user's KUBECONFIG (often a list), ZTCTL_CONFIG, … Its
+# output first saves their values in shell variables (in the shell, never in a file: the
+# previous ZTCTL_CF_API_TOKEN is a secret), like a Python venv's `_OLD_VIRTUAL_PATH`; `lab
+# down`'s lines put them back. Plain POSIX sh: bash, zsh, dash.
+
+SAVED_MARK = "_ZTCTL_LAB_SAVED"  # the lab directory whose `up` saved the values
+SAVED_PREFIX = "_ZTCTL_LAB_OLD_"
+SHELL_NAMES = (
+    "ZTCTL_LAB_DIR",
+    "ZTCTL_CONFIG",
+    "ZTCTL_STATE_DIR",
+    "KUBECONFIG",
+    "KUBECACHEDIR",
+    CF_TOKEN_ENV,
+)
+
+
+def save_lines(lab_dir: Path) -> list[str]:
+    """Shell lines, before `lab up`'s exports, that keep what the exports replace. Only the
+    first `up` of a shell saves: a second one must not save the lab's own values."""
+    lines = [
+        f'if [ -z "${{{SAVED_MARK}+x}}" ]; then',
+        f"  {SAVED_MARK}={shlex.quote(str(LabPaths.of(lab_dir).root))}",
+    ]
+    for name in SHELL_NAMES:
+        old = SAVED_PREFIX + name
+        lines.append(f'  if [ -n "${{{name}+x}}" ]; then {old}=${name}; else unset {old}; fi')
+    lines.append("fi")
+    return lines
+
+
+def restore_lines(lab_dir: Path) -> list[str]:
+    """Shell lines that undo `lab up`'s exports: `eval "$(ztctl lab down --dir DIR)"`.
+
+    In the shell that saved them (the same DIR), every variable gets its value from before
+    `lab up` back (or is unset again). Elsewhere only the variables that still point at this
+    lab are unset: a value the user set is never lost. The lab's bin leaves PATH either way.
+    """
+    paths = LabPaths.of(lab_dir)
+    own = {
+        "ZTCTL_LAB_DIR": shlex.quote(str(paths.root)),
+        "ZTCTL_CONFIG": shlex.quote(str(paths.config)),
+        "ZTCTL_STATE_DIR": shlex.quote(str(paths.state_dir)),
+        "KUBECONFIG": shlex.quote(str(paths.kubeconfig)),
+        "KUBECACHEDIR": shlex.quote(str(paths.kube_cache)),
+        CF_TOKEN_ENV: f'"$(cat {shlex.quote(str(paths.cf_token))} 2>/dev/null)"',
+    }
+    lines = [f'if [ "${{{SAVED_MARK}-}}" = {shlex.quote(str(paths.root))} ]; then']
+    for name in SHELL_NAMES:
+        old = SAVED_PREFIX + name
+        lines.append(
+            f'  if [ -n "${{{old}+x}}" ]; then export {name}="${old}"; else unset {name}; fi'
+        )
+    lines.append(f"  unset {SAVED_MARK} " + " ".join(SAVED_PREFIX + n for n in SHELL_NAMES))
+    lines.append("else")
+    for name in SHELL_NAMES:
+        lines.append(f'  if [ "${{{name}-}}" = {own[name]} ]; then unset {name}; fi')
+    lines.append("fi")
+    lines.append(f'export PATH="${{PATH#{shlex.quote(str(paths.bin) + ":")}}}"')
+    return lines
+
+
+def ever_ran(lab_dir: Path) -> bool:
+    """Whether `lab up` ever ran in ``lab_dir`` (it leaves its state file behind)."""
+    return LabPaths.of(lab_dir).state_file.exists()

@@ -3,18 +3,16 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Sequence
 
-from ztctl.adapters.procs import killed_on_exit
+from ztctl.adapters.procs import OutputTooLarge, run_capped
 from ztctl.adapters.warp.parse import (
     _clap_word,
     classify_error,
@@ -53,16 +51,6 @@ def _daemon_fix() -> str:
     if sys.platform.startswith("win"):
         return "start the CloudflareWARP service (`net start CloudflareWARP`), then retry"
     return "start the WARP daemon: `sudo systemctl enable --now warp-svc`, then retry"
-
-
-def _kill_group(proc: subprocess.Popen[bytes]) -> None:
-    """Kill ``proc`` and its process group (it was started with a session of its own)."""
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    with contextlib.suppress(OSError):
-        proc.kill()
-    with contextlib.suppress(OSError, subprocess.TimeoutExpired):
-        proc.wait(timeout=1.0)
 
 
 def _redact(args: Sequence[str]) -> tuple[str, ...]:
@@ -131,27 +119,17 @@ class WarpClient:
         limit = self.timeout if timeout is None else timeout
         started = time.monotonic()
         try:
-            proc = subprocess.Popen(
-                [path, *args],
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                env=self.env,
-                start_new_session=True,  # so a timeout can kill the whole process group
-            )
+            # In a session of its own, so a timeout or the output cap kills the whole group;
+            # killed too when ztctl is interrupted or exits meanwhile.
+            done = run_capped([path, *args], timeout=limit, env=self.env)
         except OSError as exc:
             raise WarpError(
                 WarpErrorKind.NOT_INSTALLED,
                 f"warp-cli at {path} could not be started: {exc.strerror or exc}",
                 "reinstall the Cloudflare WARP client",
             ) from exc
-        try:
-            with killed_on_exit(proc):
-                out, err = proc.communicate(timeout=limit)
         except subprocess.TimeoutExpired:
-            _kill_group(proc)
-            out, err = proc.communicate()
-            self._record(args, -9, out, err, started)
+            self._record(args, -9, b"", b"", started)
             raise WarpTimeout(
                 WarpErrorKind.TIMEOUT,
                 f"`warp-cli {' '.join(_redact(args))}` did not answer within {limit:g} s "
@@ -160,12 +138,19 @@ class WarpClient:
                 "reopen the Cloudflare WARP app), then retry",
                 command=_redact(args),
             ) from None
-        except BaseException:
-            # Ctrl-C (KeyboardInterrupt) in this thread: the child is in a session of its
-            # own, so the terminal's signal did not reach it; end its group before leaving.
-            _kill_group(proc)
-            raise
-        return self._record(args, proc.returncode, out, err, started)
+        except OutputTooLarge as exc:
+            self._record(args, -9, b"", b"", started)
+            raise WarpError(
+                WarpErrorKind.UNKNOWN,
+                f"`warp-cli {' '.join(_redact(args))}` printed more than "
+                f"{exc.limit // 1024} KiB on {exc.stream}: that is not the WARP client's "
+                f"answer (stopped it at {path})",
+                "check that `warp.cli` in the config file (or ZTCTL_WARP_CLI) names the "
+                "Cloudflare WARP client, or reinstall it",
+                command=_redact(args),
+            ) from None
+        out, err = done.stdout, done.stderr
+        return self._record(args, done.returncode, out, err, started)
 
     def _record(
         self, args: Sequence[str], code: int, out: bytes, err: bytes, started: float

@@ -32,6 +32,11 @@ def command(app: App) -> None:
         kube = None
     result = list_clusters(catalog, kube)
     emit(app, result.to_dict(), lambda: _text(app, result))
+    from ztctl.core.entries import stale_hint
+
+    for row in result.rows:
+        if row.stale:
+            app.warn(stale_hint(row.name, row.stale))
 
 
 def _text(app: App, result: ClusterList) -> None:
@@ -45,7 +50,7 @@ def _text(app: App, result: ClusterList) -> None:
                 "*" if row.current else "",
                 row.name,
                 row.server,
-                _kubeconfig_cell(row.name, row.kubeconfig_entry),
+                "stale" if row.stale else _kubeconfig_cell(row.name, row.kubeconfig_entry),
                 row.credentials,
                 row.break_glass or "-",
             )

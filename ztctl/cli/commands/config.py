@@ -83,11 +83,11 @@ def show_command(app: App) -> None:
 @pass_app
 def get_command(app: App, key: str) -> None:
     """Print KEY's effective value (exit 1 when it has none)"""
-    from ztctl.core.config_edit import effective, split_key
+    from ztctl.core.config_edit import effective, public_value, split_key
     from ztctl.errors import OperationFailed
 
     split_key(key)  # unknown key: exit 3 before reading anything
-    value = effective(app.config, key)
+    value = public_value(effective(app.config, key))
     if value is None:
         raise OperationFailed(
             f"{key} is not set in {app.config.path}", f"set it with `ztctl config set {key} VALUE`"
@@ -102,13 +102,14 @@ def get_command(app: App, key: str) -> None:
 @pass_app
 def set_command(app: App, key: str, value: str) -> None:
     """Set KEY to VALUE in the config file (validated; comments are kept)"""
-    from ztctl.core.config_edit import parse_value, set_values
+    from ztctl.core.config_edit import parse_value, public_value, set_values
 
     typed = parse_value(key, value)
     path = _path(app)
     changed = set_values(path, {key: typed})
-    payload = {"path": str(path), "key": key, "value": typed, "changed": changed}
-    message = f"{key} = {_text_value(typed)} in {path}" + ("" if changed else " (unchanged)")
+    shown = public_value(typed)
+    payload = {"path": str(path), "key": key, "value": shown, "changed": changed}
+    message = f"{key} = {_text_value(shown)} in {path}" + ("" if changed else " (unchanged)")
     emit(app, payload, lambda: app.info(message))
 
 

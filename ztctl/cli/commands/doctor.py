@@ -9,7 +9,13 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ztctl.cli.complete import cluster_names
-from ztctl.cli.output import emit, json_option, pass_app
+from ztctl.cli.output import (
+    emit,
+    install_terminal_guard,
+    json_option,
+    pass_app,
+    terminal_text,
+)
 from ztctl.cli.palette import STATUS_STYLES, stdout_palette
 from ztctl.cli.params import Seconds
 
@@ -165,6 +171,7 @@ class _Live:
             self._table(), console=self.app.out, refresh_per_second=12, transient=False
         )
         self.live.start()
+        install_terminal_guard()  # in front of rich's redirect of stdout/stderr
 
     def add(self, result: CheckResult) -> None:
         self.rows[result.key] = result
@@ -188,13 +195,15 @@ class _Live:
         for key, check_id, cluster in self.order:
             result = self.rows.get(key)
             if result is None:
-                table.add_row(Text("…", style="dim"), check_id, cluster or "", Text("running"))
+                table.add_row(
+                    Text("…", style="dim"), check_id, Text(terminal_text(cluster or "")), "running"
+                )
                 continue
             table.add_row(
                 Text(_LABELS[result.status], style=STATUS_STYLES[result.status]),
                 check_id,
-                cluster or "",
-                Text(result.summary),
+                Text(terminal_text(cluster or "")),
+                Text(terminal_text(result.summary)),
             )
         return table
 

@@ -47,17 +47,11 @@ def _camel_key(key: Any) -> Any:
 
 
 def unset_lines(lab_dir: Path) -> list[str]:
-    """Shell lines that undo `lab up`'s exports: `eval "$(ztctl lab down)"`."""
-    import shlex
+    """Shell lines that undo `lab up`'s exports (`eval "$(ztctl lab down)"`): the values
+    from before `lab up` come back; nothing for a directory where no lab ever ran."""
+    from ztctl.lab.env import ever_ran, restore_lines
 
-    from ztctl.lab.env import CF_TOKEN_ENV, LabPaths
-
-    bin_dir = str(LabPaths.of(lab_dir).bin)
-    names = f"ZTCTL_LAB_DIR ZTCTL_CONFIG ZTCTL_STATE_DIR KUBECONFIG KUBECACHEDIR {CF_TOKEN_ENV}"
-    return [
-        f"unset {names}",
-        f'export PATH="${{PATH#{shlex.quote(bin_dir + ":")}}}"',
-    ]
+    return restore_lines(lab_dir) if ever_ran(lab_dir) else []
 
 
 def _resolve_dir(lab_dir: Path | None) -> Path:
@@ -93,13 +87,18 @@ def up(app: App, lab_dir: Path | None) -> None:
     if result.stale_pid is not None:
         app.info(f"cleaned up a stale lab (pid {result.stale_pid} was gone)")
     app.info(f"lab running in {info.dir} (pid {info.pid}): API server {info.server}")
+    from ztctl.lab.env import save_lines
+
+    saves = save_lines(info.dir)
     payload = {
         "lab": info.to_dict(),
         "standIns": list(result.stand_ins),
         "env": info.env({"PATH": "$PATH"}, with_token=False),
+        "save": saves,
         "exports": info.export_lines(),
     }
-    emit(app, payload, lambda: click.echo("\n".join(info.export_lines())))
+    # The saves first: `eval "$(ztctl lab down)"` puts those values back.
+    emit(app, payload, lambda: click.echo("\n".join([*saves, *info.export_lines()])))
     if not app.json and sys.stdout.isatty():
         # Printed to a terminal, the exports change nothing: say how to use them.
         app.info(
@@ -114,7 +113,12 @@ def up(app: App, lab_dir: Path | None) -> None:
 @json_option
 @pass_app
 def down(app: App, lab_dir: Path | None) -> None:
-    """Stop the lab's background process (exactly the one it started)"""
+    """Stop the lab's background process (exactly the one it started)
+
+    Use it as `eval "$(ztctl lab down --dir DIR)"`: the lines it prints give back the values
+    KUBECONFIG, ZTCTL_CONFIG and the rest had before `eval "$(ztctl lab up)"` (nothing is
+    printed for a directory where no lab ever ran).
+    """
     from ztctl.lab.control import down as lab_down
 
     result = lab_down(_resolve_dir(lab_dir))
@@ -135,7 +139,9 @@ def down(app: App, lab_dir: Path | None) -> None:
 
     def text() -> None:
         app.info(message)
-        click.echo("\n".join(unset_lines(result.dir)))  # `eval "$(ztctl lab down)"` cleans up
+        lines = unset_lines(result.dir)  # `eval "$(ztctl lab down)"` restores the shell
+        if lines:
+            click.echo("\n".join(lines))
 
     emit(app, payload, text)
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ztctl.cli.output import emit, json_option, pass_app
+from ztctl.cli.output import emit, install_terminal_guard, json_option, pass_app, terminal_text
 
 if TYPE_CHECKING:
     from ztctl.cli.app import App
@@ -124,6 +124,7 @@ class _Progress:
         if self.tty:
             self.status = self.app.err.status("Logging in", spinner="dots")
             self.status.__enter__()
+            install_terminal_guard()  # in front of rich's redirect of stdout/stderr
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -133,11 +134,12 @@ class _Progress:
     def __call__(self, kind: str, text: str) -> None:
         if kind == "progress":
             if self.status is not None:
-                self.status.update(text)
+                self.status.update(terminal_text(text))
             else:
                 self.app.debug(text)
         elif kind == "action":
-            self.app.err.print(text, markup=False, highlight=False)  # always: a person must act
+            # always: a person must act
+            self.app.err.print(terminal_text(text), markup=False, highlight=False)
         else:
             self.app.info(text)
 

@@ -171,7 +171,7 @@ def _remember(app: App, previous: str) -> None:
 def _switch_back(app: App, name: str) -> None:
     from ztctl.core.use_cluster import switch_context
 
-    switched = switch_context(name, kubeconfig=app.kubeconfig, env=app.env)
+    switched = switch_context(name, kubeconfig=app.kubeconfig, env=app.env, state_dir=app.state_dir)
     if switched.file is not None:
         _remember(app, switched.previous_context)
 

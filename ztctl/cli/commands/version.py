@@ -59,5 +59,7 @@ def _text(payload: dict[str, Any], tools: list[ToolVersion]) -> None:
     ]
     for tool in tools:
         version = tool.version or ("not found" if tool.path is None else "unknown")
+        if tool.problem:
+            version += f" ({tool.problem})"
         rows.append((tool.name, version, tool.path or ""))
     print_table(("COMPONENT", "VERSION", "PATH"), rows)

@@ -53,7 +53,7 @@ def checks(ctx: DoctorContext, name: str) -> list[Check]:
         return Check(
             check_id,
             TITLES[check_id],
-            lambda: fn(ctx, name),
+            lambda: _stale_first(ctx, name, fn(ctx, name)),
             name,
             tuple(check_key(a, name) for a in after),
         )
@@ -67,6 +67,23 @@ def checks(ctx: DoctorContext, name: str) -> list[Check]:
         make("cluster.api", check_api, ("cluster.tls",)),
         make("cluster.auth", check_auth, ("cluster.api",)),
     ]
+
+
+def _stale_first(ctx: DoctorContext, name: str, outcome: Outcome) -> Outcome:
+    """A failure (or warning) on ztctl's kubeconfig entry that no longer matches the catalog:
+    the first fix is to refresh the entry (``data.staleKubeconfig`` lists what changed)."""
+    if outcome.status not in ("fail", "warn"):
+        return outcome
+    stale = ctx.target(name).stale
+    if not stale:
+        return outcome
+    from ztctl.core.entries import stale_hint
+
+    hint = stale_hint(name, stale)
+    fix = outcome.fix
+    if hint not in fix:
+        fix = f"{hint}; if that does not help: {fix}" if fix else hint
+    return replace(outcome, fix=fix, data={**outcome.data, "staleKubeconfig": list(stale)})
 
 
 def break_glass_note(cluster: Cluster) -> str:

@@ -106,6 +106,23 @@ def credential_phrase(target: Target) -> str:
 # --- route and path -----------------------------------------------------------------------
 
 
+def with_stale_hint(target: Target, problem: Problem | None) -> Problem | None:
+    """A failure on a stale kubeconfig entry (ztctl's, no longer the catalog's): the first
+    fix is to refresh it, whatever the failure (the old server, CA or plugin may be why)."""
+    if problem is None or not target.stale:
+        return problem
+    from dataclasses import replace
+
+    from ztctl.core.entries import stale_hint
+
+    hint = stale_hint(target.name, target.stale)
+    if hint in problem.fix:
+        return problem
+    return replace(
+        problem, fix=f"{hint}; if that does not help: {problem.fix}" if problem.fix else hint
+    )
+
+
 def no_route(path: RoutePath) -> Problem:
     return Problem(Kind.NO_ROUTE, path.reason, path.fix, EXIT_UNREACHABLE, Phase.ROUTE)
 

@@ -46,6 +46,13 @@ def kubeconfig_target(
         catalog_cluster=cluster,
         base_dir=Path(os.path.dirname(os.path.abspath(cluster_entry.origin))),
     )
+    if cluster_entry.catalog_name == cluster.name:  # ztctl's own entry: is it current?
+        from dataclasses import replace
+
+        from ztctl.core.entries import stale_fields
+
+        owned_user = user_entry.body if user_entry is not None and user_entry.owned else None
+        target = replace(target, stale=stale_fields(cluster, cluster_entry.body, owned_user))
     return target, context
 
 

@@ -226,7 +226,7 @@ class _Run:
             groups=tuple(outcome.get("groups", ())),
             certificate=found.certificate,
             credential=self.target.credential_kind,
-            problem=outcome.get("problem"),
+            problem=diagnose.with_stale_hint(self.target, outcome.get("problem")),
             warnings=found.warnings,
         )
 

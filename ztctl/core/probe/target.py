@@ -40,6 +40,9 @@ class Target:
     proxy_url: str | None = None  # the kubeconfig's proxy-url (zero-trust route only)
     break_glass: BreakGlass | None = None  # the catalog's out-of-band route
     source: str = "catalog"  # catalog | kubeconfig
+    # ztctl's kubeconfig entry no longer matches the catalog: the keys that differ
+    # (``server``, ``exec``, …). A failure's fix then says to refresh it with use-cluster.
+    stale: tuple[str, ...] = ()
 
     @property
     def host(self) -> str:
