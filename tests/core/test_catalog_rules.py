@@ -844,13 +844,15 @@ TOP_PROBLEMS = [
     ),
     (
         {"clusters": [cluster(certificateAuthority="ca\u202e.pem")]},
-        "cat.yaml: clusters[0].certificateAuthority: 'ca\\u202e.pem' has a control or bidi "
-        "character (none is allowed in a catalog)",
+        "cat.yaml: clusters[0].certificateAuthority: 'ca\\u202e.pem' has an invisible, control "
+        "or bidi character, U+202E (RIGHT-TO-LEFT OVERRIDE), at character 3 (none is allowed "
+        "in a catalog)",
     ),
     (
         {"clusters": [cluster(credentials={"exec": {"command": "x", "args": ["a\x1b[2J"]}})]},
-        "cat.yaml: clusters[0].credentials.exec.args[0]: 'a\\x1b[2J' has a control or bidi "
-        "character (none is allowed in a catalog)",
+        "cat.yaml: clusters[0].credentials.exec.args[0]: 'a\\x1b[2J' has an invisible, "
+        "control or bidi character, U+001B (a control character), at character 2 (none is "
+        "allowed in a catalog)",
     ),
 ]
 
