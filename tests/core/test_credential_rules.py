@@ -441,6 +441,18 @@ TOKEN_RULES = [
         "is not valid before 2027-01-15T08:01:01Z (check the device clock)",
     ),
     ({"type": "org"}, "acme", "is an Access org token, not an application token"),
+    # a claim is shown cut: 40 characters of a type, 200 of an issuer
+    (
+        {"type": "t" * 41},
+        "acme",
+        f"is an Access {'t' * 40} token, not an application token",
+    ),
+    (
+        {"iss": "https://" + "i" * 200},
+        "acme",
+        f"was issued by https://{'i' * 192}, not by team 'acme' "
+        "(https://acme.cloudflareaccess.com)",
+    ),
     ({"aud": []}, "acme", "names no audience (aud)"),
     ({"aud": [""]}, "acme", "names no audience (aud)"),
     ({"aud": ""}, "acme", "names no audience (aud)"),
