@@ -93,6 +93,18 @@ def test_a_spent_budget_arms_nothing() -> None:
         deadline.arm(sock)
 
 
+def test_a_budget_with_exactly_nothing_left_arms_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    # settimeout(0) would make the socket non-blocking: a BlockingIOError, not a timeout
+    from ztctl.adapters.wire import dial
+
+    monkeypatch.setattr(dial.time, "perf_counter", lambda: 100.0)
+    deadline = Deadline(0.0)
+    assert deadline.remaining() == 0.0
+    with socket.socket() as sock, pytest.raises(TimeoutError):
+        deadline.arm(sock)
+    assert sock.gettimeout() is None  # left as it was
+
+
 BUDGET = 2.0
 STALL = 1.3  # one phase takes most of the budget; the next must get only the rest
 MARGIN = 0.6  # well under STALL: a probe that restarts the budget per phase overruns by it

@@ -45,10 +45,12 @@ class Deadline:
         return self.end - time.perf_counter()
 
     def arm(self, sock: socket.socket) -> None:
-        """Give ``sock`` what is left of the budget; TimeoutError when nothing is."""
+        """Give ``sock`` what is left of the budget; TimeoutError when nothing is (never a
+        timeout of 0, which would make the socket non-blocking). The error carries no text:
+        each caller turns it into its phase's own timeout message."""
         left = self.remaining()
         if left <= 0:
-            raise TimeoutError("deadline passed")
+            raise TimeoutError
         sock.settimeout(left)
 
 
@@ -285,7 +287,7 @@ def _raw_socket(spec: DialSpec, deadline: Deadline, trace: Trace) -> socket.sock
     """A new TCP connection to the address already used (through the proxy if any)."""
     left = deadline.remaining()
     if left <= 0:
-        raise TimeoutError("deadline passed")
+        raise TimeoutError
     proxy = _proxy(spec.proxy) if spec.proxy else None
     if proxy is not None:
         from ztctl.adapters import socks
