@@ -216,13 +216,50 @@ def test_a_password_already_in_the_file_is_never_printed(config: Path, args: lis
 
 
 @pytest.mark.parametrize("args", [["show"], ["show", "--json"], ["get", "warp.trace_url"]])
-def test_get_and_show_hide_a_password_in_any_value(config: Path, args: list[str]) -> None:
+def test_a_password_in_the_trace_url_is_refused_and_never_printed(
+    config: Path, args: list[str]
+) -> None:
     trace = "https://bob:hunter2@trace.example/cdn-cgi/trace"
     config.write_text(ORIGINAL + f'trace_url = "{trace}"\n')
     result = run(config, *args)
+    assert result.returncode == 3  # the same rule as catalog and cloudflare.api_url
+    assert "hunter2" not in result.stdout + result.stderr
+    assert "bob:***@trace.example" in result.stdout + result.stderr
+    assert "carries a user name or password" in result.stdout + result.stderr
+
+
+PRESIGNED = (
+    "https://b.example/c.yaml?X-Amz-Credential=hunter2cred&X-Amz-Signature=hunter2sig"
+    "&token=hunter2tok&ref=main"
+)
+PRESIGNED_SHOWN = (
+    "https://b.example/c.yaml?X-Amz-Credential=***&X-Amz-Signature=***&token=***&ref=main"
+)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["set", "catalog", PRESIGNED],
+        ["set", "catalog", PRESIGNED, "--json"],
+        ["set", "warp.trace_url", PRESIGNED],
+        ["set", "warp.trace_url", PRESIGNED, "--json"],
+    ],
+)
+def test_a_presigned_url_is_accepted_and_shown_without_its_signature(
+    config: Path, args: list[str]
+) -> None:
+    result = run(config, *args)
     assert result.returncode == 0, result.stderr
     assert "hunter2" not in result.stdout + result.stderr
-    assert "bob:***@trace.example" in result.stdout
+    assert PRESIGNED_SHOWN in result.stdout + result.stderr
+    assert PRESIGNED in config.read_text()  # the file keeps the real URL: ztctl fetches it
+    key = args[1]
+    for more in (["show"], ["show", "--json"], ["get", key], ["get", key, "--json"]):
+        shown = run(config, *more)
+        assert shown.returncode == 0, shown.stderr
+        assert "hunter2" not in shown.stdout + shown.stderr
+        assert PRESIGNED_SHOWN in shown.stdout
 
 
 @pytest.mark.parametrize(

@@ -181,7 +181,20 @@ BAD: dict[str, list[tuple[Any, str]]] = {
     ],
     "warp.cli": [("", "must not be empty"), (1, "warp.cli must be a string")],
     "warp.interface": [(" ", "must not be empty"), (True, "warp.interface must be a string")],
-    "warp.trace_url": [("", "must not be empty"), (1.5, "warp.trace_url must be a string")],
+    "warp.trace_url": [
+        ("", "must not be empty"),
+        (1.5, "warp.trace_url must be a string"),
+        ("not a url", "is not an https URL"),
+        ("ftp://x", "is not an https URL"),
+        ("file:///etc/passwd", "is not an https URL"),
+        ("http://www.cloudflare.com/cdn-cgi/trace", "is not an https URL"),
+        ("http://localhost.evil.example/t", "is not an https URL"),
+        ("https:///cdn-cgi/trace", "is not an https URL"),
+        ("http://[::1", "is malformed"),
+        ("https://h:99999/t", "is malformed"),
+        ("https://alice:hunter2@127.0.0.1:1/t", "carries a user name or password"),
+        ("http://alice:hunter2@[::1/t", "is malformed"),
+    ],
     "access.cloudflared": [("", "must not be empty"), (7, "access.cloudflared must be a string")],
     "doctor.timeout": [
         (math.nan, "doctor.timeout must be a finite number of seconds, got nan"),
@@ -190,6 +203,8 @@ BAD: dict[str, list[tuple[Any, str]]] = {
         (1e12, "doctor.timeout must be from 0.1 to 600 seconds, got 1e+12"),
         (100000, "must be from 0.1 to 600 seconds, got 100000"),
         (600.01, "must be from 0.1 to 600 seconds"),
+        (600.0001, "must be from 0.1 to 600 seconds, got 600.0001"),  # as given, not "600"
+        (0.0999999, "got 0.0999999"),
         (0.099, "must be from 0.1 to 600 seconds"),
         (0, "must be from 0.1 to 600 seconds"),
         (-1, "must be from 0.1 to 600 seconds"),
@@ -207,15 +222,28 @@ BAD: dict[str, list[tuple[Any, str]]] = {
         ("http://localhost.evil.example/client/v4", "is not an https URL"),
         ("ftp://api.cloudflare.com/client/v4", "is not an https URL"),
         ("https://u:hunter2@api.cloudflare.com/client/v4", "carries a user name or password"),
+        ("http://[::1", "is malformed"),
     ],
 }
 # Values each key must accept, the edges of its rule among them.
 GOOD: dict[str, list[Any]] = {
     "team": ["acme", "a", "x-1", "a" * 63],
-    "catalog": ["https://platform.example/c.yaml", "/etc/ztctl/c.yaml", "~/c.yaml", "c.yaml"],
+    "catalog": [
+        "https://platform.example/c.yaml",
+        "https://b.example/c.yaml?X-Amz-Credential=A%2F1&X-Amz-Signature=abc",  # presigned
+        "/etc/ztctl/c.yaml",
+        "~/c.yaml",
+        "c.yaml",
+    ],
     "warp.cli": ["warp-cli", "/opt/warp/warp-cli"],
     "warp.interface": ["utun3"],
-    "warp.trace_url": ["http://127.0.0.1:1/cdn-cgi/trace"],
+    "warp.trace_url": [
+        "http://127.0.0.1:1/cdn-cgi/trace",  # the lab's edge
+        "http://[::1]:9/cdn-cgi/trace",
+        "http://localhost:9/cdn-cgi/trace",
+        "https://www.cloudflare.com/cdn-cgi/trace",
+        "https://trace.example/t?sig=abc",  # a credential in the query: allowed, shown as ***
+    ],
     "access.cloudflared": ["cloudflared"],
     "doctor.timeout": [0.1, 600, 3, 2.5],
     "cloudflare.account_id": ["699d98642c564d2e855e9661899b7252", "A" * 32],
@@ -320,6 +348,8 @@ def test_good_values_pass_both_the_loader_and_config_set(
         ("ZTCTL_CF_API_URL", "https://u:hunter2@api.example/v4", "user name or password"),
         ("ZTCTL_CF_ACCOUNT_ID", "zzz", "32 hex characters"),
         ("ZTCTL_WARP_CLI", "  ", "warp.cli must not be empty"),
+        ("ZTCTL_TRACE_URL", "http://[::1", "is malformed"),
+        ("ZTCTL_TRACE_URL", "https://u:hunter2@h/t", "user name or password"),
     ],
 )
 def test_a_bad_value_in_the_environment_names_the_variable(

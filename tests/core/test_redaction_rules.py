@@ -926,3 +926,83 @@ AT_SIGNS = [
 @pytest.mark.parametrize(("redactor", "url", "shown"), AT_SIGNS)
 def test_at_signs(redactor: Any, url: str, shown: str) -> None:
     assert redactor(url) == shown
+
+
+# (text, what every redactor that shows a URL leaves of it: catalog_parse.hide_passwords,
+# config.redact (config set/get/show), CheckResult (doctor), the bundle's final scrub).
+# A presigned URL is a fine catalog, but the value of a credential-looking query parameter
+# is a secret: it comes out as *** whatever its case, and every other parameter is kept.
+QUERY_SECRETS = [
+    (f"https://h/c.yaml?token={SECRET}", "https://h/c.yaml?token=***"),
+    (
+        f"https://h/c.yaml?access_token={SECRET}&ref=main",
+        "https://h/c.yaml?access_token=***&ref=main",
+    ),
+    (
+        f"https://b.s3.amazonaws.example/c.yaml?X-Amz-Algorithm=AWS4-HMAC-SHA256"
+        f"&X-Amz-Credential=AKIA%2F20261204&X-Amz-Signature={SECRET}&X-Amz-Expires=300",
+        "https://b.s3.amazonaws.example/c.yaml?X-Amz-Algorithm=***"
+        "&X-Amz-Credential=***&X-Amz-Signature=***&X-Amz-Expires=***",
+    ),
+    (
+        f"https://storage.example/b/c.yaml?X-Goog-Signature={SECRET}&alt=media",
+        "https://storage.example/b/c.yaml?X-Goog-Signature=***&alt=media",
+    ),
+    (
+        f"https://a.blob.example/c/c.yaml?sv=2022-11-02&se=2026-12-05&sr=b&sp=r&sig={SECRET}%3D",
+        "https://a.blob.example/c/c.yaml?sv=***&se=***&sr=***&sp=***&sig=***",
+    ),
+    (f"https://h/c?SIGNATURE={SECRET}#frag", "https://h/c?SIGNATURE=***#frag"),
+    (
+        f"https://h/c?key={SECRET}&api_key={SECRET}&apikey=x",
+        "https://h/c?key=***&api_key=***&apikey=***",
+    ),
+    # a value runs to the next '&': over-hiding a ';' (never a separator here) is fine
+    (f"https://h/c?password={SECRET};secret={SECRET}", "https://h/c?password=***"),
+    (f"https://h/cb?code={SECRET}&auth={SECRET}", "https://h/cb?code=***&auth=***"),
+    (
+        f"cannot fetch https://h/c.yaml?token={SECRET}: refused (https://h/t?sig={SECRET})",
+        # the value runs to a blank: the message's ':' and ')' go with it (over-hiding is fine)
+        "cannot fetch https://h/c.yaml?token=*** refused (https://h/t?sig=***",
+    ),
+    (f"'https://h/c.yaml?token={SECRET}'", "'https://h/c.yaml?token=***'"),  # quoted
+    (
+        f"https://alice:{SECRET}@h/t?token={SECRET}",
+        "https://alice:***@h/t?token=***",
+    ),
+    # nothing to hide: ordinary parameters, names that merely contain a short word
+    ("https://h/c.yaml?ref=main&page=2", "https://h/c.yaml?ref=main&page=2"),
+    ("https://h/c?keyword=a&monkey=b&spin=c", "https://h/c?keyword=a&monkey=b&spin=c"),
+    ("https://h/token=abc/c.yaml", "https://h/token=abc/c.yaml"),  # in the path, not a query
+    ("timeout=3 token=x", "timeout=3 token=x"),  # not a URL's query
+    ("https://h/c?token=", "https://h/c?token="),  # empty: nothing to hide
+]
+
+
+@pytest.mark.parametrize(("text", "shown"), QUERY_SECRETS)
+def test_query_secrets(text: str, shown: str) -> None:
+    from ztctl.core.config import redact
+    from ztctl.core.doctor.runner import CheckResult
+
+    assert catalog_parse.hide_passwords(text) == shown
+    if "@" not in text:  # config.redact hides a userinfo password its own way (tested above)
+        assert redact(text) == shown
+    result = CheckResult("net.trace", "t", "fail", text, text, data={"url": text, "l": [text]})
+    assert result.summary == shown
+    assert result.fix == shown
+    assert result.data == {"url": shown, "l": [shown]}
+    scrub = Scrubber()
+    assert scrub(text) == shown
+
+
+# (URL, catalog_parse.redact_url: quoted and bounded, query secrets hidden too)
+CATALOG_QUERY_URLS = [
+    (f"https://h/c.yaml?token={SECRET}", "'https://h/c.yaml?token=***'"),
+    (f"https://ops:{SECRET}@h/c?sig={SECRET}", "'https://ops:***@h/c?sig=***'"),
+    (f"https://ops:{SECRET}@[::1/c?sig={SECRET}", "'https://***@[::1/c?sig=***'"),  # no parse
+]
+
+
+@pytest.mark.parametrize(("url", "shown"), CATALOG_QUERY_URLS)
+def test_catalog_redact_url_hides_query_secrets(url: str, shown: str) -> None:
+    assert catalog_parse.redact_url(url) == shown

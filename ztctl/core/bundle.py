@@ -116,17 +116,23 @@ class Scrubber:
                         self.secrets.add(line.strip())
 
     def __call__(self, text: str) -> str:
+        from ztctl.core.catalog_parse import hide_passwords
+
         for secret in sorted(self.secrets, key=len, reverse=True):
             if secret in text:
                 text = text.replace(secret, REDACTED)
         for pattern, replacement in _PATTERNS:
             text = pattern.sub(replacement, text)
-        return text
+        # Any URL in any member: a password after `user:`, a presigned signature, a token.
+        return hide_passwords(text)
 
 
 def _redact_url(url: Any) -> Any:
     """``scheme://user:password@host`` (or ``user:password@host``, as proxy variables may
-    be written) with the user and password replaced."""
+    be written) with the user and password replaced; in a mapping (a config section), every
+    value's."""
+    if isinstance(url, Mapping):
+        return {key: _redact_url(value) for key, value in url.items()}
     if not isinstance(url, str) or "@" not in url:
         return url
     scheme, sep, rest = url.partition("://")

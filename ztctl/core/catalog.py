@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ztctl.core.catalog_parse import MAX_CATALOG_BYTES, parse_catalog
+from ztctl.core.catalog_parse import MAX_CATALOG_BYTES, hide_passwords, parse_catalog
 from ztctl.core.duration import format_duration
 from ztctl.core.model import (
     Catalog,
@@ -61,7 +61,9 @@ def read_catalog_text(
         if offline:
             body_path, _meta = _cache_paths(cache, source)
             if not body_path.exists():
-                raise InvalidInput(f"no cached copy of catalog {source}", "run `ztctl clusters`")
+                raise InvalidInput(
+                    f"no cached copy of catalog {hide_passwords(source)}", "run `ztctl clusters`"
+                )
             return _cached(source, body_path, ())
         return _read_url(source, cache, env)
     return _read_path(Path(source).expanduser())
@@ -131,6 +133,7 @@ def _cache_paths(state_dir: Path, url: str) -> tuple[Path, Path]:
 
 
 def _read_url(url: str, state_dir: Path, env: Mapping[str, str]) -> CatalogText:
+    shown = hide_passwords(url)  # what messages say: a presigned URL's signature hidden
     body_path, meta_path = _cache_paths(state_dir, url)
     meta: dict[str, Any] = {}
     if body_path.exists() and meta_path.exists():
@@ -153,26 +156,26 @@ def _read_url(url: str, state_dir: Path, env: Mapping[str, str]) -> CatalogText:
             url, headers=headers, deadline_s=FETCH_DEADLINE_S, max_bytes=MAX_CATALOG_BYTES, env=env
         )
     except http.FetchError as exc:
-        error = str(exc)
+        error = hide_passwords(str(exc))
     else:
         if response.status == 304 and meta:
             meta["checked_at"] = time.time()
             _store_meta(meta_path, meta)
             return _cached(url, body_path, ())
         if response.status == 200:
-            text = _decode(response.body, url)
+            text = _decode(response.body, shown)
             # Validate before caching: only a good copy may become the fallback.
-            parse_catalog(text, source=url, label=url, base_dir=None)
+            parse_catalog(text, source=url, label=shown, base_dir=None)
             _store(state_dir, body_path, meta_path, text, url, response.headers.get("etag"))
-            return CatalogText(text=text, source=url, label=url, base_dir=None)
+            return CatalogText(text=text, source=url, label=shown, base_dir=None)
         error = f"HTTP {response.status}"
 
     if meta:
         age = format_duration(time.time() - float(meta.get("checked_at", 0)))
-        warning = f"catalog {url} is unreachable ({error}); using the copy cached {age} ago"
+        warning = f"catalog {shown} is unreachable ({error}); using the copy cached {age} ago"
         return _cached(url, body_path, (warning,))
     raise InvalidInput(
-        f"cannot fetch catalog {url}: {error}",
+        f"cannot fetch catalog {shown}: {error}",
         "check the URL and your connection (is WARP connected? `ztctl doctor`), "
         "or use a local copy with --catalog PATH",
     )
@@ -181,14 +184,15 @@ def _read_url(url: str, state_dir: Path, env: Mapping[str, str]) -> CatalogText:
 def _cached(url: str, body_path: Path, warnings: tuple[str, ...]) -> CatalogText:
     from ztctl.adapters.fs import read_regular_file
 
+    shown = hide_passwords(url)
     try:
-        text = _decode(read_regular_file(body_path, MAX_CATALOG_BYTES), url)
+        text = _decode(read_regular_file(body_path, MAX_CATALOG_BYTES), shown)
     except OSError as exc:
         raise InvalidInput(
-            f"the cached copy of catalog {url} cannot be read: {exc}",
+            f"the cached copy of catalog {shown} cannot be read: {exc}",
             "run `ztctl clusters` while the URL is reachable to refresh it",
         ) from None
-    return CatalogText(text=text, source=url, label=url, base_dir=None, warnings=warnings)
+    return CatalogText(text=text, source=url, label=shown, base_dir=None, warnings=warnings)
 
 
 def _store(

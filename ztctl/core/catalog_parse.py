@@ -210,10 +210,31 @@ def quote(value: Any, limit: int = QUOTE_LIMIT) -> str:
 _URL_PASSWORD = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*:)[^\s/]*@")
 
 
+# A query parameter whose value is a credential: tokens, passwords, presigned-URL signatures
+# (S3 X-Amz-*, GCS X-Goog-*, Azure SAS sig/sv/se/sp/...), OAuth codes. Its value runs to the
+# next '&', '#', quote, bracket or blank.
+_SECRET_QUERY = re.compile(
+    r"(?i)([?&;](?:[\w.~%-]*(?:token|secret|passw|signature|credential|api[_-]?key|auth|"
+    r"session)[\w.~%-]*|sig|key|code|pwd|jwt|hmac|sv|se|sp|st|sr|srt|ss|spr|si|sip|skoid|"
+    r"sktid|skt|ske|sks|skv|x-amz-[\w-]+|x-goog-[\w-]+)=)[^&#\s'\"<>]+"
+)
+
+
 def hide_passwords(text: str) -> str:
     """``text`` with the password of every ``scheme://user:password@`` replaced by ``***``
-    (for a break-glass proxy URL shown anywhere but the break-glass route itself)."""
-    return _URL_PASSWORD.sub(r"\1***@", text) if "@" in text else text
+    (for a break-glass proxy URL shown anywhere but the break-glass route itself), and the
+    value of every credential-looking query parameter (``?token=``, ``&X-Amz-Signature=``,
+    an Azure SAS's ``sig=``...) too: the one redactor every URL shown to a person goes
+    through."""
+    if "@" in text:
+        text = _URL_PASSWORD.sub(r"\1***@", text)
+    return hide_query_secrets(text)
+
+
+def hide_query_secrets(text: str) -> str:
+    """``text`` with the value of every credential-looking query parameter replaced by
+    ``***`` (a presigned catalog URL is a fine setting, but its signature is a secret)."""
+    return _SECRET_QUERY.sub(r"\1***", text) if "=" in text else text
 
 
 def redact_url(url: str) -> str:
@@ -227,13 +248,13 @@ def redact_url(url: str) -> str:
     except ValueError:
         scheme, sep, rest = url.partition("://")
         if "@" not in rest:
-            return quote(url)
-        return quote(f"{scheme}{sep}***@{rest.rsplit('@', 1)[-1]}")
+            return quote(hide_query_secrets(url))
+        return quote(hide_query_secrets(f"{scheme}{sep}***@{rest.rsplit('@', 1)[-1]}"))
     if "@" not in parts.netloc:
-        return quote(url)
+        return quote(hide_query_secrets(url))
     host = parts.netloc.rsplit("@", 1)[-1]
     userinfo = "***" if password is None else f"{parts.username or ''}:***"
-    return quote(parts._replace(netloc=f"{userinfo}@{host}").geturl())
+    return quote(hide_query_secrets(parts._replace(netloc=f"{userinfo}@{host}").geturl()))
 
 
 _CONTROL_OR_BIDI = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")

@@ -123,4 +123,7 @@ def list_clusters(catalog: Catalog, kube: Kubeconfig | None = None) -> ClusterLi
         )
         for c in catalog.clusters
     )
-    return ClusterList(team=catalog.team, source=catalog.source, rows=rows)
+    from ztctl.core.catalog_parse import hide_passwords
+
+    # A presigned catalog URL is shown without its signature.
+    return ClusterList(team=catalog.team, source=hide_passwords(catalog.source), rows=rows)

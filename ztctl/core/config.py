@@ -7,6 +7,7 @@ names the file, the key and the fix, with every problem listed at once.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import os
 import re
@@ -131,14 +132,20 @@ class Key:
 
 
 def redact(text: str) -> str:
-    """``text`` with the password of any ``scheme://user:password@`` replaced by ``***``."""
-    return _USERINFO_PASSWORD.sub(r"\1:***@", text) if "@" in text else text
+    """``text`` with the password of any ``scheme://user:password@``, and the value of any
+    credential-looking query parameter (``?token=``, ``X-Amz-Signature=``...), as ``***``."""
+    from ztctl.core.catalog_parse import hide_query_secrets
+
+    if "@" in text:
+        text = _USERINFO_PASSWORD.sub(r"\1:***@", text)
+    return hide_query_secrets(text)
 
 
 def shown(value: Any) -> str:
     """A value as a message quotes it: passwords hidden, escaped, at most 80 characters."""
     if isinstance(value, float):
-        return f"{value:g}"
+        short = f"{value:g}"  # 3, 1e+12; but 600.0001 as given, never rounded to "600"
+        return short if float(short) == value else repr(value)
     text = redact(str(value))
     cut = text if len(text) <= _QUOTE_LIMIT else text[:_QUOTE_LIMIT]
     quoted = repr(cut)
@@ -220,10 +227,56 @@ def _catalog(value: str) -> ValueProblem | None:
     return catalog_url_problem(value) if "://" in value else None
 
 
+def web_url_problem(key: str, url: str, example: str) -> ValueProblem | None:
+    """Why ``url`` cannot be the ``key`` ztctl fetches, or None: it parses, has a host, no
+    user name or password, and is https (plain http only to a loopback host, as the lab's).
+    A credential in its query string is allowed, and hidden wherever the URL is shown."""
+    try:
+        parts = urlsplit(url)
+        _ = parts.port
+    except ValueError as exc:
+        return (
+            f"{key} URL {shown(url)} is malformed: {exc}",
+            f"write it as https://HOST[:PORT]/PATH (an IPv6 host in brackets), e.g. {example}",
+        )
+    found = _userinfo(key, url)
+    if found:
+        return found
+    host = parts.hostname or ""
+    if parts.scheme == "https" and host:
+        return None
+    if parts.scheme == "http" and host and _is_loopback(host):
+        return None
+    if parts.scheme == "http" and host:
+        return (
+            f"{key} URL {shown(url)} is not an https URL, and {host} is not this machine",
+            f"use https (e.g. {example}): plain http is accepted only for a loopback host "
+            "such as the lab's",
+        )
+    return (
+        f"{key} URL {shown(url)} is not an https URL with a host",
+        f"use an https URL such as {example} (plain http is accepted only for a loopback "
+        "host such as the lab's)",
+    )
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _trace_url(value: str) -> ValueProblem | None:
+    return web_url_problem("warp.trace_url", value, WarpConfig.trace_url)
+
+
 def _api_url(value: str) -> ValueProblem | None:
     from ztctl.adapters.cloudflare import check_api_url  # the adapter's own rule
 
-    found = _userinfo("cloudflare.api_url", value)
+    found = web_url_problem("cloudflare.api_url", value, CloudflareConfig.api_url)
     if found:
         return found
     try:
@@ -255,6 +308,7 @@ SCHEMA: tuple[Key, ...] = (
         "warp.trace_url",
         str,
         "https://www.cloudflare.com/cdn-cgi/trace",
+        _trace_url,
         env="ZTCTL_TRACE_URL",
     ),
     Key("access.cloudflared", str, "/usr/local/bin/cloudflared", env="ZTCTL_CLOUDFLARED"),

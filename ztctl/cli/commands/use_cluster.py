@@ -211,8 +211,11 @@ def _pick(app: App, catalog: Catalog) -> Cluster:
 
     names = catalog.names
     if not names:
+        from ztctl.core.catalog_parse import hide_passwords
+
         raise UsageError(
-            f"the catalog {catalog.source} lists no clusters", "ask the platform team to add one"
+            f"the catalog {hide_passwords(catalog.source)} lists no clusters",
+            "ask the platform team to add one",
         )
     if not app.interactive or app.json:
         raise UsageError(

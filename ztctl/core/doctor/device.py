@@ -469,8 +469,12 @@ def identity_url(ctx: DoctorContext) -> str | None:
     """
     from ztctl.core.doctor.net import is_loopback_host
 
-    trace = urlsplit(ctx.warp.trace_url)
-    if trace.scheme == "http" and trace.hostname and is_loopback_host(trace.hostname):
+    try:
+        trace = urlsplit(ctx.warp.trace_url)
+        loopback = trace.scheme == "http" and is_loopback_host(trace.hostname or "")
+    except ValueError:  # a malformed URL (the config refuses one): not the lab's
+        loopback = False
+    if loopback:
         return f"http://{trace.netloc}/cdn-cgi/access/get-identity"
     if not ctx.team:
         return None

@@ -67,7 +67,12 @@ def is_loopback_host(host: str) -> bool:
 
 def validate_url(url: str, what: str, setting: str) -> tuple[str, str, int, str]:
     """(scheme, host, port, path+query) of an https URL, or an http URL on loopback."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:  # "http://[::1": the config refuses it; the environment too
+        raise FetchError(
+            f"the {what} URL {url!r} is malformed: {exc}", f"fix {setting} in the config file"
+        ) from None
     host = parts.hostname or ""
     if parts.scheme not in ("https", "http") or not host:
         raise FetchError(

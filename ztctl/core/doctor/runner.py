@@ -74,6 +74,12 @@ class CheckResult:
     duration_ms: float = 0.0
     data: Mapping[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # Every message and datum a check reports is shown (text, --json, the bundle): a
+        # URL's password or presigned signature never leaves as written.
+        for name in ("summary", "fix", "data"):
+            object.__setattr__(self, name, _hide_secrets(getattr(self, name)))
+
     @property
     def key(self) -> str:
         return check_key(self.id, self.cluster)
@@ -93,6 +99,20 @@ class CheckResult:
             "durationMs": round(self.duration_ms, 1),
             "data": dict(self.data),
         }
+
+
+def _hide_secrets(value: Any) -> Any:
+    """``value`` with :func:`~ztctl.core.catalog_parse.hide_passwords` applied to every
+    string in it (nested mappings and lists included)."""
+    from ztctl.core.catalog_parse import hide_passwords
+
+    if isinstance(value, str):
+        return hide_passwords(value)
+    if isinstance(value, Mapping):
+        return {key: _hide_secrets(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_hide_secrets(item) for item in value)
+    return value
 
 
 def check_key(check_id: str, cluster: str | None = None) -> str:
