@@ -151,3 +151,59 @@ def test_verbose_shows_the_data_of_passing_checks(lab) -> None:  # type: ignore[
     assert "  warp.cli\n    path: " in details and "version: " in details
     assert "  cluster.dns (lab)\n" in details  # per-cluster checks name their cluster
     assert "Details:" not in plain
+
+
+PLANTED = "Pl4nted-UrlSecret-31337"
+
+
+def _lab_trace_url(lab) -> str:  # type: ignore[no-untyped-def]
+    text = lab.paths.config.read_text(encoding="utf-8")
+    line = next(x for x in text.splitlines() if x.startswith("trace_url = "))
+    return str(json.loads(line.split("=", 1)[1]))
+
+
+def _planted_config(lab, tmp_path: Path, trace_url: str) -> Path:  # type: ignore[no-untyped-def]
+    text = lab.paths.config.read_text(encoding="utf-8")
+    config = tmp_path / "config.toml"
+    lines = [line for line in text.splitlines() if not line.startswith("trace_url =")]
+    at = lines.index("[warp]") + 1
+    lines.insert(at, f"trace_url = {json.dumps(trace_url)}")
+    config.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return config
+
+
+def test_a_secret_in_a_url_query_never_leaves_doctor_or_its_bundle(  # type: ignore[no-untyped-def]
+    lab, tmp_path: Path
+) -> None:
+    """A credential in the trace URL's query (accepted: a presigned URL is a fine setting)
+    comes out as *** in doctor's text, --json, -v data and every member of the bundle."""
+    from ztctl.core.bundle import read_members
+
+    working = f"{_lab_trace_url(lab)}?token={PLANTED}&X-Amz-Signature={PLANTED}&ref=x"
+    dead = f"http://127.0.0.1:1/cdn-cgi/trace?sig={PLANTED}&access_token={PLANTED}"
+    for trace_url, status in ((working, "pass"), (dead, "fail")):
+        env = {"ZTCTL_CONFIG": str(_planted_config(lab, tmp_path, trace_url))}
+        bundle = tmp_path / f"b-{status}.tar.gz"
+        shown = doctor(lab, "--json", "--bundle", str(bundle), env=env)
+        checks = {c["id"]: c for c in document(shown)["checks"]}
+        assert checks["net.trace"]["status"] == status, checks["net.trace"]
+        assert "=***" in checks["net.trace"]["data"]["url"]
+        if status == "fail":
+            assert "sig=***" in checks["net.trace"]["summary"]
+        text = doctor(lab, "-v", env=env)
+        assert "token=***" in text.stdout or "sig=***" in text.stdout
+        members = read_members(bundle)
+        config_json = next(t for m, t in members.items() if m.endswith("/config.json"))
+        assert "=***" in json.loads(config_json)["warp"]["trace_url"]
+        for output in (shown.stdout, shown.stderr, text.stdout, text.stderr, *members.values()):
+            assert PLANTED not in output
+
+
+def test_a_secret_in_the_catalog_query_never_leaves_doctor(lab) -> None:  # type: ignore[no-untyped-def]
+    url = f"https://127.0.0.1:1/c.yaml?X-Amz-Credential={PLANTED}&X-Amz-Signature={PLANTED}"
+    for flags in ((), ("--json",)):
+        proc = doctor(lab, *flags, env={"ZTCTL_CATALOG": url})
+        assert proc.returncode == 3, proc.stdout + proc.stderr
+        assert "cannot fetch catalog" in proc.stdout + proc.stderr
+        assert "X-Amz-Signature=***" in proc.stdout + proc.stderr
+        assert PLANTED not in proc.stdout + proc.stderr
