@@ -47,6 +47,8 @@ def test_parse_trace_reads_the_reference_sample() -> None:
         ("http://www.cloudflare.com/cdn-cgi/trace", False),  # plain http off loopback
         ("ftp://example.com/trace", False),
         ("not a url", False),
+        ("http://[::1", False),  # urlsplit raises: a FetchError, never a crash
+        ("https://[::1:8080/t", False),
     ],
 )
 def test_only_https_or_loopback_http(url: str, ok: bool) -> None:
@@ -100,3 +102,34 @@ def test_plain_http_off_loopback_is_refused_without_a_request(lab) -> None:  # t
     r = result(report, "net.trace")
     assert r.status == "fail" and "plain http" in r.summary
     assert "https" in r.fix
+
+
+@pytest.mark.parametrize("url", ["http://[::1", "https://[fe80::1/t", "ftp://x", "not a url"])
+def test_a_malformed_trace_url_fails_its_checks_without_crashing(lab, url: str) -> None:  # type: ignore[no-untyped-def]
+    """The config refuses such a URL at load; a context built another way still gets a
+    failed net.trace naming the setting, and device.clock/posture do not crash on it."""
+    report = doctor(lab, trace_url=url, **DEVICE)
+    trace = result(report, "net.trace")
+    assert trace.status == "fail" and "crashed" not in trace.summary, trace.summary
+    assert "warp.trace_url" in trace.fix
+    for r in report.results:
+        assert "crashed" not in r.summary, (r.id, r.summary)
+
+
+@pytest.mark.parametrize(
+    ("trace_url", "team", "expected"),
+    [
+        ("http://[::1", "acme", "https://acme.cloudflareaccess.com/cdn-cgi/access/get-identity"),
+        ("http://[::1", None, None),
+        ("http://127.0.0.1:9/t", "acme", "http://127.0.0.1:9/cdn-cgi/access/get-identity"),
+    ],
+)
+def test_identity_url_from_a_malformed_trace_url(
+    trace_url: str, team: str | None, expected: str | None
+) -> None:
+    from types import SimpleNamespace
+
+    from ztctl.core.doctor.device import identity_url
+
+    ctx = SimpleNamespace(warp=SimpleNamespace(trace_url=trace_url), team=team)
+    assert identity_url(ctx) == expected  # type: ignore[arg-type]
