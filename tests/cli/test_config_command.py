@@ -95,6 +95,40 @@ def test_bad_values_are_refused_and_nothing_is_written(
     assert config.read_text() == ORIGINAL
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["doctor.timeout", "-1"], "from 0.1 to 600 seconds, got -1"),
+        (["doctor.timeout", "-0.5", "--json"], "from 0.1 to 600 seconds, got -0.5"),
+        (["doctor.timeout", "-inf"], "finite number of seconds, got -inf"),
+        (["doctor.timeout", "600.0001"], "from 0.1 to 600 seconds, got 600.0001"),
+        (["team", "--bogus"], "'--bogus' is not a Zero Trust team name"),
+        (["warp.trace_url", "http://[::1"], "is malformed"),
+        (["warp.trace_url", "file:///etc/passwd"], "is not an https URL"),
+    ],
+)
+def test_a_value_starting_with_a_dash_is_a_value_refused_by_its_rule(
+    config: Path, args: list[str], message: str
+) -> None:
+    """No `--` needed: `config set doctor.timeout -1` is exit 3 by the rule, not a usage
+    error about an option -1."""
+    result = run(config, "set", *args)
+    assert result.returncode == 3, result.stdout + result.stderr
+    output = result.stdout + result.stderr
+    assert message in output
+    assert "No such option" not in output
+    if "--json" in args:
+        assert json.loads(result.stdout)["error"]["code"] == 3
+    assert config.read_text() == ORIGINAL
+
+
+def test_a_precise_value_is_shown_as_given(config: Path) -> None:
+    result = run(config, "set", "doctor.timeout", "3.1234567")
+    assert result.returncode == 0, result.stderr
+    assert "doctor.timeout = 3.1234567 in" in result.stderr
+    assert run(config, "get", "doctor.timeout").stdout == "3.1234567\n"
+
+
 def test_unset_removes_the_key_and_keeps_the_rest(config: Path) -> None:
     result = run(config, "unset", "team")
     assert result.returncode == 0

@@ -30,7 +30,9 @@ def _text_value(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, float):
-        return f"{value:g}"
+        from ztctl.core.config import shown
+
+        return shown(value)  # 3, 2.5; 600.0001 as given, never rounded
     return str(value)
 
 
@@ -95,7 +97,9 @@ def get_command(app: App, key: str) -> None:
     emit(app, {"key": key, "value": value}, lambda: click.echo(_text_value(value)))
 
 
-@command.command("set")
+# `config set doctor.timeout -1`: a VALUE that starts with '-' is a value, not an unknown
+# option (the key's rule then refuses it, exit 3); `--json` is still the option.
+@command.command("set", context_settings={"ignore_unknown_options": True})
 @click.argument("key", shell_complete=_key_names)
 @click.argument("value")
 @json_option
