@@ -203,6 +203,8 @@ before="$PATH"
 eval "$({ztctl} lab up --dir {lab})"
 echo "up:$KUBECONFIG:$ZTCTL_CONFIG"
 eval "$({ztctl} lab up --dir {lab} 2>/dev/null)"  # a second up fails and prints nothing
+# after `up`, something goes in front of the lab's bin (a venv's activate) and after it
+PATH="/opt/v env*/bin:$PATH::/after"
 eval "$({ztctl} lab down --dir {lab})"
 echo "KUBECONFIG=$KUBECONFIG"
 echo "ZTCTL_CONFIG=$ZTCTL_CONFIG"
@@ -211,7 +213,8 @@ echo "KUBECACHEDIR=$KUBECACHEDIR"
 echo "ZTCTL_STATE_DIR=${{ZTCTL_STATE_DIR-unset}}"
 echo "ZTCTL_LAB_DIR=${{ZTCTL_LAB_DIR-unset}}"
 echo "mark=${{_ZTCTL_LAB_SAVED-gone}}:${{_ZTCTL_LAB_OLD_KUBECONFIG-gone}}"
-[ "$PATH" = "$before" ] && echo "PATH restored"
+[ "$PATH" = "/opt/v env*/bin:$before::/after" ] && echo "PATH restored"
+case ":$PATH:" in *:{lab}/bin:*) echo "the lab's bin is left on PATH";; esac
 """
 
 
@@ -229,7 +232,7 @@ def test_eval_down_restores_what_up_replaced(tmp_path: Path, shell: str) -> None
     if shutil.which(shell) is None:
         pytest.skip(f"{shell} is not installed")
     lab_dir = tmp_path / "lab"
-    script = RESTORE_SCRIPT.format(ztctl=" ".join(ZTCTL), lab=lab_dir)
+    script = RESTORE_SCRIPT.format(ztctl=" ".join(ZTCTL), lab=lab_dir.resolve())
     result = _shell(shell, script)
     lines = result.stdout.splitlines()
     assert f"up:{lab_dir.resolve()}/kubeconfig:{lab_dir.resolve()}/config.toml" in lines, (

@@ -390,8 +390,23 @@ def restore_lines(lab_dir: Path) -> list[str]:
     for name in SHELL_NAMES:
         lines.append(f'  if [ "${{{name}-}}" = {own[name]} ]; then unset {name}; fi')
     lines.append("fi")
-    lines.append(f'export PATH="${{PATH#{shlex.quote(str(paths.bin) + ":")}}}"')
+    lines += path_removal_lines(paths.bin)
     return lines
+
+
+def path_removal_lines(directory: Path) -> list[str]:
+    """POSIX sh lines that remove every ``directory`` entry from PATH, wherever it sits
+    (`lab up` prepends it, but a venv's activate may have gone in front since), keeping
+    every other entry, empty ones included, in order. The directory is matched literally
+    (quoted in the patterns), so a ``*`` or ``?`` in it is no wildcard."""
+    b, p = "_ztctl_lab_bin", "_ztctl_lab_path"
+    return [
+        f"{b}={shlex.quote(str(directory))}",
+        f'{p}=":$PATH:"',
+        f'while :; do case "${p}" in *:"${b}":*) '
+        f'{p}=${{{p}%%:"${b}":*}}:${{{p}#*:"${b}":}} ;; *) break ;; esac; done',
+        f'{p}=${{{p}#:}}; export PATH="${{{p}%:}}"; unset {b} {p}',
+    ]
 
 
 def ever_ran(lab_dir: Path) -> bool:
