@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import shutil
 import subprocess
 import sys
@@ -278,3 +279,40 @@ def test_down_in_a_shell_that_did_not_run_up_keeps_the_users_values(tmp_path: Pa
     )
     result = _shell("bash", script)
     assert result.stdout.splitlines() == ["/mine/config:unset:unset"], result.stderr
+
+
+PATH_CASES = [
+    ("{bin}:/usr/bin", "/usr/bin"),
+    ("/venv/bin:{bin}:/usr/bin", "/venv/bin:/usr/bin"),
+    ("/a:/usr/bin:{bin}", "/a:/usr/bin"),
+    ("{bin}:/a:{bin}:{bin}:/b", "/a:/b"),  # every copy goes
+    ("/a::{bin}:b:", "/a::b:"),  # empty entries (the current directory) are kept
+    ("{bin}2:{bin}/x:/lab*/bin:/b", "{bin}2:{bin}/x:/lab*/bin:/b"),  # look-alikes stay
+    ("{bin}", ""),
+    ("/usr/bin", "/usr/bin"),
+]
+
+
+@pytest.mark.parametrize("shell", ["bash", "dash"])
+@pytest.mark.parametrize(("before", "after"), PATH_CASES)
+def test_down_removes_the_bin_wherever_it_sits(shell: str, before: str, after: str) -> None:
+    from ztctl.lab.env import path_removal_lines
+
+    if shutil.which(shell) is None:
+        pytest.skip(f"{shell} is not installed")
+    lab_bin = "/tmp/a lab*?[x]/bin"  # spaces and glob characters: matched literally
+    script = "\n".join(
+        [
+            f"PATH={shlex.quote(before.format(bin=lab_bin))}",
+            *path_removal_lines(Path(lab_bin)),
+            'printf "%s|%s\\n" "$PATH" "${_ztctl_lab_path-unset}"',
+        ]
+    )
+    result = subprocess.run(
+        [shutil.which(shell) or shell, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.stdout == f"{after.format(bin=lab_bin)}|unset\n", result.stderr
