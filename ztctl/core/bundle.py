@@ -116,7 +116,7 @@ class Scrubber:
                         self.secrets.add(line.strip())
 
     def __call__(self, text: str) -> str:
-        from ztctl.core.catalog_parse import hide_passwords
+        from ztctl.core.redact import hide_passwords
 
         for secret in sorted(self.secrets, key=len, reverse=True):
             if secret in text:

@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ztctl.core.catalog_parse import MAX_CATALOG_BYTES, hide_passwords, parse_catalog
+from ztctl.core.catalog_parse import MAX_CATALOG_BYTES, parse_catalog
 from ztctl.core.duration import format_duration
 from ztctl.core.model import (
     Catalog,
 )
+from ztctl.core.redact import hide_passwords
 from ztctl.errors import InvalidInput
 
 # The whole fetch of an https catalog, however slowly the server trickles (seconds).

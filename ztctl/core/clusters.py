@@ -65,7 +65,7 @@ def describe_route(cluster: Cluster) -> str | None:
         return None
     route = bg.route
     if isinstance(route, ProxyRoute):
-        from ztctl.core.catalog_parse import hide_passwords
+        from ztctl.core.redact import hide_passwords
 
         return f"proxy {hide_passwords(route.url)}"
     if isinstance(route, SshRoute):
@@ -123,7 +123,7 @@ def list_clusters(catalog: Catalog, kube: Kubeconfig | None = None) -> ClusterLi
         )
         for c in catalog.clusters
     )
-    from ztctl.core.catalog_parse import hide_passwords
+    from ztctl.core.redact import hide_passwords
 
     # A presigned catalog URL is shown without its signature.
     return ClusterList(team=catalog.team, source=hide_passwords(catalog.source), rows=rows)

@@ -134,7 +134,7 @@ class Key:
 def redact(text: str) -> str:
     """``text`` with the password of any ``scheme://user:password@``, and the value of any
     credential-looking query parameter (``?token=``, ``X-Amz-Signature=``...), as ``***``."""
-    from ztctl.core.catalog_parse import hide_query_secrets
+    from ztctl.core.redact import hide_query_secrets
 
     if "@" in text:
         text = _USERINFO_PASSWORD.sub(r"\1:***@", text)

@@ -443,7 +443,7 @@ def _access_cluster(name: str, config: Any, env: Mapping[str, str]) -> tuple[Clu
     catalog = load_catalog(source, state_dir(env), env)
     cluster = catalog.get(name)
     if cluster is None:
-        from ztctl.core.catalog_parse import hide_passwords
+        from ztctl.core.redact import hide_passwords
 
         raise InvalidInput(
             f"no cluster named {name!r} in the catalog {hide_passwords(catalog.source)}",

@@ -211,7 +211,7 @@ def _pick(app: App, catalog: Catalog) -> Cluster:
 
     names = catalog.names
     if not names:
-        from ztctl.core.catalog_parse import hide_passwords
+        from ztctl.core.redact import hide_passwords
 
         raise UsageError(
             f"the catalog {hide_passwords(catalog.source)} lists no clusters",

@@ -102,9 +102,9 @@ class CheckResult:
 
 
 def _hide_secrets(value: Any) -> Any:
-    """``value`` with :func:`~ztctl.core.catalog_parse.hide_passwords` applied to every
+    """``value`` with :func:`~ztctl.core.redact.hide_passwords` applied to every
     string in it (nested mappings and lists included)."""
-    from ztctl.core.catalog_parse import hide_passwords
+    from ztctl.core.redact import hide_passwords
 
     if isinstance(value, str):
         return hide_passwords(value)
