@@ -98,3 +98,29 @@ def test_a_trickling_server_falls_back_to_the_cached_copy_and_says_its_age(
     assert fallback.names == ["prod-eu"]
     assert "no complete answer within 1s" in fallback.warnings[0]
     assert "using the copy cached" in fallback.warnings[0] and "ago" in fallback.warnings[0]
+
+
+PLANTED = "Pl4nted-Sig-8a7b6c"
+
+
+def test_a_presigned_catalog_url_is_fetched_whole_and_shown_without_its_signature(
+    trickle: TrickleServer, tmp_path: Path
+) -> None:
+    """The real URL (signature and all) is what ztctl fetches; every message, warning and
+    the `clusters` source show its credential-looking query values as ***."""
+    from ztctl.core.clusters import list_clusters
+
+    env = {"SSL_CERT_FILE": str(trickle.ca_file)}
+    url = f"{trickle.url}?X-Amz-Credential={PLANTED}&X-Amz-Signature={PLANTED}&ref=main"
+    good = load_catalog(url, tmp_path / "state", env)
+    assert good.names == ["prod-eu"]
+    listed = list_clusters(good).to_dict()
+    assert listed["catalog"].endswith("?X-Amz-Credential=***&X-Amz-Signature=***&ref=main")
+    trickle.trickle = True
+    fallback = load_catalog(url, tmp_path / "state", env)
+    assert "X-Amz-Signature=***" in fallback.warnings[0]
+    with pytest.raises(InvalidInput) as caught:
+        load_catalog(url, tmp_path / "other-state", env)
+    shown = f"{fallback.warnings} {caught.value.message} {caught.value.fix} {listed}"
+    assert "X-Amz-Signature=***" in caught.value.message
+    assert PLANTED not in shown
