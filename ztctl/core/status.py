@@ -252,7 +252,7 @@ def gather_status(
 
 def _active_sessions(state_dir: Path) -> tuple[dict[str, Any], ...]:
     from ztctl.core.breakglass.session import list_sessions
-    from ztctl.core.redact import hide_passwords
+    from ztctl.core.catalog_parse import hide_passwords
 
     now = time.time()
     views = []
