@@ -206,6 +206,8 @@ def cli(
 ) -> None:
     """Reach Kubernetes clusters over Cloudflare Zero Trust, and diagnose why you cannot"""
     env = dict(os.environ)
+    if ctx.get_parameter_source("config_path") == click.core.ParameterSource.ENVIRONMENT:
+        config_path = None  # $ZTCTL_CONFIG, which must be absolute: paths.config_path checks
     ctx.obj = App(
         config_option=config_path,
         catalog_option=catalog,

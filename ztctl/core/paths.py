@@ -44,7 +44,7 @@ def default_state_dir() -> Path:
 
 def config_path(explicit: str | None, env: Mapping[str, str] = os.environ) -> Path:
     if explicit:
-        return Path(explicit).expanduser()
+        return Path(os.path.expanduser(explicit))
     if env.get("ZTCTL_CONFIG"):
         return _absolute_env_path(env, "ZTCTL_CONFIG")
     return default_config_path()
@@ -75,7 +75,7 @@ def _absolute_env_path(env: Mapping[str, str], variable: str) -> Path:
     from ztctl.errors import InvalidInput
 
     value = env[variable]
-    path = Path(value).expanduser()
+    path = Path(os.path.expanduser(value))  # ~nobody-known stays as it is: relative
     if not value.strip() or not path.is_absolute():
         raise InvalidInput(
             f"{variable}={value!r} is not an absolute path",
@@ -130,8 +130,8 @@ def access_problem(
     import stat
 
     return (
-        f"has mode {stat.S_IMODE(st.st_mode):04o}: you cannot write in it",
-        f"chmod 700 {_quote(path)}",
+        f"has mode {stat.S_IMODE(st.st_mode):04o}, which does not let you use it",
+        f"chmod u+rwx {_quote(path)}",
     )
 
 
