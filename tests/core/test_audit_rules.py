@@ -547,7 +547,7 @@ def test_a_fifo_in_place_of_the_log_is_refused_not_waited_on(tmp_path: Path) -> 
         with pytest.raises(audit.AuditWriteFailed) as info:
             audit.record(tmp_path, "x")
         assert info.value.message == (
-            f"cannot record x in the audit log {fifo}: {fifo} is a FIFO (named pipe), "
+            f"cannot record x in the audit log {fifo}: it is a FIFO (named pipe), "
             "not a regular file"
         )
     finally:
@@ -561,3 +561,102 @@ def test_a_line_longer_than_an_event_is_skipped(tmp_path: Path) -> None:
         handle.write("x" * (3 * audit.MAX_EVENT_BYTES) + '"}\n')
     audit.record(tmp_path, "last")
     assert [e["event"] for e in audit.read_events(tmp_path)] == ["first", "last"]
+
+
+def _directory(path: Path) -> None:
+    path.mkdir()
+
+
+def _fifo(path: Path) -> None:
+    os.mkfifo(path)
+
+
+def _dangling(path: Path) -> None:
+    path.symlink_to(path.parent / "gone.jsonl")
+
+
+def _loop(path: Path) -> None:
+    path.symlink_to(path.name)
+
+
+def _link_to_a_directory(path: Path) -> None:
+    (path.parent / "elsewhere").mkdir()
+    path.symlink_to(path.parent / "elsewhere")
+
+
+def _socket(path: Path) -> None:
+    import socket
+
+    sock = socket.socket(socket.AF_UNIX)
+    sock.bind(str(path))
+    sock.close()
+
+
+DISK_FIX = (
+    "free space on that disk or make {path} writable by you (mode 0600), then run the "
+    "command again; nothing that needs the audit trail was done"
+)
+REMOVE_FIX = (
+    "remove it (rm -r {path}; ztctl starts a new log there), then run the command again; "
+    "nothing that needs the audit trail was done"
+)
+
+# what is where the log should be -> (the end of the message, the fix)
+NOT_A_LOG: dict[str, tuple[Callable[[Path], None], str, str]] = {
+    "directory": (_directory, "it is a directory, not a regular file", REMOVE_FIX),
+    "fifo": (_fifo, "it is a FIFO (named pipe), not a regular file", REMOVE_FIX),
+    "socket": (_socket, "it is a socket, not a regular file", REMOVE_FIX),
+    "dangling symlink": (
+        _dangling,
+        "it is a symlink to {dir}/gone.jsonl, which does not exist",
+        REMOVE_FIX,
+    ),
+    "symlink loop": (_loop, "it is a symlink loop", REMOVE_FIX),
+    "symlink to a directory": (
+        _link_to_a_directory,
+        "it is a directory, not a regular file",
+        REMOVE_FIX,
+    ),
+}
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="FIFOs, sockets and symlinks as on POSIX")
+@pytest.mark.parametrize("kind", list(NOT_A_LOG))
+def test_a_log_that_is_not_a_regular_file_says_what_it_is_and_to_remove_it(
+    tmp_path: Path, kind: str
+) -> None:
+    make, said, fix = NOT_A_LOG[kind]
+    path = tmp_path / audit.AUDIT_FILE
+    make(path)
+    with pytest.raises(audit.AuditWriteFailed) as caught:
+        audit.record(tmp_path, "x")
+    assert caught.value.message == (
+        f"cannot record x in the audit log {path}: " + said.format(dir=tmp_path)
+    )
+    assert caught.value.fix == fix.format(path=path)
+    assert caught.value.exit_code == 1
+
+
+def test_a_full_disk_keeps_the_free_space_fix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _disk(monkeypatch, [FULL])
+    with pytest.raises(audit.AuditWriteFailed) as caught:
+        audit.record(tmp_path, "x")
+    path = tmp_path / audit.AUDIT_FILE
+    assert caught.value.message.startswith(f"cannot record x in the audit log {path}: ")
+    assert caught.value.fix == DISK_FIX.format(path=path)
+
+
+@pytest.mark.skipif(
+    sys.platform == "win32" or os.geteuid() == 0,
+    reason="as root (as here) a mode 0400 file is still writable: nothing to refuse",
+)
+def test_a_read_only_log_keeps_the_writable_fix(tmp_path: Path) -> None:
+    path = tmp_path / audit.AUDIT_FILE
+    path.write_text("")
+    path.chmod(0o400)
+    with pytest.raises(audit.AuditWriteFailed) as caught:
+        audit.record(tmp_path, "x")
+    assert caught.value.message == f"cannot record x in the audit log {path}: Permission denied"
+    assert caught.value.fix == DISK_FIX.format(path=path)
