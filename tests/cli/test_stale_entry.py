@@ -90,3 +90,19 @@ def test_use_cluster_refreshes_it_and_everything_passes(lab: Any, stale: dict[st
     probe = run(lab, stale, "probe", "lab")
     assert probe.returncode == 0, probe.stderr
     assert "use-cluster" not in probe.stderr
+
+
+def test_status_says_the_current_context_is_stale(lab: Any, stale: dict[str, str]) -> None:
+    document = run(lab, stale, "status", "--json")
+    assert document.returncode in (0, 4), document.stderr  # 4: no token yet
+    parsed = json.loads(document.stdout)
+    assert (parsed["currentContext"], parsed["contextCluster"]) == ("lab", "lab")
+    assert parsed["contextStaleFields"] == ["server"]
+    text = run(lab, stale, "status")
+    line = next(line for line in text.stdout.splitlines() if line.lstrip().startswith("Context"))
+    assert line.split(None, 1)[1] == (
+        "lab; its entry no longer matches the catalog (server changed): run `ztctl use-cluster lab`"
+    )
+    refreshed = run(lab, stale, "use-cluster", "lab", "--no-probe")
+    assert refreshed.returncode == 0, refreshed.stderr
+    assert json.loads(run(lab, stale, "status", "--json").stdout)["contextStaleFields"] == []

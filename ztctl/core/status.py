@@ -90,6 +90,8 @@ class StatusResult:
     current_context: str | None = None
     context_cluster: str | None = None  # the catalog cluster the current context reaches
     context_error: dict[str, str] | None = None
+    # what of ztctl's entry for context_cluster the catalog has changed since (empty: none)
+    context_stale: tuple[str, ...] = ()
     break_glass: tuple[dict[str, Any], ...] = ()
     break_glass_strays: tuple[dict[str, Any], ...] = ()  # session files that cannot be read
     catalog_error: dict[str, str] | None = None
@@ -133,6 +135,7 @@ class StatusResult:
             "currentContext": self.current_context,
             "contextCluster": self.context_cluster,
             "contextError": self.context_error,
+            "contextStaleFields": list(self.context_stale),
             "breakGlass": list(self.break_glass),
             "breakGlassStrays": list(self.break_glass_strays),
             "catalogError": self.catalog_error,
@@ -216,6 +219,7 @@ def gather_status(
 
     current = cluster_name = None
     context_error = None
+    stale: tuple[str, ...] = ()
     try:
         from ztctl.core.kubeconfig.model import load_kubeconfig
 
@@ -224,6 +228,10 @@ def gather_status(
         if catalog is not None and current:
             found = loaded.catalog_cluster(catalog)
             cluster_name = found.name if found else None
+            if found is not None:
+                from ztctl.core.clusters import stale_entry
+
+                stale = stale_entry(loaded, found) or ()
     except ZtctlError as exc:
         context_error = _error(exc)
 
@@ -235,6 +243,7 @@ def gather_status(
         current_context=current,
         context_cluster=cluster_name,
         context_error=context_error,
+        context_stale=stale,
         break_glass=_active_sessions(state_dir),
         break_glass_strays=_stray_files(state_dir),
         catalog_error=_error(catalog_error) if catalog_error else None,

@@ -380,3 +380,24 @@ def test_a_huge_or_special_session_file_is_a_stray_read_unblocked(
         path.unlink()
         path.mkdir()
     assert [(s.cluster, s.why) for s in list_strays(tmp_path)] == [("prod-eu", why)]
+
+
+def test_a_session_directory_whose_file_is_gone_is_a_stray(tmp_path: Path) -> None:
+    from ztctl.core.breakglass.session import list_strays
+
+    session = make_session(tmp_path)
+    session.dir.mkdir()
+    assert list_strays(tmp_path) == []  # file and directory: a session, not a stray
+    Path(session.path).unlink()
+    [stray] = list_strays(tmp_path)
+    assert (stray.cluster, stray.path) == ("prod-eu", Path(session.path))
+    assert stray.message == (
+        f"the break-glass session file {session.path} cannot be read: it is gone, but the "
+        "session's directory is still there"
+    )
+    assert stray.fix == (
+        "run `ztctl break-glass end prod-eu`: it closes the route if ztctl can tell which one "
+        "it was (its watchdog still knows it); otherwise close the route of prod-eu yourself "
+        f"(a VPN: run the catalog's breakGlass.vpn.down command) and remove the directory "
+        f"{session.dir}"
+    )

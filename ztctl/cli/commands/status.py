@@ -83,6 +83,11 @@ def _text(result: StatusResult) -> None:
         context = result.current_context or "(none)"
         if result.context_cluster and result.context_cluster != result.current_context:
             context += f" (catalog cluster {result.context_cluster})"
+        if result.context_stale:
+            context += (
+                f"; its entry no longer matches the catalog ({', '.join(result.context_stale)}"
+                f" changed): run `ztctl use-cluster {result.context_cluster}`"
+            )
         rows.append(("Context", context))
     if result.break_glass:
         for session in result.break_glass:

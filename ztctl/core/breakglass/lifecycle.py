@@ -22,6 +22,7 @@ from ztctl.core.breakglass.processes import (
     watchdog_alive,
 )
 from ztctl.core.breakglass.session import (
+    GONE_WHY,
     STATE_ACTIVE,
     STATE_OPENING,
     Session,
@@ -462,8 +463,7 @@ def end(
                 strays.append(session)
                 continue
             if session is None and damaged and (sessions_dir(state_dir) / name).is_dir():
-                why = "it is gone, but the session's directory is still there"
-                strays.append(StrayFile(name, session_file(state_dir, name), why))
+                strays.append(StrayFile(name, session_file(state_dir, name), GONE_WHY))
                 continue
             if session is None:
                 missing.append(name)

@@ -254,8 +254,10 @@ class _Opening:
             path=session_file(request.state_dir, cluster.name),
         )
         remove_session(session)  # leftovers of a session that ended badly
-        ensure_private_dir(session.dir)
+        # the file first: a session directory without its file means the file was deleted
+        # while the route may be open (`status` and `end` report it)
         write_session(session)
+        ensure_private_dir(session.dir)
         watchdog = spawn_watchdog(request.state_dir, session, self.env, source_or_none(self.routes))
         session = replace(session, watchdog_pid=watchdog)
         write_session(session)

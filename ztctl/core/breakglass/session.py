@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -375,10 +376,16 @@ class StrayFile:
 
     @property
     def fix(self) -> str:
+        leftover = (
+            f"remove the directory {self.path.with_suffix('')}"
+            if self.why == GONE_WHY
+            else "delete the file"
+        )
         return (
             f"run `ztctl break-glass end {self.cluster}`: it closes the route if ztctl can tell "
             f"which one it was (its watchdog still knows it); otherwise close the route of "
-            f"{self.cluster} yourself and delete the file"
+            f"{self.cluster} yourself (a VPN: run the catalog's breakGlass.vpn.down command) "
+            f"and {leftover}"
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -452,10 +459,25 @@ def list_sessions(state_dir: Path) -> list[Session]:
     return [s for s in found if isinstance(s, Session)]
 
 
+GONE_WHY = "it is gone, but the session's directory is still there"
+
+
 def list_strays(state_dir: Path) -> list[StrayFile]:
-    """Every session file that cannot be read as a session (see :class:`StrayFile`)."""
+    """Every session file that cannot be read as a session (see :class:`StrayFile`), and
+    every session directory whose file is gone (deleted while its route may be open; a
+    session's file is written before its directory and removed after it)."""
     found = (load_session(path) for path in _session_paths(state_dir))
-    return [s for s in found if isinstance(s, StrayFile)]
+    strays = [s for s in found if isinstance(s, StrayFile)]
+    directory = sessions_dir(state_dir)
+    try:
+        names = sorted(p.name for p in directory.iterdir() if p.suffix != ".json" and p.is_dir())
+    except OSError:
+        names = []
+    for name in names:
+        path = directory / f"{name}.json"
+        if not name.startswith(".") and not os.path.lexists(path):
+            strays.append(StrayFile(name, path, GONE_WHY))
+    return strays
 
 
 def has_route(cluster: Cluster) -> bool:
