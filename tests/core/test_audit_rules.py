@@ -660,3 +660,88 @@ def test_a_read_only_log_keeps_the_writable_fix(tmp_path: Path) -> None:
         audit.record(tmp_path, "x")
     assert caught.value.message == f"cannot record x in the audit log {path}: Permission denied"
     assert caught.value.fix == DISK_FIX.format(path=path)
+
+
+# -- reading: lines around the longest event ------------------------------------------------
+
+_EVENT_HEAD = '{"ts": "2026-01-01T00:00:00.000Z", "event": "e", "n": '
+
+
+def _event_line(n: int, size: int) -> str:
+    """An event line of exactly ``size`` characters, and its newline."""
+    head = f'{_EVENT_HEAD}{n}, "pad": "'
+    return head + "x" * (size - len(head) - 2) + '"}\n'
+
+
+# (lines written, the events read back): every line of up to MAX_EVENT_BYTES characters
+# (its newline not counted) is an event; a longer one is skipped whole, wherever it is
+LONG_LINE_ROWS = [
+    ("exactly the cap", [(1, audit.MAX_EVENT_BYTES)], [1]),
+    ("one under", [(1, audit.MAX_EVENT_BYTES - 1)], [1]),
+    ("one over", [(1, audit.MAX_EVENT_BYTES + 1), (2, 100)], [2]),
+    ("two over", [(1, audit.MAX_EVENT_BYTES + 2), (2, 100)], [2]),
+    ("long between", [(1, 100), (2, 5 * audit.MAX_EVENT_BYTES), (3, 100)], [1, 3]),
+    ("two long", [(1, 3 * audit.MAX_EVENT_BYTES), (2, 2 * audit.MAX_EVENT_BYTES), (3, 99)], [3]),
+]
+
+
+@pytest.mark.parametrize(
+    ("lines", "read"), [r[1:] for r in LONG_LINE_ROWS], ids=[r[0] for r in LONG_LINE_ROWS]
+)
+def test_lines_around_the_longest_event(
+    tmp_path: Path, lines: list[tuple[int, int]], read: list[int]
+) -> None:
+    text = "".join(_event_line(n, size) for n, size in lines)
+    (tmp_path / audit.AUDIT_FILE).write_text(text)
+    assert [e["n"] for e in audit.read_events(tmp_path)] == read
+
+
+def test_a_long_last_line_without_its_newline_is_skipped(tmp_path: Path) -> None:
+    text = _event_line(1, 100) + _event_line(2, 3 * audit.MAX_EVENT_BYTES)[:-1]
+    (tmp_path / audit.AUDIT_FILE).write_text(text)
+    assert [e["n"] for e in audit.read_events(tmp_path)] == [1]
+
+
+def test_reading_a_log_that_is_not_a_file_names_it(tmp_path: Path) -> None:
+    (tmp_path / audit.AUDIT_FILE).mkdir()
+    with pytest.raises(fs.NotRegularFile) as info:
+        list(audit.read_events(tmp_path))
+    assert (info.value.path, info.value.what) == (tmp_path / audit.AUDIT_FILE, "a directory")
+    assert str(info.value) == f"{tmp_path / audit.AUDIT_FILE} is a directory, not a regular file"
+
+
+# -- creating: never readable by others, not even before the chmod ---------------------------
+
+
+def test_a_new_log_is_created_0600_not_chmod_ed_there_later(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[int] = []
+    real_fchmod = os.fchmod
+
+    def spy(fd: int, mode: int) -> None:
+        seen.append(stat.S_IMODE(os.fstat(fd).st_mode))
+        real_fchmod(fd, mode)
+
+    monkeypatch.setattr(fs.os, "fchmod", spy)
+    previous = os.umask(0o022)
+    try:
+        audit.record(tmp_path, "x")
+    finally:
+        os.umask(previous)
+    assert seen == [0o600]  # as created, before ztctl's own chmod
+
+
+def test_a_file_where_a_private_directory_should_be_is_refused_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "state"
+    path.write_text("")
+    path.chmod(0o644)
+    with pytest.raises(NotADirectoryError) as info:
+        fs.ensure_private_dir(path)
+    assert (info.value.errno, info.value.strerror, info.value.filename) == (
+        errno.ENOTDIR,
+        os.strerror(errno.ENOTDIR),
+        str(path),
+    )
+    assert str(info.value) == f"[Errno {errno.ENOTDIR}] Not a directory: '{path}'"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644  # never chmod-ed

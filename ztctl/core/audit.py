@@ -126,7 +126,7 @@ def _open_log(path: Path) -> IO[str]:
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
             raise NotRegularFile(path, kind_of(mode))
-        return open(fd, encoding="utf-8", errors="replace", closefd=True)
+        return open(fd, encoding="utf-8", errors="replace")  # owns fd from here
     except BaseException:
         os.close(fd)
         raise
