@@ -581,3 +581,44 @@ def test_an_audit_log_that_cannot_be_written_fails_closed(
         message, fix = proc.stderr, proc.stderr
     assert f"cannot record kubeconfig.write in the audit log {home}/state/audit.jsonl" in message
     assert "nothing that needs the audit trail was done" in fix
+
+
+def _fifo(path: Path) -> str:
+    os.mkfifo(path)
+    return "is a FIFO (named pipe), not a regular file"
+
+
+def _directory(path: Path) -> str:
+    path.mkdir()
+    return "is a directory, not a regular file"
+
+
+def _too_large(path: Path) -> str:
+    path.write_text("x" * 5000)
+    return "is larger than 4096 bytes"
+
+
+def _device(path: Path) -> str:
+    path.symlink_to("/dev/zero")
+    return "is a character device, not a regular file"
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="FIFOs and /dev/zero as on POSIX")
+@pytest.mark.parametrize("make", [_fifo, _directory, _too_large, _device])
+def test_dash_refuses_a_previous_context_that_is_not_a_small_regular_file(
+    home: Path, make: Any
+) -> None:
+    """A FIFO in its place made `use-cluster -` wait for ever (second hostile tryout, N5)."""
+    state = home / "state"
+    state.mkdir(mode=0o700)
+    path = state / "previous-context"
+    said = make(path)
+    kube = home / "k"
+    result = run(home, "use-cluster", "-", "--no-probe", kubeconfig=kube, timeout=20)
+    assert result.returncode == 3, result.stderr
+    assert f"error: {path}, where ztctl keeps the previous context, {said}" in result.stderr
+    assert (
+        f"fix: remove it (rm -r {path}); the next `ztctl use-cluster NAME` writes it again"
+        in result.stderr
+    )
+    assert not kube.exists()

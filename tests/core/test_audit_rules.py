@@ -547,7 +547,7 @@ def test_a_fifo_in_place_of_the_log_is_refused_not_waited_on(tmp_path: Path) -> 
         with pytest.raises(audit.AuditWriteFailed) as info:
             audit.record(tmp_path, "x")
         assert info.value.message == (
-            f"cannot record x in the audit log {fifo}: {fifo} is a FIFO (named pipe), "
+            f"cannot record x in the audit log {fifo}: it is a FIFO (named pipe), "
             "not a regular file"
         )
     finally:
@@ -561,3 +561,187 @@ def test_a_line_longer_than_an_event_is_skipped(tmp_path: Path) -> None:
         handle.write("x" * (3 * audit.MAX_EVENT_BYTES) + '"}\n')
     audit.record(tmp_path, "last")
     assert [e["event"] for e in audit.read_events(tmp_path)] == ["first", "last"]
+
+
+def _directory(path: Path) -> None:
+    path.mkdir()
+
+
+def _fifo(path: Path) -> None:
+    os.mkfifo(path)
+
+
+def _dangling(path: Path) -> None:
+    path.symlink_to(path.parent / "gone.jsonl")
+
+
+def _loop(path: Path) -> None:
+    path.symlink_to(path.name)
+
+
+def _link_to_a_directory(path: Path) -> None:
+    (path.parent / "elsewhere").mkdir()
+    path.symlink_to(path.parent / "elsewhere")
+
+
+def _socket(path: Path) -> None:
+    import socket
+
+    sock = socket.socket(socket.AF_UNIX)
+    sock.bind(str(path))
+    sock.close()
+
+
+DISK_FIX = (
+    "free space on that disk or make {path} writable by you (mode 0600), then run the "
+    "command again; nothing that needs the audit trail was done"
+)
+REMOVE_FIX = (
+    "remove it (rm -r {path}; ztctl starts a new log there), then run the command again; "
+    "nothing that needs the audit trail was done"
+)
+
+# what is where the log should be -> (the end of the message, the fix)
+NOT_A_LOG: dict[str, tuple[Callable[[Path], None], str, str]] = {
+    "directory": (_directory, "it is a directory, not a regular file", REMOVE_FIX),
+    "fifo": (_fifo, "it is a FIFO (named pipe), not a regular file", REMOVE_FIX),
+    "socket": (_socket, "it is a socket, not a regular file", REMOVE_FIX),
+    "dangling symlink": (
+        _dangling,
+        "it is a symlink to {dir}/gone.jsonl, which does not exist",
+        REMOVE_FIX,
+    ),
+    "symlink loop": (_loop, "it is a symlink loop", REMOVE_FIX),
+    "symlink to a directory": (
+        _link_to_a_directory,
+        "it is a directory, not a regular file",
+        REMOVE_FIX,
+    ),
+}
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="FIFOs, sockets and symlinks as on POSIX")
+@pytest.mark.parametrize("kind", list(NOT_A_LOG))
+def test_a_log_that_is_not_a_regular_file_says_what_it_is_and_to_remove_it(
+    tmp_path: Path, kind: str
+) -> None:
+    make, said, fix = NOT_A_LOG[kind]
+    path = tmp_path / audit.AUDIT_FILE
+    make(path)
+    with pytest.raises(audit.AuditWriteFailed) as caught:
+        audit.record(tmp_path, "x")
+    assert caught.value.message == (
+        f"cannot record x in the audit log {path}: " + said.format(dir=tmp_path)
+    )
+    assert caught.value.fix == fix.format(path=path)
+    assert caught.value.exit_code == 1
+
+
+def test_a_full_disk_keeps_the_free_space_fix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _disk(monkeypatch, [FULL])
+    with pytest.raises(audit.AuditWriteFailed) as caught:
+        audit.record(tmp_path, "x")
+    path = tmp_path / audit.AUDIT_FILE
+    assert caught.value.message.startswith(f"cannot record x in the audit log {path}: ")
+    assert caught.value.fix == DISK_FIX.format(path=path)
+
+
+@pytest.mark.skipif(
+    sys.platform == "win32" or os.geteuid() == 0,
+    reason="as root (as here) a mode 0400 file is still writable: nothing to refuse",
+)
+def test_a_read_only_log_keeps_the_writable_fix(tmp_path: Path) -> None:
+    path = tmp_path / audit.AUDIT_FILE
+    path.write_text("")
+    path.chmod(0o400)
+    with pytest.raises(audit.AuditWriteFailed) as caught:
+        audit.record(tmp_path, "x")
+    assert caught.value.message == f"cannot record x in the audit log {path}: Permission denied"
+    assert caught.value.fix == DISK_FIX.format(path=path)
+
+
+# -- reading: lines around the longest event ------------------------------------------------
+
+_EVENT_HEAD = '{"ts": "2026-01-01T00:00:00.000Z", "event": "e", "n": '
+
+
+def _event_line(n: int, size: int) -> str:
+    """An event line of exactly ``size`` characters, and its newline."""
+    head = f'{_EVENT_HEAD}{n}, "pad": "'
+    return head + "x" * (size - len(head) - 2) + '"}\n'
+
+
+# (lines written, the events read back): every line of up to MAX_EVENT_BYTES characters
+# (its newline not counted) is an event; a longer one is skipped whole, wherever it is
+LONG_LINE_ROWS = [
+    ("exactly the cap", [(1, audit.MAX_EVENT_BYTES)], [1]),
+    ("one under", [(1, audit.MAX_EVENT_BYTES - 1)], [1]),
+    ("one over", [(1, audit.MAX_EVENT_BYTES + 1), (2, 100)], [2]),
+    ("two over", [(1, audit.MAX_EVENT_BYTES + 2), (2, 100)], [2]),
+    ("long between", [(1, 100), (2, 5 * audit.MAX_EVENT_BYTES), (3, 100)], [1, 3]),
+    ("two long", [(1, 3 * audit.MAX_EVENT_BYTES), (2, 2 * audit.MAX_EVENT_BYTES), (3, 99)], [3]),
+]
+
+
+@pytest.mark.parametrize(
+    ("lines", "read"), [r[1:] for r in LONG_LINE_ROWS], ids=[r[0] for r in LONG_LINE_ROWS]
+)
+def test_lines_around_the_longest_event(
+    tmp_path: Path, lines: list[tuple[int, int]], read: list[int]
+) -> None:
+    text = "".join(_event_line(n, size) for n, size in lines)
+    (tmp_path / audit.AUDIT_FILE).write_text(text)
+    assert [e["n"] for e in audit.read_events(tmp_path)] == read
+
+
+def test_a_long_last_line_without_its_newline_is_skipped(tmp_path: Path) -> None:
+    text = _event_line(1, 100) + _event_line(2, 3 * audit.MAX_EVENT_BYTES)[:-1]
+    (tmp_path / audit.AUDIT_FILE).write_text(text)
+    assert [e["n"] for e in audit.read_events(tmp_path)] == [1]
+
+
+def test_reading_a_log_that_is_not_a_file_names_it(tmp_path: Path) -> None:
+    (tmp_path / audit.AUDIT_FILE).mkdir()
+    with pytest.raises(fs.NotRegularFile) as info:
+        list(audit.read_events(tmp_path))
+    assert (info.value.path, info.value.what) == (tmp_path / audit.AUDIT_FILE, "a directory")
+    assert str(info.value) == f"{tmp_path / audit.AUDIT_FILE} is a directory, not a regular file"
+
+
+# -- creating: never readable by others, not even before the chmod ---------------------------
+
+
+def test_a_new_log_is_created_0600_not_chmod_ed_there_later(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[int] = []
+    real_fchmod = os.fchmod
+
+    def spy(fd: int, mode: int) -> None:
+        seen.append(stat.S_IMODE(os.fstat(fd).st_mode))
+        real_fchmod(fd, mode)
+
+    monkeypatch.setattr(fs.os, "fchmod", spy)
+    previous = os.umask(0o022)
+    try:
+        audit.record(tmp_path, "x")
+    finally:
+        os.umask(previous)
+    assert seen == [0o600]  # as created, before ztctl's own chmod
+
+
+def test_a_file_where_a_private_directory_should_be_is_refused_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "state"
+    path.write_text("")
+    path.chmod(0o644)
+    with pytest.raises(NotADirectoryError) as info:
+        fs.ensure_private_dir(path)
+    assert (info.value.errno, info.value.strerror, info.value.filename) == (
+        errno.ENOTDIR,
+        os.strerror(errno.ENOTDIR),
+        str(path),
+    )
+    assert str(info.value) == f"[Errno {errno.ENOTDIR}] Not a directory: '{path}'"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644  # never chmod-ed

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -16,6 +17,7 @@ from ztctl.errors import (
     EXIT_INTERRUPTED,
     EXIT_USAGE,
     Interrupted,
+    InvalidInput,
     OperationFailed,
     UsageError,
     ZtctlError,
@@ -204,6 +206,8 @@ def cli(
 ) -> None:
     """Reach Kubernetes clusters over Cloudflare Zero Trust, and diagnose why you cannot"""
     env = dict(os.environ)
+    if ctx.get_parameter_source("config_path") == click.core.ParameterSource.ENVIRONMENT:
+        config_path = None  # $ZTCTL_CONFIG, which must be absolute: paths.config_path checks
     ctx.obj = App(
         config_option=config_path,
         catalog_option=catalog,
@@ -266,6 +270,53 @@ def _usage_fix(error: click.ClickException) -> str:
     return f"see `{path} --help`"
 
 
+def _state_access_error(app: App | None, exc: BaseException) -> InvalidInput | None:
+    """A file or directory inside the state directory that the user may not use (left by
+    `sudo ztctl`, another user's) or on a read-only file system, as exit 3 with the fix.
+
+    The state directory itself is checked when it is first needed (:mod:`ztctl.core.paths`);
+    this is the backstop for what is inside it, wherever a command first touches it.
+    """
+    import errno
+
+    from ztctl.core.paths import access_problem
+
+    if app is None or "state_dir" not in vars(app):  # never computed: not about it
+        return None
+    state = app.state_dir
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if (
+            isinstance(current, OSError)
+            and current.errno in (errno.EACCES, errno.EPERM, errno.EROFS)
+            and current.filename
+        ):
+            path = Path(os.fsdecode(current.filename))
+            if path == state or state in path.parents:
+                # The deepest part that exists and that the user cannot use.
+                for part in [path, *path.parents]:
+                    if part != state and state not in part.parents:
+                        break
+                    wanted = os.R_OK | os.W_OK | (os.X_OK if part.is_dir() else 0)
+                    problem = access_problem(part, wanted, chown=state)
+                    if problem is not None:
+                        why, fix = problem
+                        return InvalidInput(
+                            f"{part} (in the state directory) {why}",
+                            f"{fix}, or point ZTCTL_STATE_DIR at a directory of yours",
+                        )
+                why = current.strerror or str(current)
+                return InvalidInput(
+                    f"cannot use {path} (in the state directory): {why}",
+                    f'sudo chown -R "$USER" {state} if `sudo ztctl` left it there, or point '
+                    "ZTCTL_STATE_DIR at a directory of yours",
+                )
+        current = current.__cause__ or current.__context__
+    return None
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: run the CLI and map every outcome to an exit code."""
     args = sys.argv[1:] if argv is None else argv
@@ -307,16 +358,18 @@ def main(argv: list[str] | None = None) -> None:
         code = 0
     except Exception as exc:  # a bug: one clear line; the traceback with -vv
         app = _current.get("app")
-        verbose = bool(app and app.verbose > 1)
-        if verbose:
-            import traceback
+        # A state directory file the user may not use is theirs to fix, not a bug.
+        failure: ZtctlError | None = _state_access_error(app, exc)
+        if failure is None:
+            if app is not None and app.verbose > 1:
+                import traceback
 
-            traceback.print_exc()
-        bug = OperationFailed(
-            f"internal error: {type(exc).__name__}: {exc}",
-            "this is a bug in ztctl: rerun with -vv for the traceback and report it with the "
-            "output of `ztctl version`",
-        )
-        render_error(bug, as_json=bool(app and app.json))
-        code = bug.exit_code
+                traceback.print_exc()
+            failure = OperationFailed(
+                f"internal error: {type(exc).__name__}: {exc}",
+                "this is a bug in ztctl: rerun with -vv for the traceback and report it with "
+                "the output of `ztctl version`",
+            )
+        render_error(failure, as_json=bool(app and app.json))
+        code = failure.exit_code
     sys.exit(code)

@@ -12,6 +12,7 @@ the write and the fsync of another program version) and recover an event glued o
 
 from __future__ import annotations
 
+import errno
 import getpass
 import json
 import os
@@ -57,6 +58,13 @@ def record(state_dir: Path, event: str, **fields: Any) -> dict[str, Any]:
         ensure_private_dir(state_dir)
         append_line_durably(path, json.dumps(entry, ensure_ascii=False, default=str))
     except OSError as exc:
+        not_a_log = _not_a_log(path)
+        if not_a_log is not None:
+            raise AuditWriteFailed(
+                f"cannot record {event} in the audit log {path}: it {not_a_log}",
+                f"remove it (rm -r {path}; ztctl starts a new log there), then run the "
+                "command again; nothing that needs the audit trail was done",
+            ) from exc
         reason = exc.strerror or str(exc)
         raise AuditWriteFailed(
             f"cannot record {event} in the audit log {path}: {reason}",
@@ -64,6 +72,28 @@ def record(state_dir: Path, event: str, **fields: Any) -> dict[str, Any]:
             "the command again; nothing that needs the audit trail was done",
         ) from exc
     return entry
+
+
+def _not_a_log(path: Path) -> str | None:
+    """What is at ``path`` when it can never be the log (a directory, a FIFO, a symlink to
+    nothing, ...); ``None`` when it is a regular file or nothing (then the disk, the
+    permissions or the directory are the problem)."""
+    try:
+        link = os.lstat(path)
+    except OSError:
+        return None
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return f"is a symlink to {os.readlink(path)}, which does not exist"
+    except OSError as exc:  # a loop is never a log; a permission problem has the usual fix
+        looped = stat.S_ISLNK(link.st_mode) and exc.errno == errno.ELOOP
+        return "is a symlink loop" if looped else None
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return "is a directory, not a regular file"
+    return f"is {kind_of(mode)}, not a regular file"
 
 
 # An event is a few hundred bytes; a longer line is not an event of ours and is skipped
@@ -96,7 +126,7 @@ def _open_log(path: Path) -> IO[str]:
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
             raise NotRegularFile(path, kind_of(mode))
-        return open(fd, encoding="utf-8", errors="replace", closefd=True)
+        return open(fd, encoding="utf-8", errors="replace")  # owns fd from here
     except BaseException:
         os.close(fd)
         raise

@@ -44,25 +44,118 @@ def default_state_dir() -> Path:
 
 def config_path(explicit: str | None, env: Mapping[str, str] = os.environ) -> Path:
     if explicit:
-        return Path(explicit).expanduser()
+        return Path(os.path.expanduser(explicit))
     if env.get("ZTCTL_CONFIG"):
-        return Path(env["ZTCTL_CONFIG"]).expanduser()
+        return _absolute_env_path(env, "ZTCTL_CONFIG")
     return default_config_path()
 
 
 def state_dir(env: Mapping[str, str] = os.environ) -> Path:
     """The state directory. It need not exist yet (it is created on first write), but a path
-    that can never be one (a file, a FIFO, a dangling symlink, a symlink loop) is an
-    :class:`InvalidInput` (exit 3) with the fix, for every command that needs it."""
-    if env.get("ZTCTL_STATE_DIR"):
-        path = Path(env["ZTCTL_STATE_DIR"]).expanduser()
+    that can never be one (a file, a FIFO, a dangling symlink, a symlink loop), one the user
+    cannot write in (another user's, mode 0500, a read-only file system) and a relative
+    ``ZTCTL_STATE_DIR`` are an :class:`InvalidInput` (exit 3) with the fix, for every command
+    that needs it."""
+    if "ZTCTL_STATE_DIR" in env and env["ZTCTL_STATE_DIR"] != "":
+        path = _absolute_env_path(env, "ZTCTL_STATE_DIR")
         check_state_dir(path, "point ZTCTL_STATE_DIR at a directory (created if missing)")
+        check_state_dir_access(path, "or point ZTCTL_STATE_DIR at a directory of yours")
         return path
     path = default_state_dir()
     check_state_dir(
         path, "move it out of the way (ztctl creates the directory), or set ZTCTL_STATE_DIR"
     )
+    check_state_dir_access(path, "or set ZTCTL_STATE_DIR to a directory of yours")
     return path
+
+
+def _absolute_env_path(env: Mapping[str, str], variable: str) -> Path:
+    """``$variable`` as a path, which must be absolute (``~`` expanded): a relative one would
+    mean a different file in every directory the command runs from."""
+    from ztctl.errors import InvalidInput
+
+    value = env[variable]
+    path = Path(os.path.expanduser(value))  # ~nobody-known stays as it is: relative
+    if not value.strip() or not path.is_absolute():
+        raise InvalidInput(
+            f"{variable}={value!r} is not an absolute path",
+            f'set {variable} to an absolute path (e.g. "$PWD/{value.strip() or "ztctl"}"), '
+            "or unset it for the default",
+        )
+    return path
+
+
+def check_state_dir_access(path: Path, alternative: str) -> None:
+    """Nothing when ztctl can create and use the state directory ``path``; else an
+    :class:`InvalidInput` naming the directory in the way, what is wrong (another user's, its
+    mode, a read-only file system) and the fix. ``path`` passed :func:`check_state_dir`."""
+    from ztctl.errors import InvalidInput
+
+    target = path
+    while not os.path.lexists(target) and target.parent != target:
+        target = target.parent  # the directory that would hold the new one
+    wanted = os.R_OK | os.W_OK | os.X_OK if target == path else os.W_OK | os.X_OK
+    problem = access_problem(target, wanted)
+    if problem is None:
+        return
+    why, fix = problem
+    where = (
+        f"state directory {path}"
+        if target == path
+        else f"cannot create state directory {path}: {target}"
+    )
+    raise InvalidInput(f"{where} {why}", f"{fix}, {alternative}")
+
+
+def access_problem(
+    path: Path, wanted: int = os.R_OK | os.W_OK | os.X_OK, *, chown: Path | None = None
+) -> tuple[str, str] | None:
+    """Why the current user cannot use ``path`` (``wanted`` as for :func:`os.access`) and the
+    fix, or ``None`` when they can (or it does not exist). ``chown``: what the fix gives
+    back to the user when ``path`` is another user's (default ``path``)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    if os.access(path, wanted, effective_ids=os.access in os.supports_effective_ids):
+        return None
+    if wanted & os.W_OK and _read_only_fs(path):
+        return "is on a read-only file system", "remount it read-write"
+    me = os.geteuid() if hasattr(os, "geteuid") else None
+    if me is not None and st.st_uid != me:
+        return (
+            f"belongs to {_user(st.st_uid)}, not to you ({_user(me, uid_too=False)})",
+            f'sudo chown -R "$USER" {_quote(chown or path)} (`sudo ztctl` likely created it)',
+        )
+    import stat
+
+    return (
+        f"has mode {stat.S_IMODE(st.st_mode):04o}, which does not let you use it",
+        f"chmod u+rwx {_quote(path)}",
+    )
+
+
+def _read_only_fs(path: Path) -> bool:
+    try:
+        return bool(os.statvfs(path).f_flag & getattr(os, "ST_RDONLY", 1))
+    except (OSError, AttributeError):  # no statvfs (Windows)
+        return False
+
+
+def _user(uid: int, *, uid_too: bool = True) -> str:
+    try:
+        import pwd
+
+        name = pwd.getpwuid(uid).pw_name
+    except (ImportError, KeyError):
+        return f"uid {uid}"
+    return f"{name} (uid {uid})" if uid_too else name
+
+
+def _quote(path: Path) -> str:
+    import shlex
+
+    return shlex.quote(str(path))
 
 
 def check_state_dir(path: Path, fix: str) -> None:

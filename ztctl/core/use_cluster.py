@@ -572,14 +572,42 @@ def remember_previous(state_dir: Path, previous: str) -> None:
     atomic_write(state_dir / PREVIOUS_CONTEXT_FILE, (previous + "\n").encode("utf-8"))
 
 
+# A context name is at most a few hundred bytes; the file holds one and a newline.
+MAX_PREVIOUS_CONTEXT_BYTES = 4096
+
+
 def previous_context(state_dir: Path) -> str | None:
-    """The context the last switch left, or ``None`` when there was none."""
+    """The context the last switch left, or ``None`` when there was none.
+
+    Read as a bounded regular file: a FIFO, a device or a directory put in its place is an
+    :class:`InvalidInput` naming what it is (never waited on, never read for ever); a file
+    the user may not read raises its ``PermissionError``.
+    """
+    import errno
+
+    from ztctl.adapters.fs import NotRegularFile, TooLarge, read_regular_text
+    from ztctl.errors import InvalidInput
+
+    path = state_dir / PREVIOUS_CONTEXT_FILE
     try:
-        with (state_dir / PREVIOUS_CONTEXT_FILE).open("rb") as handle:
-            raw = handle.read(4096)
-    except OSError:
-        return None
-    name = raw.decode("utf-8", "replace").strip()
+        name = read_regular_text(path, MAX_PREVIOUS_CONTEXT_BYTES).strip()
+    except (NotRegularFile, TooLarge, IsADirectoryError, UnicodeDecodeError) as exc:
+        if isinstance(exc, NotRegularFile):
+            what = f"is {exc.what}, not a regular file"
+        elif isinstance(exc, IsADirectoryError):
+            what = "is a directory, not a regular file"
+        elif isinstance(exc, TooLarge):
+            what = f"is larger than {MAX_PREVIOUS_CONTEXT_BYTES} bytes"
+        else:
+            what = "is not UTF-8 text"
+        raise InvalidInput(
+            f"{path}, where ztctl keeps the previous context, {what}",
+            f"remove it (rm -r {path}); the next `ztctl use-cluster NAME` writes it again",
+        ) from None
+    except OSError as exc:
+        if exc.errno in (errno.EACCES, errno.EPERM):
+            raise  # another user's file: exit 3 with the fix (the CLI's state-dir backstop)
+        return None  # missing (or gone while read): no previous context
     return name or None
 
 
