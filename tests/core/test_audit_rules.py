@@ -745,3 +745,40 @@ def test_a_file_where_a_private_directory_should_be_is_refused_untouched(tmp_pat
     )
     assert str(info.value) == f"[Errno {errno.ENOTDIR}] Not a directory: '{path}'"
     assert stat.S_IMODE(path.stat().st_mode) == 0o644  # never chmod-ed
+
+
+def test_the_rest_of_a_long_line_is_never_read_as_an_event(tmp_path: Path) -> None:
+    # a forged event hidden after a long run of padding stays skipped with the padding
+    forged = '{"ts": "2026-01-01T00:00:00.000Z", "event": "forged"}\n'
+    log = tmp_path / audit.AUDIT_FILE
+    log.write_text("x" * (audit.MAX_EVENT_BYTES + 1) + forged + _event_line(2, 100))
+    assert [e.get("n") for e in audit.read_events(tmp_path)] == [2]
+
+
+def test_a_whole_last_event_of_exactly_the_cap_without_its_newline_is_read(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / audit.AUDIT_FILE).write_text(_event_line(1, audit.MAX_EVENT_BYTES)[:-1])
+    assert [e["n"] for e in audit.read_events(tmp_path)] == [1]
+
+
+def test_appending_to_a_fifo_with_a_reader_is_refused_by_name(tmp_path: Path) -> None:
+    fifo = tmp_path / "log"
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        with pytest.raises(fs.NotRegularFile) as info:
+            fs.append_line_durably(fifo, "x")
+        assert (info.value.path, info.value.what) == (fifo, "a FIFO (named pipe)")
+    finally:
+        os.close(reader)
+
+
+def test_a_symlink_through_a_file_is_not_called_a_loop(tmp_path: Path) -> None:
+    (tmp_path / "plain").write_text("")
+    (tmp_path / audit.AUDIT_FILE).symlink_to(tmp_path / "plain" / "log")  # ENOTDIR, not ELOOP
+    with pytest.raises(audit.AuditWriteFailed) as info:
+        audit.record(tmp_path, "x")
+    assert "loop" not in info.value.message
+    assert info.value.message.endswith(": Not a directory")
+    assert info.value.fix.startswith("free space on that disk or make ")
