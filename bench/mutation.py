@@ -219,6 +219,7 @@ TARGETS: dict[str, Target] = {
     # the Cloudflare token, the doctor bundle's kubeconfig structure and final scrub.
     "redaction": Target(
         modules=(
+            "ztctl/core/redact.py",
             "ztctl/core/catalog_parse.py",
             "ztctl/adapters/socks.py",
             "ztctl/adapters/routes_bg.py",
@@ -240,7 +241,7 @@ TARGETS: dict[str, Target] = {
             "tests/core/test_hardening_catalog.py::test_a_proxy_password_is_not_echoed_in_a_problem",
         ),
         only=(
-            "ztctl.core.catalog_parse.x_hide_passwords__*",
+            "ztctl.core.redact.*",
             "ztctl.core.catalog_parse.x_redact_url__*",
             "ztctl.adapters.socks.x_redact_url__*",
             "ztctl.adapters.routes_bg.x_redact_argv__*",
