@@ -493,14 +493,10 @@ WRITE_BACK_WAIT_S = 2 * WATCHDOG_POLL_S + 1
 
 def open_names(state_dir: Path) -> list[str]:
     """The clusters ``end --all`` ends: those with a session file, readable or not, or with
-    a session directory whose file is gone (deleted by hand while the route was open)."""
+    a session directory whose file is gone (deleted by hand while the route was open: a
+    stray too, see :func:`list_strays`)."""
     names = {s.cluster for s in list_sessions(state_dir)}
     names.update(s.cluster for s in list_strays(state_dir))
-    try:
-        dirs = [p.name for p in sessions_dir(state_dir).iterdir() if p.is_dir()]
-    except OSError:
-        dirs = []
-    names.update(d for d in dirs if not d.startswith(".") and _damaged(state_dir, d))
     return sorted(names)
 
 
