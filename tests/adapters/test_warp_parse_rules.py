@@ -45,6 +45,7 @@ from ztctl.adapters.warp import (
     parse_tunnel_ip_list,
     parse_version,
 )
+from ztctl.lab import state as lab_state
 
 # --- warp-cli --version -----------------------------------------------------------------
 
@@ -855,26 +856,7 @@ def test_refused(parser: Callable[[str], object], text: str, message: str) -> No
 
 # --- the real samples of the conformance corpus ------------------------------------------
 
-DEFAULT_EXCLUDES = (
-    "10.0.0.0/8",
-    "100.64.0.0/10",
-    "169.254.0.0/16",
-    "172.16.0.0/12",
-    "192.0.0.0/24",
-    "192.168.0.0/16",
-    "224.0.0.0/24",
-    "240.0.0.0/4",
-    "239.255.255.250/32",
-    "255.255.255.255/32",
-    "fe80::/10",
-    "fd00::/8",
-    "ff01::/16",
-    "ff02::/16",
-    "ff03::/16",
-    "ff04::/16",
-    "ff05::/16",
-    "fc00::/7",
-)
+DEFAULT_EXCLUDES = lab_state.DEFAULT_EXCLUDES  # a 2026 client's default exclude list
 APPLE_EXCLUDES = (
     "17.249.0.0/16",
     "17.252.0.0/16",
