@@ -234,3 +234,34 @@ def test_start_refuses_over_a_damaged_session_file(tmp_path: Path) -> None:
         "or edited?); a break-glass route of prod-eu may still be open"
     )
     assert caught.value.fix.startswith("run `ztctl break-glass end prod-eu`")
+
+
+def test_a_start_that_finished_unseen_is_not_taken_for_an_abandoned_one(
+    tmp_path: Path, route_process: tuple[subprocess.Popen[bytes], str]
+) -> None:
+    """The watchdog last saw the session opening; its starter then finished (the
+    break-glass.start event), exited, and the file was damaged before the watchdog looked
+    again. The route stays open: the audit log says the start finished."""
+    from ztctl.core.breakglass.lifecycle import expire_known
+    from ztctl.core.breakglass.session import rfc3339
+
+    proc, control = route_process
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    opening = make_session(tmp_path, route=ssh_route(proc, control), state_name=STATE_OPENING)
+    known = replace(opening, starter_pid=dead.pid)
+    record(tmp_path, "break-glass.start", known, deadline=rfc3339(known.deadline))
+    Path(known.path).write_text("null\n")  # damaged after the start
+
+    routes = CatalogRoutes(tmp_path, known={})
+    assert expire_known(tmp_path, known, routes) is None  # before: closed, "start interrupted"
+    assert proc.poll() is None
+    assert list(audit.read_events(tmp_path, "break-glass.expire")) == []
+
+    # without the start event it was abandoned indeed: closed at once
+    other = replace(known, id="bg-other")
+    ended = expire_known(tmp_path, other, routes)
+    assert ended is not None and proc.wait(timeout=10) is not None
+    assert [e["why"] for e in audit.read_events(tmp_path, "break-glass.expire")] == [
+        "start interrupted"
+    ]

@@ -256,6 +256,8 @@ def expire_known(state_dir: Path, known: Session, routes: CatalogRoutes) -> Ende
             known = follow(known, routes.cap(on_disk)) or known
         elif session_closed(state_dir, known.id):
             return None
+        else:  # the start may have finished (and its starter exited) after our last look
+            known = promoted(known, state_dir)
         abandoned = known.state == STATE_OPENING and not starter_alive(known)
         if not known.expired() and not abandoned:
             return None
